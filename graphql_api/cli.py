@@ -1,0 +1,103 @@
+"""The command line: `scheduling-worker serve | token | export-schema | seed-demo`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from graphql_api.settings import get_settings
+
+LOCAL_BINDS = ("127.0.0.1", "0.0.0.0", "::")  # noqa: S104 - names, not a bind
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@cli.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default: PORT, 3003)")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface (default: HOST)")] = None,
+) -> None:
+    """Run the API; with MONGODB_URI / REDIS_URL unset, start the embedded backends too."""
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    from graphql_api.app import create_app
+    from graphql_api.embedded import embedded_backends
+    from graphql_api.security.tokens import mint_dev_token
+
+    _logging()
+    settings = get_settings()
+    overrides = {k: v for k, v in {"port": port, "host": host}.items() if v is not None}
+    settings = settings.model_copy(update=overrides)
+    with embedded_backends(settings) as resolved:
+        config = Config()
+        config.bind = [f"{resolved.host}:{resolved.port}"]
+        config.accesslog = None
+        config.graceful_timeout = 10
+        app = create_app(resolved)
+        shown_host = "localhost" if resolved.host in LOCAL_BINDS else resolved.host
+        url = f"http://{shown_host}:{resolved.port}/graphql"
+        if resolved.is_production:
+            typer.echo(f"\nGraphQL endpoint: {url}\n")
+        else:
+            token = mint_dev_token(resolved, "dev-user", email="dev@example.com")
+            typer.echo(f"\nGraphiQL: {url}\nDevelopment bearer token (user dev-user):")
+            typer.echo(f"  Authorization: Bearer {token}\n")
+        asyncio.run(hypercorn_serve(app, config))  # type: ignore[arg-type]
+
+
+@cli.command()
+def token(
+    sub: Annotated[str, typer.Argument(help="The user id (the token's `sub`)")] = "dev-user",
+    email: Annotated[str | None, typer.Option(help="Email claim")] = None,
+    days: Annotated[int, typer.Option(help="Validity in days")] = 30,
+) -> None:
+    """Mint a development bearer token (HS256, signed with JWT_SECRET)."""
+    from graphql_api.security.tokens import mint_dev_token
+
+    settings = get_settings()
+    if settings.jwt_public_key:
+        raise typer.BadParameter("JWT_PUBLIC_KEY is set: tokens come from your identity provider")
+    typer.echo(mint_dev_token(settings, sub, email=email, ttl=timedelta(days=days)))
+
+
+@cli.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write")] = Path(
+        "schema.graphql"
+    ),
+) -> None:
+    """Write the schema's SDL (what the code builds) to schema.graphql."""
+    from graphql_api.schema import schema
+
+    output.write_text(schema.as_str() + "\n")
+    typer.echo(f"wrote {output}")
+
+
+@cli.command("seed-demo")
+def seed_demo(
+    sub: Annotated[str, typer.Option(help="The demo user's id")] = "demo-user",
+    days: Annotated[int, typer.Option(help="Days of check-in history")] = 120,
+) -> None:
+    """Create a demo user with goals, habits, months of check-ins and a LOCAL calendar."""
+    from graphql_api.embedded import embedded_backends
+    from graphql_api.seed import seed
+
+    _logging()
+    with embedded_backends(get_settings()) as resolved:
+        summary = asyncio.run(seed(resolved, sub, days))
+    typer.echo(summary)
+
+
+def main() -> None:
+    cli()

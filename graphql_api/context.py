@@ -1,0 +1,78 @@
+"""The typed per-request context that every resolver receives as `info.context`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeAlias, TypeVar
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from graphql_api.errors import Unauthenticated
+from graphql_api.lifespan import AppState
+from loaders import Loaders
+from models import User
+
+T = TypeVar("T")
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    state: AppState
+    request_id: str
+    now: datetime
+    user: User | None = None
+    auth_error: Unauthenticated | None = None
+    _loaders: Loaders | None = None
+    _memo: dict[Any, asyncio.Future[Any]] = field(default_factory=dict)
+
+    @property
+    def viewer(self) -> User:
+        """The user of the bearer token; the auth extension guarantees one for data fields."""
+        if self.user is None:
+            raise Unauthenticated("a bearer token is required")
+        return self.user
+
+    @property
+    def user_id(self) -> str:
+        return self.viewer.sub
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            raise Unauthenticated("a bearer token is required")
+        return self._loaders
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.viewer.timezone)
+
+    @property
+    def today(self) -> date:
+        """The user's today, in their own time zone."""
+        return self.now.astimezone(self.zone).date()
+
+    async def memoized(self, key: Any, compute: Callable[[], Awaitable[T]]) -> T:
+        """Compute a value once per request, however many fields ask for it at once."""
+        future = self._memo.get(key)
+        if future is None:
+            future = asyncio.ensure_future(compute())
+            self._memo[key] = future
+        result: T = await future
+        return result
+
+    def forget(self, key_prefix: Any) -> None:
+        """Drop memoized values after a mutation changed what they were computed from."""
+        for key in [k for k in self._memo if isinstance(k, tuple) and k[0] == key_prefix]:
+            del self._memo[key]
+
+
+Info: TypeAlias = StrawberryInfo[Context, None]

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import strawberry
+
+from graphql_api.context import Context, Info
+from graphql_api.errors import not_found
+from graphql_api.events import service
+from graphql_api.events.inputs import CreateEventInput, UpdateEventInput
+from graphql_api.events.types import Event
+from graphql_api.relay import object_id_of
+from models import Event as EventDoc
+
+
+async def load_event(ctx: Context, event_id: strawberry.ID) -> EventDoc:
+    event = await ctx.loaders.event_by_id.load(object_id_of(event_id, "Event"))
+    if event is None:
+        raise not_found("Event")
+    return event
+
+
+@strawberry.type
+class EventMutations:
+    @strawberry.mutation
+    async def create_event(self, info: Info, input: CreateEventInput) -> Event:
+        return Event(doc=await service.create_event(info.context, input))
+
+    @strawberry.mutation(
+        description="Creates all the events or, if any input is bad, none (the error names "
+        "the input's index)."
+    )
+    async def batch_create_events(self, info: Info, inputs: list[CreateEventInput]) -> list[Event]:
+        return [Event(doc=d) for d in await service.batch_create_events(info.context, inputs)]
+
+    @strawberry.mutation
+    async def update_event(self, info: Info, id: strawberry.ID, input: UpdateEventInput) -> Event:
+        event = await load_event(info.context, id)
+        return Event(doc=await service.update_event(info.context, event, input))
+
+    @strawberry.mutation
+    async def delete_event(self, info: Info, id: strawberry.ID) -> bool:
+        event = await load_event(info.context, id)
+        await service.delete_event(info.context, event)
+        info.context.loaders.event_by_id.clear(event.id)
+        return True

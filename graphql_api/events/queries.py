@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import strawberry
+
+from graphql_api.context import Info
+from graphql_api.events import service
+from graphql_api.events.inputs import TimeRangeInput
+from graphql_api.events.types import Event
+from graphql_api.relay import Connection
+
+
+@strawberry.type
+class EventQueries:
+    @strawberry.field(
+        description="Events overlapping the range, ordered by start; cancelled ones left out."
+    )
+    async def events(
+        self,
+        info: Info,
+        range: TimeRangeInput,
+        calendar_ids: list[strawberry.ID] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Event]:
+        ids = [str(c) for c in calendar_ids] if calendar_ids is not None else None
+        return await service.events_page(info.context, range, ids, first, after)

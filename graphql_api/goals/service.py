@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from beanie import PydanticObjectId
+from strawberry import UNSET
+
+from graphql_api import validation
+from graphql_api.errors import BadUserInput, not_found
+from models import Goal, GoalProgress, Habit, Target
+from models.base import set_fields
+
+if TYPE_CHECKING:
+    from graphql_api.context import Context
+    from graphql_api.goals.inputs import CreateGoalInput, GoalTargetInput, UpdateGoalInput
+
+UNIT_MAX = 50
+NOTE_MAX = 1000
+MAX_PROGRESS_VALUE = 1e12
+
+# P1 is stored as the heaviest weight (see models.goal.Goal.priority).
+PRIORITY_WEIGHT = {"P1": 4, "P2": 3, "P3": 2, "P4": 1}
+_PRIORITY_NAME = {weight: name for name, weight in PRIORITY_WEIGHT.items()}
+
+
+def priority_name(weight: int) -> str:
+    return _PRIORITY_NAME[weight]
+
+
+def _target(data: GoalTargetInput | None) -> Target | None:
+    if data is None:
+        return None
+    value = validation.finite(data.value, "target.value")
+    if value <= 0:
+        raise BadUserInput("target.value must be greater than 0", field="target.value")
+    unit = validation.text(data.unit, "target.unit", UNIT_MAX)
+    return Target(value=value, unit=unit)
+
+
+async def create_goal(user_id: str, data: CreateGoalInput) -> Goal:
+    goal = Goal(
+        user_id=user_id,
+        title=validation.text(data.title, "title", validation.TITLE_MAX),
+        description=validation.optional_text(
+            data.description, "description", validation.DESCRIPTION_MAX
+        ),
+        priority=PRIORITY_WEIGHT[data.priority.value],
+        target_date=data.target_date.isoformat() if data.target_date else None,
+        target=_target(data.target),
+    )
+    await goal.insert()
+    return goal
+
+
+async def update_goal(goal: Goal, data: UpdateGoalInput) -> Goal:
+    changes: dict[str, Any] = {}
+    if data.title is not UNSET:
+        title = validation.not_null(data.title, "title")
+        changes["title"] = validation.text(title, "title", validation.TITLE_MAX)
+    if data.description is not UNSET:
+        changes["description"] = validation.optional_text(
+            data.description, "description", validation.DESCRIPTION_MAX
+        )
+    if data.priority is not UNSET:
+        changes["priority"] = PRIORITY_WEIGHT[validation.not_null(data.priority, "priority").value]
+    if data.target_date is not UNSET:
+        changes["target_date"] = data.target_date.isoformat() if data.target_date else None
+    if data.target is not UNSET:
+        changes["target"] = _target(data.target)
+    if data.status is not UNSET:
+        changes["status"] = validation.not_null(data.status, "status").value
+    if changes:
+        changes["updated_at"] = datetime.now(UTC)
+        if not await set_fields(goal, {"userId": goal.user_id}, **changes):
+            raise not_found("Goal")
+    return goal
+
+
+async def delete_goal(user_id: str, goal_id: PydanticObjectId) -> None:
+    """Deletes the goal and its progress log; its habits stay, without a goal."""
+    result = await Goal.get_pymongo_collection().delete_one({"_id": goal_id, "userId": user_id})
+    if result.deleted_count == 0:
+        raise not_found("Goal")
+    await Habit.get_pymongo_collection().update_many(
+        {"goalId": goal_id, "userId": user_id}, {"$set": {"goalId": None}}
+    )
+    await GoalProgress.get_pymongo_collection().delete_many({"goalId": goal_id, "userId": user_id})
+
+
+async def log_progress(goal: Goal, value: float, note: str | None) -> GoalProgress:
+    validation.finite(value, "value")
+    if abs(value) > MAX_PROGRESS_VALUE:
+        raise BadUserInput(f"value must be within ±{MAX_PROGRESS_VALUE:g}", field="value")
+    entry = GoalProgress(
+        user_id=goal.user_id,
+        goal_id=goal.id,
+        value=value,
+        note=validation.optional_text(note, "note", NOTE_MAX),
+    )
+    await entry.insert()
+    return entry
+
+
+def _sort_key(order: str) -> Any:
+    def created(goal: Goal) -> int:
+        return -int(goal.created_at.timestamp() * 1_000_000)
+
+    def by_date(goal: Goal) -> list[Any]:
+        # Goals without a target date come last.
+        return [0, goal.target_date] if goal.target_date else [1, ""]
+
+    if order == "CREATED_AT":
+        return lambda g: [created(g), str(g.id)]
+    if order == "TARGET_DATE":
+        return lambda g: [*by_date(g), -g.priority, created(g), str(g.id)]
+    return lambda g: [-g.priority, *by_date(g), created(g), str(g.id)]
+
+
+async def list_goals(user_id: str, status: str | None, order: str) -> tuple[list[Goal], Any]:
+    """The user's goals in `order`, and the key they are sorted by (for cursors)."""
+    query: dict[str, Any] = {"userId": user_id}
+    if status is not None:
+        query["status"] = status
+    # A user's goals are few (hundreds at most), so one query and an in-memory
+    # sort give keyset pages with "no target date last", which Mongo cannot sort.
+    goals = await Goal.find(query, batch_size=100_000).to_list()
+    key = _sort_key(order)
+    goals.sort(key=key)
+    return goals, key
+
+
+async def goal_progress(ctx: Context, goal: Goal) -> float:
+    from graphql_api.habits.service import habit_stats
+
+    if goal.status == "COMPLETED":
+        return 1.0
+    if goal.target is not None:
+        total = await ctx.loaders.progress_total_by_goal.load(goal.id)
+        return min(1.0, max(0.0, total / goal.target.value))
+    habits = [h for h in await ctx.loaders.habits_by_goal.load(goal.id) if h.is_active]
+    if not habits:
+        return 0.0
+    stats = await asyncio.gather(*(habit_stats(ctx, h) for h in habits))
+    return sum(s.strength for s in stats) / len(stats)

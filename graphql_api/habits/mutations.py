@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import date
+
+import strawberry
+
+from graphql_api.context import Context, Info
+from graphql_api.habits import service
+from graphql_api.habits.inputs import CreateHabitInput, UpdateHabitInput
+from graphql_api.habits.types import CheckIn, CheckInStatus, Habit
+from graphql_api.relay import object_id_of
+from models import Habit as HabitDoc
+
+
+async def load_habit(ctx: Context, habit_id: strawberry.ID) -> HabitDoc:
+    habit = await ctx.loaders.habit_by_id.load(object_id_of(habit_id, "Habit"))
+    if habit is None:
+        raise service.habit_not_found()
+    return habit
+
+
+@strawberry.type
+class HabitMutations:
+    @strawberry.mutation
+    async def create_habit(self, info: Info, input: CreateHabitInput) -> Habit:
+        return Habit(doc=await service.create_habit(info.context, input))
+
+    @strawberry.mutation
+    async def update_habit(self, info: Info, id: strawberry.ID, input: UpdateHabitInput) -> Habit:
+        habit = await load_habit(info.context, id)
+        return Habit(doc=await service.update_habit(info.context, habit, input))
+
+    @strawberry.mutation(description="Deletes the habit and its check-ins.")
+    async def delete_habit(self, info: Info, id: strawberry.ID) -> bool:
+        habit = await load_habit(info.context, id)
+        await service.delete_habit(info.context.user_id, habit.id)
+        info.context.loaders.habit_by_id.clear(habit.id)
+        if habit.goal_id is not None:
+            info.context.loaders.habits_by_goal.clear(habit.goal_id)
+        return True
+
+    @strawberry.mutation(
+        description="Records the check-in for one day of the user's calendar, replacing any "
+        "earlier check-in of that day."
+    )
+    async def check_in_habit(
+        self,
+        info: Info,
+        habit_id: strawberry.ID,
+        date: date,
+        status: CheckInStatus,
+        value: float | None = None,
+    ) -> CheckIn:
+        habit = await load_habit(info.context, habit_id)
+        doc = await service.check_in(info.context, habit, date, status.value, value)
+        return CheckIn(doc=doc)
+
+    @strawberry.mutation(description="Removes the day's check-in; true if there was one.")
+    async def clear_check_in(self, info: Info, habit_id: strawberry.ID, date: date) -> bool:
+        habit = await load_habit(info.context, habit_id)
+        return await service.clear_check_in(info.context, habit, date)

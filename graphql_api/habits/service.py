@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from beanie import PydanticObjectId
+from strawberry import UNSET
+
+from graphql_api import validation
+from graphql_api.errors import BadUserInput, NotFound, not_found
+from graphql_api.habits.loop import DENOMINATOR_BY_PERIOD, HabitStats
+from graphql_api.habits.loop import habit_stats as loop_stats
+from graphql_api.relay import object_id_of
+from models import CheckIn, Event, Frequency, Habit, PreferredWindow
+from models.base import mongo_changes, set_fields
+
+if TYPE_CHECKING:
+    from graphql_api.context import Context
+    from graphql_api.habits.inputs import (
+        CreateHabitInput,
+        FrequencyInput,
+        PreferredWindowInput,
+        UpdateHabitInput,
+    )
+
+MAX_DURATION_MINUTES = 24 * 60
+MAX_WINDOWS = 50
+# Streaks are computed day by day from the first check-in: keep history bounded.
+MAX_HISTORY = timedelta(days=3660)
+
+
+def habit_not_found() -> NotFound:
+    return not_found("Habit")
+
+
+def frequency(data: FrequencyInput) -> Frequency:
+    limit = DENOMINATOR_BY_PERIOD[data.per.value]
+    if not 1 <= data.times <= limit:
+        if data.per.value == "DAY":
+            raise BadUserInput(
+                "frequency.times must be 1 when per is DAY: a habit is checked in once a day",
+                field="frequency.times",
+            )
+        raise BadUserInput(
+            f"frequency.times must be between 1 and {limit} per {data.per.value}, got {data.times}",
+            field="frequency.times",
+        )
+    return Frequency(times=data.times, per=data.per.value)
+
+
+def duration(minutes: int) -> int:
+    if not 1 <= minutes <= MAX_DURATION_MINUTES:
+        raise BadUserInput(
+            f"durationMinutes must be between 1 and {MAX_DURATION_MINUTES}, got {minutes}",
+            field="durationMinutes",
+        )
+    return minutes
+
+
+def preferred_windows(items: list[PreferredWindowInput]) -> list[PreferredWindow]:
+    if len(items) > MAX_WINDOWS:
+        raise BadUserInput(f"at most {MAX_WINDOWS} preferred windows", field="preferredWindows")
+    result = []
+    for i, item in enumerate(items):
+        field = f"preferredWindows[{i}]"
+        if not item.weekdays:
+            raise BadUserInput(f"{field}.weekdays must name at least one day", field=field)
+        days = sorted({validation.weekday(d, f"{field}.weekdays") for d in item.weekdays})
+        validation.time_window(item.start, item.end, field)
+        result.append(PreferredWindow(weekdays=days, start=item.start, end=item.end))
+    return result
+
+
+async def goal_reference(ctx: Context, goal_id: str | None) -> PydanticObjectId | None:
+    """The id of one of the user's goals, or NOT_FOUND."""
+    if goal_id is None:
+        return None
+    oid = object_id_of(goal_id, "Goal")
+    if await ctx.loaders.goal_by_id.load(oid) is None:
+        raise not_found("Goal")
+    return oid
+
+
+async def create_habit(ctx: Context, data: CreateHabitInput) -> Habit:
+    habit = Habit(
+        user_id=ctx.user_id,
+        name=validation.text(data.name, "name", validation.NAME_MAX),
+        frequency=frequency(data.frequency),
+        duration_minutes=duration(data.duration_minutes),
+        preferred_windows=preferred_windows(data.preferred_windows or []),
+        goal_id=await goal_reference(ctx, data.goal_id),
+    )
+    await habit.insert()
+    if habit.goal_id is not None:
+        ctx.loaders.habits_by_goal.clear(habit.goal_id)
+    return habit
+
+
+async def update_habit(ctx: Context, habit: Habit, data: UpdateHabitInput) -> Habit:
+    changes: dict[str, Any] = {}
+    if data.name is not UNSET:
+        name = validation.not_null(data.name, "name")
+        changes["name"] = validation.text(name, "name", validation.NAME_MAX)
+    if data.frequency is not UNSET:
+        changes["frequency"] = frequency(validation.not_null(data.frequency, "frequency"))
+    if data.duration_minutes is not UNSET:
+        minutes = validation.not_null(data.duration_minutes, "durationMinutes")
+        changes["duration_minutes"] = duration(minutes)
+    if data.preferred_windows is not UNSET:
+        changes["preferred_windows"] = preferred_windows(data.preferred_windows or [])
+    if data.is_active is not UNSET:
+        changes["is_active"] = validation.not_null(data.is_active, "isActive")
+    if data.goal_id is not UNSET:
+        changes["goal_id"] = await goal_reference(ctx, data.goal_id)
+    old_goal = habit.goal_id
+    if changes and not await set_fields(habit, {"userId": habit.user_id}, **changes):
+        raise habit_not_found()
+    for goal_id in (old_goal, habit.goal_id):
+        if goal_id is not None:
+            ctx.loaders.habits_by_goal.clear(goal_id)
+    ctx.forget("habit_stats")
+    return habit
+
+
+async def delete_habit(user_id: str, habit_id: PydanticObjectId) -> None:
+    """Deletes the habit and its check-ins; events booked for it stay, unlinked."""
+    result = await Habit.get_pymongo_collection().delete_one({"_id": habit_id, "userId": user_id})
+    if result.deleted_count == 0:
+        raise habit_not_found()
+    await CheckIn.get_pymongo_collection().delete_many({"habitId": habit_id, "userId": user_id})
+    await Event.get_pymongo_collection().update_many(
+        {"habitId": habit_id, "userId": user_id}, {"$set": {"habitId": None}}
+    )
+
+
+def check_in_date(day: date, today: date) -> str:
+    if day > today:
+        raise BadUserInput(f"{day} is after the user's today ({today})", field="date")
+    if today - day > MAX_HISTORY:
+        raise BadUserInput("check-ins may go back at most ten years", field="date")
+    return day.isoformat()
+
+
+async def check_in(
+    ctx: Context, habit: Habit, day: date, status: str, value: float | None
+) -> CheckIn:
+    """Records the user's check-in for the day, replacing any earlier one for that day."""
+    iso_day = check_in_date(day, ctx.today)
+    if value is not None:
+        validation.finite(value, "value")
+    check_in = CheckIn(
+        user_id=ctx.user_id,
+        habit_id=habit.id,
+        date=iso_day,
+        status=status,
+        value=value,
+    )
+    fields = mongo_changes(
+        CheckIn,
+        {
+            "user_id": check_in.user_id,
+            "status": status,
+            "value": value,
+            "updated_at": check_in.updated_at,
+        },
+    )
+    # An upsert keyed on the unique (habit, date) index: a retry changes nothing more.
+    await CheckIn.get_pymongo_collection().update_one(
+        {"habitId": habit.id, "date": iso_day},
+        {"$set": fields, "$min": {"createdAt": check_in.created_at}},
+        upsert=True,
+    )
+    forget_history(ctx, habit)
+    return check_in
+
+
+async def clear_check_in(ctx: Context, habit: Habit, day: date) -> bool:
+    result = await CheckIn.get_pymongo_collection().delete_one(
+        {"habitId": habit.id, "date": day.isoformat(), "userId": ctx.user_id}
+    )
+    forget_history(ctx, habit)
+    return result.deleted_count > 0
+
+
+def forget_history(ctx: Context, habit: Habit) -> None:
+    ctx.loaders.check_ins_by_habit.clear(habit.id)
+    ctx.forget("habit_stats")
+
+
+async def habit_stats(ctx: Context, habit: Habit) -> HabitStats:
+    """Streaks and strength on the user's today, computed once per request."""
+
+    async def compute() -> HabitStats:
+        docs = await ctx.loaders.check_ins_by_habit.load(habit.id)
+        history = {date.fromisoformat(d.date): d.status for d in docs}
+        return loop_stats(history, habit.frequency.times, habit.frequency.per, ctx.today)
+
+    return await ctx.memoized(
+        ("habit_stats", habit.id, habit.frequency.times, habit.frequency.per), compute
+    )

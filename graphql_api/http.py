@@ -1,0 +1,72 @@
+"""The GraphQL endpoint: Strawberry's ASGI view with our context and JSON errors."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from graphql_api.context import Context
+from graphql_api.errors import Unauthenticated
+from graphql_api.lifespan import AppState
+from graphql_api.security.auth import ensure_user
+from graphql_api.security.tokens import bearer_token, verify_token
+from loaders import create_loaders
+
+_REQUEST_ID_MAX = 128
+
+
+def request_id_of(request: Request | WebSocket) -> str:
+    given = request.headers.get("x-request-id", "")
+    if given and len(given) <= _REQUEST_ID_MAX and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as e:
+            # Clients parse JSON; Strawberry's default here is text/plain.
+            response = JSONResponse(
+                {"errors": [{"message": e.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                status_code=e.status_code,
+            )
+        await response(scope, receive, send)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        state: AppState = request.app.state.app
+        ctx = Context(
+            request=request,
+            response=response,
+            state=state,
+            request_id=request_id_of(request),
+            now=state.clock(),
+        )
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+            if token is not None:
+                claims = verify_token(token, state.settings)
+                ctx.user = await ensure_user(claims)
+                ctx._loaders = create_loaders(ctx.user.sub)
+        except Unauthenticated as e:
+            ctx.auth_error = e
+        if isinstance(response, Response):
+            response.headers["X-Request-ID"] = ctx.request_id
+        return ctx
+
+    def encode_json(self, data: object) -> str:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

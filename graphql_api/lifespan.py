@@ -1,0 +1,90 @@
+"""Connections belong to the lifespan: opened at start-up, closed at shutdown."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from beanie import init_beanie
+from pymongo import AsyncMongoClient
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+
+from graphql_api.observability.metrics import MongoCommandMetrics
+from graphql_api.settings import Settings
+from models import DOCUMENT_MODELS
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    mongo: AsyncMongoClient[dict[str, Any]]
+    redis: Redis
+    # Swappable so tests can stand on a given day (DST, midnight, ...).
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
+    if not settings.mongodb_uri:
+        raise RuntimeError(
+            "MONGODB_URI is not set: run `scheduling-worker serve` for the embedded default"
+        )
+    return AsyncMongoClient(
+        settings.mongodb_uri,
+        tz_aware=True,
+        appname="scheduling-worker",
+        maxPoolSize=settings.mongo_max_pool_size,
+        minPoolSize=settings.mongo_min_pool_size,
+        maxIdleTimeMS=settings.mongo_max_idle_time_ms,
+        serverSelectionTimeoutMS=settings.mongo_server_selection_timeout_ms,
+        socketTimeoutMS=settings.mongo_socket_timeout_ms,
+        retryWrites=settings.mongo_retry_writes,
+        retryReads=settings.mongo_retry_reads,
+        event_listeners=[MongoCommandMetrics()],
+    )
+
+
+def redis_client(settings: Settings) -> Redis:
+    if not settings.redis_url:
+        raise RuntimeError(
+            "REDIS_URL is not set: run `scheduling-worker serve` for the embedded default"
+        )
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=1.0,
+        socket_connect_timeout=1.0,
+        health_check_interval=30,
+    )
+
+
+async def open_state(settings: Settings) -> AppState:
+    mongo = mongo_client(settings)
+    await init_beanie(database=mongo[settings.mongodb_db], document_models=DOCUMENT_MODELS)
+    return AppState(settings=settings, mongo=mongo, redis=redis_client(settings))
+
+
+async def close_state(state: AppState) -> None:
+    await state.redis.aclose()
+    await state.mongo.close()
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    state = await open_state(settings)
+    app.state.app = state
+    log.info("ready: env=%s, database %s", settings.env, settings.mongodb_db)
+    try:
+        yield
+    finally:
+        await close_state(state)

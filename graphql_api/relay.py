@@ -1,0 +1,140 @@
+"""Opaque global IDs, the `Node` interface, and cursor connections."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from beanie import PydanticObjectId
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from graphql_api.errors import BadUserInput
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+
+T = TypeVar("T")
+
+
+def to_global_id(type_name: str, raw_id: object) -> strawberry.ID:
+    text = f"{type_name}:{raw_id}".encode()
+    return strawberry.ID(base64.urlsafe_b64encode(text).decode().rstrip("="))
+
+
+def decode_global_id(global_id: str) -> tuple[str, str]:
+    """Split an ID into (type name, raw id); a malformed one is `BAD_USER_INPUT`."""
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        type_name, _, raw = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadUserInput(f"{global_id!r} is not a valid ID") from None
+    if not type_name or not raw:
+        raise BadUserInput(f"{global_id!r} is not a valid ID")
+    return type_name, raw
+
+
+def object_id_of(global_id: str, type_name: str) -> PydanticObjectId:
+    kind, raw = decode_global_id(global_id)
+    if kind != type_name:
+        raise BadUserInput(f"{global_id!r} is not a {type_name} ID")
+    try:
+        return PydanticObjectId(ObjectId(raw))
+    except (InvalidId, TypeError):
+        raise BadUserInput(f"{global_id!r} is not a valid ID") from None
+
+
+@strawberry.interface(description="An object with a globally unique, opaque ID.")
+class Node:
+    """Implemented by types that wrap a Beanie document in `doc`; the ID names the type."""
+
+    doc: strawberry.Private[Any]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id(type(self).__name__, self.doc.id)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    total_count: int
+    page_info: PageInfo
+    edges: list[Edge[T]]
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadUserInput(f"{cursor!r} is not a valid cursor", field="after") from None
+    if not isinstance(key, list) or not all(isinstance(k, int | str) for k in key):
+        raise BadUserInput(f"{cursor!r} is not a valid cursor", field="after")
+    return key
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if first < 0 or first > MAX_PAGE_SIZE:
+        raise BadUserInput(
+            f"first must be between 0 and {MAX_PAGE_SIZE}, got {first}", field="first"
+        )
+    return first
+
+
+def paginate(
+    items: Sequence[T],
+    key: Callable[[T], list[Any]],
+    first: int | None,
+    after: str | None,
+    wrap: Callable[[T], Any],
+) -> Connection[Any]:
+    """A keyset page over `items`, which must already be sorted by `key`.
+
+    Keys are compared, not positions, so a page stays right when items are
+    added or removed between requests.
+    """
+    size = page_size(first)
+    keyed = [(key(item), item) for item in items]
+    start = 0
+    if after is not None:
+        cursor_key = decode_cursor(after)
+        try:
+            start = next((i for i, (k, _) in enumerate(keyed) if k > cursor_key), len(keyed))
+        except TypeError:  # a cursor from another ordering
+            raise BadUserInput(f"{after!r} is not a cursor of this list", field="after") from None
+    window = keyed[start : start + size]
+    edges = [Edge(cursor=encode_cursor(k), node=wrap(item)) for k, item in window]
+    return Connection(
+        total_count=len(items),
+        page_info=PageInfo(
+            has_next_page=start + size < len(keyed),
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        edges=edges,
+    )

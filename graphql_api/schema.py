@@ -1,0 +1,91 @@
+"""The root types, composed from the domains, and the schema."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import strawberry
+from bson import ObjectId
+from strawberry.schema.config import StrawberryConfig
+
+from graphql_api.calendars.mutations import CalendarMutations
+from graphql_api.calendars.queries import CalendarQueries
+from graphql_api.calendars.types import Calendar
+from graphql_api.context import Context, Info
+from graphql_api.errors import ErrorCodes
+from graphql_api.events.mutations import EventMutations
+from graphql_api.events.queries import EventQueries
+from graphql_api.events.types import Event
+from graphql_api.goals.mutations import GoalMutations
+from graphql_api.goals.queries import GoalQueries
+from graphql_api.goals.types import Goal
+from graphql_api.habits.mutations import HabitMutations
+from graphql_api.habits.queries import HabitQueries
+from graphql_api.habits.types import Habit
+from graphql_api.relay import Node, decode_global_id, object_id_of
+from graphql_api.scalars import SCALAR_MAP
+from graphql_api.security.auth import RequireAuthentication
+from graphql_api.users.mutations import UserMutations
+from graphql_api.users.queries import UserQueries
+from graphql_api.users.types import User
+
+
+async def _goal(ctx: Context, raw: str) -> Node | None:
+    doc = await ctx.loaders.goal_by_id.load(object_id_of(raw, "Goal"))
+    return Goal(doc=doc) if doc else None
+
+
+async def _habit(ctx: Context, raw: str) -> Node | None:
+    doc = await ctx.loaders.habit_by_id.load(object_id_of(raw, "Habit"))
+    return Habit(doc=doc) if doc else None
+
+
+async def _calendar(ctx: Context, raw: str) -> Node | None:
+    doc = await ctx.loaders.calendar_by_id.load(object_id_of(raw, "Calendar"))
+    return Calendar(doc=doc) if doc else None
+
+
+async def _event(ctx: Context, raw: str) -> Node | None:
+    doc = await ctx.loaders.event_by_id.load(object_id_of(raw, "Event"))
+    return Event(doc=doc) if doc else None
+
+
+async def _user(ctx: Context, raw: str) -> Node | None:
+    viewer = ctx.viewer
+    return User(doc=viewer) if ObjectId.is_valid(raw) and str(viewer.id) == raw else None
+
+
+NODE_RESOLVERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {
+    "Goal": _goal,
+    "Habit": _habit,
+    "Calendar": _calendar,
+    "Event": _event,
+    "User": _user,
+}
+
+
+@strawberry.type
+class Query(UserQueries, GoalQueries, HabitQueries, CalendarQueries, EventQueries):
+    @strawberry.field(description="Any object by its ID; null when it is not the user's.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        kind, raw = decode_global_id(id)
+        resolve = NODE_RESOLVERS.get(kind)
+        if resolve is None:
+            return None
+        if kind == "User":
+            return await resolve(info.context, raw)
+        return await resolve(info.context, id)
+
+
+@strawberry.type
+class Mutation(UserMutations, GoalMutations, HabitMutations, CalendarMutations, EventMutations):
+    pass
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[Goal, Habit, Calendar, Event, User],
+    extensions=[RequireAuthentication, ErrorCodes],
+    config=StrawberryConfig(scalar_map=SCALAR_MAP),
+)

@@ -1,0 +1,90 @@
+"""Who is asking: the bearer token checked once per request, and enforced before execution."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_operation_ast,
+)
+from pymongo.errors import DuplicateKeyError
+from starlette.responses import Response
+from strawberry.extensions import SchemaExtension
+
+from graphql_api.errors import Unauthenticated
+from graphql_api.security.tokens import Claims
+from models import User
+
+
+async def ensure_user(claims: Claims) -> User:
+    """The user of these claims, created on first sight."""
+    user = await User.find_one({"sub": claims.sub})
+    if user is not None:
+        return user
+    user = User(sub=claims.sub, email=claims.email, display_name=claims.name)
+    try:
+        await user.insert()
+    except DuplicateKeyError:  # two first requests raced; the other one won
+        found = await User.find_one({"sub": claims.sub})
+        if found is None:
+            raise
+        return found
+    return user
+
+
+def _root_fields(selection_set: SelectionSetNode, document: DocumentNode) -> Iterator[str]:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection.name.value
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _root_fields(selection.selection_set, document)
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                yield from _root_fields(fragment.selection_set, document)
+
+
+def is_introspection_only(document: DocumentNode | None, operation_name: str | None) -> bool:
+    if document is None:
+        return False
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return False
+    return all(name.startswith("__") for name in _root_fields(operation.selection_set, document))
+
+
+class RequireAuthentication(SchemaExtension):
+    """Refuses to execute without a valid token (HTTP 401), except pure introspection."""
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context.context
+        error: Unauthenticated | None = ctx.auth_error
+        if (
+            error is None
+            and ctx.user is None
+            and not is_introspection_only(
+                self.execution_context.graphql_document, self.execution_context.operation_name
+            )
+        ):
+            error = Unauthenticated(
+                "a bearer token is required: send `Authorization: Bearer <token>`"
+            )
+        if error is not None:
+            if isinstance(ctx.response, Response):
+                ctx.response.status_code = 401
+                ctx.response.headers["WWW-Authenticate"] = "Bearer"
+            self.execution_context.result = ExecutionResult(
+                data=None, errors=[GraphQLError(error.message, extensions=error.extensions)]
+            )
+        yield

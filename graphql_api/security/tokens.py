@@ -1,0 +1,80 @@
+"""Bearer tokens: verified with PyJWT, HS256 in development, RS256 in production."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+
+from graphql_api.errors import Unauthenticated
+from graphql_api.settings import Settings
+
+MAX_SUB_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class Claims:
+    sub: str
+    email: str | None
+    name: str | None
+    expires_at: datetime
+
+
+def verify_token(token: str, settings: Settings) -> Claims:
+    key = settings.jwt_public_key or settings.jwt_secret
+    try:
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=[settings.jwt_algorithm],  # one algorithm: no alg confusion
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            options={"require": ["sub", "exp"], "verify_aud": settings.jwt_audience is not None},
+            leeway=30,
+        )
+    except jwt.ExpiredSignatureError:
+        raise Unauthenticated("the bearer token has expired") from None
+    except jwt.InvalidTokenError as e:
+        raise Unauthenticated(f"the bearer token is not valid: {e}") from None
+    sub = payload.get("sub")
+    if not isinstance(sub, str) or not sub or len(sub) > MAX_SUB_LENGTH:
+        raise Unauthenticated("the bearer token has no usable `sub` claim")
+    email = payload.get("email")
+    name = payload.get("name")
+    return Claims(
+        sub=sub,
+        email=email if isinstance(email, str) else None,
+        name=name if isinstance(name, str) else None,
+        expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+    )
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if there is one."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be `Bearer <token>`")
+    return token.strip()
+
+
+def mint_dev_token(
+    settings: Settings, sub: str, email: str | None = None, ttl: timedelta | None = None
+) -> str:
+    """An HS256 token signed with JWT_SECRET, for development and tests."""
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "iat": now,
+        "exp": now + (ttl or timedelta(days=settings.dev_token_ttl_days)),
+    }
+    if email:
+        claims["email"] = email
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

