@@ -36,7 +36,7 @@ async def connect_calendar(user: User, data: ConnectCalendarInput) -> Calendar:
             field="provider",
         )
     name = validation.text(data.name, "name", validation.NAME_MAX) if data.name else None
-    has_primary = await Calendar.find({"userId": user.sub, "isPrimary": True}).count() > 0
+    has_primary = await Calendar.find_one({"userId": user.sub, "isPrimary": True}) is not None
     calendar = Calendar(
         user_id=user.sub,
         name=name or DEFAULT_NAMES[provider],

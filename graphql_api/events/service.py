@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from beanie import PydanticObjectId
 from bson.errors import InvalidId
+from pymongo import ASCENDING
 from strawberry import UNSET
 
 from graphql_api import validation
@@ -227,44 +228,46 @@ async def events_page(
     }
     if calendar_ids is not None:
         query["calendarId"] = {"$in": [object_id_of(c, "Calendar") for c in calendar_ids]}
-    page_query = query
-    if after is not None:
-        key = decode_cursor(after)
-        if len(key) != 2 or not isinstance(key[0], int) or not isinstance(key[1], str):
-            raise BadUserInput(f"{after!r} is not a cursor of this list", field="after")
-        at = datetime.fromtimestamp(key[0] / 1000, UTC)
-        try:
-            after_id = PydanticObjectId(key[1])
-        except (InvalidId, TypeError):
-            raise BadUserInput(f"{after!r} is not a cursor of this list", field="after") from None
-        page_query = {
-            **query,
-            "$or": [{"startTime": {"$gt": at}}, {"startTime": at, "_id": {"$gt": after_id}}],
-        }
-    total = await Event.find(query).count()
-    docs = (
-        await Event.find(page_query, batch_size=BATCH_SIZE)
-        .sort("+startTime", "+_id")
-        .limit(size + 1)
-        .to_list()
-    )
-    for doc in docs:
-        ctx.loaders.event_by_id.prime(doc.id, doc)
-    window = docs[:size]
-    edges = [
-        Edge(
-            cursor=encode_cursor([int(d.start_time.timestamp() * 1000), str(d.id)]),
-            node=EventType(doc=d),
-        )
-        for d in window
+    # One find of (start, id) for the whole range gives the total and the page's
+    # ids; a second fetches only the page's documents.
+    keys = [
+        (row["startTime"], row["_id"])
+        async for row in Event.get_pymongo_collection()
+        .find(query, {"startTime": 1}, batch_size=BATCH_SIZE)
+        .sort([("startTime", ASCENDING), ("_id", ASCENDING)])
     ]
+    begin = 0
+    if after is not None:
+        cursor_key = _event_cursor_key(after)
+        begin = next((i for i, k in enumerate(keys) if k > cursor_key), len(keys))
+    page_ids = [oid for _, oid in keys[begin : begin + size]]
+    docs = await Event.find({"_id": {"$in": page_ids}}).to_list() if page_ids else []
+    by_id = {doc.id: doc for doc in docs}
+    window = [by_id[oid] for oid in page_ids if oid in by_id]
+    for doc in window:
+        ctx.loaders.event_by_id.prime(doc.id, doc)
+    edges = [Edge(cursor=_event_cursor(d), node=EventType(doc=d)) for d in window]
     return Connection(
-        total_count=total,
+        total_count=len(keys),
         page_info=PageInfo(
-            has_next_page=len(docs) > size,
-            has_previous_page=after is not None,
+            has_next_page=begin + size < len(keys),
+            has_previous_page=begin > 0,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
         edges=edges,
     )
+
+
+def _event_cursor(event: Event) -> str:
+    return encode_cursor([int(event.start_time.timestamp() * 1000), str(event.id)])
+
+
+def _event_cursor_key(cursor: str) -> tuple[datetime, PydanticObjectId]:
+    key = decode_cursor(cursor)
+    try:
+        millis, raw_id = key
+        at = datetime.fromtimestamp(millis // 1000, UTC) + timedelta(milliseconds=millis % 1000)
+        return at, PydanticObjectId(raw_id)
+    except (ValueError, TypeError, InvalidId, OverflowError, OSError):
+        raise BadUserInput(f"{cursor!r} is not a cursor of this list", field="after") from None
