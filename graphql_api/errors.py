@@ -41,6 +41,15 @@ def not_found(kind: str) -> NotFound:
     return NotFound(f"{kind} not found")
 
 
+def for_item(error: AppError, index: int, list_field: str) -> AppError:
+    """The same error, naming the list item it is about (`inputs[3].title`)."""
+    item = f"{list_field}[{index}]"
+    field = error.extensions.get("field")
+    extensions = {k: v for k, v in error.extensions.items() if k != "code"}
+    extensions |= {"index": index, "field": f"{item}.{field}" if field else item}
+    return type(error)(f"{item}: {error.message}", **extensions)
+
+
 log = logging.getLogger("graphql_api.errors")
 
 

@@ -9,11 +9,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
-from beanie import PydanticObjectId
 from bson import ObjectId
-from bson.errors import InvalidId
 
 from graphql_api.errors import BadUserInput
+from models.base import Ref
 
 MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
@@ -38,14 +37,14 @@ def decode_global_id(global_id: str) -> tuple[str, str]:
     return type_name, raw
 
 
-def object_id_of(global_id: str, type_name: str) -> PydanticObjectId:
+def ref_of(global_id: str, type_name: str) -> Ref:
+    """The stored id (24-hex) behind a global ID of `type_name`; `BAD_USER_INPUT` otherwise."""
     kind, raw = decode_global_id(global_id)
     if kind != type_name:
         raise BadUserInput(f"{global_id!r} is not a {type_name} ID")
-    try:
-        return PydanticObjectId(ObjectId(raw))
-    except (InvalidId, TypeError):
-        raise BadUserInput(f"{global_id!r} is not a valid ID") from None
+    if not ObjectId.is_valid(raw):
+        raise BadUserInput(f"{global_id!r} is not a valid ID")
+    return str(ObjectId(raw))
 
 
 @strawberry.interface(description="An object with a globally unique, opaque ID.")

@@ -9,14 +9,14 @@ from typing import Any
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})$"
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})"
 )
 
 
 def parse_date(value: Any) -> date:
-    if not isinstance(value, str) or not _DATE.match(value):
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise ValueError(f"expected a calendar date as YYYY-MM-DD, got {value!r}")
     try:
         return date.fromisoformat(value)
@@ -25,7 +25,7 @@ def parse_date(value: Any) -> date:
 
 
 def parse_datetime(value: Any) -> datetime:
-    if not isinstance(value, str) or not _DATETIME.match(value):
+    if not isinstance(value, str) or not _DATETIME.fullmatch(value):
         raise ValueError(
             f"expected an ISO 8601 date-time with an offset, such as "
             f"2026-03-29T09:30:00+02:00, got {value!r}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import strawberry
-from bson import ObjectId
 from strawberry.schema.config import StrawberryConfig
 
 from graphql_api.calendars.mutations import CalendarMutations
@@ -22,7 +21,7 @@ from graphql_api.goals.types import Goal
 from graphql_api.habits.mutations import HabitMutations
 from graphql_api.habits.queries import HabitQueries
 from graphql_api.habits.types import Habit
-from graphql_api.relay import Node, decode_global_id, object_id_of
+from graphql_api.relay import Node, decode_global_id, ref_of
 from graphql_api.scalars import SCALAR_MAP
 from graphql_api.security.auth import RequireAuthentication
 from graphql_api.users.mutations import UserMutations
@@ -31,28 +30,28 @@ from graphql_api.users.types import User
 
 
 async def _goal(ctx: Context, raw: str) -> Node | None:
-    doc = await ctx.loaders.goal_by_id.load(object_id_of(raw, "Goal"))
+    doc = await ctx.loaders.goal_by_id.load(ref_of(raw, "Goal"))
     return Goal(doc=doc) if doc else None
 
 
 async def _habit(ctx: Context, raw: str) -> Node | None:
-    doc = await ctx.loaders.habit_by_id.load(object_id_of(raw, "Habit"))
+    doc = await ctx.loaders.habit_by_id.load(ref_of(raw, "Habit"))
     return Habit(doc=doc) if doc else None
 
 
 async def _calendar(ctx: Context, raw: str) -> Node | None:
-    doc = await ctx.loaders.calendar_by_id.load(object_id_of(raw, "Calendar"))
+    doc = await ctx.loaders.calendar_by_id.load(ref_of(raw, "Calendar"))
     return Calendar(doc=doc) if doc else None
 
 
 async def _event(ctx: Context, raw: str) -> Node | None:
-    doc = await ctx.loaders.event_by_id.load(object_id_of(raw, "Event"))
+    doc = await ctx.loaders.event_by_id.load(ref_of(raw, "Event"))
     return Event(doc=doc) if doc else None
 
 
-async def _user(ctx: Context, raw: str) -> Node | None:
+async def _user(ctx: Context, global_id: str) -> Node | None:
     viewer = ctx.viewer
-    return User(doc=viewer) if ObjectId.is_valid(raw) and str(viewer.id) == raw else None
+    return User(doc=viewer) if ref_of(global_id, "User") == str(viewer.id) else None
 
 
 NODE_RESOLVERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {
@@ -68,13 +67,9 @@ NODE_RESOLVERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {
 class Query(UserQueries, GoalQueries, HabitQueries, CalendarQueries, EventQueries):
     @strawberry.field(description="Any object by its ID; null when it is not the user's.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        kind, raw = decode_global_id(id)
+        kind, _ = decode_global_id(id)
         resolve = NODE_RESOLVERS.get(kind)
-        if resolve is None:
-            return None
-        if kind == "User":
-            return await resolve(info.context, raw)
-        return await resolve(info.context, id)
+        return await resolve(info.context, id) if resolve else None
 
 
 @strawberry.type

@@ -23,6 +23,7 @@ from models import (
     User,
     WorkingHours,
 )
+from models.base import ref
 
 ZONE = "Europe/Berlin"
 GOALS = [
@@ -84,7 +85,7 @@ async def seed(settings: Settings, sub: str, days: int, *, seed_value: int = 7) 
         ):
             habit = Habit(
                 user_id=sub,
-                goal_id=goals[goal_index].id,
+                goal_id=ref(goals[goal_index]),
                 name=name,
                 frequency=Frequency(times=times, per=per),
                 duration_minutes=minutes,
@@ -102,14 +103,14 @@ async def seed(settings: Settings, sub: str, days: int, *, seed_value: int = 7) 
                     else ("SKIPPED" if roll < reliability + 0.08 else "MISSED")
                 )
                 check_ins.append(
-                    CheckIn(user_id=sub, habit_id=habit.id, date=day.isoformat(), status=status)
+                    CheckIn(user_id=sub, habit_id=ref(habit), date=day.isoformat(), status=status)
                 )
                 if status == "DONE" and name == "Morning run":
                     at = datetime.combine(day, time(8), zone).astimezone(UTC)
                     progress.append(
                         GoalProgress(
                             user_id=sub,
-                            goal_id=goals[0].id,
+                            goal_id=ref(goals[0]),
                             value=round(rng.uniform(5, 12), 1),
                             at=at,
                         )
@@ -140,7 +141,7 @@ async def seed(settings: Settings, sub: str, days: int, *, seed_value: int = 7) 
                         events.append(
                             Event(
                                 user_id=sub,
-                                calendar_id=calendar.id,
+                                calendar_id=ref(calendar),
                                 title=title,
                                 start_time=begins,
                                 end_time=begins + timedelta(minutes=length),
@@ -150,7 +151,7 @@ async def seed(settings: Settings, sub: str, days: int, *, seed_value: int = 7) 
                 events.append(
                     Event(
                         user_id=sub,
-                        calendar_id=calendar.id,
+                        calendar_id=ref(calendar),
                         title="Family day",
                         all_day=True,
                         start_time=datetime.combine(day, time(), zone).astimezone(UTC),

@@ -19,7 +19,7 @@ MAX_RANGE = timedelta(days=366)
 
 T = TypeVar("T")
 
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d|24:00")
 
 
 def text(value: str, field: str, max_length: int) -> str:
@@ -54,7 +54,7 @@ def timezone(name: str, field: str = "timezone") -> str:
 
 def clock_time(value: str, field: str) -> time | None:
     """Parses "HH:MM"; "24:00" (end of day) comes back as None."""
-    if not _HHMM.match(value):
+    if not _HHMM.fullmatch(value):
         raise BadUserInput(f"{field} must be a time as HH:MM, got {value!r}", field=field)
     if value == "24:00":
         return None

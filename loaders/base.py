@@ -1,7 +1,8 @@
 """Per-request DataLoaders over Beanie documents, scoped to one user.
 
-Every query carries the user's id, so another user's key is simply a miss;
-values come back aligned to the keys, `None` or `[]` for a miss.
+Keys are stored ids as hex strings (`Ref`). Every query carries the user's id,
+so another user's key is simply a miss; values come back aligned to the keys,
+`None` or `[]` for a miss.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from collections.abc import Hashable
 from typing import Any, ClassVar, Generic, TypeVar
 
 from aiodataloader import DataLoader
-from beanie import Document, PydanticObjectId
+from beanie import Document
+from bson import ObjectId
+
+from models.base import Ref
 
 D = TypeVar("D", bound=Document)
 K = TypeVar("K", bound=Hashable)
@@ -28,20 +32,21 @@ class UserScopedLoader(DataLoader[K, V]):
         self.user_id = user_id
 
 
-class ByIdLoader(UserScopedLoader[PydanticObjectId, D | None], Generic[D]):
+class ByIdLoader(UserScopedLoader[Ref, D | None], Generic[D]):
     """`<Entity>ByIdLoader`: the user's document with that id, or None."""
 
     document: ClassVar[type[Document]]
 
-    async def batch_load_fn(self, keys: list[PydanticObjectId]) -> list[D | None]:
+    async def batch_load_fn(self, keys: list[Ref]) -> list[D | None]:
+        ids = [ObjectId(k) for k in set(keys) if ObjectId.is_valid(k)]
         docs = await self.document.find(
-            {"_id": {"$in": list(set(keys))}, "userId": self.user_id}, batch_size=BATCH_SIZE
+            {"_id": {"$in": ids}, "userId": self.user_id}, batch_size=BATCH_SIZE
         ).to_list()
-        by_id: dict[Any, Any] = {doc.id: doc for doc in docs}
+        by_id: dict[str, Any] = {str(doc.id): doc for doc in docs}
         return [by_id.get(key) for key in keys]
 
 
-class ByParentLoader(UserScopedLoader[PydanticObjectId, list[D]], Generic[D]):
+class ByParentLoader(UserScopedLoader[Ref, list[D]], Generic[D]):
     """`<Entities>By<Parent>Loader`: the user's documents under each parent id.
 
     `field` is the Mongo name of the parent reference, `attribute` its Python
@@ -53,12 +58,12 @@ class ByParentLoader(UserScopedLoader[PydanticObjectId, list[D]], Generic[D]):
     attribute: ClassVar[str]
     order_by: ClassVar[str]
 
-    async def batch_load_fn(self, keys: list[PydanticObjectId]) -> list[list[D]]:
+    async def batch_load_fn(self, keys: list[Ref]) -> list[list[D]]:
         docs: list[Any] = await self.document.find(
             {self.field: {"$in": list(set(keys))}, "userId": self.user_id},
             batch_size=BATCH_SIZE,
         ).to_list()
-        grouped: dict[Any, list[Any]] = defaultdict(list)
+        grouped: dict[Ref, list[Any]] = defaultdict(list)
         for doc in sorted(docs, key=lambda d: (getattr(d, self.order_by), d.id)):
             grouped[getattr(doc, self.attribute)].append(doc)
         return [grouped.get(key, []) for key in keys]

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from beanie import PydanticObjectId
-
 from loaders.base import BATCH_SIZE, ByIdLoader, ByParentLoader, UserScopedLoader
-from models import Calendar, CheckIn, Event, Goal, GoalProgress, Habit
+from models import Calendar, CheckIn, CheckInEntry, Event, Goal, GoalProgress, Habit
+from models.base import Ref
 
 
 class GoalByIdLoader(ByIdLoader[Goal]):
@@ -31,13 +30,20 @@ class HabitsByGoalLoader(ByParentLoader[Habit]):
     order_by = "created_at"
 
 
-class CheckInsByHabitLoader(ByParentLoader[CheckIn]):
+class CheckInsByHabitLoader(UserScopedLoader[Ref, list[CheckInEntry]]):
     """A habit's whole history, oldest first: streaks need all of it."""
 
-    document = CheckIn
-    field = "habitId"
-    attribute = "habit_id"
-    order_by = "date"
+    async def batch_load_fn(self, keys: list[Ref]) -> list[list[CheckInEntry]]:
+        cursor = CheckIn.get_pymongo_collection().find(
+            {"habitId": {"$in": list(set(keys))}, "userId": self.user_id},
+            {"habitId": 1, "date": 1, "status": 1, "value": 1, "_id": 0},
+            batch_size=BATCH_SIZE,
+        )
+        grouped: dict[Ref, list[CheckInEntry]] = defaultdict(list)
+        async for row in cursor:
+            entry = CheckInEntry(row["habitId"], row["date"], row["status"], row.get("value"))
+            grouped[entry.habit_id].append(entry)
+        return [sorted(grouped.get(key, []), key=lambda e: e.date) for key in keys]
 
 
 class ProgressLogByGoalLoader(ByParentLoader[GoalProgress]):
@@ -47,10 +53,10 @@ class ProgressLogByGoalLoader(ByParentLoader[GoalProgress]):
     order_by = "at"
 
 
-class ProgressTotalByGoalLoader(UserScopedLoader[PydanticObjectId, float]):
+class ProgressTotalByGoalLoader(UserScopedLoader[Ref, float]):
     """The sum of each goal's logged progress."""
 
-    async def batch_load_fn(self, keys: list[PydanticObjectId]) -> list[float]:
+    async def batch_load_fn(self, keys: list[Ref]) -> list[float]:
         # A find of two small fields rather than a $group: the same one round
         # trip, and it runs unchanged on the Mongo-wire test server.
         cursor = GoalProgress.get_pymongo_collection().find(
@@ -58,7 +64,7 @@ class ProgressTotalByGoalLoader(UserScopedLoader[PydanticObjectId, float]):
             {"goalId": 1, "value": 1, "_id": 0},
             batch_size=BATCH_SIZE,
         )
-        totals: dict[PydanticObjectId, float] = defaultdict(float)
+        totals: dict[Ref, float] = defaultdict(float)
         async for row in cursor:
             totals[row["goalId"]] += float(row["value"])
         return [totals.get(key, 0.0) for key in keys]

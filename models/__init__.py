@@ -5,7 +5,7 @@ from beanie import Document
 from models.calendar import Calendar, SyncState
 from models.event import Event
 from models.goal import Goal, GoalProgress, Target
-from models.habit import CheckIn, Frequency, Habit, PreferredWindow
+from models.habit import CheckIn, CheckInEntry, Frequency, Habit, PreferredWindow
 from models.user import User, WorkingHours
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -22,6 +22,7 @@ __all__ = [
     "DOCUMENT_MODELS",
     "Calendar",
     "CheckIn",
+    "CheckInEntry",
     "Event",
     "Frequency",
     "Goal",

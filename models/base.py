@@ -12,31 +12,42 @@ from pydantic import ConfigDict, Field
 # Python names in code, the seed's camelCase names (aliases) in Mongo.
 DOCUMENT_CONFIG = ConfigDict(populate_by_name=True)
 
-
 # Ids are made on our side, before the insert: never None, known to batch writes.
 DocumentId = Annotated[PydanticObjectId, Field(default_factory=PydanticObjectId)]
+
+# References to other documents (goalId, habitId, calendarId, ...) hold the
+# referenced `_id` as its 24-hex string, as `userId` holds the token's `sub`:
+# plain equality everywhere, in filters, unique keys and shard keys.
+Ref = str
+
+
+def ref(doc: Document) -> Ref:
+    return str(doc.id)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def mongo_changes(model: type[Document], changes: dict[str, Any]) -> dict[str, Any]:
-    """Python-named field values as a Mongo `$set` body: aliased names, BSON values."""
-    encoder = Encoder(to_db=True)
-    fields = model.model_fields
-    return {(fields[name].alias or name): encoder.encode(value) for name, value in changes.items()}
+def as_stored(doc: Document) -> dict[str, Any]:
+    """The document as Mongo stores it: aliased names, BSON values, `_id`."""
+    stored: dict[str, Any] = Encoder(to_db=True).encode(doc)
+    stored.pop("revision_id", None)
+    return stored
 
 
-async def set_fields(doc: Document, filter_: dict[str, Any], **changes: Any) -> bool:
-    """`$set` fields on the stored document matching `filter_` and on `doc` itself.
+async def save_changes(doc: Document, owner: dict[str, Any], **changes: Any) -> bool:
+    """Applies python-named field changes to `doc` and replaces the stored document.
 
-    Returns False when nothing matched (the document is gone or not the user's).
+    The replacement is guarded by `owner` (e.g. `{"userId": ...}`), so it never
+    writes another user's document; returns False when nothing matched. A whole
+    replacement rather than a `$set`, so every field keeps its BSON type.
     """
+    updated = doc.model_copy(update=changes)
     result = (
         await type(doc)
         .get_pymongo_collection()
-        .update_one({"_id": doc.id, **filter_}, {"$set": mongo_changes(type(doc), changes)})
+        .replace_one({"_id": doc.id, **owner}, as_stored(updated))
     )
     if result.matched_count == 0:
         return False

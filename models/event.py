@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from beanie import Document, PydanticObjectId
+from beanie import Document
 from pydantic import Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Ref, utcnow
 
 
 class Event(Document):
@@ -22,7 +22,7 @@ class Event(Document):
 
     id: DocumentId
     user_id: str = Field(alias="userId")
-    calendar_id: PydanticObjectId = Field(alias="calendarId")
+    calendar_id: Ref = Field(alias="calendarId")
     title: str
     description: str | None = None
     location: str | None = None
@@ -33,8 +33,8 @@ class Event(Document):
     end_date: str | None = Field(default=None, alias="endDate")
     busy: bool = True
     status: str = "CONFIRMED"  # CONFIRMED | TENTATIVE | CANCELLED
-    recurring_event_id: PydanticObjectId | None = Field(default=None, alias="recurringEventId")
-    habit_id: PydanticObjectId | None = Field(default=None, alias="habitId")
+    recurring_event_id: Ref | None = Field(default=None, alias="recurringEventId")
+    habit_id: Ref | None = Field(default=None, alias="habitId")
     created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
     updated_at: datetime = Field(default_factory=utcnow, alias="updatedAt")
 

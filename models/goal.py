@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from beanie import Document, PydanticObjectId
+from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Ref, utcnow
 
 
 class Target(BaseModel):
@@ -47,7 +47,7 @@ class GoalProgress(Document):
 
     id: DocumentId
     user_id: str = Field(alias="userId")
-    goal_id: PydanticObjectId = Field(alias="goalId")
+    goal_id: Ref = Field(alias="goalId")
     at: datetime = Field(default_factory=utcnow)
     value: float
     note: str | None = None

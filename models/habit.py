@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from beanie import Document, PydanticObjectId
+from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Ref, utcnow
 
 
 class Frequency(BaseModel):
@@ -25,7 +26,7 @@ class Habit(Document):
 
     id: DocumentId
     user_id: str = Field(alias="userId")
-    goal_id: PydanticObjectId | None = Field(default=None, alias="goalId")
+    goal_id: Ref | None = Field(default=None, alias="goalId")
     name: str
     frequency: Frequency
     duration_minutes: int = Field(default=30, alias="durationMinutes")
@@ -49,13 +50,30 @@ class CheckIn(Document):
 
     id: DocumentId
     user_id: str = Field(alias="userId")
-    habit_id: PydanticObjectId = Field(alias="habitId")
+    habit_id: Ref = Field(alias="habitId")
     date: str  # ISO date in the user's zone
     status: str  # DONE | SKIPPED | MISSED
     value: float | None = None
-    created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
-    updated_at: datetime = Field(default_factory=utcnow, alias="updatedAt")
+    recorded_at: datetime = Field(default_factory=utcnow, alias="recordedAt")
 
     class Settings:
         name = "check_ins"
         indexes = [IndexModel([("habitId", 1), ("date", 1)], unique=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInEntry:
+    """A check-in as read for streaks and lists: four fields, no model validation.
+
+    Habits accumulate thousands of check-ins; building full documents for each
+    one costs more than everything else a dashboard does.
+    """
+
+    habit_id: Ref
+    date: str
+    status: str
+    value: float | None
+
+    @classmethod
+    def of(cls, check_in: CheckIn) -> CheckInEntry:
+        return cls(check_in.habit_id, check_in.date, check_in.status, check_in.value)

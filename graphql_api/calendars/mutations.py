@@ -6,7 +6,7 @@ from graphql_api.calendars import service
 from graphql_api.calendars.inputs import ConnectCalendarInput
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Info
-from graphql_api.relay import object_id_of
+from graphql_api.relay import ref_of
 
 
 @strawberry.type
@@ -17,7 +17,7 @@ class CalendarMutations:
 
     @strawberry.mutation(description="Removes the calendar and every event on it.")
     async def disconnect_calendar(self, info: Info, id: strawberry.ID) -> bool:
-        calendar_id = object_id_of(id, "Calendar")
+        calendar_id = ref_of(id, "Calendar")
         await service.disconnect_calendar(info.context.user_id, calendar_id)
         info.context.loaders.calendar_by_id.clear(calendar_id)
         return True

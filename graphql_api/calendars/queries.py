@@ -5,6 +5,7 @@ import strawberry
 from graphql_api.calendars import service
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Info
+from models.base import ref
 
 
 @strawberry.type
@@ -13,5 +14,5 @@ class CalendarQueries:
     async def calendars(self, info: Info) -> list[Calendar]:
         docs = await service.list_calendars(info.context.user_id)
         for doc in docs:
-            info.context.loaders.calendar_by_id.prime(doc.id, doc)
+            info.context.loaders.calendar_by_id.prime(ref(doc), doc)
         return [Calendar(doc=d) for d in docs]

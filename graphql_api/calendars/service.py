@@ -3,17 +3,18 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from beanie import PydanticObjectId
+from bson import ObjectId
 
 from graphql_api import validation
 from graphql_api.errors import BadUserInput, not_found
 from models import Calendar, Event
+from models.base import Ref
 
 if TYPE_CHECKING:
     from graphql_api.calendars.inputs import ConnectCalendarInput
     from models import User
 
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 DEFAULT_NAMES = {
     "LOCAL": "My calendar",
     "GOOGLE": "Google Calendar",
@@ -23,7 +24,7 @@ DEFAULT_NAMES = {
 
 
 def color(value: str | None) -> str | None:
-    if value is not None and not _COLOR.match(value):
+    if value is not None and not _COLOR.fullmatch(value):
         raise BadUserInput(f"color must look like #1a73e8, got {value!r}", field="color")
     return value
 
@@ -54,10 +55,10 @@ async def list_calendars(user_id: str) -> list[Calendar]:
     return sorted(calendars, key=lambda c: (not c.is_primary, c.created_at, str(c.id)))
 
 
-async def disconnect_calendar(user_id: str, calendar_id: PydanticObjectId) -> None:
+async def disconnect_calendar(user_id: str, calendar_id: Ref) -> None:
     """Removes the calendar and every event on it."""
     result = await Calendar.get_pymongo_collection().delete_one(
-        {"_id": calendar_id, "userId": user_id}
+        {"_id": ObjectId(calendar_id), "userId": user_id}
     )
     if result.deleted_count == 0:
         raise not_found("Calendar")

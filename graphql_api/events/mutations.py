@@ -7,12 +7,13 @@ from graphql_api.errors import not_found
 from graphql_api.events import service
 from graphql_api.events.inputs import CreateEventInput, UpdateEventInput
 from graphql_api.events.types import Event
-from graphql_api.relay import object_id_of
+from graphql_api.relay import ref_of
 from models import Event as EventDoc
+from models.base import ref
 
 
 async def load_event(ctx: Context, event_id: strawberry.ID) -> EventDoc:
-    event = await ctx.loaders.event_by_id.load(object_id_of(event_id, "Event"))
+    event = await ctx.loaders.event_by_id.load(ref_of(event_id, "Event"))
     if event is None:
         raise not_found("Event")
     return event
@@ -40,5 +41,5 @@ class EventMutations:
     async def delete_event(self, info: Info, id: strawberry.ID) -> bool:
         event = await load_event(info.context, id)
         await service.delete_event(info.context, event)
-        info.context.loaders.event_by_id.clear(event.id)
+        info.context.loaders.event_by_id.clear(ref(event))
         return True

@@ -12,19 +12,19 @@ from pymongo import ASCENDING
 from strawberry import UNSET
 
 from graphql_api import validation
-from graphql_api.errors import AppError, BadUserInput, not_found
+from graphql_api.errors import AppError, BadUserInput, for_item, not_found
 from graphql_api.relay import (
     Connection,
     Edge,
     PageInfo,
     decode_cursor,
     encode_cursor,
-    object_id_of,
     page_size,
+    ref_of,
 )
 from loaders.base import BATCH_SIZE
 from models import Calendar, Event
-from models.base import set_fields
+from models.base import Ref, ref, save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -52,6 +52,8 @@ def event_times(start: datetime, end: datetime, all_day: bool, zone: str) -> Eve
     them in), so no time zone shifts it; an end that is not a midnight still
     covers its whole day.
     """
+    if end <= start:
+        raise BadUserInput("end must be after start", field="end")
     if all_day:
         first = start.date()
         last = end.date() if end.time() == time() else end.date() + timedelta(days=1)
@@ -67,8 +69,6 @@ def event_times(start: datetime, end: datetime, all_day: bool, zone: str) -> Eve
             start_date=first.isoformat(),
             end_date=last.isoformat(),
         )
-    if end <= start:
-        raise BadUserInput("end must be after start", field="end")
     if end - start > MAX_EVENT_LENGTH:
         raise BadUserInput("an event may last at most 366 days", field="end")
     # Mongo keeps milliseconds; whole seconds keep cursors and equality exact.
@@ -94,9 +94,8 @@ def writable(calendar: Calendar | None) -> Calendar:
 def build_event(user_id: str, calendar: Calendar, data: CreateEventInput) -> Event:
     times = event_times(data.start, data.end, data.all_day, calendar.timezone)
     return Event(
-        id=PydanticObjectId(),
         user_id=user_id,
-        calendar_id=calendar.id,
+        calendar_id=ref(calendar),
         title=validation.text(data.title, "title", validation.TITLE_MAX),
         description=validation.optional_text(
             data.description, "description", validation.DESCRIPTION_MAX
@@ -113,9 +112,7 @@ def build_event(user_id: str, calendar: Calendar, data: CreateEventInput) -> Eve
 
 
 async def create_event(ctx: Context, data: CreateEventInput) -> Event:
-    calendar = writable(
-        await ctx.loaders.calendar_by_id.load(object_id_of(data.calendar_id, "Calendar"))
-    )
+    calendar = writable(await ctx.loaders.calendar_by_id.load(ref_of(data.calendar_id, "Calendar")))
     event = build_event(ctx.user_id, calendar, data)
     await event.insert()
     return event
@@ -127,21 +124,19 @@ async def batch_create_events(ctx: Context, inputs: Sequence[CreateEventInput]) 
         raise BadUserInput(
             f"at most {MAX_BATCH} events per batch, got {len(inputs)}", field="inputs"
         )
-    events: list[Event] = []
+    calendar_ids: list[Ref] = []
     for i, data in enumerate(inputs):
         try:
-            calendar_id = object_id_of(data.calendar_id, "Calendar")
-            calendar = writable(await ctx.loaders.calendar_by_id.load(calendar_id))
-            events.append(build_event(ctx.user_id, calendar, data))
+            calendar_ids.append(ref_of(data.calendar_id, "Calendar"))
         except AppError as e:
-            raise type(e)(
-                f"inputs[{i}]: {e.message}",
-                **{
-                    **e.extensions,
-                    "index": i,
-                    "field": f"inputs[{i}].{e.extensions.get('field', '')}".rstrip("."),
-                },
-            ) from None
+            raise for_item(e, i, "inputs") from None
+    calendars = await ctx.loaders.calendar_by_id.load_many(calendar_ids)  # one query
+    events: list[Event] = []
+    for i, (data, calendar) in enumerate(zip(inputs, calendars, strict=True)):
+        try:
+            events.append(build_event(ctx.user_id, writable(calendar), data))
+        except AppError as e:
+            raise for_item(e, i, "inputs") from None
     try:
         for offset in range(0, len(events), INSERT_CHUNK):
             await Event.insert_many(events[offset : offset + INSERT_CHUNK])
@@ -152,13 +147,14 @@ async def batch_create_events(ctx: Context, inputs: Sequence[CreateEventInput]) 
     return events
 
 
-def _current_times(event: Event) -> tuple[datetime, datetime]:
+def _current_times(event: Event, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The event's times as a client would write them: dates for all-day, local otherwise."""
     if event.all_day and event.start_date and event.end_date:
         return (
             datetime.combine(date.fromisoformat(event.start_date), time(), UTC),
             datetime.combine(date.fromisoformat(event.end_date), time(), UTC),
         )
-    return event.start_time, event.end_time
+    return event.start_time.astimezone(zone), event.end_time.astimezone(zone)
 
 
 async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Event:
@@ -178,7 +174,7 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
     if data.status is not UNSET:
         changes["status"] = validation.not_null(data.status, "status").value
     if any(getattr(data, n) is not UNSET for n in ("start", "end", "all_day")):
-        start, end = _current_times(event)
+        start, end = _current_times(event, ZoneInfo(calendar.timezone))
         times = event_times(
             data.start or start,
             data.end or end,
@@ -194,7 +190,7 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
         )
     if changes:
         changes["updated_at"] = datetime.now(UTC)
-        if not await set_fields(event, {"userId": event.user_id}, **changes):
+        if not await save_changes(event, {"userId": event.user_id}, **changes):
             raise not_found("Event")
     return event
 
@@ -227,7 +223,7 @@ async def events_page(
         "status": {"$ne": "CANCELLED"},
     }
     if calendar_ids is not None:
-        query["calendarId"] = {"$in": [object_id_of(c, "Calendar") for c in calendar_ids]}
+        query["calendarId"] = {"$in": [ref_of(c, "Calendar") for c in calendar_ids]}
     # One find of (start, id) for the whole range gives the total and the page's
     # ids; a second fetches only the page's documents.
     keys = [
@@ -245,7 +241,7 @@ async def events_page(
     by_id = {doc.id: doc for doc in docs}
     window = [by_id[oid] for oid in page_ids if oid in by_id]
     for doc in window:
-        ctx.loaders.event_by_id.prime(doc.id, doc)
+        ctx.loaders.event_by_id.prime(ref(doc), doc)
     edges = [Edge(cursor=_event_cursor(d), node=EventType(doc=d)) for d in window]
     return Connection(
         total_count=len(keys),

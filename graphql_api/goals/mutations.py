@@ -7,12 +7,13 @@ from graphql_api.errors import not_found
 from graphql_api.goals import service
 from graphql_api.goals.inputs import CreateGoalInput, UpdateGoalInput
 from graphql_api.goals.types import Goal
-from graphql_api.relay import object_id_of
+from graphql_api.relay import ref_of
 from models import Goal as GoalDoc
+from models.base import ref
 
 
 async def load_goal(ctx: Context, goal_id: strawberry.ID, field: str = "id") -> GoalDoc:
-    goal = await ctx.loaders.goal_by_id.load(object_id_of(goal_id, "Goal"))
+    goal = await ctx.loaders.goal_by_id.load(ref_of(goal_id, "Goal"))
     if goal is None:
         raise not_found("Goal")
     return goal
@@ -31,7 +32,7 @@ class GoalMutations:
 
     @strawberry.mutation(description="Deletes the goal; its habits stay, without a goal.")
     async def delete_goal(self, info: Info, id: strawberry.ID) -> bool:
-        goal_id = object_id_of(id, "Goal")
+        goal_id = ref_of(id, "Goal")
         await service.delete_goal(info.context.user_id, goal_id)
         info.context.loaders.goal_by_id.clear(goal_id)
         return True
@@ -42,6 +43,6 @@ class GoalMutations:
     ) -> Goal:
         goal = await load_goal(info.context, goal_id)
         await service.log_progress(goal, value, note)
-        info.context.loaders.progress_total_by_goal.clear(goal.id)
-        info.context.loaders.progress_log_by_goal.clear(goal.id)
+        info.context.loaders.progress_total_by_goal.clear(ref(goal))
+        info.context.loaders.progress_log_by_goal.clear(ref(goal))
         return Goal(doc=goal)

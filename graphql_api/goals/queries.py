@@ -6,6 +6,7 @@ from graphql_api.context import Info
 from graphql_api.goals import service
 from graphql_api.goals.types import Goal, GoalOrder, GoalStatus
 from graphql_api.relay import Connection, paginate
+from models.base import ref
 
 
 @strawberry.type
@@ -24,5 +25,5 @@ class GoalQueries:
             info.context.user_id, status.value if status else None, order
         )
         for doc in docs:  # later Goal lookups in this request need no query
-            info.context.loaders.goal_by_id.prime(doc.id, doc)
+            info.context.loaders.goal_by_id.prime(ref(doc), doc)
         return paginate(docs, key, first, after, lambda d: Goal(doc=d))

@@ -4,13 +4,13 @@ import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from beanie import PydanticObjectId
+from bson import ObjectId
 from strawberry import UNSET
 
 from graphql_api import validation
 from graphql_api.errors import BadUserInput, not_found
 from models import Goal, GoalProgress, Habit, Target
-from models.base import set_fields
+from models.base import Ref, ref, save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -73,14 +73,16 @@ async def update_goal(goal: Goal, data: UpdateGoalInput) -> Goal:
         changes["status"] = validation.not_null(data.status, "status").value
     if changes:
         changes["updated_at"] = datetime.now(UTC)
-        if not await set_fields(goal, {"userId": goal.user_id}, **changes):
+        if not await save_changes(goal, {"userId": goal.user_id}, **changes):
             raise not_found("Goal")
     return goal
 
 
-async def delete_goal(user_id: str, goal_id: PydanticObjectId) -> None:
+async def delete_goal(user_id: str, goal_id: Ref) -> None:
     """Deletes the goal and its progress log; its habits stay, without a goal."""
-    result = await Goal.get_pymongo_collection().delete_one({"_id": goal_id, "userId": user_id})
+    result = await Goal.get_pymongo_collection().delete_one(
+        {"_id": ObjectId(goal_id), "userId": user_id}
+    )
     if result.deleted_count == 0:
         raise not_found("Goal")
     await Habit.get_pymongo_collection().update_many(
@@ -95,7 +97,7 @@ async def log_progress(goal: Goal, value: float, note: str | None) -> GoalProgre
         raise BadUserInput(f"value must be within ±{MAX_PROGRESS_VALUE:g}", field="value")
     entry = GoalProgress(
         user_id=goal.user_id,
-        goal_id=goal.id,
+        goal_id=ref(goal),
         value=value,
         note=validation.optional_text(note, "note", NOTE_MAX),
     )
@@ -137,9 +139,9 @@ async def goal_progress(ctx: Context, goal: Goal) -> float:
     if goal.status == "COMPLETED":
         return 1.0
     if goal.target is not None:
-        total = await ctx.loaders.progress_total_by_goal.load(goal.id)
+        total = await ctx.loaders.progress_total_by_goal.load(ref(goal))
         return min(1.0, max(0.0, total / goal.target.value))
-    habits = [h for h in await ctx.loaders.habits_by_goal.load(goal.id) if h.is_active]
+    habits = [h for h in await ctx.loaders.habits_by_goal.load(ref(goal)) if h.is_active]
     if not habits:
         return 0.0
     stats = await asyncio.gather(*(habit_stats(ctx, h) for h in habits))

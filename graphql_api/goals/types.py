@@ -10,6 +10,7 @@ from graphql_api.context import Info
 from graphql_api.goals import service
 from graphql_api.relay import Node
 from models import Goal as GoalDoc
+from models.base import ref
 
 if TYPE_CHECKING:
     from graphql_api.habits.types import Habit
@@ -97,7 +98,7 @@ class Goal(Node):
 
     @strawberry.field(description="Logged progress, oldest first.")
     async def progress_log(self, info: Info) -> list[ProgressEntry]:
-        entries = await info.context.loaders.progress_log_by_goal.load(self.doc.id)
+        entries = await info.context.loaders.progress_log_by_goal.load(ref(self.doc))
         return [ProgressEntry(at=e.at, value=e.value, note=e.note) for e in entries]
 
     @strawberry.field(description="The goal's habits, active or not, oldest first.")
@@ -106,5 +107,5 @@ class Goal(Node):
     ) -> list[Annotated[Habit, strawberry.lazy("graphql_api.habits.types")]]:
         from graphql_api.habits.types import Habit
 
-        docs = await info.context.loaders.habits_by_goal.load(self.doc.id)
+        docs = await info.context.loaders.habits_by_goal.load(ref(self.doc))
         return [Habit(doc=d) for d in docs]

@@ -8,12 +8,14 @@ from graphql_api.context import Context, Info
 from graphql_api.habits import service
 from graphql_api.habits.inputs import CreateHabitInput, UpdateHabitInput
 from graphql_api.habits.types import CheckIn, CheckInStatus, Habit
-from graphql_api.relay import object_id_of
+from graphql_api.relay import ref_of
+from models import CheckInEntry
 from models import Habit as HabitDoc
+from models.base import ref
 
 
 async def load_habit(ctx: Context, habit_id: strawberry.ID) -> HabitDoc:
-    habit = await ctx.loaders.habit_by_id.load(object_id_of(habit_id, "Habit"))
+    habit = await ctx.loaders.habit_by_id.load(ref_of(habit_id, "Habit"))
     if habit is None:
         raise service.habit_not_found()
     return habit
@@ -33,8 +35,8 @@ class HabitMutations:
     @strawberry.mutation(description="Deletes the habit and its check-ins.")
     async def delete_habit(self, info: Info, id: strawberry.ID) -> bool:
         habit = await load_habit(info.context, id)
-        await service.delete_habit(info.context.user_id, habit.id)
-        info.context.loaders.habit_by_id.clear(habit.id)
+        await service.delete_habit(info.context.user_id, ref(habit))
+        info.context.loaders.habit_by_id.clear(ref(habit))
         if habit.goal_id is not None:
             info.context.loaders.habits_by_goal.clear(habit.goal_id)
         return True
@@ -53,7 +55,7 @@ class HabitMutations:
     ) -> CheckIn:
         habit = await load_habit(info.context, habit_id)
         doc = await service.check_in(info.context, habit, date, status.value, value)
-        return CheckIn(doc=doc)
+        return CheckIn(doc=CheckInEntry.of(doc))
 
     @strawberry.mutation(description="Removes the day's check-in; true if there was one.")
     async def clear_check_in(self, info: Info, habit_id: strawberry.ID, date: date) -> bool:

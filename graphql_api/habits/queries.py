@@ -9,6 +9,7 @@ from graphql_api.habits.types import Habit
 from graphql_api.relay import Connection, paginate
 from loaders.base import BATCH_SIZE
 from models import Habit as HabitDoc
+from models.base import ref
 
 
 def _key(habit: HabitDoc) -> list[Any]:
@@ -31,5 +32,5 @@ class HabitQueries:
         docs = await HabitDoc.find(query, batch_size=BATCH_SIZE).to_list()
         docs.sort(key=_key)
         for doc in docs:
-            info.context.loaders.habit_by_id.prime(doc.id, doc)
+            info.context.loaders.habit_by_id.prime(ref(doc), doc)
         return paginate(docs, _key, first, after, lambda d: Habit(doc=d))

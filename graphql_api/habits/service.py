@@ -3,16 +3,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from beanie import PydanticObjectId
+from bson import ObjectId
 from strawberry import UNSET
 
 from graphql_api import validation
 from graphql_api.errors import BadUserInput, NotFound, not_found
 from graphql_api.habits.loop import DENOMINATOR_BY_PERIOD, HabitStats
 from graphql_api.habits.loop import habit_stats as loop_stats
-from graphql_api.relay import object_id_of
+from graphql_api.relay import ref_of
 from models import CheckIn, Event, Frequency, Habit, PreferredWindow
-from models.base import mongo_changes, set_fields
+from models.base import Ref, as_stored, ref, save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -71,11 +71,11 @@ def preferred_windows(items: list[PreferredWindowInput]) -> list[PreferredWindow
     return result
 
 
-async def goal_reference(ctx: Context, goal_id: str | None) -> PydanticObjectId | None:
+async def goal_reference(ctx: Context, goal_id: str | None) -> Ref | None:
     """The id of one of the user's goals, or NOT_FOUND."""
     if goal_id is None:
         return None
-    oid = object_id_of(goal_id, "Goal")
+    oid = ref_of(goal_id, "Goal")
     if await ctx.loaders.goal_by_id.load(oid) is None:
         raise not_found("Goal")
     return oid
@@ -113,7 +113,7 @@ async def update_habit(ctx: Context, habit: Habit, data: UpdateHabitInput) -> Ha
     if data.goal_id is not UNSET:
         changes["goal_id"] = await goal_reference(ctx, data.goal_id)
     old_goal = habit.goal_id
-    if changes and not await set_fields(habit, {"userId": habit.user_id}, **changes):
+    if changes and not await save_changes(habit, {"userId": habit.user_id}, **changes):
         raise habit_not_found()
     for goal_id in (old_goal, habit.goal_id):
         if goal_id is not None:
@@ -122,9 +122,11 @@ async def update_habit(ctx: Context, habit: Habit, data: UpdateHabitInput) -> Ha
     return habit
 
 
-async def delete_habit(user_id: str, habit_id: PydanticObjectId) -> None:
+async def delete_habit(user_id: str, habit_id: Ref) -> None:
     """Deletes the habit and its check-ins; events booked for it stay, unlinked."""
-    result = await Habit.get_pymongo_collection().delete_one({"_id": habit_id, "userId": user_id})
+    result = await Habit.get_pymongo_collection().delete_one(
+        {"_id": ObjectId(habit_id), "userId": user_id}
+    )
     if result.deleted_count == 0:
         raise habit_not_found()
     await CheckIn.get_pymongo_collection().delete_many({"habitId": habit_id, "userId": user_id})
@@ -149,26 +151,13 @@ async def check_in(
     if value is not None:
         validation.finite(value, "value")
     check_in = CheckIn(
-        user_id=ctx.user_id,
-        habit_id=habit.id,
-        date=iso_day,
-        status=status,
-        value=value,
+        user_id=ctx.user_id, habit_id=ref(habit), date=iso_day, status=status, value=value
     )
-    fields = mongo_changes(
-        CheckIn,
-        {
-            "user_id": check_in.user_id,
-            "status": status,
-            "value": value,
-            "updated_at": check_in.updated_at,
-        },
-    )
+    replacement = as_stored(check_in)
+    del replacement["_id"]  # a replaced check-in keeps its first id
     # An upsert keyed on the unique (habit, date) index: a retry changes nothing more.
-    await CheckIn.get_pymongo_collection().update_one(
-        {"habitId": habit.id, "date": iso_day},
-        {"$set": fields, "$min": {"createdAt": check_in.created_at}},
-        upsert=True,
+    await CheckIn.get_pymongo_collection().replace_one(
+        {"habitId": check_in.habit_id, "date": iso_day}, replacement, upsert=True
     )
     forget_history(ctx, habit)
     return check_in
@@ -176,14 +165,14 @@ async def check_in(
 
 async def clear_check_in(ctx: Context, habit: Habit, day: date) -> bool:
     result = await CheckIn.get_pymongo_collection().delete_one(
-        {"habitId": habit.id, "date": day.isoformat(), "userId": ctx.user_id}
+        {"habitId": ref(habit), "date": day.isoformat(), "userId": ctx.user_id}
     )
     forget_history(ctx, habit)
     return result.deleted_count > 0
 
 
 def forget_history(ctx: Context, habit: Habit) -> None:
-    ctx.loaders.check_ins_by_habit.clear(habit.id)
+    ctx.loaders.check_ins_by_habit.clear(ref(habit))
     ctx.forget("habit_stats")
 
 
@@ -191,7 +180,7 @@ async def habit_stats(ctx: Context, habit: Habit) -> HabitStats:
     """Streaks and strength on the user's today, computed once per request."""
 
     async def compute() -> HabitStats:
-        docs = await ctx.loaders.check_ins_by_habit.load(habit.id)
+        docs = await ctx.loaders.check_ins_by_habit.load(ref(habit))
         history = {date.fromisoformat(d.date): d.status for d in docs}
         return loop_stats(history, habit.frequency.times, habit.frequency.per, ctx.today)
 

@@ -10,8 +10,9 @@ from graphql_api import validation
 from graphql_api.context import Info
 from graphql_api.habits import service
 from graphql_api.relay import Node
-from models import CheckIn as CheckInDoc
+from models import CheckInEntry
 from models import Habit as HabitDoc
+from models.base import ref
 
 if TYPE_CHECKING:
     from graphql_api.goals.types import Goal
@@ -52,7 +53,7 @@ class Streak:
 
 @strawberry.type
 class CheckIn:
-    doc: strawberry.Private[CheckInDoc]
+    doc: strawberry.Private[CheckInEntry]
 
     @strawberry.field
     def date(self) -> date:
@@ -136,5 +137,5 @@ class Habit(Node):
     ) -> list[CheckIn]:
         validation.date_range(from_, to)
         low, high = from_.isoformat(), to.isoformat()
-        docs = await info.context.loaders.check_ins_by_habit.load(self.doc.id)
+        docs = await info.context.loaders.check_ins_by_habit.load(ref(self.doc))
         return [CheckIn(doc=d) for d in docs if low <= d.date <= high]

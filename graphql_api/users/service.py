@@ -9,7 +9,7 @@ from graphql_api import validation
 from graphql_api.errors import BadUserInput
 from graphql_api.users.inputs import UpdateProfileInput, WorkingHoursInput
 from models import User, WorkingHours
-from models.base import set_fields
+from models.base import save_changes
 
 
 def working_hours(items: list[WorkingHoursInput]) -> list[WorkingHours]:
@@ -41,5 +41,5 @@ async def update_profile(user: User, data: UpdateProfileInput) -> User:
     if data.working_hours is not UNSET:
         changes["working_hours"] = working_hours(data.working_hours or [])
     if changes:
-        await set_fields(user, {}, **changes)
+        await save_changes(user, {}, **changes)
     return user

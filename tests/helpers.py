@@ -1,0 +1,48 @@
+"""Small builders over the client operations, so tests read as what a user does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import Client
+
+
+async def create_goal(client: Client, **fields: Any) -> dict[str, Any]:
+    r = await client.op("CreateGoal", {"input": {"title": "Goal", **fields}})
+    goal: dict[str, Any] = r.data["createGoal"]
+    return goal
+
+
+async def create_habit(client: Client, **fields: Any) -> dict[str, Any]:
+    data = {"name": "Habit", "frequency": {"times": 1, "per": "DAY"}, **fields}
+    r = await client.op("CreateHabit", {"input": data})
+    habit: dict[str, Any] = r.data["createHabit"]
+    return habit
+
+
+async def check_in(
+    client: Client, habit_id: str, date: str, status: str = "DONE"
+) -> dict[str, Any]:
+    r = await client.op("CheckInHabit", {"habitId": habit_id, "date": date, "status": status})
+    result: dict[str, Any] = r.data["checkInHabit"]
+    return result
+
+
+async def connect_local(client: Client, **fields: Any) -> dict[str, Any]:
+    r = await client.op("ConnectCalendar", {"input": {"provider": "LOCAL", **fields}})
+    calendar: dict[str, Any] = r.data["connectCalendar"]
+    return calendar
+
+
+async def create_event(
+    client: Client, calendar_id: str, start: str, end: str, **fields: Any
+) -> dict[str, Any]:
+    data = {"calendarId": calendar_id, "title": "Event", "start": start, "end": end, **fields}
+    r = await client.op("CreateEvent", {"input": data})
+    event: dict[str, Any] = r.data["createEvent"]
+    return event
+
+
+async def set_timezone(client: Client, zone: str) -> None:
+    r = await client.op("UpdateProfile", {"input": {"timezone": zone}})
+    assert r.data["updateProfile"]["timezone"] == zone
