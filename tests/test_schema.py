@@ -1,0 +1,81 @@
+"""The schema: committed SDL, the client contract, and the documents' indexes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from graphql import parse, validate
+
+from graphql_api.lifespan import AppState
+from graphql_api.schema import schema
+from tests.conftest import OPERATIONS, ROOT
+
+SHARED = ROOT.parent / "shared" / "operations"
+# Owned by later issues (sync, scheduling, recommendations).
+NOT_YET = {
+    "Recommendations",
+    "RecommendationFeedback",
+    "ScheduleHabit",
+    "SyncCalendar",
+    "SyncStatus",
+}
+
+
+def test_schema_graphql_is_what_the_code_builds() -> None:
+    committed = (ROOT / "schema.graphql").read_text()
+    assert committed == schema.as_str() + "\n", "run `scheduling-worker export-schema` and commit"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="no ../shared/operations beside this checkout")
+def test_operations_are_a_faithful_copy_of_the_shared_contract() -> None:
+    shared = {p.name: p.read_text() for p in SHARED.iterdir() if p.is_file()}
+    ours = {p.name: p.read_text() for p in OPERATIONS.iterdir() if p.is_file()}
+    assert ours == shared
+
+
+@pytest.mark.parametrize("path", sorted(OPERATIONS.glob("*.graphql")), ids=lambda p: p.stem)
+def test_every_client_operation_validates(path: Path) -> None:
+    if path.stem in NOT_YET:
+        pytest.skip(f"{path.stem} belongs to a later issue")
+    assert validate(schema._schema, parse(path.read_text())) == []
+
+
+EXPECTED_INDEXES = {
+    "goals": [
+        ["userId", "status"],
+        ["targetDate"],
+        ["createdAt"],
+        ["userId", "status", "priority", "targetDate"],
+    ],
+    "habits": [["userId", "frequency"], ["userId", "isActive"]],
+    "events": [
+        ["userId", "calendarId"],
+        ["startTime", "endTime"],
+        ["userId", "startTime", "endTime"],
+    ],
+    "check_ins": [["habitId", "date"]],
+    "users": [["sub"]],
+}
+
+
+@pytest.mark.parametrize("collection", sorted(EXPECTED_INDEXES))
+async def test_collections_carry_the_seed_indexes(app_state: AppState, collection: str) -> None:
+    # Compared by keys: the Mongo-wire test server renames indexes (and drops
+    # their direction), so names and -1/1 are checked on the models instead.
+    info = await app_state.mongo[app_state.settings.mongodb_db][collection].index_information()
+    keys = [[field for field, _ in index["key"]] for index in info.values()]
+    for expected in EXPECTED_INDEXES[collection]:
+        assert expected in keys
+
+
+def test_models_declare_the_seed_index_directions() -> None:
+    from models import Goal
+
+    declared = [m.document["key"] for m in Goal.Settings.indexes]
+    assert {"createdAt": -1} in [dict(k) for k in declared]
+    assert {"userId": 1, "status": 1, "priority": -1, "targetDate": 1} in [
+        dict(k) for k in declared
+    ]
+    sparse = [m.document for m in Goal.Settings.indexes if m.document.get("sparse")]
+    assert [dict(m["key"]) for m in sparse] == [{"targetDate": 1}]
