@@ -9,17 +9,23 @@ from datetime import date, datetime
 from typing import Any, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
+from beanie import Document
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from graphql_api.cache import codecs
+from graphql_api.cache.request import RequestCache
 from graphql_api.errors import Unauthenticated
 from graphql_api.lifespan import AppState
+from graphql_api.settings import Settings
 from loaders import Loaders
+from loaders.base import BATCH_SIZE
 from models import User
 
 T = TypeVar("T")
+D = TypeVar("D", bound=Document)
 
 
 @dataclass
@@ -32,6 +38,7 @@ class Context:
     user: User | None = None
     auth_error: Unauthenticated | None = None
     _loaders: Loaders | None = None
+    _cache: RequestCache | None = None
     _memo: dict[Any, asyncio.Future[Any]] = field(default_factory=dict)
 
     @property
@@ -52,6 +59,16 @@ class Context:
         return self._loaders
 
     @property
+    def cache(self) -> RequestCache:
+        if self._cache is None:
+            raise Unauthenticated("a bearer token is required")
+        return self._cache
+
+    @property
+    def settings(self) -> Settings:
+        return self.state.settings
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.viewer.timezone)
 
@@ -68,6 +85,21 @@ class Context:
             self._memo[key] = future
         result: T = await future
         return result
+
+    async def documents(self, model: type[D], scope: str, ttl_s: int) -> list[D]:
+        """All the user's documents of `model`: one read per request, cached under `scope`.
+
+        Goals, habits and calendars are few per user; lists and relations (a
+        goal's habits, an event's calendar) are answered from these.
+        """
+
+        async def load() -> list[D]:
+            return await model.find({"userId": self.user_id}, batch_size=BATCH_SIZE).to_list()
+
+        async def cached() -> list[D]:
+            return await self.cache.cached(scope, [scope], ttl_s, load, codecs.documents(model))
+
+        return await self.memoized(("documents", scope), cached)
 
     def forget(self, key_prefix: Any) -> None:
         """Drop memoized values after a mutation changed what they were computed from."""

@@ -12,12 +12,15 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from graphql_api.cache import codecs
+from graphql_api.cache.request import RequestCache
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.lifespan import AppState
 from graphql_api.security.auth import ensure_user
 from graphql_api.security.tokens import bearer_token, verify_token
 from loaders import create_loaders
+from models import User
 
 _REQUEST_ID_MAX = 128
 
@@ -60,8 +63,15 @@ class GraphQLApp(GraphQL[Context, None]):
             token = bearer_token(request.headers.get("authorization"))
             if token is not None:
                 claims = verify_token(token, state.settings)
-                ctx.user = await ensure_user(claims)
-                ctx._loaders = create_loaders(ctx.user.sub)
+                ctx._cache = RequestCache(state.cache, claims.sub)
+                ctx.user = await ctx._cache.cached(
+                    "user",
+                    ["profile"],
+                    state.settings.cache_ttl_user,
+                    lambda: ensure_user(claims),
+                    codecs.document(User),
+                )
+                ctx._loaders = create_loaders(claims.sub)
         except Unauthenticated as e:
             ctx.auth_error = e
         if isinstance(response, Response):

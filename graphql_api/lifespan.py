@@ -12,8 +12,11 @@ from typing import Any
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from starlette.applications import Starlette
 
+from graphql_api.cache.store import Cache, CacheConfig
 from graphql_api.observability.metrics import MongoCommandMetrics
 from graphql_api.settings import Settings
 from models import DOCUMENT_MODELS
@@ -30,6 +33,7 @@ class AppState:
     settings: Settings
     mongo: AsyncMongoClient[dict[str, Any]]
     redis: Redis
+    cache: Cache
     # Swappable so tests can stand on a given day (DST, midnight, ...).
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -67,13 +71,44 @@ def redis_client(settings: Settings) -> Redis:
     )
 
 
+def cache_of(settings: Settings) -> Cache:
+    """The field cache, on its own Redis client: short timeouts, no retries."""
+    timeout = settings.cache_timeout_ms / 1000
+    redis = (
+        Redis.from_url(
+            settings.redis_url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+        if settings.redis_url and settings.cache_enabled
+        else None
+    )
+    return Cache(
+        redis,
+        CacheConfig(
+            enabled=settings.cache_enabled,
+            prefix=settings.cache_prefix,
+            l1_size=settings.cache_l1_size,
+            l1_ttl_s=settings.cache_l1_ttl_s,
+            timeout_s=timeout,
+            breaker_failures=settings.cache_breaker_failures,
+            breaker_reset_s=settings.cache_breaker_reset_s,
+        ),
+    )
+
+
 async def open_state(settings: Settings) -> AppState:
     mongo = mongo_client(settings)
     await init_beanie(database=mongo[settings.mongodb_db], document_models=DOCUMENT_MODELS)
-    return AppState(settings=settings, mongo=mongo, redis=redis_client(settings))
+    return AppState(
+        settings=settings, mongo=mongo, redis=redis_client(settings), cache=cache_of(settings)
+    )
 
 
 async def close_state(state: AppState) -> None:
+    if state.cache.redis is not None:
+        await state.cache.redis.aclose()
     await state.redis.aclose()
     await state.mongo.close()
 

@@ -110,21 +110,24 @@ def paginate(
     first: int | None,
     after: str | None,
     wrap: Callable[[T], Any],
+    *,
+    valid: Callable[[list[Any]], bool] = lambda key: True,
 ) -> Connection[Any]:
     """A keyset page over `items`, which must already be sorted by `key`.
 
     Keys are compared, not positions, so a page stays right when items are
-    added or removed between requests.
+    added or removed between requests. `valid` says whether a cursor's key could
+    have come from this list at all.
     """
     size = page_size(first)
     keyed = [(key(item), item) for item in items]
     start = 0
     if after is not None:
         cursor_key = decode_cursor(after)
-        try:
-            start = next((i for i, (k, _) in enumerate(keyed) if k > cursor_key), len(keyed))
-        except TypeError:  # a cursor from another ordering
-            raise BadUserInput(f"{after!r} is not a cursor of this list", field="after") from None
+        shape = [type(k) for k in keyed[0][0]] if keyed else None
+        if not valid(cursor_key) or (shape and shape != [type(k) for k in cursor_key]):
+            raise BadUserInput(f"{after!r} is not a cursor of this list", field="after")
+        start = next((i for i, (k, _) in enumerate(keyed) if k > cursor_key), len(keyed))
     window = keyed[start : start + size]
     edges = [Edge(cursor=encode_cursor(k), node=wrap(item)) for k, item in window]
     return Connection(

@@ -9,6 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from graphql_api.calendars.mutations import CalendarMutations
 from graphql_api.calendars.queries import CalendarQueries
+from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Context, Info
 from graphql_api.errors import ErrorCodes
@@ -40,7 +41,7 @@ async def _habit(ctx: Context, raw: str) -> Node | None:
 
 
 async def _calendar(ctx: Context, raw: str) -> Node | None:
-    doc = await ctx.loaders.calendar_by_id.load(ref_of(raw, "Calendar"))
+    doc = await calendar_of(ctx, ref_of(raw, "Calendar"))
     return Calendar(doc=doc) if doc else None
 
 

@@ -45,6 +45,23 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     dev_token_ttl_days: int = 30
 
+    # Field cache (L1 in process, L2 Redis); TTLs in seconds, after the seed's.
+    cache_enabled: bool = True
+    cache_prefix: str = "scheduling:"
+    cache_ttl_user: int = 3600
+    cache_ttl_user_calendars: int = 3600
+    cache_ttl_calendar_events: int = 1800
+    cache_ttl_goals: int = 7200
+    cache_ttl_habits: int = 3600
+    cache_ttl_goal_progress: int = 7200
+    cache_ttl_habit_stats: int = 3600
+    cache_ttl_recommendations: int = 1800
+    cache_l1_size: int = 10_000
+    cache_l1_ttl_s: float = 10.0
+    cache_timeout_ms: int = 50
+    cache_breaker_failures: int = 3
+    cache_breaker_reset_s: float = 5.0
+
     graphiql: bool | None = None  # None: on in development, off in production
     readiness_timeout_s: float = 1.0
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from loaders.entities import (
-    CalendarByIdLoader,
     CheckInsByHabitLoader,
     EventByIdLoader,
     GoalByIdLoader,
     HabitByIdLoader,
-    HabitsByGoalLoader,
     ProgressLogByGoalLoader,
     ProgressTotalByGoalLoader,
 )
@@ -20,9 +18,7 @@ from loaders.entities import (
 class Loaders:
     goal_by_id: GoalByIdLoader
     habit_by_id: HabitByIdLoader
-    calendar_by_id: CalendarByIdLoader
     event_by_id: EventByIdLoader
-    habits_by_goal: HabitsByGoalLoader
     check_ins_by_habit: CheckInsByHabitLoader
     progress_log_by_goal: ProgressLogByGoalLoader
     progress_total_by_goal: ProgressTotalByGoalLoader
@@ -32,9 +28,7 @@ def create_loaders(user_id: str) -> Loaders:
     return Loaders(
         goal_by_id=GoalByIdLoader(user_id),
         habit_by_id=HabitByIdLoader(user_id),
-        calendar_by_id=CalendarByIdLoader(user_id),
         event_by_id=EventByIdLoader(user_id),
-        habits_by_goal=HabitsByGoalLoader(user_id),
         check_ins_by_habit=CheckInsByHabitLoader(user_id),
         progress_log_by_goal=ProgressLogByGoalLoader(user_id),
         progress_total_by_goal=ProgressTotalByGoalLoader(user_id),

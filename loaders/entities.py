@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from loaders.base import BATCH_SIZE, ByIdLoader, ByParentLoader, UserScopedLoader
-from models import Calendar, CheckIn, CheckInEntry, Event, Goal, GoalProgress, Habit
+from models import CheckIn, CheckInEntry, Event, Goal, GoalProgress, Habit
 from models.base import Ref
 
 
@@ -15,19 +15,8 @@ class HabitByIdLoader(ByIdLoader[Habit]):
     document = Habit
 
 
-class CalendarByIdLoader(ByIdLoader[Calendar]):
-    document = Calendar
-
-
 class EventByIdLoader(ByIdLoader[Event]):
     document = Event
-
-
-class HabitsByGoalLoader(ByParentLoader[Habit]):
-    document = Habit
-    field = "goalId"
-    attribute = "goal_id"
-    order_by = "created_at"
 
 
 class CheckInsByHabitLoader(UserScopedLoader[Ref, list[CheckInEntry]]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from prometheus_client import REGISTRY
 
 from models import Calendar, CheckIn, Event, Frequency, Goal, Habit
@@ -77,6 +78,7 @@ async def dashboard_commands(client: Client, goals: int) -> float:
     return after - before
 
 
+@pytest.mark.usefixtures("no_cache")
 async def test_dashboard_issues_the_same_commands_for_5_and_100_goals(new_user: object) -> None:
     # given
     small, large = new_user(), new_user()  # type: ignore[operator]

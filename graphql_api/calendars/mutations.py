@@ -13,11 +13,9 @@ from graphql_api.relay import ref_of
 class CalendarMutations:
     @strawberry.mutation
     async def connect_calendar(self, info: Info, input: ConnectCalendarInput) -> Calendar:
-        return Calendar(doc=await service.connect_calendar(info.context.viewer, input))
+        return Calendar(doc=await service.connect_calendar(info.context, input))
 
     @strawberry.mutation(description="Removes the calendar and every event on it.")
     async def disconnect_calendar(self, info: Info, id: strawberry.ID) -> bool:
-        calendar_id = ref_of(id, "Calendar")
-        await service.disconnect_calendar(info.context.user_id, calendar_id)
-        info.context.loaders.calendar_by_id.clear(calendar_id)
+        await service.disconnect_calendar(info.context, ref_of(id, "Calendar"))
         return True

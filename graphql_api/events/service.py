@@ -1,27 +1,20 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from beanie import PydanticObjectId
-from bson.errors import InvalidId
-from pymongo import ASCENDING
+from bson import ObjectId
 from strawberry import UNSET
 
 from graphql_api import validation
+from graphql_api.cache import codecs
+from graphql_api.calendars.service import calendar_of, calendars_changed, user_calendars
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
-from graphql_api.relay import (
-    Connection,
-    Edge,
-    PageInfo,
-    decode_cursor,
-    encode_cursor,
-    page_size,
-    ref_of,
-)
+from graphql_api.relay import Connection, page_size, paginate, ref_of
 from loaders.base import BATCH_SIZE
 from models import Calendar, Event
 from models.base import Ref, ref, save_changes
@@ -112,9 +105,10 @@ def build_event(user_id: str, calendar: Calendar, data: CreateEventInput) -> Eve
 
 
 async def create_event(ctx: Context, data: CreateEventInput) -> Event:
-    calendar = writable(await ctx.loaders.calendar_by_id.load(ref_of(data.calendar_id, "Calendar")))
+    calendar = writable(await calendar_of(ctx, ref_of(data.calendar_id, "Calendar")))
     event = build_event(ctx.user_id, calendar, data)
     await event.insert()
+    await calendars_changed(ctx, event.calendar_id)
     return event
 
 
@@ -130,7 +124,7 @@ async def batch_create_events(ctx: Context, inputs: Sequence[CreateEventInput]) 
             calendar_ids.append(ref_of(data.calendar_id, "Calendar"))
         except AppError as e:
             raise for_item(e, i, "inputs") from None
-    calendars = await ctx.loaders.calendar_by_id.load_many(calendar_ids)  # one query
+    calendars = [await calendar_of(ctx, c) for c in calendar_ids]
     events: list[Event] = []
     for i, (data, calendar) in enumerate(zip(inputs, calendars, strict=True)):
         try:
@@ -144,6 +138,7 @@ async def batch_create_events(ctx: Context, inputs: Sequence[CreateEventInput]) 
         # Take back the chunks already written, so the client sees nothing of it.
         await Event.get_pymongo_collection().delete_many({"_id": {"$in": [e.id for e in events]}})
         raise
+    await calendars_changed(ctx, *dict.fromkeys(e.calendar_id for e in events))
     return events
 
 
@@ -158,7 +153,7 @@ def _current_times(event: Event, zone: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Event:
-    calendar = writable(await ctx.loaders.calendar_by_id.load(event.calendar_id))
+    calendar = writable(await calendar_of(ctx, event.calendar_id))
     changes: dict[str, Any] = {}
     if data.title is not UNSET:
         title = validation.not_null(data.title, "title")
@@ -192,16 +187,115 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
         changes["updated_at"] = datetime.now(UTC)
         if not await save_changes(event, {"userId": event.user_id}, **changes):
             raise not_found("Event")
+        await calendars_changed(ctx, event.calendar_id)
     return event
 
 
 async def delete_event(ctx: Context, event: Event) -> None:
-    writable(await ctx.loaders.calendar_by_id.load(event.calendar_id))
+    writable(await calendar_of(ctx, event.calendar_id))
     result = await Event.get_pymongo_collection().delete_one(
         {"_id": event.id, "userId": ctx.user_id}
     )
     if result.deleted_count == 0:
         raise not_found("Event")
+    await calendars_changed(ctx, event.calendar_id)
+
+
+def _utc_days(start: datetime, end: datetime) -> list[date]:
+    """The UTC days that [start, end) touches."""
+    first = start.astimezone(UTC).date()
+    last = (end.astimezone(UTC) - timedelta(microseconds=1)).date()
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    begin = datetime.combine(day, time(), UTC)
+    return begin, begin + timedelta(days=1)
+
+
+async def _query_events(
+    ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
+) -> list[Event]:
+    return await Event.find(
+        {
+            "userId": ctx.user_id,
+            "calendarId": {"$in": calendar_ids},
+            "startTime": {"$lt": end},
+            "endTime": {"$gt": start},
+            "status": {"$ne": "CANCELLED"},
+        },
+        batch_size=BATCH_SIZE,
+    ).to_list()
+
+
+async def events_between(
+    ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
+) -> list[Event]:
+    """The events of these calendars overlapping [start, end), cancelled ones left out.
+
+    Cached per calendar per UTC day (the seed's `calendar:{id}:events:{date}`):
+    one MGET finds the days already known, one query fills in the others.
+    """
+    if not calendar_ids:
+        return []
+    tokens = dict(
+        zip(
+            calendar_ids,
+            await asyncio.gather(*(ctx.cache.tokens([f"cal:{c}"]) for c in calendar_ids)),
+            strict=True,
+        )
+    )
+    if any(t is None for t in tokens.values()):
+        return await _query_events(ctx, calendar_ids, start, end)
+    codec = codecs.documents(Event)
+    keys = {
+        (c, day): ctx.cache.key(f"events:{c}:{day}", tokens[c] or [])
+        for c in calendar_ids
+        for day in _utc_days(start, end)
+    }
+    found = await ctx.cache.cache.get_many(list(keys.values()))
+    buckets = {slot: codec.decode(found[key]) for slot, key in keys.items() if key in found}
+    missing = [slot for slot in keys if slot not in buckets]
+    if missing:
+        low = _day_bounds(min(day for _, day in missing))[0]
+        high = _day_bounds(max(day for _, day in missing))[1]
+        fetched = await _query_events(ctx, sorted({c for c, _ in missing}), low, high)
+        fresh: dict[str, bytes] = {}
+        for calendar_id, day in missing:
+            day_start, day_end = _day_bounds(day)
+            bucket = [
+                e
+                for e in fetched
+                if e.calendar_id == calendar_id
+                and e.start_time < day_end
+                and e.end_time > day_start
+            ]
+            buckets[calendar_id, day] = bucket
+            fresh[keys[calendar_id, day]] = codec.encode(bucket)
+        await ctx.cache.cache.set_many(fresh, ctx.settings.cache_ttl_calendar_events)
+    unique = {ref(e): e for bucket in buckets.values() for e in bucket}
+    return [e for e in unique.values() if e.start_time < end and e.end_time > start]
+
+
+def _event_key(event: Event) -> list[Any]:
+    return [int(event.start_time.timestamp() * 1000), str(event.id)]
+
+
+_MILLIS = (
+    int(datetime(1, 1, 2, tzinfo=UTC).timestamp() * 1000),
+    int(datetime(9999, 12, 30, tzinfo=UTC).timestamp() * 1000),
+)
+
+
+def _valid_event_key(key: list[Any]) -> bool:
+    """(start in milliseconds, event id): what `_event_key` makes."""
+    return (
+        len(key) == 2
+        and isinstance(key[0], int)
+        and _MILLIS[0] <= key[0] <= _MILLIS[1]
+        and isinstance(key[1], str)
+        and ObjectId.is_valid(key[1])
+    )
 
 
 async def events_page(
@@ -215,55 +309,10 @@ async def events_page(
     from graphql_api.events.types import Event as EventType
 
     start, end = validation.time_range(time_range.start, time_range.end)
-    size = page_size(first)
-    query: dict[str, Any] = {
-        "userId": ctx.user_id,
-        "startTime": {"$lt": end},
-        "endTime": {"$gt": start},
-        "status": {"$ne": "CANCELLED"},
-    }
-    if calendar_ids is not None:
-        query["calendarId"] = {"$in": [ref_of(c, "Calendar") for c in calendar_ids]}
-    # One find of (start, id) for the whole range gives the total and the page's
-    # ids; a second fetches only the page's documents.
-    keys = [
-        (row["startTime"], row["_id"])
-        async for row in Event.get_pymongo_collection()
-        .find(query, {"startTime": 1}, batch_size=BATCH_SIZE)
-        .sort([("startTime", ASCENDING), ("_id", ASCENDING)])
-    ]
-    begin = 0
-    if after is not None:
-        cursor_key = _event_cursor_key(after)
-        begin = next((i for i, k in enumerate(keys) if k > cursor_key), len(keys))
-    page_ids = [oid for _, oid in keys[begin : begin + size]]
-    docs = await Event.find({"_id": {"$in": page_ids}}).to_list() if page_ids else []
-    by_id = {doc.id: doc for doc in docs}
-    window = [by_id[oid] for oid in page_ids if oid in by_id]
-    for doc in window:
-        ctx.loaders.event_by_id.prime(ref(doc), doc)
-    edges = [Edge(cursor=_event_cursor(d), node=EventType(doc=d)) for d in window]
-    return Connection(
-        total_count=len(keys),
-        page_info=PageInfo(
-            has_next_page=begin + size < len(keys),
-            has_previous_page=begin > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        edges=edges,
+    page_size(first)
+    wanted = {ref_of(c, "Calendar") for c in calendar_ids} if calendar_ids is not None else None
+    calendars = [ref(c) for c in await user_calendars(ctx) if wanted is None or ref(c) in wanted]
+    events = sorted(await events_between(ctx, calendars, start, end), key=_event_key)
+    return paginate(
+        events, _event_key, first, after, lambda e: EventType(doc=e), valid=_valid_event_key
     )
-
-
-def _event_cursor(event: Event) -> str:
-    return encode_cursor([int(event.start_time.timestamp() * 1000), str(event.id)])
-
-
-def _event_cursor_key(cursor: str) -> tuple[datetime, PydanticObjectId]:
-    key = decode_cursor(cursor)
-    try:
-        millis, raw_id = key
-        at = datetime.fromtimestamp(millis // 1000, UTC) + timedelta(milliseconds=millis % 1000)
-        return at, PydanticObjectId(raw_id)
-    except (ValueError, TypeError, InvalidId, OverflowError, OSError):
-        raise BadUserInput(f"{cursor!r} is not a cursor of this list", field="after") from None

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Info
 from graphql_api.errors import not_found
@@ -88,7 +89,7 @@ class Event(Node):
 
     @strawberry.field
     async def calendar(self, info: Info) -> Calendar:
-        calendar = await info.context.loaders.calendar_by_id.load(self.doc.calendar_id)
+        calendar = await calendar_of(info.context, self.doc.calendar_id)
         if calendar is None:  # removed while this request ran
             raise not_found("Calendar")
         return Calendar(doc=calendar)
@@ -97,9 +98,10 @@ class Event(Node):
     async def habit(
         self, info: Info
     ) -> Annotated[Habit, strawberry.lazy("graphql_api.habits.types")] | None:
+        from graphql_api.habits.service import habit_of
         from graphql_api.habits.types import Habit
 
         if self.doc.habit_id is None:
             return None
-        habit = await info.context.loaders.habit_by_id.load(self.doc.habit_id)
+        habit = await habit_of(info.context, self.doc.habit_id)
         return Habit(doc=habit) if habit else None

@@ -9,10 +9,9 @@ from graphql_api.goals.inputs import CreateGoalInput, UpdateGoalInput
 from graphql_api.goals.types import Goal
 from graphql_api.relay import ref_of
 from models import Goal as GoalDoc
-from models.base import ref
 
 
-async def load_goal(ctx: Context, goal_id: strawberry.ID, field: str = "id") -> GoalDoc:
+async def load_goal(ctx: Context, goal_id: strawberry.ID) -> GoalDoc:
     goal = await ctx.loaders.goal_by_id.load(ref_of(goal_id, "Goal"))
     if goal is None:
         raise not_found("Goal")
@@ -23,17 +22,17 @@ async def load_goal(ctx: Context, goal_id: strawberry.ID, field: str = "id") -> 
 class GoalMutations:
     @strawberry.mutation
     async def create_goal(self, info: Info, input: CreateGoalInput) -> Goal:
-        return Goal(doc=await service.create_goal(info.context.user_id, input))
+        return Goal(doc=await service.create_goal(info.context, input))
 
     @strawberry.mutation
     async def update_goal(self, info: Info, id: strawberry.ID, input: UpdateGoalInput) -> Goal:
         goal = await load_goal(info.context, id)
-        return Goal(doc=await service.update_goal(goal, input))
+        return Goal(doc=await service.update_goal(info.context, goal, input))
 
     @strawberry.mutation(description="Deletes the goal; its habits stay, without a goal.")
     async def delete_goal(self, info: Info, id: strawberry.ID) -> bool:
         goal_id = ref_of(id, "Goal")
-        await service.delete_goal(info.context.user_id, goal_id)
+        await service.delete_goal(info.context, goal_id)
         info.context.loaders.goal_by_id.clear(goal_id)
         return True
 
@@ -42,7 +41,5 @@ class GoalMutations:
         self, info: Info, goal_id: strawberry.ID, value: float, note: str | None = None
     ) -> Goal:
         goal = await load_goal(info.context, goal_id)
-        await service.log_progress(goal, value, note)
-        info.context.loaders.progress_total_by_goal.clear(ref(goal))
-        info.context.loaders.progress_log_by_goal.clear(ref(goal))
+        await service.log_progress(info.context, goal, value, note)
         return Goal(doc=goal)

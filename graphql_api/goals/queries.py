@@ -6,7 +6,6 @@ from graphql_api.context import Info
 from graphql_api.goals import service
 from graphql_api.goals.types import Goal, GoalOrder, GoalStatus
 from graphql_api.relay import Connection, paginate
-from models.base import ref
 
 
 @strawberry.type
@@ -21,9 +20,5 @@ class GoalQueries:
         order_by: GoalOrder | None = None,
     ) -> Connection[Goal]:
         order = (order_by or GoalOrder.PRIORITY).value
-        docs, key = await service.list_goals(
-            info.context.user_id, status.value if status else None, order
-        )
-        for doc in docs:  # later Goal lookups in this request need no query
-            info.context.loaders.goal_by_id.prime(ref(doc), doc)
+        docs, key = await service.list_goals(info.context, status.value if status else None, order)
         return paginate(docs, key, first, after, lambda d: Goal(doc=d))

@@ -8,6 +8,7 @@ from bson import ObjectId
 from strawberry import UNSET
 
 from graphql_api import validation
+from graphql_api.cache import codecs
 from graphql_api.errors import BadUserInput, not_found
 from models import Goal, GoalProgress, Habit, Target
 from models.base import Ref, ref, save_changes
@@ -39,9 +40,24 @@ def _target(data: GoalTargetInput | None) -> Target | None:
     return Target(value=value, unit=unit)
 
 
-async def create_goal(user_id: str, data: CreateGoalInput) -> Goal:
+async def user_goals(ctx: Context) -> list[Goal]:
+    return await ctx.documents(Goal, "goals", ctx.settings.cache_ttl_goals)
+
+
+async def goal_of(ctx: Context, goal_id: Ref) -> Goal | None:
+    """One of the user's goals, from the request's (cached) list."""
+    return next((g for g in await user_goals(ctx) if ref(g) == goal_id), None)
+
+
+async def goal_changed(ctx: Context, *goal_ids: Ref | None, listed: bool = False) -> None:
+    """Retires what was cached about these goals (and the goal list when `listed`)."""
+    await ctx.cache.bump(*(f"goal:{g}" for g in goal_ids if g), "goals" if listed else None)
+    ctx.forget("documents")
+
+
+async def create_goal(ctx: Context, data: CreateGoalInput) -> Goal:
     goal = Goal(
-        user_id=user_id,
+        user_id=ctx.user_id,
         title=validation.text(data.title, "title", validation.TITLE_MAX),
         description=validation.optional_text(
             data.description, "description", validation.DESCRIPTION_MAX
@@ -51,10 +67,11 @@ async def create_goal(user_id: str, data: CreateGoalInput) -> Goal:
         target=_target(data.target),
     )
     await goal.insert()
+    await goal_changed(ctx, ref(goal), listed=True)
     return goal
 
 
-async def update_goal(goal: Goal, data: UpdateGoalInput) -> Goal:
+async def update_goal(ctx: Context, goal: Goal, data: UpdateGoalInput) -> Goal:
     changes: dict[str, Any] = {}
     if data.title is not UNSET:
         title = validation.not_null(data.title, "title")
@@ -75,23 +92,25 @@ async def update_goal(goal: Goal, data: UpdateGoalInput) -> Goal:
         changes["updated_at"] = datetime.now(UTC)
         if not await save_changes(goal, {"userId": goal.user_id}, **changes):
             raise not_found("Goal")
+        await goal_changed(ctx, ref(goal), listed=True)
     return goal
 
 
-async def delete_goal(user_id: str, goal_id: Ref) -> None:
+async def delete_goal(ctx: Context, goal_id: Ref) -> None:
     """Deletes the goal and its progress log; its habits stay, without a goal."""
-    result = await Goal.get_pymongo_collection().delete_one(
-        {"_id": ObjectId(goal_id), "userId": user_id}
-    )
+    owner = {"userId": ctx.user_id}
+    result = await Goal.get_pymongo_collection().delete_one({"_id": ObjectId(goal_id), **owner})
     if result.deleted_count == 0:
         raise not_found("Goal")
     await Habit.get_pymongo_collection().update_many(
-        {"goalId": goal_id, "userId": user_id}, {"$set": {"goalId": None}}
+        {"goalId": goal_id, **owner}, {"$set": {"goalId": None}}
     )
-    await GoalProgress.get_pymongo_collection().delete_many({"goalId": goal_id, "userId": user_id})
+    await GoalProgress.get_pymongo_collection().delete_many({"goalId": goal_id, **owner})
+    await ctx.cache.bump("habits")
+    await goal_changed(ctx, goal_id, listed=True)
 
 
-async def log_progress(goal: Goal, value: float, note: str | None) -> GoalProgress:
+async def log_progress(ctx: Context, goal: Goal, value: float, note: str | None) -> GoalProgress:
     validation.finite(value, "value")
     if abs(value) > MAX_PROGRESS_VALUE:
         raise BadUserInput(f"value must be within ±{MAX_PROGRESS_VALUE:g}", field="value")
@@ -102,6 +121,9 @@ async def log_progress(goal: Goal, value: float, note: str | None) -> GoalProgre
         note=validation.optional_text(note, "note", NOTE_MAX),
     )
     await entry.insert()
+    ctx.loaders.progress_total_by_goal.clear(ref(goal))
+    ctx.loaders.progress_log_by_goal.clear(ref(goal))
+    await goal_changed(ctx, ref(goal))
     return entry
 
 
@@ -120,29 +142,35 @@ def _sort_key(order: str) -> Any:
     return lambda g: [-g.priority, *by_date(g), created(g), str(g.id)]
 
 
-async def list_goals(user_id: str, status: str | None, order: str) -> tuple[list[Goal], Any]:
-    """The user's goals in `order`, and the key they are sorted by (for cursors)."""
-    query: dict[str, Any] = {"userId": user_id}
-    if status is not None:
-        query["status"] = status
-    # A user's goals are few (hundreds at most), so one query and an in-memory
-    # sort give keyset pages with "no target date last", which Mongo cannot sort.
-    goals = await Goal.find(query, batch_size=100_000).to_list()
+async def list_goals(ctx: Context, status: str | None, order: str) -> tuple[list[Goal], Any]:
+    """The user's goals in `order`, and the key they are sorted by (for cursors).
+
+    A user's goals are few (hundreds at most): one read and an in-memory sort
+    give keyset pages with "no target date last", which Mongo cannot sort.
+    """
+    goals = [g for g in await user_goals(ctx) if status is None or g.status == status]
     key = _sort_key(order)
     goals.sort(key=key)
     return goals, key
 
 
 async def goal_progress(ctx: Context, goal: Goal) -> float:
-    from graphql_api.habits.service import habit_stats
+    from graphql_api.habits.service import habit_stats, user_habits
 
-    if goal.status == "COMPLETED":
-        return 1.0
-    if goal.target is not None:
-        total = await ctx.loaders.progress_total_by_goal.load(ref(goal))
-        return min(1.0, max(0.0, total / goal.target.value))
-    habits = [h for h in await ctx.loaders.habits_by_goal.load(ref(goal)) if h.is_active]
-    if not habits:
-        return 0.0
-    stats = await asyncio.gather(*(habit_stats(ctx, h) for h in habits))
-    return sum(s.strength for s in stats) / len(stats)
+    async def compute() -> float:
+        if goal.status == "COMPLETED":
+            return 1.0
+        if goal.target is not None:
+            total = await ctx.loaders.progress_total_by_goal.load(ref(goal))
+            return min(1.0, max(0.0, total / goal.target.value))
+        habits = [h for h in await user_habits(ctx) if h.goal_id == ref(goal) and h.is_active]
+        if not habits:
+            return 0.0
+        stats = await asyncio.gather(*(habit_stats(ctx, h) for h in habits))
+        return sum(s.strength for s in stats) / len(stats)
+
+    # "today" is in the key: strengths move with the calendar, not only with writes.
+    name = f"goal_progress:{ref(goal)}:{ctx.today}"
+    ttl = ctx.settings.cache_ttl_goal_progress
+    result: float = await ctx.cache.cached(name, [f"goal:{ref(goal)}"], ttl, compute, codecs.JSON)
+    return result

@@ -105,7 +105,8 @@ class Goal(Node):
     async def habits(
         self, info: Info
     ) -> list[Annotated[Habit, strawberry.lazy("graphql_api.habits.types")]]:
+        from graphql_api.habits.service import user_habits
         from graphql_api.habits.types import Habit
 
-        docs = await info.context.loaders.habits_by_goal.load(ref(self.doc))
-        return [Habit(doc=d) for d in docs]
+        docs = await user_habits(info.context)
+        return [Habit(doc=d) for d in docs if d.goal_id == ref(self.doc)]

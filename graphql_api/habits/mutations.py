@@ -35,10 +35,8 @@ class HabitMutations:
     @strawberry.mutation(description="Deletes the habit and its check-ins.")
     async def delete_habit(self, info: Info, id: strawberry.ID) -> bool:
         habit = await load_habit(info.context, id)
-        await service.delete_habit(info.context.user_id, ref(habit))
+        await service.delete_habit(info.context, habit)
         info.context.loaders.habit_by_id.clear(ref(habit))
-        if habit.goal_id is not None:
-            info.context.loaders.habits_by_goal.clear(habit.goal_id)
         return True
 
     @strawberry.mutation(

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bson import ObjectId
 from strawberry import UNSET
 
 from graphql_api import validation
+from graphql_api.cache import codecs
 from graphql_api.errors import BadUserInput, NotFound, not_found
 from graphql_api.habits.loop import DENOMINATOR_BY_PERIOD, HabitStats
 from graphql_api.habits.loop import habit_stats as loop_stats
@@ -71,12 +71,36 @@ def preferred_windows(items: list[PreferredWindowInput]) -> list[PreferredWindow
     return result
 
 
+async def user_habits(ctx: Context) -> list[Habit]:
+    """The user's habits, oldest first, from the request's (cached) list."""
+    habits = await ctx.documents(Habit, "habits", ctx.settings.cache_ttl_habits)
+    return sorted(habits, key=lambda h: (h.created_at, str(h.id)))
+
+
+async def habit_of(ctx: Context, habit_id: Ref) -> Habit | None:
+    return next((h for h in await user_habits(ctx) if ref(h) == habit_id), None)
+
+
+async def habit_changed(
+    ctx: Context, habit: Habit, *goal_ids: Ref | None, listed: bool = False
+) -> None:
+    """Retires what was cached about the habit, the goals it counts for, and maybe the list."""
+    from graphql_api.goals.service import goal_changed
+
+    await ctx.cache.bump(f"habit:{ref(habit)}", "habits" if listed else None)
+    await goal_changed(ctx, habit.goal_id, *goal_ids)
+    ctx.loaders.check_ins_by_habit.clear(ref(habit))
+    ctx.forget("habit_stats")
+
+
 async def goal_reference(ctx: Context, goal_id: str | None) -> Ref | None:
     """The id of one of the user's goals, or NOT_FOUND."""
+    from graphql_api.goals.service import goal_of
+
     if goal_id is None:
         return None
     oid = ref_of(goal_id, "Goal")
-    if await ctx.loaders.goal_by_id.load(oid) is None:
+    if await goal_of(ctx, oid) is None:
         raise not_found("Goal")
     return oid
 
@@ -91,8 +115,7 @@ async def create_habit(ctx: Context, data: CreateHabitInput) -> Habit:
         goal_id=await goal_reference(ctx, data.goal_id),
     )
     await habit.insert()
-    if habit.goal_id is not None:
-        ctx.loaders.habits_by_goal.clear(habit.goal_id)
+    await habit_changed(ctx, habit, listed=True)
     return habit
 
 
@@ -113,26 +136,30 @@ async def update_habit(ctx: Context, habit: Habit, data: UpdateHabitInput) -> Ha
     if data.goal_id is not UNSET:
         changes["goal_id"] = await goal_reference(ctx, data.goal_id)
     old_goal = habit.goal_id
-    if changes and not await save_changes(habit, {"userId": habit.user_id}, **changes):
-        raise habit_not_found()
-    for goal_id in (old_goal, habit.goal_id):
-        if goal_id is not None:
-            ctx.loaders.habits_by_goal.clear(goal_id)
-    ctx.forget("habit_stats")
+    if changes:
+        if not await save_changes(habit, {"userId": habit.user_id}, **changes):
+            raise habit_not_found()
+        await habit_changed(ctx, habit, old_goal, listed=True)
     return habit
 
 
-async def delete_habit(user_id: str, habit_id: Ref) -> None:
+async def delete_habit(ctx: Context, habit: Habit) -> None:
     """Deletes the habit and its check-ins; events booked for it stay, unlinked."""
-    result = await Habit.get_pymongo_collection().delete_one(
-        {"_id": ObjectId(habit_id), "userId": user_id}
-    )
+    from graphql_api.calendars.service import calendars_changed
+
+    owner = {"userId": ctx.user_id}
+    result = await Habit.get_pymongo_collection().delete_one({"_id": habit.id, **owner})
     if result.deleted_count == 0:
         raise habit_not_found()
-    await CheckIn.get_pymongo_collection().delete_many({"habitId": habit_id, "userId": user_id})
-    await Event.get_pymongo_collection().update_many(
-        {"habitId": habit_id, "userId": user_id}, {"$set": {"habitId": None}}
+    await CheckIn.get_pymongo_collection().delete_many({"habitId": ref(habit), **owner})
+    unlinked = await Event.get_pymongo_collection().distinct(
+        "calendarId", {"habitId": ref(habit), **owner}
     )
+    await Event.get_pymongo_collection().update_many(
+        {"habitId": ref(habit), **owner}, {"$set": {"habitId": None}}
+    )
+    await habit_changed(ctx, habit, listed=True)
+    await calendars_changed(ctx, *unlinked)
 
 
 def check_in_date(day: date, today: date) -> str:
@@ -159,7 +186,7 @@ async def check_in(
     await CheckIn.get_pymongo_collection().replace_one(
         {"habitId": check_in.habit_id, "date": iso_day}, replacement, upsert=True
     )
-    forget_history(ctx, habit)
+    await habit_changed(ctx, habit)
     return check_in
 
 
@@ -167,23 +194,35 @@ async def clear_check_in(ctx: Context, habit: Habit, day: date) -> bool:
     result = await CheckIn.get_pymongo_collection().delete_one(
         {"habitId": ref(habit), "date": day.isoformat(), "userId": ctx.user_id}
     )
-    forget_history(ctx, habit)
+    await habit_changed(ctx, habit)
     return result.deleted_count > 0
 
 
-def forget_history(ctx: Context, habit: Habit) -> None:
-    ctx.loaders.check_ins_by_habit.clear(ref(habit))
-    ctx.forget("habit_stats")
+def _encode_stats(stats: HabitStats) -> bytes:
+    return codecs.JSON.encode([stats.current_streak, stats.longest_streak, stats.strength])
+
+
+def _decode_stats(raw: bytes) -> HabitStats:
+    current, longest, strength = codecs.JSON.decode(raw)
+    return HabitStats(current_streak=current, longest_streak=longest, strength=strength)
+
+
+STATS = codecs.Codec(_encode_stats, _decode_stats)
 
 
 async def habit_stats(ctx: Context, habit: Habit) -> HabitStats:
-    """Streaks and strength on the user's today, computed once per request."""
+    """Streaks and strength on the user's today: once per request, cached between requests."""
 
     async def compute() -> HabitStats:
         docs = await ctx.loaders.check_ins_by_habit.load(ref(habit))
         history = {date.fromisoformat(d.date): d.status for d in docs}
         return loop_stats(history, habit.frequency.times, habit.frequency.per, ctx.today)
 
-    return await ctx.memoized(
-        ("habit_stats", habit.id, habit.frequency.times, habit.frequency.per), compute
-    )
+    frequency = f"{habit.frequency.times}/{habit.frequency.per}"
+    name = f"habit_stats:{ref(habit)}:{ctx.today}:{frequency}"
+
+    async def cached() -> HabitStats:
+        ttl = ctx.settings.cache_ttl_habit_stats
+        return await ctx.cache.cached(name, [f"habit:{ref(habit)}"], ttl, compute, STATS)
+
+    return await ctx.memoized(("habit_stats", name), cached)

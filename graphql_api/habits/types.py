@@ -110,11 +110,12 @@ class Habit(Node):
     async def goal(
         self, info: Info
     ) -> Annotated[Goal, strawberry.lazy("graphql_api.goals.types")] | None:
+        from graphql_api.goals.service import goal_of
         from graphql_api.goals.types import Goal
 
         if self.doc.goal_id is None:
             return None
-        goal = await info.context.loaders.goal_by_id.load(self.doc.goal_id)
+        goal = await goal_of(info.context, self.doc.goal_id)
         return Goal(doc=goal) if goal else None
 
     @strawberry.field(description="Counted up to the user's today.")

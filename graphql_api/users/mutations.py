@@ -12,6 +12,6 @@ from graphql_api.users.types import User
 class UserMutations:
     @strawberry.mutation
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> User:
-        user = await service.update_profile(info.context.viewer, input)
+        user = await service.update_profile(info.context, input)
         info.context.user = user
         return User(doc=user)

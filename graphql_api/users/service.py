@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from strawberry import UNSET
 
@@ -9,6 +9,9 @@ from graphql_api import validation
 from graphql_api.errors import BadUserInput
 from graphql_api.users.inputs import UpdateProfileInput, WorkingHoursInput
 from models import User, WorkingHours
+
+if TYPE_CHECKING:
+    from graphql_api.context import Context
 from models.base import save_changes
 
 
@@ -30,7 +33,8 @@ def working_hours(items: list[WorkingHoursInput]) -> list[WorkingHours]:
     return sorted(result, key=lambda w: (w.weekday, w.start))
 
 
-async def update_profile(user: User, data: UpdateProfileInput) -> User:
+async def update_profile(ctx: Context, data: UpdateProfileInput) -> User:
+    user = ctx.viewer
     changes: dict[str, Any] = {}
     if data.display_name is not UNSET:
         changes["display_name"] = validation.optional_text(
@@ -42,4 +46,5 @@ async def update_profile(user: User, data: UpdateProfileInput) -> User:
         changes["working_hours"] = working_hours(data.working_hours or [])
     if changes:
         await save_changes(user, {}, **changes)
+        await ctx.cache.bump("profile")
     return user

@@ -1,0 +1,64 @@
+"""The cache as one request sees it: the user's scopes, their versions read once."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiodataloader import DataLoader
+
+from graphql_api.cache.codecs import Codec
+from graphql_api.cache.store import EPOCH, Cache
+
+T = TypeVar("T")
+
+
+class RequestCache:
+    """Scopes are the user's own (`goals`, `habit:<id>`, `cal:<id>`, ...): the user id is
+    part of every scope and every key, so no key can hold another user's data."""
+
+    def __init__(self, cache: Cache, user_id: str) -> None:
+        self.cache = cache
+        self.user_id = user_id
+        self._versions: DataLoader[str, str | None] = DataLoader(self._load_versions)
+
+    def _scope(self, name: str) -> str:
+        return f"u:{self.user_id}:{name}"
+
+    async def _load_versions(self, scopes: list[str]) -> list[str | None]:
+        tokens = await self.cache.versions(scopes)
+        return [tokens.get(s) if tokens else None for s in scopes]
+
+    async def tokens(self, scopes: list[str]) -> list[str] | None:
+        """The version tokens of these scopes (and the epoch); None: bypass the cache."""
+        if not self.cache.enabled:
+            return None
+        found = await self._versions.load_many([EPOCH, *(self._scope(s) for s in scopes)])
+        if any(token is None for token in found):
+            return None
+        return [t for t in found if t is not None]
+
+    def key(self, name: str, tokens: list[str]) -> str:
+        return self.cache.key("u", self.user_id, name, *tokens)
+
+    async def cached(
+        self,
+        name: str,
+        scopes: list[str],
+        ttl_s: float,
+        compute: Callable[[], Awaitable[T]],
+        codec: Codec[T],
+    ) -> T:
+        """`compute()`, cached under `name` until one of `scopes` is bumped or `ttl_s` passes."""
+        tokens = await self.tokens(scopes)
+        if tokens is None:
+            return await compute()
+        return await self.cache.get_or_compute(
+            self.key(name, tokens), ttl_s, compute, codec.encode, codec.decode
+        )
+
+    async def bump(self, *scopes: str | None) -> None:
+        """After a write: everything cached under these scopes is retired."""
+        names = [self._scope(s) for s in scopes if s]
+        for scope, token in (await self.cache.bump(names)).items():
+            self._versions.clear(scope).prime(scope, token)

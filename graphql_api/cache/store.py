@@ -1,0 +1,281 @@
+"""Two-level cache: a small in-process LRU (L1) in front of Redis (L2).
+
+Values live under versioned keys. Every scope a value depends on (a user's goal
+list, one habit's check-ins, one calendar's events, ...) has a version token in
+Redis; a write replaces the token, so invalidation is one O(1) `SET` and stale
+entries are never read again, in this process or any other. Version tokens are
+random, so a Redis that restarts empty cannot bring an old version back.
+
+Redis slow or down is a miss, never a failed request: every call is bounded by
+a short timeout, and a circuit breaker stops trying for a few seconds after
+repeated failures. If an invalidation could not be written, the cache stays off
+in this process until a new global epoch (which retires every entry everywhere)
+has been written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from cachetools import TTLCache
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CACHE_REQUESTS = Counter(
+    "cache_requests", "Field cache lookups by level and result", ["level", "result"]
+)
+EPOCH = "epoch"
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    enabled: bool = True
+    prefix: str = "scheduling:"
+    l1_size: int = 10_000
+    l1_ttl_s: float = 10.0
+    timeout_s: float = 0.05
+    breaker_failures: int = 3
+    breaker_reset_s: float = 5.0
+    jitter: float = 0.1
+
+
+def _bytes(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
+class Unavailable(Exception):
+    """Redis did not answer in time (or the breaker is open): treat as a miss."""
+
+
+class CircuitBreaker:
+    """Closed until `failures` errors in a row; then open for `reset_s`, then one trial."""
+
+    def __init__(self, failures: int, reset_s: float, clock: Callable[[], float] = time.monotonic):
+        self.threshold = failures
+        self.reset_s = reset_s
+        self.clock = clock
+        self.failures = 0
+        self.opened_at: float | None = None
+
+    def allow(self) -> bool:
+        if self.opened_at is None:
+            return True
+        if self.clock() - self.opened_at >= self.reset_s:
+            self.opened_at = None  # half-open: the next call is the trial
+            self.failures = self.threshold - 1
+            return True
+        return False
+
+    def success(self) -> None:
+        if self.failures >= self.threshold:
+            log.info("cache: Redis answers again; caching resumes")
+        self.failures = 0
+        self.opened_at = None
+
+    def failure(self, reason: str) -> None:
+        self.failures += 1
+        if self.failures >= self.threshold:
+            if self.opened_at is None:
+                log.warning(
+                    "cache: Redis unavailable (%s); serving without cache for %g s",
+                    reason,
+                    self.reset_s,
+                )
+            self.opened_at = self.clock()
+
+
+class Cache:
+    def __init__(self, redis: Redis | None, config: CacheConfig) -> None:
+        self.redis = redis
+        self.config = config
+        self.l1: TTLCache[str, bytes] = TTLCache(maxsize=config.l1_size, ttl=config.l1_ttl_s)
+        self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self._epoch_stale = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.enabled and self.redis is not None
+
+    def disabled(self) -> Cache:
+        """The same cache switched off: the uncached reference in tests and benchmarks."""
+        return Cache(None, self.config)
+
+    def key(self, *parts: str) -> str:
+        return self.config.prefix + ":".join(parts)
+
+    async def _call(self, op: Callable[[Redis], Awaitable[T]]) -> T:
+        """One bounded Redis call; `Unavailable` when Redis is off, slow or failing."""
+        if self.redis is None or not self.breaker.allow():
+            raise Unavailable
+        try:
+            result = await asyncio.wait_for(op(self.redis), self.config.timeout_s)
+        except (RedisError, OSError, TimeoutError) as e:
+            self.breaker.failure(type(e).__name__)
+            raise Unavailable from e
+        self.breaker.success()
+        return result
+
+    # --- versions ----------------------------------------------------------
+
+    async def versions(self, scopes: list[str]) -> dict[str, str] | None:
+        """The current token of each scope; None when the cache must not be used now."""
+        if not self.enabled:
+            return None
+        try:
+            if self._epoch_stale:
+                await self._call(lambda r: r.set(self.key("v", EPOCH), secrets.token_hex(8)))
+                log.info("cache: new epoch after a missed invalidation; every entry retired")
+                self._epoch_stale = False
+            keys = [self.key("v", scope) for scope in scopes]
+            found = await self._call(lambda r: r.mget(keys))
+            tokens = {s: _bytes(v).decode() for s, v in zip(scopes, found, strict=True) if v}
+            missing = {s: secrets.token_hex(8) for s in scopes if s not in tokens}
+            if missing:
+                tokens.update(await self._claim(missing))
+        except Unavailable:
+            return None
+        return tokens
+
+    async def _claim(self, fresh: dict[str, str]) -> dict[str, str]:
+        """Sets tokens for scopes that have none; whichever process was first wins."""
+
+        async def claim(r: Redis) -> list[Any]:
+            pipe = r.pipeline(transaction=False)
+            for scope, token in fresh.items():
+                pipe.set(self.key("v", scope), token, nx=True)
+            for scope in fresh:
+                pipe.get(self.key("v", scope))
+            return await pipe.execute()
+
+        values = (await self._call(claim))[len(fresh) :]
+        return {scope: _bytes(v).decode() for scope, v in zip(fresh, values, strict=True)}
+
+    async def bump(self, scopes: list[str]) -> dict[str, str]:
+        """Retires everything cached under these scopes; returns their new tokens."""
+        fresh = {scope: secrets.token_hex(8) for scope in dict.fromkeys(scopes)}
+        if not self.enabled or not fresh:
+            return fresh
+        try:
+            await self._call(
+                lambda r: r.mset({self.key("v", scope): token for scope, token in fresh.items()})
+            )
+        except Unavailable:
+            # The old entries could be read again once Redis answers: retire them all then.
+            self._epoch_stale = True
+        return fresh
+
+    # --- values ------------------------------------------------------------
+
+    async def get_or_compute(
+        self,
+        key: str,
+        ttl_s: float,
+        compute: Callable[[], Awaitable[T]],
+        encode: Callable[[T], bytes],
+        decode: Callable[[bytes], T],
+    ) -> T:
+        """The cached value at `key` (already versioned), computed once per process on a miss."""
+        raw = self.l1.get(key)
+        if raw is not None:
+            CACHE_REQUESTS.labels("l1", "hit").inc()
+            return decode(raw)
+        CACHE_REQUESTS.labels("l1", "miss").inc()
+        running = self._inflight.get(key)
+        if running is not None:
+            result: T = await asyncio.shield(running)
+            return result
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await self._load(key, ttl_s, compute, encode, decode)
+        except BaseException as e:
+            future.set_exception(e)
+            future.exception()  # retrieved: waiters re-raise it, nobody else must
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            del self._inflight[key]
+
+    async def _load(
+        self,
+        key: str,
+        ttl_s: float,
+        compute: Callable[[], Awaitable[T]],
+        encode: Callable[[T], bytes],
+        decode: Callable[[bytes], T],
+    ) -> T:
+        try:
+            raw = await self._call(lambda r: r.get(key))
+        except Unavailable:
+            CACHE_REQUESTS.labels("l2", "error").inc()
+            return await compute()  # Redis is down: do not trust or fill any level
+        if raw is not None:
+            CACHE_REQUESTS.labels("l2", "hit").inc()
+            self.l1[key] = _bytes(raw)
+            return decode(_bytes(raw))
+        CACHE_REQUESTS.labels("l2", "miss").inc()
+        value = await compute()
+        encoded = encode(value)
+        self.l1[key] = encoded
+        with contextlib.suppress(Unavailable):
+            await self._call(lambda r: r.set(key, encoded, ex=self._ttl(ttl_s)))
+        return value
+
+    def _ttl(self, ttl_s: float) -> int:
+        spread = self.config.jitter
+        return max(1, round(ttl_s * random.uniform(1 - spread, 1 + spread)))  # noqa: S311
+
+    async def get_many(self, keys: list[str]) -> dict[str, bytes]:
+        """Whatever of `keys` is cached (L1, then one MGET)."""
+        found: dict[str, bytes] = {}
+        for key in keys:
+            raw = self.l1.get(key)
+            if raw is not None:
+                found[key] = raw
+        CACHE_REQUESTS.labels("l1", "hit").inc(len(found))
+        rest = [k for k in keys if k not in found]
+        CACHE_REQUESTS.labels("l1", "miss").inc(len(rest))
+        if rest:
+            try:
+                values = await self._call(lambda r: r.mget(rest))
+            except Unavailable:
+                CACHE_REQUESTS.labels("l2", "error").inc(len(rest))
+                return found
+            for key, value in zip(rest, values, strict=True):
+                if value is not None:
+                    found[key] = self.l1[key] = _bytes(value)
+            hits = sum(1 for k in rest if k in found)
+            CACHE_REQUESTS.labels("l2", "hit").inc(hits)
+            CACHE_REQUESTS.labels("l2", "miss").inc(len(rest) - hits)
+        return found
+
+    async def set_many(self, items: dict[str, bytes], ttl_s: float) -> None:
+        if not items:
+            return
+        for key, raw in items.items():
+            self.l1[key] = raw
+        ttl = self._ttl(ttl_s)
+
+        async def store(r: Redis) -> Any:
+            pipe = r.pipeline(transaction=False)
+            for key, raw in items.items():
+                pipe.set(key, raw, ex=ttl)
+            return await pipe.execute()
+
+        with contextlib.suppress(Unavailable):
+            await self._call(store)
