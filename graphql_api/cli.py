@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from graphql_api.settings import get_settings
+from graphql_api.settings import Settings, get_settings
 
 LOCAL_BINDS = ("127.0.0.1", "0.0.0.0", "::")  # noqa: S104 - names, not a bind
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+def _settings() -> Settings:
+    """The settings, or a readable refusal instead of a traceback."""
+    try:
+        return get_settings()
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'settings'}: {err['msg']}" for err in e.errors()
+        )
+        typer.echo(f"error: invalid settings: {problems}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            typer.echo(
+                f"error: cannot listen on {host}:{port} ({e.strerror}); set PORT or --port",
+                err=True,
+            )
+            raise typer.Exit(2) from None
 
 
 def _logging() -> None:
@@ -36,13 +64,15 @@ def serve(
     from graphql_api.security.tokens import mint_dev_token
 
     _logging()
-    settings = get_settings()
+    settings = _settings()
     overrides = {k: v for k, v in {"port": port, "host": host}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
+    _check_port_free(settings.host, settings.port)
     with embedded_backends(settings) as resolved:
         config = Config()
         config.bind = [f"{resolved.host}:{resolved.port}"]
         config.accesslog = None
+        config.errorlog = logging.getLogger("hypercorn")
         config.graceful_timeout = 10
         app = create_app(resolved)
         shown_host = "localhost" if resolved.host in LOCAL_BINDS else resolved.host
@@ -51,8 +81,10 @@ def serve(
             typer.echo(f"\nGraphQL endpoint: {url}\n")
         else:
             token = mint_dev_token(resolved, "dev-user", email="dev@example.com")
+            header = json.dumps({"Authorization": f"Bearer {token}"})
             typer.echo(f"\nGraphiQL: {url}\nDevelopment bearer token (user dev-user):")
-            typer.echo(f"  Authorization: Bearer {token}\n")
+            typer.echo(f"  Authorization: Bearer {token}")
+            typer.echo(f"GraphiQL's Headers editor takes it as JSON:\n  {header}\n")
         asyncio.run(hypercorn_serve(app, config))  # type: ignore[arg-type]
 
 
@@ -65,7 +97,7 @@ def token(
     """Mint a development bearer token (HS256, signed with JWT_SECRET)."""
     from graphql_api.security.tokens import mint_dev_token
 
-    settings = get_settings()
+    settings = _settings()
     if settings.jwt_public_key:
         raise typer.BadParameter("JWT_PUBLIC_KEY is set: tokens come from your identity provider")
     typer.echo(mint_dev_token(settings, sub, email=email, ttl=timedelta(days=days)))
@@ -94,7 +126,7 @@ def seed_demo(
     from graphql_api.seed import seed
 
     _logging()
-    with embedded_backends(get_settings()) as resolved:
+    with embedded_backends(_settings()) as resolved:
         summary = asyncio.run(seed(resolved, sub, days))
     typer.echo(summary)
 

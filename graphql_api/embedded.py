@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +27,13 @@ from graphql_api.settings import Settings
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+MAX_SOCKET_PATH = 100
+
+
+class EmbeddedError(RuntimeError):
+    """An embedded backend could not start."""
+
+
 STATE_FILE = "embedded.json"
 
 
@@ -49,16 +58,23 @@ def _executable(name: str) -> str:
 
 
 def _wait_for(
-    check: Callable[[], bool], what: str, proc: subprocess.Popen[bytes], timeout: float
+    check: Callable[[], bool],
+    what: str,
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    log_file: Path,
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with status {proc.returncode} while starting")
+            raise EmbeddedError(
+                f"{what} exited with status {proc.returncode} while starting; see {log_file}"
+            )
         if check():
             return
         time.sleep(0.05)
-    raise RuntimeError(f"{what} did not start within {timeout:.0f} s")
+    proc.kill()
+    raise EmbeddedError(f"{what} did not start within {timeout:.0f} s; see {log_file}")
 
 
 def _stop(proc: subprocess.Popen[bytes], what: str) -> None:
@@ -100,7 +116,7 @@ def start_mongo(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             s.settimeout(0.2)
             return s.connect_ex(("127.0.0.1", port)) == 0
 
-    _wait_for(accepting, "nx-27017", proc, timeout=20)
+    _wait_for(accepting, "nx-27017", proc, timeout=20, log_file=data_dir / "nx-27017.log")
     return proc, f"mongodb://127.0.0.1:{port}/?directConnection=true"
 
 
@@ -110,6 +126,10 @@ def start_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     redis_dir = data_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     sock = (data_dir / "redis.sock").resolve()
+    if len(str(sock).encode()) > MAX_SOCKET_PATH:
+        # Unix socket paths are limited to about 107 bytes; a deep checkout goes to /tmp.
+        digest = hashlib.sha256(str(sock).encode()).hexdigest()[:12]
+        sock = Path(tempfile.gettempdir()) / f"scheduling-worker-{digest}.sock"
     sock.unlink(missing_ok=True)
     proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
         [
@@ -140,7 +160,7 @@ def start_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
             s.settimeout(0.2)
             return s.connect_ex(str(sock)) == 0
 
-    _wait_for(accepting, "redis-server", proc, timeout=20)
+    _wait_for(accepting, "redis-server", proc, timeout=20, log_file=data_dir / "redis.log")
     return proc, f"unix://{sock}"
 
 

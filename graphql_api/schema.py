@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from graphql_api.calendars.mutations import CalendarMutations
 from graphql_api.calendars.queries import CalendarQueries
@@ -78,7 +80,15 @@ class Mutation(UserMutations, GoalMutations, HabitMutations, CalendarMutations, 
     pass
 
 
-schema = strawberry.Schema(
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Client errors are answers, not server faults: the ErrorCodes extension logs
+        only the unexpected ones (with their request id)."""
+
+
+schema = Schema(
     query=Query,
     mutation=Mutation,
     types=[Goal, Habit, Calendar, Event, User],

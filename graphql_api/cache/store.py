@@ -37,6 +37,7 @@ CACHE_REQUESTS = Counter(
     "cache_requests", "Field cache lookups by level and result", ["level", "result"]
 )
 EPOCH = "epoch"
+RUN_ID_RECHECK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -68,24 +69,26 @@ class CircuitBreaker:
         self.clock = clock
         self.failures = 0
         self.opened_at: float | None = None
+        self.trial = False
 
     def allow(self) -> bool:
         if self.opened_at is None:
             return True
-        if self.clock() - self.opened_at >= self.reset_s:
-            self.opened_at = None  # half-open: the next call is the trial
-            self.failures = self.threshold - 1
+        if not self.trial and self.clock() - self.opened_at >= self.reset_s:
+            self.trial = True  # half-open: exactly one call finds out
             return True
         return False
 
     def success(self) -> None:
-        if self.failures >= self.threshold:
+        if self.opened_at is not None:
             log.info("cache: Redis answers again; caching resumes")
         self.failures = 0
         self.opened_at = None
+        self.trial = False
 
     def failure(self, reason: str) -> None:
         self.failures += 1
+        self.trial = False
         if self.failures >= self.threshold:
             if self.opened_at is None:
                 log.warning(
@@ -94,6 +97,10 @@ class CircuitBreaker:
                     self.reset_s,
                 )
             self.opened_at = self.clock()
+
+    def abandon(self) -> None:
+        """The trial was cancelled before it knew: let the next call try."""
+        self.trial = False
 
 
 class Cache:
@@ -104,6 +111,8 @@ class Cache:
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._epoch_stale = False
+        self._run_id: str | None = None
+        self._run_id_at = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -124,30 +133,57 @@ class Cache:
             result = await asyncio.wait_for(op(self.redis), self.config.timeout_s)
         except (RedisError, OSError, TimeoutError) as e:
             self.breaker.failure(type(e).__name__)
+            self._run_id = None  # a restart is one reason: look again before trusting
             raise Unavailable from e
+        except asyncio.CancelledError:
+            self.breaker.abandon()
+            raise
         self.breaker.success()
         return result
 
     # --- versions ----------------------------------------------------------
 
     async def versions(self, scopes: list[str]) -> dict[str, str] | None:
-        """The current token of each scope; None when the cache must not be used now."""
+        """The current token of each scope; None when the cache must not be used now.
+
+        The epoch's token names the Redis run it was written in: a Redis that
+        restarted (empty, or from a snapshot older than some invalidations)
+        gets a new epoch before anything in it is trusted.
+        """
         if not self.enabled:
             return None
         try:
-            if self._epoch_stale:
-                await self._call(lambda r: r.set(self.key("v", EPOCH), secrets.token_hex(8)))
-                log.info("cache: new epoch after a missed invalidation; every entry retired")
-                self._epoch_stale = False
+            run_id = await self._server_run()
             keys = [self.key("v", scope) for scope in scopes]
             found = await self._call(lambda r: r.mget(keys))
             tokens = {s: _bytes(v).decode() for s, v in zip(scopes, found, strict=True) if v}
+            epoch = tokens.get(EPOCH)
+            if EPOCH in scopes and (
+                self._epoch_stale or epoch is None or not epoch.startswith(f"{run_id}:")
+            ):
+                tokens[EPOCH] = await self._new_epoch(run_id)
             missing = {s: secrets.token_hex(8) for s in scopes if s not in tokens}
             if missing:
                 tokens.update(await self._claim(missing))
         except Unavailable:
             return None
         return tokens
+
+    async def _server_run(self) -> str:
+        """The Redis server's run id (it changes with every restart), looked up every few s."""
+        now = time.monotonic()
+        if self._run_id is None or now - self._run_id_at > RUN_ID_RECHECK_S:
+            info = await self._call(lambda r: r.info("server"))
+            self._run_id, self._run_id_at = str(info["run_id"]), now
+        return self._run_id
+
+    async def _new_epoch(self, run_id: str) -> str:
+        token = f"{run_id}:{secrets.token_hex(8)}"
+        await self._call(lambda r: r.set(self.key("v", EPOCH), token))
+        if self._epoch_stale:
+            log.info("cache: new epoch after a missed invalidation; every entry retired")
+        self._epoch_stale = False
+        return token
 
     async def _claim(self, fresh: dict[str, str]) -> dict[str, str]:
         """Sets tokens for scopes that have none; whichever process was first wins."""
@@ -194,22 +230,20 @@ class Cache:
             return decode(raw)
         CACHE_REQUESTS.labels("l1", "miss").inc()
         running = self._inflight.get(key)
-        if running is not None:
-            result: T = await asyncio.shield(running)
-            return result
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            value = await self._load(key, ttl_s, compute, encode, decode)
-        except BaseException as e:
-            future.set_exception(e)
-            future.exception()  # retrieved: waiters re-raise it, nobody else must
-            raise
-        else:
-            future.set_result(value)
-            return value
-        finally:
+        if running is None:
+            # The load runs as its own task: a caller that gives up (a cancelled
+            # request) does not take the others waiting for the same key with it.
+            running = asyncio.ensure_future(self._load(key, ttl_s, compute, encode, decode))
+            self._inflight[key] = running
+            running.add_done_callback(lambda done: self._settled(key, done))
+        result: T = await asyncio.shield(running)
+        return result
+
+    def _settled(self, key: str, done: asyncio.Future[Any]) -> None:
+        if self._inflight.get(key) is done:
             del self._inflight[key]
+        if not done.cancelled():
+            done.exception()  # retrieved here; waiters still get it
 
     async def _load(
         self,

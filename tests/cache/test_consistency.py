@@ -1,0 +1,241 @@
+"""The cache never changes an answer: random edits, every read compared with an uncached server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prometheus_client import REGISTRY
+from starlette.applications import Starlette
+
+from graphql_api.app import create_app
+from graphql_api.lifespan import AppState
+from graphql_api.security.tokens import mint_dev_token
+from graphql_api.settings import Settings
+from tests.conftest import Client
+from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit
+from tests.test_dataloaders import mongo_commands
+
+NOW = datetime(2026, 3, 18, 15, tzinfo=UTC)
+WEEK = {"start": "2026-03-16T00:00:00Z", "end": "2026-03-23T00:00:00Z"}
+READS: list[tuple[str, dict[str, Any]]] = [
+    ("Dashboard", {"range": WEEK}),
+    ("Goals", {"orderBy": "TARGET_DATE"}),
+    ("Goals", {"status": "ACTIVE", "first": 2}),
+    ("Habits", {}),
+    ("Calendars", {}),
+    ("Events", {"range": {"start": "2026-03-17T00:00:00+01:00", "end": "2026-03-19T12:00:00Z"}}),
+    ("Me", {}),
+]
+
+
+@pytest.fixture
+async def uncached(app_state: AppState, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A second server on the same database, with its field cache switched off."""
+    app: Starlette = create_app(settings)
+    # Same database, same clock (whatever the test sets), no field cache.
+    app.state.app = replace(
+        app_state,
+        cache=app_state.cache.disabled(),
+        clock=lambda: app_state.clock(),  # noqa: PLW0108 - read at call time: tests set it later
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://uncached"
+    ) as client:
+        yield client
+
+
+class Twin:
+    """One user, seen through the cached and the uncached server."""
+
+    def __init__(self, cached: Client, uncached: Client) -> None:
+        self.cached = cached
+        self.uncached = uncached
+        self.goals: list[str] = []
+        self.habits: list[str] = []
+        self.calendars: list[str] = []
+        self.events: list[str] = []
+
+    async def assert_same_answers(self) -> None:
+        reads = [
+            *READS,
+            *(
+                ("GoalDetail", {"id": g, "from": "2026-03-01", "to": "2026-03-31"})
+                for g in self.goals
+            ),
+        ]
+        for name, variables in reads:
+            # cached twice (the second one is served warm), uncached once
+            first = await self.cached.op(name, variables)
+            warm = await self.cached.op(name, variables)
+            truth = await self.uncached.op(name, variables)
+            assert first.body == truth.body, (name, variables, differences(first.body, truth.body))
+            assert warm.body == truth.body, (name, variables, differences(warm.body, truth.body))
+
+
+def differences(got: Any, want: Any, path: str = "") -> list[str]:
+    """Where two JSON answers differ, as readable paths."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        return [
+            d
+            for k in sorted(got.keys() | want.keys())
+            for d in differences(got.get(k), want.get(k), f"{path}.{k}")
+        ]
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        return [
+            d
+            for i, (g, w) in enumerate(zip(got, want, strict=True))
+            for d in differences(g, w, f"{path}[{i}]")
+        ]
+    return [] if got == want else [f"{path}: cached {got!r} != uncached {want!r}"]
+
+
+def pick(items: list[str], index: int) -> str | None:
+    return items[index % len(items)] if items else None
+
+
+async def apply(twin: Twin, action: tuple[Any, ...]) -> None:  # noqa: PLR0912 - a branch per write
+    """One write through the cached server, as a client would make it."""
+    kind, a, b = action
+    c = twin.cached
+    if kind == "goal":
+        target = {"value": 10, "unit": "km"} if a % 2 else None
+        twin.goals.append(
+            (
+                await create_goal(
+                    c, title=f"g{a}", targetDate=f"2026-04-{1 + a % 28:02d}", target=target
+                )
+            )["id"]
+        )
+    elif kind == "update goal" and (goal := pick(twin.goals, a)):
+        status = ["ACTIVE", "PAUSED", "COMPLETED"][b % 3]
+        await c.op(
+            "UpdateGoal", {"id": goal, "input": {"status": status, "priority": f"P{1 + b % 4}"}}
+        )
+    elif kind == "delete goal" and (goal := pick(twin.goals, a)):
+        await c.op("DeleteGoal", {"id": goal})
+        twin.goals.remove(goal)
+    elif kind == "progress" and (goal := pick(twin.goals, a)):
+        await c.op("LogGoalProgress", {"goalId": goal, "value": b % 7})
+    elif kind == "habit":
+        fields: dict[str, Any] = {"frequency": {"times": 1 + b % 3, "per": "WEEK"}}
+        if goal := pick(twin.goals, a):
+            fields["goalId"] = goal
+        twin.habits.append((await create_habit(c, **fields))["id"])
+    elif kind == "update habit" and (habit := pick(twin.habits, a)):
+        changes: dict[str, Any] = {"isActive": bool(b % 2)}
+        if goal := pick(twin.goals, b):
+            changes["goalId"] = goal
+        await c.op("UpdateHabit", {"id": habit, "input": changes})
+    elif kind == "delete habit" and (habit := pick(twin.habits, a)):
+        await c.op("DeleteHabit", {"id": habit})
+        twin.habits.remove(habit)
+    elif kind == "check in" and (habit := pick(twin.habits, a)):
+        await check_in(c, habit, f"2026-03-{18 - b % 10:02d}", ["DONE", "SKIPPED", "MISSED"][b % 3])
+    elif kind == "calendar":
+        twin.calendars.append((await connect_local(c, name=f"c{a}"))["id"])
+    elif kind == "event" and (calendar := pick(twin.calendars, a)):
+        start = f"2026-03-{16 + b % 6:02d}T{8 + a % 10:02d}:00:00Z"
+        end = f"2026-03-{16 + b % 6:02d}T{9 + a % 10:02d}:30:00Z"
+        twin.events.append((await create_event(c, calendar, start, end, title=f"e{a}"))["id"])
+    elif kind == "move event" and (event := pick(twin.events, a)):
+        moved = {
+            "start": f"2026-03-{17 + b % 5:02d}T10:00:00Z",
+            "end": f"2026-03-{17 + b % 5:02d}T11:00:00Z",
+        }
+        await c.execute(
+            "mutation($id: ID!, $i: UpdateEventInput!) { updateEvent(id: $id, input: $i) { id } }",
+            {"id": event, "i": moved},
+        )
+    elif kind == "delete event" and (event := pick(twin.events, a)):
+        await c.execute("mutation($id: ID!) { deleteEvent(id: $id) }", {"id": event})
+        twin.events.remove(event)
+    elif kind == "time zone":
+        zone = ["Europe/Berlin", "Pacific/Auckland", "America/Los_Angeles", "UTC"][a % 4]
+        await c.op("UpdateProfile", {"input": {"timezone": zone}})
+
+
+ACTIONS = st.tuples(
+    st.sampled_from(
+        [
+            "goal",
+            "update goal",
+            "delete goal",
+            "progress",
+            "habit",
+            "update habit",
+            "delete habit",
+            "check in",
+            "calendar",
+            "event",
+            "move event",
+            "delete event",
+            "time zone",
+        ]
+    ),
+    st.integers(0, 50),
+    st.integers(0, 50),
+)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(actions=st.lists(ACTIONS, min_size=4, max_size=12))
+async def test_random_edits_never_make_the_cache_disagree(
+    http: httpx.AsyncClient,
+    uncached: httpx.AsyncClient,
+    settings: Settings,
+    clock: Any,
+    actions: list[tuple[Any, ...]],
+) -> None:
+    # given: a fresh user on both servers
+    clock(NOW)
+    token = mint_dev_token(settings, f"twin-{uuid.uuid4().hex[:10]}")
+    twin = Twin(Client(http=http, token=token), Client(http=uncached, token=token))
+    await twin.assert_same_answers()
+    # when / then: after every write, every read agrees, cold and warm
+    for action in actions:
+        await apply(twin, action)
+        await twin.assert_same_answers()
+
+
+async def test_a_warm_dashboard_needs_no_mongo_command(alice: Client, clock: Any) -> None:
+    # given
+    clock(NOW)
+    calendar = await connect_local(alice)
+    goal = await create_goal(alice, title="Fit")
+    habit = await create_habit(alice, goalId=goal["id"])
+    await check_in(alice, habit["id"], "2026-03-18")
+    await create_event(alice, calendar["id"], "2026-03-18T09:00:00Z", "2026-03-18T10:00:00Z")
+    cold = await alice.op("Dashboard", {"range": WEEK})
+    # when
+    before = mongo_commands()
+    warm = await alice.op("Dashboard", {"range": WEEK})
+    # then
+    assert mongo_commands() - before == 0
+    assert warm.body == cold.body
+    # and a check-in makes the next read fresh again
+    await check_in(alice, habit["id"], "2026-03-17")
+    after = (await alice.op("Dashboard", {"range": WEEK})).data
+    streak = after["goals"]["edges"][0]["node"]["habits"][0]["streak"]
+    assert streak == {"current": 2, "longest": 2}
+
+
+async def test_cache_requests_are_counted_on_metrics(
+    alice: Client, http: httpx.AsyncClient
+) -> None:
+    await alice.op("Me")
+    await alice.op("Habits")
+    await alice.op("Habits")
+    text = (await http.get("/metrics")).text
+    assert 'cache_requests_total{level="l1",result="hit"}' in text
+    assert 'cache_requests_total{level="l2",result="miss"}' in text
+    assert REGISTRY.get_sample_value("cache_requests_total", {"level": "l1", "result": "hit"})

@@ -1,0 +1,674 @@
+"""The two-level field cache against real Redis servers: what users and operators notice.
+
+Values are served once computed, a write retires them everywhere, Redis being slow,
+hung, down or restarted never fails a call nor brings a retired value back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from graphql_api.cache.codecs import JSON
+from graphql_api.cache.request import RequestCache
+from graphql_api.cache.store import EPOCH, Cache, CircuitBreaker
+from tests.cache.redis_servers import (
+    Caches,
+    RedisServer,
+    SilentServer,
+    cache_requests,
+    delete_prefixed,
+    unused_port,
+)
+
+HANG_BOUND_S = 1.0  # generous: a hang check on two busy cores, not a benchmark
+LEVELS = [(level, result) for level in ("l1", "l2") for result in ("hit", "miss", "error")]
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    value = f"t-{uuid.uuid4().hex[:12]}:"
+    yield value
+    delete_prefixed(redis_url, value)
+
+
+@pytest.fixture
+async def caches(prefix: str) -> AsyncIterator[Caches]:
+    built = Caches(prefix)
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture
+def r(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain client on the shared test Redis, to look at what the cache stored."""
+    with redis.Redis.from_url(redis_url) as client:
+        yield client
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server process of this test's own, already started."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def silent_server() -> AsyncIterator[SilentServer]:
+    server = SilentServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+class Compute:
+    """A `compute` that counts its runs; optionally held until released, or failing."""
+
+    def __init__(self, value: str, *, held: bool = False, error: Exception | None = None) -> None:
+        self.value = value
+        self.error = error
+        self.calls = 0
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        if not held:
+            self.release.set()
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        self.started.set()
+        await self.release.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def encode(value: str) -> bytes:
+    return value.encode()
+
+
+def decode(raw: bytes) -> str:
+    return raw.decode()
+
+
+async def get(cache: Cache, key: str, compute: Compute, ttl_s: float = 1000) -> str:
+    return await cache.get_or_compute(key, ttl_s, compute, encode, decode)
+
+
+async def cached(cache: Cache, user: str, compute: Compute) -> str:
+    """What one request of `user` reads: a fresh RequestCache, as every request has."""
+    result: str = await RequestCache(cache, user).cached("goals", ["goals"], 1000, compute, JSON)
+    return result
+
+
+def metrics() -> dict[tuple[str, str], float]:
+    return {(level, result): cache_requests(level, result) for level, result in LEVELS}
+
+
+def moved(before: dict[tuple[str, str], float]) -> dict[tuple[str, str], float]:
+    """How far each `cache_requests_total{level, result}` moved since `before` (non-zero only)."""
+    now = metrics()
+    return {k: now[k] - before[k] for k in LEVELS if now[k] != before[k]}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# --- versioned values -----------------------------------------------------------------
+
+
+async def test_a_value_is_computed_once_then_served_from_memory(
+    caches: Caches, redis_url: str, r: redis.Redis
+) -> None:
+    # given
+    cache = caches.on(redis_url)
+    key = cache.key("value", "a")
+    compute = Compute("v1")
+    # when
+    first = await get(cache, key, compute)
+    r.delete(key)  # what is in memory no longer needs Redis
+    second = await get(cache, key, compute)
+    # then
+    assert (first, second) == ("v1", "v1")
+    assert compute.calls == 1
+    assert cache.l1[key] == b"v1"
+
+
+async def test_another_process_reads_the_value_from_redis(
+    caches: Caches, redis_url: str, r: redis.Redis
+) -> None:
+    # given
+    one, other = caches.on(redis_url), caches.on(redis_url)
+    key = one.key("value", "a")
+    compute = Compute("v1")
+    await get(one, key, compute)
+    # when
+    in_other = await get(other, key, Compute("recomputed"))
+    one.l1.clear()
+    after_restart = await get(one, key, Compute("recomputed"))
+    # then
+    assert r.get(key) == b"v1"
+    assert (in_other, after_restart) == ("v1", "v1")
+    assert compute.calls == 1
+
+
+async def test_a_bump_retires_values_in_this_and_every_other_process(
+    caches: Caches, redis_url: str
+) -> None:
+    # given
+    one, other = caches.on(redis_url), caches.on(redis_url)
+    before = await one.versions(["goals"])
+    assert before is not None
+    old_key = one.key("goals", before["goals"])
+    await get(one, old_key, Compute("old"))
+    await get(other, old_key, Compute("old"))
+    # when
+    bumped = await one.bump(["goals"])
+    # then
+    assert bumped["goals"] != before["goals"]
+    assert await one.versions(["goals"]) == await other.versions(["goals"]) == bumped
+    new_key = one.key("goals", bumped["goals"])
+    assert new_key != old_key
+    compute = Compute("new")
+    assert await get(one, new_key, compute) == "new"
+    assert await get(other, new_key, compute) == "new"
+    assert compute.calls == 1
+
+
+async def test_a_new_scope_gets_one_random_token_that_every_process_agrees_on(
+    caches: Caches, redis_url: str, prefix: str, r: redis.Redis
+) -> None:
+    # given
+    one, other = caches.on(redis_url), caches.on(redis_url)
+    # when
+    first, second = await asyncio.gather(one.versions(["habits"]), other.versions(["habits"]))
+    again = await other.versions(["habits"])
+    # then
+    assert first is not None
+    token = first["habits"]
+    assert len(token) == 16
+    int(token, 16)  # hex
+    assert first == second == again
+    assert r.get(f"{prefix}v:habits") == token.encode()
+
+
+async def test_every_scope_has_its_own_token(caches: Caches, redis_url: str) -> None:
+    # given
+    cache = caches.on(redis_url)
+    scopes = ["goals", "habits", "habit:1", "cal:1", "profile", EPOCH]
+    # when
+    tokens = await cache.versions(scopes)
+    # then
+    assert tokens is not None
+    assert sorted(tokens) == sorted(scopes)
+    assert len(set(tokens.values())) == len(scopes)
+
+
+# --- single flight --------------------------------------------------------------------
+
+
+async def test_concurrent_misses_on_one_key_compute_once(caches: Caches, redis_url: str) -> None:
+    # given
+    cache = caches.on(redis_url)
+    key = cache.key("cold")
+    compute = Compute("value", held=True)
+    # when
+    calls = [asyncio.create_task(get(cache, key, compute)) for _ in range(20)]
+    await compute.started.wait()
+    await asyncio.sleep(0.05)  # every caller is waiting on the one running compute
+    compute.release.set()
+    results = await asyncio.gather(*calls)
+    # then
+    assert results == ["value"] * 20
+    assert compute.calls == 1
+
+
+async def test_a_failed_compute_fails_every_waiter_and_the_next_call_computes_again(
+    caches: Caches, redis_url: str, r: redis.Redis
+) -> None:
+    # given
+    cache = caches.on(redis_url)
+    key = cache.key("cold")
+    failing = Compute("unused", held=True, error=RuntimeError("database down"))
+    calls = [asyncio.create_task(get(cache, key, failing)) for _ in range(20)]
+    await failing.started.wait()
+    await asyncio.sleep(0.05)
+    # when
+    failing.release.set()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    # then
+    assert failing.calls == 1
+    assert all(isinstance(e, RuntimeError) and str(e) == "database down" for e in results)
+    assert key not in cache.l1
+    assert r.get(key) is None
+    # when
+    retry = Compute("value")
+    # then
+    assert await get(cache, key, retry) == "value"
+    assert retry.calls == 1
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_callers_waiting_for_the_same_key(
+    caches: Caches, redis_url: str
+) -> None:
+    """A client that hangs up mid-request must not fail another request for the same key."""
+    # given
+    cache = caches.on(redis_url)
+    key = cache.key("cold")
+    compute = Compute("value", held=True)
+    leader = asyncio.create_task(get(cache, key, compute))
+    await compute.started.wait()
+    waiter = asyncio.create_task(get(cache, key, Compute("value")))
+    await asyncio.sleep(0.05)
+    # when: the first caller hangs up, then the load finishes
+    leader.cancel()
+    await asyncio.sleep(0.05)
+    compute.release.set()
+    done, _ = await asyncio.wait([waiter], timeout=5)
+    # then: the other caller still gets the one shared load's value
+    assert leader.cancelled()
+    assert waiter in done
+    assert not waiter.cancelled(), "the waiting caller was cancelled with the one that hung up"
+    assert waiter.result() == "value"
+    assert compute.calls == 1
+
+
+# --- TTL ------------------------------------------------------------------------------
+
+
+async def test_stored_values_expire_within_ten_percent_of_their_ttl(
+    caches: Caches, redis_url: str, r: redis.Redis
+) -> None:
+    # given
+    cache = caches.on(redis_url)
+    keys = [cache.key("ttl", str(i)) for i in range(30)]
+    batch = {cache.key("batch", str(i)): b"x" for i in range(5)}
+    # when
+    for key in keys:
+        await get(cache, key, Compute("v"), ttl_s=1000)
+    await cache.set_many(batch, ttl_s=1000)
+    # then
+    ttls = [r.pttl(key) for key in [*keys, *batch]]
+    assert all(900_000 - 10_000 <= ttl <= 1_100_000 for ttl in ttls), ttls
+    assert len({round(ttl / 1000) for ttl in ttls}) > 1, "no jitter: keys expire together"
+
+
+# --- fail open ------------------------------------------------------------------------
+
+
+async def assert_every_call_falls_back_quickly(cache: Cache) -> None:
+    """Each operation answers without Redis, never raises, and does not hang."""
+    for attempt in range(3):
+        start = time.monotonic()
+        value = await get(cache, cache.key("k", str(attempt)), Compute("computed"))
+        assert value == "computed"
+        assert time.monotonic() - start < HANG_BOUND_S
+
+        start = time.monotonic()
+        assert await cache.versions(["goals", EPOCH]) is None
+        assert time.monotonic() - start < HANG_BOUND_S
+
+        start = time.monotonic()
+        bumped = await cache.bump(["goals"])
+        assert set(bumped) == {"goals"}
+        assert time.monotonic() - start < HANG_BOUND_S
+
+        start = time.monotonic()
+        assert await cache.get_many([cache.key("a", str(attempt)), cache.key("b")]) == {}
+        await cache.set_many({cache.key("c", str(attempt)): b"1"}, ttl_s=100)
+        assert time.monotonic() - start < HANG_BOUND_S
+
+
+async def test_a_redis_that_refuses_connections_is_a_miss(caches: Caches) -> None:
+    # given
+    cache = caches.on(f"redis://127.0.0.1:{unused_port()}/0", timeout_s=0.05, breaker_failures=1000)
+    # when / then
+    await assert_every_call_falls_back_quickly(cache)
+
+
+async def test_a_redis_that_never_answers_is_a_miss_within_the_timeout(
+    caches: Caches, silent_server: SilentServer
+) -> None:
+    # given
+    cache = caches.on(silent_server.url, timeout_s=0.05, breaker_failures=1000)
+    # when / then
+    await assert_every_call_falls_back_quickly(cache)
+    assert silent_server.received > 0  # the calls did reach the hung server
+
+
+# --- circuit breaker ------------------------------------------------------------------
+
+
+async def test_the_breaker_stops_calling_a_hung_redis_then_tries_again_and_recovers(
+    caches: Caches, silent_server: SilentServer, redis_server: RedisServer
+) -> None:
+    # given: (a timeout that the proxied Redis meets on two busy cores)
+    cache = caches.on(silent_server.url, timeout_s=0.2, breaker_failures=3, breaker_reset_s=0.2)
+    for i in range(3):
+        await get(cache, cache.key("k", str(i)), Compute("computed"))
+    assert cache.breaker.opened_at is not None
+    contacts = silent_server.contacts
+    # when: the breaker is open
+    start = time.monotonic()
+    assert await get(cache, cache.key("k", "open"), Compute("computed")) == "computed"
+    assert await cache.versions(["goals"]) is None
+    await cache.bump(["goals"])
+    elapsed = time.monotonic() - start
+    # then: Redis is not touched at all
+    assert silent_server.contacts == contacts
+    assert elapsed < 0.05
+    # when: the reset time has passed, one trial goes through, and fails
+    await asyncio.sleep(0.25)
+    assert await get(cache, cache.key("k", "trial"), Compute("computed")) == "computed"
+    # then
+    assert silent_server.contacts > contacts
+    assert cache.breaker.opened_at is not None
+    contacts = silent_server.contacts
+    assert await get(cache, cache.key("k", "open"), Compute("computed")) == "computed"
+    assert silent_server.contacts == contacts
+    # when: Redis answers again at the same address
+    silent_server.forward_to = redis_server.port
+    await asyncio.sleep(0.25)
+    trial = await cache.versions(["goals"])
+    # then: the trial succeeds and closes the breaker; the cache works again
+    assert trial is not None
+    assert cache.breaker.opened_at is None
+    assert cache.breaker.failures == 0
+    compute = Compute("cached")
+    key = cache.key("after")
+    assert [await get(cache, key, compute) for _ in range(2)] == ["cached", "cached"]
+    assert compute.calls == 1
+    with redis_server.client() as r:
+        assert r.get(key) == b"cached"
+
+
+async def test_after_the_reset_time_only_one_call_tries_a_hung_redis(
+    caches: Caches, silent_server: SilentServer
+) -> None:
+    """Half-open means one trial: not every request that arrives meanwhile waits on Redis."""
+    # given
+    cache = caches.on(silent_server.url, timeout_s=0.05, breaker_failures=3, breaker_reset_s=0.2)
+    for i in range(3):
+        await get(cache, cache.key("k", str(i)), Compute("computed"))
+    assert cache.breaker.opened_at is not None
+    await asyncio.sleep(0.25)
+    connections = silent_server.connections
+    # when: ten requests arrive together
+    results = await asyncio.gather(
+        *(get(cache, cache.key("k", f"burst{i}"), Compute("computed")) for i in range(10))
+    )
+    # then
+    assert results == ["computed"] * 10
+    assert silent_server.connections - connections == 1
+
+
+def test_breaker_stays_closed_until_failures_in_a_row() -> None:
+    # given
+    breaker = CircuitBreaker(failures=3, reset_s=5, clock=FakeClock())
+    # when
+    breaker.failure("TimeoutError")
+    breaker.failure("TimeoutError")
+    breaker.success()
+    breaker.failure("TimeoutError")
+    breaker.failure("TimeoutError")
+    # then
+    assert breaker.allow()
+    assert breaker.opened_at is None
+    # when
+    breaker.failure("TimeoutError")
+    # then
+    assert breaker.opened_at is not None
+    assert not breaker.allow()
+
+
+def test_breaker_opens_for_reset_s_then_lets_one_trial_through() -> None:
+    # given
+    clock = FakeClock()
+    breaker = CircuitBreaker(failures=3, reset_s=5, clock=clock)
+    for _ in range(3):
+        breaker.failure("ConnectionError")
+    # when / then: open for the whole reset time
+    assert breaker.opened_at == 1000.0
+    clock.now += 4.99
+    assert not breaker.allow()
+    # when: the trial fails
+    clock.now += 0.01
+    assert breaker.allow()
+    breaker.failure("ConnectionError")
+    # then: open again for a full reset time, from the trial
+    assert breaker.opened_at == clock.now
+    clock.now += 4.99
+    assert not breaker.allow()
+    # when: the next trial succeeds
+    clock.now += 0.01
+    assert breaker.allow()
+    breaker.success()
+    # then: closed, and it takes `failures` new errors in a row to open it again
+    assert breaker.opened_at is None
+    assert all(breaker.allow() for _ in range(10))
+    breaker.failure("ConnectionError")
+    breaker.failure("ConnectionError")
+    assert breaker.allow()
+    breaker.failure("ConnectionError")
+    assert not breaker.allow()
+
+
+def test_breaker_half_open_admits_a_single_trial() -> None:
+    # given
+    clock = FakeClock()
+    breaker = CircuitBreaker(failures=3, reset_s=5, clock=clock)
+    for _ in range(3):
+        breaker.failure("TimeoutError")
+    clock.now += 5
+    # when
+    trial = breaker.allow()
+    during_trial = [breaker.allow() for _ in range(5)]
+    # then
+    assert trial
+    assert during_trial == [False] * 5
+
+
+# --- missed invalidation and restarts -------------------------------------------------
+
+
+async def read_until_cached(cache: Cache, user: str, compute: Compute) -> list[str]:
+    """Reads as successive requests do, until one is served from the cache (at most 10)."""
+    seen: list[str] = []
+    for _ in range(10):
+        calls = compute.calls
+        seen.append(await cached(cache, user, compute))
+        if compute.calls == calls:
+            return seen
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the cache never served a value again: {seen}")
+
+
+async def test_a_bump_missed_while_redis_hung_is_not_served_once_it_answers_again(
+    caches: Caches, redis_server: RedisServer
+) -> None:
+    # given: a cached value
+    cache = caches.on(redis_server.url, timeout_s=0.2)
+    assert await cached(cache, "alice", Compute("old")) == "old"
+    assert await cached(cache, "alice", Compute("unused")) == "old"
+    before = await cache.versions([EPOCH])
+    # when: Redis hangs during the write's bump, then answers again with its data
+    redis_server.pause()
+    try:
+        start = time.monotonic()
+        await RequestCache(cache, "alice").bump("goals")
+        assert time.monotonic() - start < HANG_BOUND_S
+    finally:
+        redis_server.resume()
+    # then
+    seen = await read_until_cached(cache, "alice", Compute("new"))
+    assert set(seen) == {"new"}
+    after = await cache.versions([EPOCH])
+    assert after is not None
+    assert after != before
+
+
+async def test_a_bump_missed_while_redis_was_down_is_not_served_when_it_restarts_with_old_data(
+    caches: Caches, redis_server: RedisServer
+) -> None:
+    # given: a cached value, saved to disk with its version
+    cache = caches.on(redis_server.url, timeout_s=0.2)
+    assert await cached(cache, "alice", Compute("old")) == "old"
+    before = await cache.versions([EPOCH])
+    with redis_server.client() as r:
+        r.save()
+        old_keys = set(r.keys("*"))
+    # when: Redis dies, the write's bump fails, Redis comes back with the old data
+    redis_server.kill()
+    await RequestCache(cache, "alice").bump("goals")
+    redis_server.start()
+    with redis_server.client() as r:
+        assert set(r.keys("*")) == old_keys
+    # then: a new epoch retired every entry before the cache was used again
+    seen = await read_until_cached(cache, "alice", Compute("new"))
+    assert set(seen) == {"new"}
+    after = await cache.versions([EPOCH])
+    assert after is not None
+    assert after != before
+
+
+async def test_redis_restarted_empty_never_brings_back_an_old_version(
+    caches: Caches, redis_server: RedisServer
+) -> None:
+    # given: a value in this process's memory
+    cache = caches.on(redis_server.url, timeout_s=0.2)
+    scopes = [EPOCH, "u:alice:goals"]
+    before = await cache.versions(scopes)
+    assert await cached(cache, "alice", Compute("old")) == "old"
+    in_memory = set(cache.l1.keys())
+    # when
+    redis_server.kill()
+    redis_server.start(empty=True)
+    # then
+    seen = await read_until_cached(cache, "alice", Compute("new"))
+    assert set(seen) == {"new"}
+    after = await cache.versions(scopes)
+    assert before is not None
+    assert after is not None
+    assert all(after[s] != before[s] for s in scopes)
+    assert in_memory <= set(cache.l1.keys())  # the old entry is still there, never served
+
+
+async def test_redis_restarted_from_a_snapshot_older_than_a_bump_does_not_serve_retired_values(
+    caches: Caches, redis_server: RedisServer
+) -> None:
+    """A Redis that persists (RDB or AOF) and restarts loses the writes since its last save:
+    here the new version of a bumped scope, so the retired token and value come back."""
+    # given: a cached value, snapshotted; then a write bumps its scope (Redis acknowledges)
+    cache = caches.on(redis_server.url, timeout_s=0.2)
+    assert await cached(cache, "alice", Compute("old")) == "old"
+    with redis_server.client() as r:
+        r.save()
+    await RequestCache(cache, "alice").bump("goals")
+    assert await cached(cache, "alice", Compute("new")) == "new"
+    # when: Redis crashes before its next snapshot and restarts from the last one
+    redis_server.kill()
+    redis_server.start()
+    cache.l1.clear()
+    # then
+    seen = await read_until_cached(cache, "alice", Compute("new"))
+    assert set(seen) == {"new"}, "the value retired by the bump is served again"
+
+
+# --- metrics --------------------------------------------------------------------------
+
+
+async def test_lookups_are_counted_by_level_and_result(
+    caches: Caches, redis_url: str, r: redis.Redis
+) -> None:
+    # given
+    cache = caches.on(redis_url)
+    down = caches.on(f"redis://127.0.0.1:{unused_port()}/0", timeout_s=0.05)
+    key = cache.key("counted")
+    # when / then: cold
+    before = metrics()
+    await get(cache, key, Compute("v"))
+    assert moved(before) == {("l1", "miss"): 1, ("l2", "miss"): 1}
+    # when / then: warm in memory
+    before = metrics()
+    await get(cache, key, Compute("v"))
+    assert moved(before) == {("l1", "hit"): 1}
+    # when / then: only in Redis
+    cache.l1.clear()
+    before = metrics()
+    await get(cache, key, Compute("v"))
+    assert moved(before) == {("l1", "miss"): 1, ("l2", "hit"): 1}
+    # when / then: Redis down
+    before = metrics()
+    await get(down, key, Compute("v"))
+    assert moved(before) == {("l1", "miss"): 1, ("l2", "error"): 1}
+    # when / then: a batch with one key in memory, one only in Redis, one nowhere
+    in_redis = cache.key("batch", "redis")
+    r.set(in_redis, b"x", ex=100)
+    before = metrics()
+    found = await cache.get_many([key, in_redis, cache.key("batch", "none")])
+    assert set(found) == {key, in_redis}
+    assert moved(before) == {
+        ("l1", "hit"): 1,
+        ("l1", "miss"): 2,
+        ("l2", "hit"): 1,
+        ("l2", "miss"): 1,
+    }
+    # when / then: a batch while Redis is down
+    before = metrics()
+    assert await down.get_many([cache.key("a"), cache.key("b")]) == {}
+    assert moved(before) == {("l1", "miss"): 2, ("l2", "error"): 2}
+
+
+# --- per-user isolation ---------------------------------------------------------------
+
+
+async def test_users_never_share_a_key_and_a_bump_retires_only_its_own_user(
+    caches: Caches, redis_url: str, prefix: str, r: redis.Redis
+) -> None:
+    # given
+    cache = caches.on(redis_url)
+    alice_compute, bob_compute = Compute("alice's goals"), Compute("bob's goals")
+    # when
+    alice_first = await cached(cache, "alice", alice_compute)
+    bob_first = await cached(cache, "bob", bob_compute)
+    # then
+    assert (alice_first, bob_first) == ("alice's goals", "bob's goals")
+    alice_tokens = await RequestCache(cache, "alice").tokens(["goals"])
+    bob_tokens = await RequestCache(cache, "bob").tokens(["goals"])
+    assert alice_tokens is not None
+    assert bob_tokens is not None
+    alice_key = RequestCache(cache, "alice").key("goals", alice_tokens)
+    bob_key = RequestCache(cache, "bob").key("goals", bob_tokens)
+    assert alice_key != bob_key
+    assert ":alice:" in alice_key
+    assert ":bob:" in bob_key
+    stored = {k.decode() for k in r.scan_iter(match=f"{prefix}u:*")}
+    assert stored == {alice_key, bob_key}
+    alice_version, bob_version = r.mget(f"{prefix}v:u:alice:goals", f"{prefix}v:u:bob:goals")
+    assert alice_version is not None
+    assert bob_version is not None
+    assert alice_version != bob_version
+    # when
+    await RequestCache(cache, "bob").bump("goals")
+    cache.l1.clear()  # and from Redis, not only from this process's memory
+    # then
+    assert await cached(cache, "alice", alice_compute) == "alice's goals"
+    assert alice_compute.calls == 1
+    assert await cached(cache, "bob", Compute("bob's new goals")) == "bob's new goals"
