@@ -13,8 +13,12 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from graphql_api.persisted.manifest import PACKAGED
 from graphql_api.settings import Settings, get_settings
 
+# The shared contract when it sits beside the checkout, else the repository's copy.
+_SHARED = Path("../shared/operations")
+DEFAULT_OPERATIONS = _SHARED if _SHARED.is_dir() else Path("operations")
 LOCAL_BINDS = ("127.0.0.1", "0.0.0.0", "::")  # noqa: S104 - names, not a bind
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
@@ -114,6 +118,21 @@ def export_schema(
 
     output.write_text(schema.as_str() + "\n")
     typer.echo(f"wrote {output}")
+
+
+@cli.command("persisted-manifest")
+def persisted_manifest(
+    operations: Annotated[
+        Path, typer.Option(help="The client operations, one *.graphql file each")
+    ] = DEFAULT_OPERATIONS,
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write")] = PACKAGED,
+) -> None:
+    """Write the persisted-query manifest (apollo-persisted-query-manifest) of the operations."""
+    from graphql_api.persisted.manifest import build_manifest, render
+
+    manifest = build_manifest(operations)
+    output.write_text(render(manifest))
+    typer.echo(f"wrote {output}: {len(manifest['operations'])} operations from {operations}")
 
 
 @cli.command("seed-demo")

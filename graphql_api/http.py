@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 
 from graphql_api.cache import codecs
 from graphql_api.cache.request import RequestCache
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.lifespan import AppState
+from graphql_api.persisted.queries import Refusal
 from graphql_api.security.auth import ensure_user
 from graphql_api.security.tokens import bearer_token, verify_token
 from loaders import create_loaders
@@ -77,6 +82,28 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(response, Response):
             response.headers["X-Request-ID"] = ctx.request_id
         return ctx
+
+    async def execute_single(  # noqa: PLR0917 - Strawberry's signature
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Resolves persisted queries (APQ, the manifest, the safelist) before execution."""
+        resolved = await context.state.persisted.resolve(
+            request_data.query, request_data.extensions
+        )
+        if isinstance(resolved, Refusal):
+            sub_response.headers["Cache-Control"] = "no-store"
+            error = GraphQLError(resolved.message, extensions={"code": resolved.code})
+            return ExecutionResult(data=None, errors=[error])
+        request_data = replace(request_data, query=resolved or request_data.query)
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

@@ -18,6 +18,8 @@ from starlette.applications import Starlette
 
 from graphql_api.cache.store import Cache, CacheConfig
 from graphql_api.observability.metrics import MongoCommandMetrics
+from graphql_api.persisted.manifest import PACKAGED, Manifest
+from graphql_api.persisted.queries import PersistedQueries
 from graphql_api.settings import Settings
 from models import DOCUMENT_MODELS
 
@@ -34,6 +36,7 @@ class AppState:
     mongo: AsyncMongoClient[dict[str, Any]]
     redis: Redis
     cache: Cache
+    persisted: PersistedQueries
     # Swappable so tests can stand on a given day (DST, midnight, ...).
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -98,11 +101,27 @@ def cache_of(settings: Settings) -> Cache:
     )
 
 
+def persisted_queries_of(settings: Settings, redis: Redis) -> PersistedQueries:
+    manifest = Manifest.load(settings.persisted_queries_manifest or PACKAGED)
+    return PersistedQueries(
+        settings.persisted_queries,
+        manifest,
+        redis=redis,
+        prefix=settings.cache_prefix,
+        ttl_s=settings.apq_ttl_s,
+    )
+
+
 async def open_state(settings: Settings) -> AppState:
     mongo = mongo_client(settings)
     await init_beanie(database=mongo[settings.mongodb_db], document_models=DOCUMENT_MODELS)
+    redis = redis_client(settings)
     return AppState(
-        settings=settings, mongo=mongo, redis=redis_client(settings), cache=cache_of(settings)
+        settings=settings,
+        mongo=mongo,
+        redis=redis,
+        cache=cache_of(settings),
+        persisted=persisted_queries_of(settings, redis),
     )
 
 

@@ -6,9 +6,11 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from graphql_api.cache.control import CacheControlHeader, cache
 from graphql_api.calendars.mutations import CalendarMutations
 from graphql_api.calendars.queries import CalendarQueries
 from graphql_api.calendars.service import calendar_of
@@ -68,7 +70,9 @@ NODE_RESOLVERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {
 
 @strawberry.type
 class Query(UserQueries, GoalQueries, HabitQueries, CalendarQueries, EventQueries):
-    @strawberry.field(description="Any object by its ID; null when it is not the user's.")
+    @strawberry.field(
+        description="Any object by its ID; null when it is not the user's.", directives=cache(60)
+    )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         kind, _ = decode_global_id(id)
         resolve = NODE_RESOLVERS.get(kind)
@@ -92,6 +96,12 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     types=[Goal, Habit, Calendar, Event, User],
-    extensions=[RequireAuthentication, ErrorCodes],
+    extensions=[
+        RequireAuthentication,
+        ErrorCodes,
+        CacheControlHeader,
+        lambda: ParserCache(maxsize=1000),  # the LRU lives at module level
+        lambda: ValidationCache(maxsize=1000),
+    ],
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
 )

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     cache_breaker_failures: int = 3
     cache_breaker_reset_s: float = 5.0
 
+    # off | apq | log-unknown | safelist (see graphql_api/persisted/queries.py)
+    persisted_queries: Literal["off", "apq", "log-unknown", "safelist"] = "apq"
+    persisted_queries_manifest: Path | None = None  # None: the one shipped in the package
+    apq_ttl_s: int = 30 * 24 * 3600
+
     graphiql: bool | None = None  # None: on in development, off in production
     readiness_timeout_s: float = 1.0
 

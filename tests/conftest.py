@@ -32,6 +32,16 @@ def operation(name: str) -> str:
     return (OPERATIONS / f"{name}.graphql").read_text()
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server we started; kill it if it lingers (a busy machine is slow)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if uri := os.environ.get("TEST_MONGODB_URI"):
@@ -41,8 +51,7 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield uri
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +62,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     except redis.RedisError:
         proc, url = start_redis(tmp_path_factory.mktemp("redis"))
         yield url
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
         return
     yield TEST_REDIS_URL
     redis.Redis.from_url(TEST_REDIS_URL).flushdb()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graphql_api.cache.control import cache
 from graphql_api.calendars import service
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Info
@@ -9,6 +10,8 @@ from graphql_api.context import Info
 
 @strawberry.type
 class CalendarQueries:
-    @strawberry.field(description="The user's calendars, the primary one first.")
+    @strawberry.field(
+        description="The user's calendars, the primary one first.", directives=cache(300)
+    )
     async def calendars(self, info: Info) -> list[Calendar]:
         return [Calendar(doc=d) for d in await service.user_calendars(info.context)]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graphql_api.cache.control import cache
 from graphql_api.context import Info
 from graphql_api.events import service
 from graphql_api.events.inputs import TimeRangeInput
@@ -12,7 +13,8 @@ from graphql_api.relay import Connection
 @strawberry.type
 class EventQueries:
     @strawberry.field(
-        description="Events overlapping the range, ordered by start; cancelled ones left out."
+        description="Events overlapping the range, ordered by start; cancelled ones left out.",
+        directives=cache(60),
     )
     async def events(
         self,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
+from graphql_api.cache.control import cache
 from graphql_api.context import Info
 from graphql_api.goals import service
 from graphql_api.goals.types import Goal, GoalOrder, GoalStatus
@@ -10,7 +11,7 @@ from graphql_api.relay import Connection, paginate
 
 @strawberry.type
 class GoalQueries:
-    @strawberry.field(description="The user's goals, P1 first by default.")
+    @strawberry.field(description="The user's goals, P1 first by default.", directives=cache(120))
     async def goals(
         self,
         info: Info,

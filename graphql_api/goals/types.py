@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from graphql_api.cache.control import cache
 from graphql_api.context import Info
 from graphql_api.goals import service
 from graphql_api.relay import Node
@@ -91,7 +92,8 @@ class Goal(Node):
 
     @strawberry.field(
         description="In [0, 1]: logged value over the target where one is set, else the mean "
-        "strength of the goal's active habits, else 0; 1 once COMPLETED."
+        "strength of the goal's active habits, else 0; 1 once COMPLETED.",
+        directives=cache(60),
     )
     async def progress(self, info: Info) -> float:
         return await service.goal_progress(info.context, self.doc)

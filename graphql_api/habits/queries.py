@@ -4,6 +4,7 @@ from typing import Any
 
 import strawberry
 
+from graphql_api.cache.control import cache
 from graphql_api.context import Info
 from graphql_api.habits import service
 from graphql_api.habits.types import Habit
@@ -17,7 +18,7 @@ def _key(habit: HabitDoc) -> list[Any]:
 
 @strawberry.type
 class HabitQueries:
-    @strawberry.field(description="The user's habits, oldest first.")
+    @strawberry.field(description="The user's habits, oldest first.", directives=cache(120))
     async def habits(
         self,
         info: Info,

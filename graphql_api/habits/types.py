@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graphql_api import validation
+from graphql_api.cache.control import cache
 from graphql_api.context import Info
 from graphql_api.habits import service
 from graphql_api.relay import Node
@@ -118,13 +119,14 @@ class Habit(Node):
         goal = await goal_of(info.context, self.doc.goal_id)
         return Goal(doc=goal) if goal else None
 
-    @strawberry.field(description="Counted up to the user's today.")
+    @strawberry.field(description="Counted up to the user's today.", directives=cache(60))
     async def streak(self, info: Info) -> Streak:
         stats = await service.habit_stats(info.context, self.doc)
         return Streak(current=stats.current_streak, longest=stats.longest_streak)
 
     @strawberry.field(
-        description="Loop Habit Tracker's habit score on the user's today, in [0, 1]."
+        description="Loop Habit Tracker's habit score on the user's today, in [0, 1].",
+        directives=cache(60),
     )
     async def strength(self, info: Info) -> float:
         return (await service.habit_stats(info.context, self.doc)).strength

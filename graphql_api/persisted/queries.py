@@ -1,0 +1,129 @@
+"""Persisted queries: Apollo's APQ protocol, and a manifest that can be the only list allowed.
+
+Modes (`PERSISTED_QUERIES`):
+- `off`: a hash is `PERSISTED_QUERY_NOT_SUPPORTED`; full texts run.
+- `apq`: the manifest's operations by id, plus any text a client registers
+  (hash and text together) in Redis; an unknown hash is
+  `PERSISTED_QUERY_NOT_FOUND`, so Apollo Client resends the text.
+- `log-unknown`: as `apq`, and every operation outside the manifest is logged.
+- `safelist`: only the manifest's operations run, by id or by the same text;
+  anything else is refused, introspection included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from graphql_api.persisted.manifest import Manifest, sha256
+
+log = logging.getLogger(__name__)
+Mode = Literal["off", "apq", "log-unknown", "safelist"]
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    message: str
+    code: str
+
+
+class PersistedQueries:
+    def __init__(
+        self,
+        mode: Mode,
+        manifest: Manifest,
+        *,
+        redis: Redis | None,
+        prefix: str,
+        ttl_s: int,
+        timeout_s: float = 0.1,
+    ) -> None:
+        self.mode = mode
+        self.manifest = manifest
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_s = ttl_s
+        self.timeout_s = timeout_s
+
+    def _key(self, digest: str) -> str:
+        return f"{self.prefix}apq:{digest}"
+
+    async def resolve(self, query: str | None, extensions: dict[str, Any] | None) -> str | Refusal:
+        """The text to execute, or why the request is refused."""
+        persisted = (extensions or {}).get("persistedQuery")
+        if persisted is None:
+            return self._full_text(query)
+        if self.mode == "off":
+            return Refusal("persisted queries are not supported", "PERSISTED_QUERY_NOT_SUPPORTED")
+        digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        if (
+            not isinstance(persisted, dict)
+            or persisted.get("version") != 1
+            or not (isinstance(digest, str) and _HASH.fullmatch(digest))
+        ):
+            return Refusal(
+                "extensions.persistedQuery must be {version: 1, sha256Hash: <64 hex>}",
+                "BAD_USER_INPUT",
+            )
+        if query is not None:
+            return await self._register(digest, query)
+        text = self.manifest.by_id.get(digest)
+        if text is None and self.mode != "safelist":
+            text = await self._lookup(digest)
+        if text is None:
+            return Refusal("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+        return text
+
+    def _full_text(self, query: str | None) -> str | Refusal:
+        if query is None or self.mode in ("off", "apq"):
+            return query or ""
+        if self.manifest.allows(query):
+            return query
+        if self.mode == "safelist":
+            return Refusal(
+                "only the operations of the persisted-query manifest are accepted here",
+                "PERSISTED_QUERY_NOT_FOUND",
+            )
+        log.info("operation outside the manifest: %s", sha256(query))
+        return query
+
+    async def _register(self, digest: str, query: str) -> str | Refusal:
+        if sha256(query) != digest:
+            return Refusal("provided sha does not match query", "BAD_USER_INPUT")
+        if self.mode == "safelist":
+            if digest in self.manifest.by_id or self.manifest.allows(query):
+                return query
+            return self._full_text(query)
+        if digest not in self.manifest.by_id:
+            if self.mode == "log-unknown":
+                log.info("operation outside the manifest registered: %s", digest)
+            await self._store(digest, query)
+        return query
+
+    async def _lookup(self, digest: str) -> str | None:
+        if self.redis is None:
+            return None
+        try:
+            raw = await asyncio.wait_for(self.redis.get(self._key(digest)), self.timeout_s)
+        except (RedisError, OSError, TimeoutError):
+            return None  # the client resends the text
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    async def _store(self, digest: str, query: str) -> None:
+        if self.redis is None:
+            return
+        try:
+            await asyncio.wait_for(
+                self.redis.set(self._key(digest), query, ex=self.ttl_s), self.timeout_s
+            )
+        except (RedisError, OSError, TimeoutError):
+            log.warning("could not register persisted query %s; it runs unregistered", digest)
