@@ -83,6 +83,12 @@ class GraphQLApp(GraphQL[Context, None]):
             response.headers["X-Request-ID"] = ctx.request_id
         return ctx
 
+    def should_render_graphql_ide(self, request: AsyncHTTPRequestAdapter) -> bool:
+        # A GET that carries a persisted query wants an answer, not the IDE.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
     async def execute_single(  # noqa: PLR0917 - Strawberry's signature
         self,
         request: Request,
