@@ -5,16 +5,23 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
 
-.PHONY: run test lint schema clean
+.PHONY: run test lint schema manifest clean
 
 $(STAMP): pyproject.toml
+	@echo "Installing the Python environment in $(VENV) (about a minute the first time)..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# GraphiQL's assets (served by the API itself) and the JavaScript test clients.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+run: $(STAMP) $(NODE_STAMP)
 	$(BIN)/scheduling-worker serve
 
 lint: $(STAMP)
@@ -22,11 +29,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint $(NODE_STAMP)
 	$(BIN)/pytest
 
 schema: $(STAMP)
 	$(BIN)/scheduling-worker export-schema
 
+manifest: $(STAMP)
+	$(BIN)/scheduling-worker persisted-manifest --operations operations
+
+# Also removes .data: the embedded database and Redis of `make run`.
 clean:
-	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .data .mypy_cache .ruff_cache .pytest_cache .hypothesis

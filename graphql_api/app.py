@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -10,10 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from graphql_api.graphiql import GraphiQLPage
 from graphql_api.health import healthz, readyz
 from graphql_api.http import GraphQLApp
 from graphql_api.lifespan import lifespan
 from graphql_api.schema import schema
+from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings, get_settings
 
 
@@ -21,12 +25,28 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+def dev_headers(settings: Settings) -> Callable[[], dict[str, str]]:
+    """GraphiQL's header editor, pre-filled in development with a token for `dev-user`."""
+
+    def headers() -> dict[str, str]:
+        token = mint_dev_token(settings, "dev-user", email="dev@example.com")
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
+    page = None
+    if settings.graphiql_enabled:
+        page = GraphiQLPage(
+            settings.graphiql_assets, None if settings.is_production else dev_headers(settings)
+        )
     graphql = GraphQLApp(
         schema,
-        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        graphql_ide="graphiql" if page else None,
         allow_queries_via_get=True,
+        page=page,
     )
     app = Starlette(
         routes=[
@@ -35,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *([Route("/graphiql/{path:path}", page.asset)] if page else []),
         ],
         middleware=[
             # Seed: level 6 above 1 KB; Starlette never compresses event streams,

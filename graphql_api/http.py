@@ -5,21 +5,24 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import replace
+from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 
 from graphql_api.cache import codecs
 from graphql_api.cache.request import RequestCache
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
+from graphql_api.graphiql import GraphiQLPage
 from graphql_api.lifespan import AppState
 from graphql_api.persisted.queries import Refusal
 from graphql_api.security.auth import ensure_user
@@ -38,6 +41,15 @@ def request_id_of(request: Request | WebSocket) -> str:
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, *args: Any, page: GraphiQLPage | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.page = page
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        if self.page is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        return HTMLResponse(self.page.html())
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
@@ -83,7 +95,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response.headers["X-Request-ID"] = ctx.request_id
         return ctx
 
-    def should_render_graphql_ide(self, request: AsyncHTTPRequestAdapter) -> bool:
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET that carries a persisted query wants an answer, not the IDE.
         return "extensions" not in request.query_params and super().should_render_graphql_ide(
             request

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     apq_ttl_s: int = 30 * 24 * 3600
 
     graphiql: bool | None = None  # None: on in development, off in production
+    # Where `npm ci` put GraphiQL's packages: the checkout's node_modules by default.
+    graphiql_assets: Path = Path(__file__).resolve().parents[1] / "node_modules"
     readiness_timeout_s: float = 1.0
 
     @property

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -17,13 +19,14 @@ import redis
 from starlette.applications import Starlette
 
 from graphql_api.app import create_app
-from graphql_api.embedded import start_mongo, start_redis
+from graphql_api.embedded import free_port, start_mongo, start_redis
 from graphql_api.lifespan import AppState, utc_now
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "operations"
+BIN = Path(sys.executable).parent  # the virtualenv the tests run in
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
 
@@ -32,7 +35,7 @@ def operation(name: str) -> str:
     return (OPERATIONS / f"{name}.graphql").read_text()
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[Any]) -> None:
     """Terminate a server we started; kill it if it lingers (a busy machine is slow)."""
     proc.terminate()
     try:
@@ -194,9 +197,49 @@ def clock(app_state: AppState) -> Iterator[Any]:
     app_state.clock = utc_now
 
 
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`scheduling-worker serve` as a real process on the suite's Mongo and Redis; its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MONGODB_URI": str(settings.mongodb_uri),
+        "MONGODB_DB": settings.mongodb_db,
+        "REDIS_URL": str(settings.redis_url),
+        "CACHE_PREFIX": settings.cache_prefix,
+        "CACHE_TIMEOUT_MS": str(settings.cache_timeout_ms),
+    }
+    log = tmp_path_factory.mktemp("live-server") / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "scheduling-worker"), "serve", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        stop(proc)
+        raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+    yield url
+    stop(proc)
+
+
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
     """Run the project's console script; its stdout."""
-    exe = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin" / "scheduling-worker"
     return subprocess.run(
-        [str(exe), *args], check=True, capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+        [str(BIN / "scheduling-worker"), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
     ).stdout
