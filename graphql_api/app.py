@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
+from graphql_api.cache.responses import ResponseCache
 from graphql_api.graphiql import GraphiQLPage
 from graphql_api.health import healthz, readyz
 from graphql_api.http import GraphQLApp
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         graphql_ide="graphiql" if page else None,
         allow_queries_via_get=True,
         page=page,
+        responses=ResponseCache(settings.cache_ttl_response),
     )
     app = Starlette(
         routes=[

@@ -19,6 +19,7 @@ from graphql_api.cache import codecs
 from graphql_api.cache.request import RequestCache
 from graphql_api.errors import Unauthenticated
 from graphql_api.lifespan import AppState
+from graphql_api.security.tokens import Claims
 from graphql_api.settings import Settings
 from loaders import Loaders
 from loaders.base import BATCH_SIZE
@@ -35,6 +36,7 @@ class Context:
     state: AppState
     request_id: str
     now: datetime
+    claims: Claims | None = None
     user: User | None = None
     auth_error: Unauthenticated | None = None
     _loaders: Loaders | None = None
@@ -50,7 +52,26 @@ class Context:
 
     @property
     def user_id(self) -> str:
+        if self.claims is not None:
+            return self.claims.sub
         return self.viewer.sub
+
+    async def load_viewer(self) -> User:
+        """The token's user (created on first sight), through the cache."""
+        from graphql_api.security.auth import ensure_user
+
+        if self.user is None:
+            claims = self.claims
+            if claims is None:
+                raise Unauthenticated("a bearer token is required")
+            self.user = await self.cache.cached(
+                "user",
+                ["profile"],
+                self.settings.cache_ttl_user,
+                lambda: ensure_user(claims),
+                codecs.document(User),
+            )
+        return self.user
 
     @property
     def loaders(self) -> Loaders:

@@ -18,17 +18,15 @@ from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
 
-from graphql_api.cache import codecs
 from graphql_api.cache.request import RequestCache
+from graphql_api.cache.responses import ResponseCache
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
 from graphql_api.lifespan import AppState
 from graphql_api.persisted.queries import Refusal
-from graphql_api.security.auth import ensure_user
 from graphql_api.security.tokens import bearer_token, verify_token
 from loaders import create_loaders
-from models import User
 
 _REQUEST_ID_MAX = 128
 
@@ -41,9 +39,16 @@ def request_id_of(request: Request | WebSocket) -> str:
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, *args: Any, page: GraphiQLPage | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        page: GraphiQLPage | None = None,
+        responses: ResponseCache | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.page = page
+        self.responses = responses
 
     async def render_graphql_ide(self, request: Request) -> Response:
         if self.page is None:
@@ -79,16 +84,11 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             token = bearer_token(request.headers.get("authorization"))
             if token is not None:
-                claims = verify_token(token, state.settings)
-                ctx._cache = RequestCache(state.cache, claims.sub)
-                ctx.user = await ctx._cache.cached(
-                    "user",
-                    ["profile"],
-                    state.settings.cache_ttl_user,
-                    lambda: ensure_user(claims),
-                    codecs.document(User),
-                )
-                ctx._loaders = create_loaders(claims.sub)
+                # The user document is read when an operation runs (a whole answer
+                # served from the cache needs only the token).
+                ctx.claims = verify_token(token, state.settings)
+                ctx._cache = RequestCache(state.cache, ctx.claims.sub)
+                ctx._loaders = create_loaders(ctx.claims.sub)
         except Unauthenticated as e:
             ctx.auth_error = e
         if isinstance(response, Response):
@@ -119,9 +119,24 @@ class GraphQLApp(GraphQL[Context, None]):
             error = GraphQLError(resolved.message, extensions={"code": resolved.code})
             return ExecutionResult(data=None, errors=[error])
         request_data = replace(request_data, query=resolved or request_data.query)
-        return await super().execute_single(
+        key = None
+        if self.responses is not None and request_data.query:
+            key = self.responses.key(
+                context, request_data.query, request_data.variables, request_data.operation_name
+            )
+        if key is not None and self.responses is not None:
+            hit = await self.responses.lookup(context, key)
+            if hit is not None:
+                data, cache_control = hit
+                sub_response.headers["Cache-Control"] = cache_control
+                return ExecutionResult(data=data, errors=None)
+        result = await super().execute_single(
             request, request_adapter, sub_response, context, root_value, request_data
         )
+        if key is not None and self.responses is not None and not result.errors and result.data:
+            cache_control = sub_response.headers.get("Cache-Control", "no-store")
+            await self.responses.store(context, key, result.data, cache_control)
+        return result
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

@@ -35,11 +35,13 @@ from graphql_api.users.types import User
 
 
 async def _goal(ctx: Context, raw: str) -> Node | None:
+    await ctx.cache.depend_on("goals")
     doc = await ctx.loaders.goal_by_id.load(ref_of(raw, "Goal"))
     return Goal(doc=doc) if doc else None
 
 
 async def _habit(ctx: Context, raw: str) -> Node | None:
+    await ctx.cache.depend_on("habits")
     doc = await ctx.loaders.habit_by_id.load(ref_of(raw, "Habit"))
     return Habit(doc=doc) if doc else None
 
@@ -51,7 +53,11 @@ async def _calendar(ctx: Context, raw: str) -> Node | None:
 
 async def _event(ctx: Context, raw: str) -> Node | None:
     doc = await ctx.loaders.event_by_id.load(ref_of(raw, "Event"))
-    return Event(doc=doc) if doc else None
+    if doc is None:
+        ctx.cache.untracked()  # an id that is not (or no longer) the user's
+        return None
+    await ctx.cache.depend_on(f"cal:{doc.calendar_id}")
+    return Event(doc=doc)
 
 
 async def _user(ctx: Context, global_id: str) -> Node | None:

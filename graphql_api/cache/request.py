@@ -21,6 +21,10 @@ class RequestCache:
         self.cache = cache
         self.user_id = user_id
         self._versions: DataLoader[str, str | None] = DataLoader(self._load_versions)
+        # What this request's answer was read under, for the response cache: the
+        # version of every scope, and whether anything was read without one.
+        self.read: dict[str, str] = {}
+        self.complete = True
 
     def _scope(self, name: str) -> str:
         return f"u:{self.user_id}:{name}"
@@ -33,10 +37,23 @@ class RequestCache:
         """The version tokens of these scopes (and the epoch); None: bypass the cache."""
         if not self.cache.enabled:
             return None
-        found = await self._versions.load_many([EPOCH, *(self._scope(s) for s in scopes)])
-        if any(token is None for token in found):
+        names = [EPOCH, *(self._scope(s) for s in scopes)]
+        found = await self._versions.load_many(names)
+        tokens = [t for t in found if t is not None]
+        if len(tokens) < len(names):
+            self.complete = False
             return None
-        return [t for t in found if t is not None]
+        self.read.update(zip(names, tokens, strict=True))
+        return tokens
+
+    async def depend_on(self, *scopes: str) -> None:
+        """Records that the answer shows data of these scopes, read without the cache."""
+        if self.cache.enabled:
+            await self.tokens(list(scopes))
+
+    def untracked(self) -> None:
+        """The answer shows data no scope covers: it must not be cached whole."""
+        self.complete = False
 
     def key(self, name: str, tokens: list[str]) -> str:
         return self.cache.key("u", self.user_id, name, *tokens)

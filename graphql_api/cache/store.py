@@ -274,28 +274,35 @@ class Cache:
         spread = self.config.jitter
         return max(1, round(ttl_s * random.uniform(1 - spread, 1 + spread)))  # noqa: S311
 
-    async def get_many(self, keys: list[str]) -> dict[str, bytes]:
-        """Whatever of `keys` is cached (L1, then one MGET)."""
+    async def get_many(self, keys: list[str], *, counted: bool = True) -> dict[str, bytes]:
+        """Whatever of `keys` is cached (L1, then one MGET).
+
+        `counted=False` for entries whose use is decided later (whole answers count
+        as level "response" once their versions are checked).
+        """
         found: dict[str, bytes] = {}
         for key in keys:
             raw = self.l1.get(key)
             if raw is not None:
                 found[key] = raw
-        CACHE_REQUESTS.labels("l1", "hit").inc(len(found))
         rest = [k for k in keys if k not in found]
-        CACHE_REQUESTS.labels("l1", "miss").inc(len(rest))
+        if counted:
+            CACHE_REQUESTS.labels("l1", "hit").inc(len(found))
+            CACHE_REQUESTS.labels("l1", "miss").inc(len(rest))
         if rest:
             try:
                 values = await self._call(lambda r: r.mget(rest))
             except Unavailable:
-                CACHE_REQUESTS.labels("l2", "error").inc(len(rest))
+                if counted:
+                    CACHE_REQUESTS.labels("l2", "error").inc(len(rest))
                 return found
             for key, value in zip(rest, values, strict=True):
                 if value is not None:
                     found[key] = self.l1[key] = _bytes(value)
-            hits = sum(1 for k in rest if k in found)
-            CACHE_REQUESTS.labels("l2", "hit").inc(hits)
-            CACHE_REQUESTS.labels("l2", "miss").inc(len(rest) - hits)
+            if counted:
+                hits = sum(1 for k in rest if k in found)
+                CACHE_REQUESTS.labels("l2", "hit").inc(hits)
+                CACHE_REQUESTS.labels("l2", "miss").inc(len(rest) - hits)
         return found
 
     async def set_many(self, items: dict[str, bytes], ttl_s: float) -> None:

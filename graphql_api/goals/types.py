@@ -100,6 +100,7 @@ class Goal(Node):
 
     @strawberry.field(description="Logged progress, oldest first.")
     async def progress_log(self, info: Info) -> list[ProgressEntry]:
+        await info.context.cache.depend_on(f"goal:{ref(self.doc)}")
         entries = await info.context.loaders.progress_log_by_goal.load(ref(self.doc))
         return [ProgressEntry(at=e.at, value=e.value, note=e.note) for e in entries]
 

@@ -139,6 +139,7 @@ class Habit(Node):
         to: date,
     ) -> list[CheckIn]:
         validation.date_range(from_, to)
+        await info.context.cache.depend_on(f"habit:{ref(self.doc)}")
         low, high = from_.isoformat(), to.isoformat()
         docs = await info.context.loaders.check_ins_by_habit.load(ref(self.doc))
         return [CheckIn(doc=d) for d in docs if low <= d.date <= high]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from graphql import (
     DocumentNode,
@@ -67,15 +67,13 @@ def is_introspection_only(document: DocumentNode | None, operation_name: str | N
 class RequireAuthentication(SchemaExtension):
     """Refuses to execute without a valid token (HTTP 401), except pure introspection."""
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context.context
         error: Unauthenticated | None = ctx.auth_error
-        if (
-            error is None
-            and ctx.user is None
-            and not is_introspection_only(
-                self.execution_context.graphql_document, self.execution_context.operation_name
-            )
+        if error is None and ctx.claims is not None:
+            await ctx.load_viewer()
+        elif error is None and not is_introspection_only(
+            self.execution_context.graphql_document, self.execution_context.operation_name
         ):
             error = Unauthenticated(
                 "a bearer token is required: send `Authorization: Bearer <token>`"

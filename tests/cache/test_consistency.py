@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -239,3 +239,39 @@ async def test_cache_requests_are_counted_on_metrics(
     assert 'cache_requests_total{level="l1",result="hit"}' in text
     assert 'cache_requests_total{level="l2",result="miss"}' in text
     assert REGISTRY.get_sample_value("cache_requests_total", {"level": "l1", "result": "hit"})
+
+
+async def test_a_repeated_query_is_answered_whole_until_something_it_showed_changes(
+    alice: Client, clock: Any
+) -> None:
+    # given
+    clock(NOW)
+    goal = await create_goal(alice, title="Whole")
+    habit = await create_habit(alice, goalId=goal["id"])
+    first = await alice.op("Dashboard", {"range": WEEK})
+
+    def answered_whole() -> float:
+        return (
+            REGISTRY.get_sample_value(
+                "cache_requests_total", {"level": "response", "result": "hit"}
+            )
+            or 0.0
+        )
+
+    # when
+    before = answered_whole()
+    again = await alice.op("Dashboard", {"range": WEEK})
+    # then
+    assert answered_whole() == before + 1
+    assert again.body == first.body
+    assert again.headers["cache-control"] == first.headers["cache-control"]
+    # when: something it showed changes
+    await check_in(alice, habit["id"], "2026-03-18")
+    after = await alice.op("Dashboard", {"range": WEEK})
+    # then: a fresh answer
+    assert answered_whole() == before + 1
+    assert after.data["goals"]["edges"][0]["node"]["habits"][0]["streak"]["current"] == 1
+    # and the next day the same query is worked out again (streaks move with the day)
+    clock(NOW + timedelta(days=1))
+    await alice.op("Dashboard", {"range": WEEK})
+    assert answered_whole() == before + 1

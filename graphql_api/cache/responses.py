@@ -1,0 +1,85 @@
+"""Whole answers of queries, cached under the versions of everything they showed.
+
+An answer is stored with the version token of every scope it read (goals,
+habit:<id>, cal:<id>, the user's profile, the epoch). It is served again only
+while every one of those tokens is unchanged, so a write anywhere in what it
+showed retires it; and only for the same user, query text, variables and
+user's day (the answer remembers the day and zone it was made for). Queries
+that read anything outside a scope are not stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from graphql import GraphQLError, OperationType, get_operation_ast
+from graphql.language.parser import parse
+
+from graphql_api.cache.store import CACHE_REQUESTS, Cache
+from graphql_api.context import Context
+
+MAX_QUERY_LENGTH = 20_000
+
+
+@lru_cache(maxsize=1000)
+def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:  # a bad document: execution will say why
+        return None
+    return operation.operation if operation else None
+
+
+class ResponseCache:
+    def __init__(self, ttl_s: int) -> None:
+        self.ttl_s = ttl_s
+
+    def key(
+        self, ctx: Context, query: str, variables: Any, operation_name: str | None
+    ) -> str | None:
+        """The answer's key, or None when this request's answer is not cached whole."""
+        if ctx._cache is None or not ctx.state.cache.enabled or len(query) > MAX_QUERY_LENGTH:
+            return None
+        if _operation_type(query, operation_name) is not OperationType.QUERY:
+            return None
+        what = json.dumps([operation_name, query, variables], sort_keys=True)
+        digest = hashlib.sha256(what.encode()).hexdigest()
+        return ctx.state.cache.key("u", ctx.user_id, "response", digest)
+
+    async def lookup(self, ctx: Context, key: str) -> tuple[dict[str, Any], str] | None:
+        """The stored data and Cache-Control header, if nothing it showed has changed."""
+        cache: Cache = ctx.state.cache
+        found = await cache.get_many([key], counted=False)
+        if key not in found:
+            CACHE_REQUESTS.labels("response", "miss").inc()
+            return None
+        entry = json.loads(found[key])
+        # Streaks and progress move with the user's calendar day: same day only. The
+        # zone is the one the answer was made in; the profile's version vouches for it.
+        if str(ctx.now.astimezone(ZoneInfo(entry["zone"])).date()) != entry["today"]:
+            CACHE_REQUESTS.labels("response", "miss").inc()
+            return None
+        read: dict[str, str] = entry["read"]
+        current = await cache.versions(list(read))
+        if current != read:
+            CACHE_REQUESTS.labels("response", "miss" if current else "error").inc()
+            return None
+        CACHE_REQUESTS.labels("response", "hit").inc()
+        return entry["data"], entry["cacheControl"]
+
+    async def store(self, ctx: Context, key: str, data: dict[str, Any], cache_control: str) -> None:
+        request_cache = ctx._cache
+        if request_cache is None or not request_cache.complete or not request_cache.read:
+            return
+        entry = {
+            "read": request_cache.read,
+            "zone": ctx.viewer.timezone,
+            "today": str(ctx.today),
+            "data": data,
+            "cacheControl": cache_control,
+        }
+        await ctx.state.cache.set_many({key: json.dumps(entry).encode()}, self.ttl_s)
