@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -30,7 +31,7 @@ async def readyz(request: Request) -> JSONResponse:
     timeout = state.settings.readiness_timeout_s
     mongo, redis = await asyncio.gather(
         _check(state.mongo.admin.command("ping"), timeout),
-        _check(state.redis.ping(), timeout),
+        _check(cast("Awaitable[object]", state.redis.ping()), timeout),
     )
     ready = mongo == "ok" and redis == "ok"
     return JSONResponse(

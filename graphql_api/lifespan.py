@@ -22,6 +22,7 @@ from graphql_api.persisted.manifest import PACKAGED, Manifest
 from graphql_api.persisted.queries import PersistedQueries
 from graphql_api.settings import Settings
 from models import DOCUMENT_MODELS
+from models.migrations import migrate
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def persisted_queries_of(settings: Settings, redis: Redis) -> PersistedQueries:
 
 async def open_state(settings: Settings) -> AppState:
     mongo = mongo_client(settings)
+    await migrate(mongo[settings.mongodb_db])
     await init_beanie(database=mongo[settings.mongodb_db], document_models=DOCUMENT_MODELS)
     redis = redis_client(settings)
     return AppState(

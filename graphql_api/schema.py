@@ -19,6 +19,7 @@ from graphql_api.context import Context, Info
 from graphql_api.errors import ErrorCodes
 from graphql_api.events.mutations import EventMutations
 from graphql_api.events.queries import EventQueries
+from graphql_api.events.service import instance_of
 from graphql_api.events.types import Event
 from graphql_api.goals.mutations import GoalMutations
 from graphql_api.goals.queries import GoalQueries
@@ -52,6 +53,10 @@ async def _calendar(ctx: Context, raw: str) -> Node | None:
 
 
 async def _event(ctx: Context, raw: str) -> Node | None:
+    _, local = decode_global_id(raw)
+    if "@" in local:  # an instance of a recurring series
+        instance = await instance_of(ctx, local)
+        return Event(doc=instance) if instance else None
     doc = await ctx.loaders.event_by_id.load(ref_of(raw, "Event"))
     if doc is None:
         ctx.cache.untracked()  # an id that is not (or no longer) the user's

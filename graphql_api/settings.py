@@ -68,6 +68,21 @@ class Settings(BaseSettings):
     persisted_queries_manifest: Path | None = None  # None: the one shipped in the package
     apq_ttl_s: int = 30 * 24 * 3600
 
+    # Calendar sync.
+    credentials_key: str | None = None  # Fernet key; required in production
+    google_api_url: str = "https://www.googleapis.com/calendar/v3"
+    google_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_channel_token: str | None = None  # the X-Goog-Channel-Token push notifications carry
+    sync_interval_s: int = 900  # every calendar is synced at least this often
+    sync_page_size: int = 250
+    sync_retries: int = 5  # of a failed run, with exponential backoff
+    sync_heartbeat_s: int = 30  # a run whose worker stops beating is run again
+    webhook_debounce_s: float = 2.0
+    cache_warm_cron: str = "0 */4 * * *"  # the seed's cache warming of the most active users
+    embedded_worker: bool = True  # `serve` on the embedded default also runs a worker
+
     graphiql: bool | None = None  # None: on in development, off in production
     # Where `npm ci` put GraphiQL's packages: the checkout's node_modules by default.
     graphiql_assets: Path = Path(__file__).resolve().parents[1] / "node_modules"
@@ -101,6 +116,8 @@ class Settings(BaseSettings):
             problems.append("set MONGODB_URI; the embedded database is for development only")
         if not self.redis_url:
             problems.append("set REDIS_URL; the embedded Redis is for development only")
+        if not self.credentials_key:
+            problems.append("set CREDENTIALS_KEY (a Fernet key) to encrypt calendar credentials")
         if problems:
             raise UnsafeSettingsError("ENV=production refuses to start: " + "; ".join(problems))
         return self

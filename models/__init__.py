@@ -2,7 +2,7 @@
 
 from beanie import Document
 
-from models.calendar import Calendar, SyncState
+from models.calendar import Calendar, Source, SyncCursor, SyncRun, SyncState
 from models.event import Event
 from models.goal import Goal, GoalProgress, Target
 from models.habit import CheckIn, CheckInEntry, Frequency, Habit, PreferredWindow
@@ -16,6 +16,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     CheckIn,
     Calendar,
     Event,
+    SyncRun,
 ]
 
 __all__ = [
@@ -29,6 +30,9 @@ __all__ = [
     "GoalProgress",
     "Habit",
     "PreferredWindow",
+    "Source",
+    "SyncCursor",
+    "SyncRun",
     "SyncState",
     "Target",
     "User",

@@ -18,6 +18,29 @@ class SyncState(BaseModel):
     model_config = DOCUMENT_CONFIG
 
 
+class Source(BaseModel):
+    """Where a synced calendar comes from. `credentials` is encrypted (never returned)."""
+
+    url: str | None = None  # the CalDAV collection or the ICS feed
+    username: str | None = None
+    external_id: str | None = Field(default=None, alias="externalId")  # Google calendar id
+    credentials: str | None = None  # Fernet token of the password or the OAuth tokens
+
+    model_config = DOCUMENT_CONFIG
+
+
+class SyncCursor(BaseModel):
+    """How far the last complete sync got: stored only once all of it is applied."""
+
+    token: str | None = None  # Google syncToken, CalDAV sync-token
+    ctag: str | None = None  # CalDAV getctag, for servers without sync-collection
+    etag: str | None = None  # ICS feed: conditional GET
+    last_modified: str | None = Field(default=None, alias="lastModified")
+    refresh_interval_s: int | None = Field(default=None, alias="refreshIntervalS")
+
+    model_config = DOCUMENT_CONFIG
+
+
 class Calendar(Document):
     model_config = DOCUMENT_CONFIG
 
@@ -28,10 +51,45 @@ class Calendar(Document):
     timezone: str
     color: str | None = None
     is_primary: bool = Field(default=False, alias="isPrimary")
+    source: Source | None = None
+    cursor: SyncCursor = Field(default_factory=SyncCursor)
     # None for LOCAL calendars: there is nothing to sync.
     sync_state: SyncState | None = Field(default=None, alias="syncState")
+    next_sync_at: datetime | None = Field(default=None, alias="nextSyncAt")
     created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
 
     class Settings:
         name = "calendars"
-        indexes = [IndexModel([("userId", 1), ("createdAt", 1)])]
+        indexes = [
+            IndexModel([("userId", 1), ("createdAt", 1)]),
+            IndexModel([("provider", 1), ("nextSyncAt", 1)]),
+        ]
+
+
+class SyncRun(Document):
+    """One sync of one calendar, from QUEUED to SUCCEEDED or FAILED."""
+
+    model_config = DOCUMENT_CONFIG
+
+    id: DocumentId
+    user_id: str = Field(alias="userId")
+    calendar_id: str = Field(alias="calendarId")
+    status: str = "QUEUED"  # QUEUED | RUNNING | SUCCEEDED | FAILED
+    full: bool = False
+    processed: int = 0
+    total: int | None = None
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    error: str | None = None
+    attempts: int = 0
+    queued_at: datetime = Field(default_factory=utcnow, alias="queuedAt")
+    started_at: datetime | None = Field(default=None, alias="startedAt")
+    finished_at: datetime | None = Field(default=None, alias="finishedAt")
+
+    class Settings:
+        name = "sync_runs"
+        indexes = [
+            IndexModel([("calendarId", 1), ("status", 1)]),
+            IndexModel([("userId", 1), ("queuedAt", -1)]),
+        ]

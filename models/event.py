@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from beanie import Document
-from pydantic import Field
+from pydantic import Field, model_validator
 from pymongo import IndexModel
 
 from models.base import DOCUMENT_CONFIG, DocumentId, Ref, utcnow
@@ -16,6 +16,14 @@ class Event(Document):
     event also keeps its dates (`start_date`, `end_date`, end exclusive), which
     are what the user sees; its instants are local midnights in the calendar's
     zone, used only to find and order it.
+
+    A recurring series is one document (the master) with its `recurrence` lines
+    (RRULE, RDATE, EXDATE) in its own `timezone`; its `end_time` is the end of
+    its last instance (far in the future when it never ends). An instance that
+    differs from the rule (moved, retitled, cancelled) is its own document with
+    `recurring_event_id` and `instance`, the original start of the instance.
+    Synced events are keyed by (calendar, `external_id`, `instance`): upserting
+    the same provider data twice changes nothing.
     """
 
     model_config = DOCUMENT_CONFIG
@@ -34,6 +42,11 @@ class Event(Document):
     busy: bool = True
     status: str = "CONFIRMED"  # CONFIRMED | TENTATIVE | CANCELLED
     recurring_event_id: Ref | None = Field(default=None, alias="recurringEventId")
+    external_id: str = Field(default="", alias="externalId")  # the provider's id; ours if LOCAL
+    instance: str = ""  # original start of an overridden instance (see instance_key)
+    recurrence: list[str] = Field(default_factory=list)
+    timezone: str | None = None  # the zone its recurrence rules are read in
+    etag: str | None = None
     habit_id: Ref | None = Field(default=None, alias="habitId")
     created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
     updated_at: datetime = Field(default_factory=utcnow, alias="updatedAt")
@@ -45,4 +58,17 @@ class Event(Document):
             IndexModel([("startTime", 1), ("endTime", 1)]),
             IndexModel([("userId", 1), ("startTime", 1), ("endTime", 1)]),
             IndexModel([("habitId", 1)], sparse=True),
+            IndexModel([("calendarId", 1), ("externalId", 1), ("instance", 1)], unique=True),
+            IndexModel([("calendarId", 1), ("recurringEventId", 1)]),
         ]
+
+    @model_validator(mode="after")
+    def _own_key(self) -> Event:
+        # An event of ours (LOCAL, or created before it synced) is keyed by its own id.
+        if not self.external_id:
+            self.external_id = str(self.id)
+        return self
+
+    @property
+    def is_series(self) -> bool:
+        return bool(self.recurrence)

@@ -113,6 +113,20 @@ class Cache:
         self._epoch_stale = False
         self._run_id: str | None = None
         self._run_id_at = 0.0
+        if redis is not None:
+            # Every (re)connection may be to a restarted Redis: look at its run id again.
+            pool = redis.connection_pool
+            make = pool.make_connection
+
+            def hooked() -> Any:
+                connection = make()  # type: ignore[no-untyped-call]
+                connection.register_connect_callback(self._connected)
+                return connection
+
+            pool.make_connection = hooked  # type: ignore[method-assign]
+
+    def _connected(self, connection: object) -> None:
+        self._run_id = None
 
     @property
     def enabled(self) -> bool:
@@ -156,6 +170,8 @@ class Cache:
             run_id = await self._server_run()
             keys = [self.key("v", scope) for scope in scopes]
             found = await self._call(lambda r: r.mget(keys))
+            if self._run_id is None:  # that call had to reconnect: a restart, maybe
+                run_id = await self._server_run()
             tokens = {s: _bytes(v).decode() for s, v in zip(scopes, found, strict=True) if v}
             epoch = tokens.get(EPOCH)
             if EPOCH in scopes and (

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,6 +15,7 @@ from graphql_api import validation
 from graphql_api.cache import codecs
 from graphql_api.calendars.service import calendar_of, calendars_changed, user_calendars
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
+from graphql_api.events.recurrence import instances
 from graphql_api.relay import Connection, page_size, paginate, ref_of
 from loaders.base import BATCH_SIZE
 from models import Calendar, Event
@@ -231,7 +233,62 @@ async def _query_events(
 async def events_between(
     ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
 ) -> list[Event]:
-    """The events of these calendars overlapping [start, end), cancelled ones left out.
+    """The events of these calendars overlapping [start, end), cancelled ones left out,
+    recurring series expanded into their instances."""
+    stored = await _stored_between(ctx, calendar_ids, start, end)
+    series = [e for e in stored if e.recurrence]
+    events = [e for e in stored if not e.recurrence]
+    if series:
+        zones = {ref(c): c.timezone for c in await user_calendars(ctx)}
+        exceptions = {c: await _exceptions(ctx, c) for c in {e.calendar_id for e in series}}
+        for master in series:
+            overridden = exceptions[master.calendar_id].get(master.external_id, set())
+            zone = zones.get(master.calendar_id, "UTC")
+            events += instances(master, start, end, overridden, zone)
+    return [e for e in events if e.status != "CANCELLED"]
+
+
+async def instance_of(ctx: Context, local_id: str) -> Event | None:
+    """The instance `<series id>@<original start>` of one of the user's series, if it exists."""
+    series_id, _, key = local_id.partition("@")
+    if not ObjectId.is_valid(series_id) or not re.fullmatch(r"\d{8}(T\d{6}Z)?", key):
+        raise BadUserInput(f"{local_id!r} is not a valid event instance ID")
+    master = await ctx.loaders.event_by_id.load(series_id)
+    if master is None or not master.recurrence:
+        ctx.cache.untracked()
+        return None
+    await ctx.cache.depend_on(f"cal:{master.calendar_id}")
+    pattern = "%Y%m%dT%H%M%SZ" if "T" in key else "%Y%m%d"
+    moment = datetime.strptime(key, pattern).replace(tzinfo=UTC)
+    nearby = await events_between(
+        ctx, [master.calendar_id], moment - timedelta(days=2), moment + timedelta(days=2)
+    )
+    return next((e for e in nearby if ref(e) == ref(master) and e.instance == key), None)
+
+
+async def _exceptions(ctx: Context, calendar_id: Ref) -> dict[str, set[str]]:
+    """A calendar's changed or cancelled instances: series id -> their original starts."""
+
+    async def load() -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        async for row in Event.get_pymongo_collection().find(
+            {"userId": ctx.user_id, "calendarId": calendar_id, "instance": {"$ne": ""}},
+            {"externalId": 1, "instance": 1},
+        ):
+            found.setdefault(row["externalId"], []).append(row["instance"])
+        return found
+
+    ttl = ctx.settings.cache_ttl_calendar_events
+    found = await ctx.cache.cached(
+        f"exceptions:{calendar_id}", [f"cal:{calendar_id}"], ttl, load, codecs.JSON
+    )
+    return {series: set(keys) for series, keys in found.items()}
+
+
+async def _stored_between(
+    ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
+) -> list[Event]:
+    """The stored events (singles, series, changed instances) overlapping [start, end).
 
     Cached per calendar per UTC day (the seed's `calendar:{id}:events:{date}`):
     one MGET finds the days already known, one query fills in the others.

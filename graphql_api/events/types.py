@@ -10,6 +10,7 @@ from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Info
 from graphql_api.errors import not_found
+from graphql_api.events.recurrence import is_generated
 from graphql_api.relay import Node, to_global_id
 from models import Event as EventDoc
 
@@ -31,6 +32,12 @@ def _floating(iso_date: str) -> datetime:
 @strawberry.type
 class Event(Node):
     doc: strawberry.Private[EventDoc]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        if is_generated(self.doc):  # an instance of a series: the series' id and its start
+            return to_global_id("Event", f"{self.doc.id}@{self.doc.instance}")
+        return to_global_id("Event", self.doc.id)
 
     @strawberry.field
     def title(self) -> str:

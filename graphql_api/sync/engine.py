@@ -1,0 +1,250 @@
+"""A provider's changes applied to our copy of a calendar: idempotent, in bulk, resumable.
+
+Every event is keyed by (calendar, external id, instance), so applying the same
+page twice changes nothing; unchanged events are not even rewritten (their
+content hash is compared first). The provider's cursor is saved only after the
+last page is applied: a sync that dies half-way is simply run again. A full
+listing removes whatever it did not mention.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bson import ObjectId
+from pymongo import ReplaceOne
+
+from graphql_api.events.recurrence import series_end
+from graphql_api.sync.providers.base import CursorExpired, Page, Provider, RemoteEvent
+from models import Calendar, Event
+from models.base import as_stored, ref, save_changes
+
+log = logging.getLogger(__name__)
+TITLE_MAX, DESCRIPTION_MAX, LOCATION_MAX = 200, 5000, 500
+
+
+@dataclass
+class Progress:
+    processed: int = 0
+    total: int | None = None
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+
+def fingerprint(remote: RemoteEvent) -> str:
+    """What an event's content is, to skip rewriting what did not change."""
+    fields = [
+        remote.title,
+        remote.description,
+        remote.location,
+        str(remote.start),
+        str(remote.end),
+        remote.status,
+        remote.busy,
+        remote.timezone,
+        remote.recurrence,
+    ]
+    return hashlib.sha1(json.dumps(fields, default=str).encode()).hexdigest()  # noqa: S324
+
+
+def to_document(calendar: Calendar, remote: RemoteEvent) -> Event:
+    zone = remote.timezone or calendar.timezone
+    if isinstance(remote.start, datetime) and isinstance(remote.end, datetime):
+        start_time, end_time = remote.start.astimezone(UTC), remote.end.astimezone(UTC)
+        end_time = max(start_time, end_time)
+        dates: dict[str, Any] = {"all_day": False}
+    else:
+        first = remote.start if not isinstance(remote.start, datetime) else remote.start.date()
+        last = remote.end if not isinstance(remote.end, datetime) else remote.end.date()
+        last = max(last, first + timedelta(days=1))
+        tz = ZoneInfo(calendar.timezone)
+        start_time = datetime.combine(first, time(), tz).astimezone(UTC)
+        end_time = datetime.combine(last, time(), tz).astimezone(UTC)
+        dates = {"all_day": True, "start_date": first.isoformat(), "end_date": last.isoformat()}
+    event = Event(
+        user_id=calendar.user_id,
+        calendar_id=ref(calendar),
+        title=remote.title[:TITLE_MAX] or "(no title)",
+        description=_clip(remote.description, DESCRIPTION_MAX),
+        location=_clip(remote.location, LOCATION_MAX),
+        start_time=start_time,
+        end_time=end_time,
+        busy=remote.busy,
+        status=remote.status,
+        external_id=remote.external_id,
+        instance=remote.instance,
+        recurrence=remote.recurrence,
+        timezone=zone if isinstance(remote.start, datetime) else None,
+        etag=fingerprint(remote),
+        **dates,
+    )
+    if event.recurrence:
+        try:
+            event.end_time = series_end(event, calendar.timezone)
+        except (ValueError, TypeError) as e:  # rules dateutil cannot read: keep the first one
+            log.warning(
+                "event %s: unreadable recurrence %s (%s)", remote.external_id, remote.recurrence, e
+            )
+            event.recurrence = []
+    return event
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    return text[:limit] if text else None
+
+
+class Applier:
+    """Writes pages into one calendar and counts what changed."""
+
+    def __init__(self, calendar: Calendar, progress: Progress) -> None:
+        self.calendar = calendar
+        self.progress = progress
+        self.seen: set[tuple[str, str]] = set()
+        self.collection = Event.get_pymongo_collection()
+
+    def _key(self, external_id: str, instance: str) -> dict[str, Any]:
+        return {"calendarId": ref(self.calendar), "externalId": external_id, "instance": instance}
+
+    async def apply(self, page: Page) -> None:
+        if page.total is not None:
+            self.progress.total = page.total
+        await self._upsert([e for e in page.upserts if not e.instance])
+        await self._upsert([e for e in page.upserts if e.instance])  # after their masters
+        for removed in page.removed:
+            query: dict[str, Any] = {
+                "calendarId": ref(self.calendar),
+                "externalId": removed.external_id,
+            }
+            result = await self.collection.delete_many(query)
+            self.progress.deleted += result.deleted_count
+        self.progress.processed += len(page.upserts) + len(page.removed)
+
+    async def _upsert(self, remotes: list[RemoteEvent]) -> None:
+        if not remotes:
+            return
+        for remote in remotes:
+            self.seen.add((remote.external_id, remote.instance))
+        ids = list({r.external_id for r in remotes})
+        stored = {
+            (row["externalId"], row["instance"]): row
+            async for row in self.collection.find(
+                {"calendarId": ref(self.calendar), "externalId": {"$in": ids}},
+                {"externalId": 1, "instance": 1, "etag": 1},
+            )
+        }
+        masters = {k[0]: row["_id"] for k, row in stored.items() if not k[1]}
+        operations = []
+        for remote in remotes:
+            key = (remote.external_id, remote.instance)
+            event = to_document(self.calendar, remote)
+            if remote.instance and remote.external_id in masters:
+                event.recurring_event_id = str(masters[remote.external_id])
+            existing = stored.get(key)
+            if existing is not None and existing.get("etag") == event.etag:
+                continue  # unchanged: no write
+            replacement = as_stored(event)
+            if existing is not None:
+                replacement["_id"] = existing["_id"]  # the event keeps its id
+            operations.append(ReplaceOne(self._key(*key), replacement, upsert=True))
+            if existing is None:
+                self.progress.created += 1
+            else:
+                self.progress.updated += 1
+        if operations:
+            await self.collection.bulk_write(operations, ordered=False)
+
+    async def remove_unseen(self) -> None:
+        """After a full listing: whatever it did not mention is gone."""
+        gone = [
+            row["_id"]
+            async for row in self.collection.find(
+                {"calendarId": ref(self.calendar)}, {"externalId": 1, "instance": 1}
+            )
+            if (row.get("externalId"), row.get("instance", "")) not in self.seen
+        ]
+        if gone:
+            result = await self.collection.delete_many({"_id": {"$in": gone}})
+            self.progress.deleted += result.deleted_count
+
+    async def link_overrides(self) -> None:
+        """Overrides that arrived before their master (another page) get its id now."""
+        loose = [
+            row
+            async for row in self.collection.find(
+                {
+                    "calendarId": ref(self.calendar),
+                    "instance": {"$ne": ""},
+                    "recurringEventId": None,
+                }
+            )
+        ]
+        if not loose:
+            return
+        masters = {
+            row["externalId"]: str(row["_id"])
+            async for row in self.collection.find(
+                {
+                    "calendarId": ref(self.calendar),
+                    "externalId": {"$in": list({r["externalId"] for r in loose})},
+                    "instance": "",
+                },
+                {"externalId": 1},
+            )
+        }
+        for row in loose:
+            if row["externalId"] in masters:
+                row["recurringEventId"] = masters[row["externalId"]]
+                await self.collection.replace_one({"_id": row["_id"]}, row)
+
+
+async def sync(
+    calendar: Calendar,
+    provider: Provider,
+    *,
+    full: bool,
+    on_page: Callable[[Progress], Awaitable[None]] | None = None,
+) -> Progress:
+    """Brings our copy of the calendar to the provider's state."""
+    try:
+        return await _sync(calendar, provider, full=full, on_page=on_page)
+    except CursorExpired:
+        log.info("calendar %s: sync token expired; full sync", calendar.id)
+        calendar.cursor.token = None
+        return await _sync(calendar, provider, full=True, on_page=on_page)
+
+
+async def _sync(
+    calendar: Calendar,
+    provider: Provider,
+    *,
+    full: bool,
+    on_page: Callable[[Progress], Awaitable[None]] | None,
+) -> Progress:
+    progress = Progress()
+    applier = Applier(calendar, progress)
+    listing = await provider.listing(calendar, full=full)
+    async for page in listing.pages:
+        await applier.apply(page)
+        if on_page is not None:
+            await on_page(progress)
+    if listing.full:
+        await applier.remove_unseen()
+    await applier.link_overrides()
+    # Only now, with every page applied, is the provider's cursor ours.
+    await save_changes(calendar, {"userId": calendar.user_id}, cursor=calendar.cursor)
+    return progress
+
+
+def today_in(zone: str) -> date:
+    return datetime.now(ZoneInfo(zone)).date()
+
+
+__all__ = ["ObjectId", "Progress", "sync", "to_document"]

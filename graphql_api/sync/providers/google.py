@@ -1,0 +1,247 @@
+"""Google Calendar v3: events.list with pages and sync tokens, OAuth refresh, rate limits.
+
+Follows Google's documented semantics: a full listing (no syncToken) ends with
+`nextSyncToken`; later listings with that token return only changes, deleted
+events as `status: cancelled`; an expired token answers 410 and the calendar
+is listed in full again. Recurring series arrive as their master (with its
+`recurrence` lines) plus one event per changed instance (`recurringEventId`,
+`originalStartTime`). Rate limits (403 rateLimitExceeded, 429) and 5xx are
+retried with exponential backoff and jitter, honouring Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from graphql_api.events.recurrence import instance_key
+from graphql_api.security.secrets import seal, unseal
+from graphql_api.settings import Settings
+from graphql_api.sync.ical import normalize_recurrence, zone_of
+from graphql_api.sync.providers.base import (
+    CursorExpired,
+    Listing,
+    Page,
+    ProviderError,
+    ProviderRefused,
+    RemoteEvent,
+    Removed,
+)
+from models import Calendar
+from models.base import save_changes
+
+log = logging.getLogger(__name__)
+RATE_LIMITED = {"rateLimitExceeded", "userRateLimitExceeded"}
+MAX_ATTEMPTS = 6
+MAX_BACKOFF_S = 32.0
+
+
+class GoogleCalendar:
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.http = http
+        self.sleep = sleep
+        self.requests = 0  # provider requests made, for the benchmark's "one request" figure
+
+    async def listing(self, calendar: Calendar, *, full: bool) -> Listing:
+        token = None if full else calendar.cursor.token
+        return Listing(full=token is None, pages=self._pages(calendar, token))
+
+    async def _pages(self, calendar: Calendar, sync_token: str | None) -> AsyncIterator[Page]:
+        calendar_id = (calendar.source and calendar.source.external_id) or "primary"
+        path = f"/calendars/{quote(calendar_id, safe='')}/events"
+        page_token = None
+        while True:
+            params = {
+                "maxResults": str(self.settings.sync_page_size),
+                "singleEvents": "false",
+                "showDeleted": "true",
+            }
+            if sync_token:
+                params["syncToken"] = sync_token
+            if page_token:
+                params["pageToken"] = page_token
+            data = await self._get(calendar, path, params)
+            yield self._page(calendar, data.get("items", []))
+            page_token = data.get("nextPageToken")
+            if not page_token:
+                calendar.cursor.token = data.get("nextSyncToken")
+                return
+
+    def _page(self, calendar: Calendar, items: list[dict[str, Any]]) -> Page:
+        page = Page()
+        for item in items:
+            try:
+                self._add(page, calendar, item)
+            except (KeyError, ValueError) as e:
+                log.warning("calendar %s: skipped a malformed Google event (%s)", calendar.id, e)
+        return page
+
+    def _add(self, page: Page, calendar: Calendar, item: dict[str, Any]) -> None:
+        master = item.get("recurringEventId")
+        original = item.get("originalStartTime")
+        cancelled = item.get("status") == "cancelled"
+        zone = zone_of((item.get("start") or {}).get("timeZone"), calendar.timezone)
+        if master and original:
+            instance = instance_key(_moment(original, zone))
+            if cancelled:
+                # A cancelled instance of a series: the rule is not followed that time.
+                when = _moment(original, zone)
+                ends = when if isinstance(when, datetime) else when + timedelta(days=1)
+                page.upserts.append(
+                    RemoteEvent(
+                        external_id=str(master),
+                        instance=instance,
+                        title="(cancelled)",
+                        start=when,
+                        end=ends,
+                        status="CANCELLED",
+                        timezone=zone,
+                    )
+                )
+                return
+        elif cancelled:  # a deleted event, or a whole series
+            page.removed.append(Removed(item["id"]))
+            return
+        else:
+            instance = ""
+        rules = [] if master else normalize_recurrence(item.get("recurrence") or [], zone)
+        page.upserts.append(
+            RemoteEvent(
+                external_id=str(master or item["id"]),
+                instance=instance,
+                title=item.get("summary") or "(no title)",
+                description=item.get("description"),
+                location=item.get("location"),
+                start=_moment(item["start"], zone),
+                end=_moment(item["end"], zone),
+                status="TENTATIVE" if item.get("status") == "tentative" else "CONFIRMED",
+                busy=item.get("transparency") != "transparent",
+                timezone=zone,
+                recurrence=rules,
+                etag=item.get("etag"),
+            )
+        )
+
+    # --- HTTP -------------------------------------------------------------------
+
+    async def _get(self, calendar: Calendar, path: str, params: dict[str, str]) -> dict[str, Any]:
+        refreshed = False
+        for attempt in range(MAX_ATTEMPTS):
+            token = await self._access_token(calendar)
+            self.requests += 1
+            try:
+                response = await self.http.get(
+                    f"{self.settings.google_api_url}{path}",
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            except httpx.HTTPError as e:
+                await self._back_off(attempt, None, f"network: {type(e).__name__}")
+                continue
+            if response.status_code == 200:
+                data: dict[str, Any] = response.json()
+                return data
+            if response.status_code == 410:
+                raise CursorExpired
+            if response.status_code == 401 and not refreshed:
+                await self._refresh(calendar)
+                refreshed = True
+                continue
+            if (
+                response.status_code == 429
+                or (response.status_code == 403 and _reason(response) in RATE_LIMITED)
+                or response.status_code >= 500
+            ):
+                await self._back_off(attempt, response, f"HTTP {response.status_code}")
+                continue
+            raise ProviderRefused(
+                f"Google answered HTTP {response.status_code}: {_message(response)}"
+            )
+        raise ProviderError(f"Google still failing after {MAX_ATTEMPTS} attempts")
+
+    async def _back_off(self, attempt: int, response: httpx.Response | None, why: str) -> None:
+        delay = min(MAX_BACKOFF_S, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
+        retry_after = response.headers.get("Retry-After") if response is not None else None
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, float(retry_after))
+        log.info("Google: %s; retrying in %.2f s", why, delay)
+        await self.sleep(delay)
+
+    async def _access_token(self, calendar: Calendar) -> str:
+        secret = self._secret(calendar)
+        expires = secret.get("expiresAt")
+        if expires and datetime.fromisoformat(expires) <= datetime.now(UTC) + timedelta(seconds=60):
+            secret = await self._refresh(calendar)
+        token = secret.get("accessToken")
+        if not token:
+            raise ProviderRefused("no Google access token: connect the calendar again")
+        return str(token)
+
+    def _secret(self, calendar: Calendar) -> dict[str, Any]:
+        return unseal(self.settings, calendar.source.credentials if calendar.source else None)
+
+    async def _refresh(self, calendar: Calendar) -> dict[str, Any]:
+        secret = self._secret(calendar)
+        refresh_token = secret.get("refreshToken")
+        if not refresh_token or calendar.source is None:
+            raise ProviderRefused("the Google access token expired and there is no refresh token")
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        if self.settings.google_client_id:
+            form["client_id"] = self.settings.google_client_id
+        if self.settings.google_client_secret:
+            form["client_secret"] = self.settings.google_client_secret
+        try:
+            response = await self.http.post(self.settings.google_token_url, data=form)
+        except httpx.HTTPError as e:
+            raise ProviderError(f"Google token endpoint unreachable: {type(e).__name__}") from e
+        if response.status_code != 200:
+            raise ProviderRefused(
+                f"Google refused to refresh the token (HTTP {response.status_code})"
+            )
+        body = response.json()
+        secret["accessToken"] = body["access_token"]
+        secret["expiresAt"] = (
+            datetime.now(UTC) + timedelta(seconds=int(body.get("expires_in", 3600)))
+        ).isoformat()
+        calendar.source.credentials = seal(self.settings, secret)
+        await save_changes(calendar, {"userId": calendar.user_id}, source=calendar.source)
+        return secret
+
+
+def _moment(value: dict[str, Any], zone: str) -> datetime | date:
+    if "dateTime" in value:
+        moment = datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo(zone))
+        return moment
+    return date.fromisoformat(value["date"])
+
+
+def _reason(response: httpx.Response) -> str | None:
+    try:
+        errors = response.json()["error"]["errors"]
+        return str(errors[0]["reason"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["error"]["message"])[:200]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]
