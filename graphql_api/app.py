@@ -20,6 +20,7 @@ from graphql_api.lifespan import lifespan
 from graphql_api.schema import schema
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings, get_settings
+from graphql_api.sync import webhooks
 
 
 async def metrics(request: Request) -> Response:
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/webhooks/google", webhooks.google, methods=["POST"]),
             *([Route("/graphiql/{path:path}", page.asset)] if page else []),
         ],
         middleware=[

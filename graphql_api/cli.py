@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +18,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from graphql_api.embedded import die_with_parent
 from graphql_api.persisted.manifest import PACKAGED
 from graphql_api.settings import Settings, get_settings
 
@@ -48,6 +54,33 @@ def _check_port_free(host: str, port: int) -> None:
             raise typer.Exit(2) from None
 
 
+@contextlib.contextmanager
+def _embedded_worker(settings: Settings, resolved: Settings) -> Iterator[None]:
+    """On the embedded default, the sync worker runs beside the server (its own process)."""
+    if settings.mongodb_uri or settings.redis_url or not settings.embedded_worker:
+        yield
+        return
+    env = {
+        **os.environ,
+        "MONGODB_URI": str(resolved.mongodb_uri),
+        "REDIS_URL": str(resolved.redis_url),
+    }
+    proc = subprocess.Popen(  # noqa: S603 - our own console script
+        [str(Path(sys.executable).parent / "scheduling-worker"), "worker"],
+        env=env,
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
+    )
+    logging.getLogger(__name__).info("sync worker started (pid %d)", proc.pid)
+    try:
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def _logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -72,7 +105,7 @@ def serve(
     overrides = {k: v for k, v in {"port": port, "host": host}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
     _check_port_free(settings.host, settings.port)
-    with embedded_backends(settings) as resolved:
+    with embedded_backends(settings) as resolved, _embedded_worker(settings, resolved):
         config = Config()
         config.bind = [f"{resolved.host}:{resolved.port}"]
         config.accesslog = None
@@ -90,6 +123,17 @@ def serve(
             typer.echo(f"  Authorization: Bearer {token}")
             typer.echo(f"GraphiQL's Headers editor takes it as JSON:\n  {header}\n")
         asyncio.run(hypercorn_serve(app, config))  # type: ignore[arg-type]
+
+
+@cli.command()
+def worker() -> None:
+    """Run the sync worker (jobs from Redis); on the embedded backends of a running serve, too."""
+    from graphql_api.embedded import embedded_backends
+    from graphql_api.sync.jobs import run_worker
+
+    _logging()
+    with embedded_backends(_settings()) as resolved:
+        asyncio.run(run_worker(resolved))
 
 
 @cli.command()

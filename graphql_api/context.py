@@ -21,7 +21,7 @@ from graphql_api.errors import Unauthenticated
 from graphql_api.lifespan import AppState
 from graphql_api.security.tokens import Claims
 from graphql_api.settings import Settings
-from loaders import Loaders
+from loaders import Loaders, create_loaders
 from loaders.base import BATCH_SIZE
 from models import User
 
@@ -31,12 +31,13 @@ D = TypeVar("D", bound=Document)
 
 @dataclass
 class Context:
-    request: Request | WebSocket
+    request: Request | WebSocket | None  # None for background work (cache warming)
     response: Response | WebSocket | None
     state: AppState
     request_id: str
     now: datetime
     claims: Claims | None = None
+    connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     user: User | None = None
     auth_error: Unauthenticated | None = None
     _loaders: Loaders | None = None
@@ -55,6 +56,14 @@ class Context:
         if self.claims is not None:
             return self.claims.sub
         return self.viewer.sub
+
+    def start_operation(self) -> None:
+        """A WebSocket carries many operations over one context: each reads afresh."""
+        if self.claims is not None:
+            self._cache = RequestCache(self.state.cache, self.claims.sub)
+            self._loaders = create_loaders(self.claims.sub)
+        self._memo = {}
+        self.now = self.state.clock()
 
     async def load_viewer(self) -> User:
         """The token's user (created on first sight), through the cache."""

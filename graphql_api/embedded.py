@@ -37,7 +37,7 @@ class EmbeddedError(RuntimeError):
 STATE_FILE = "embedded.json"
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+def die_with_parent() -> None:  # pragma: no cover - runs in the child
     """Linux: the child gets SIGTERM if the server dies, even by SIGKILL."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -108,7 +108,7 @@ def start_mongo(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
     )
 
     def accepting() -> bool:
@@ -150,7 +150,7 @@ def start_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
     )
 
     def accepting() -> bool:

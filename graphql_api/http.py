@@ -14,9 +14,11 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.cache.request import RequestCache
 from graphql_api.cache.responses import ResponseCache
@@ -137,6 +139,25 @@ class GraphQLApp(GraphQL[Context, None]):
             cache_control = sub_response.headers.get("Cache-Control", "no-store")
             await self.responses.store(context, key, result.data, cache_control)
         return result
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """graphql-transport-ws: the bearer token comes in connection_init's payload."""
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization")
+        if raw is None and isinstance(params.get("token"), str):
+            raw = f"Bearer {params['token']}"
+        try:
+            token = bearer_token(raw if isinstance(raw, str) else None)
+            if token is None:
+                raise Unauthenticated("connection_init must carry Authorization: Bearer <token>")
+            context.claims = verify_token(token, context.state.settings)
+        except Unauthenticated as e:
+            raise ConnectionRejectionError({"message": e.message}) from None
+        context.auth_error = None
+        context.start_operation()
+        await context.load_viewer()
+        accepted: UnsetType = UNSET
+        return accepted
 
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

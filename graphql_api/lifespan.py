@@ -14,6 +14,8 @@ from pymongo import AsyncMongoClient
 from redis.asyncio import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from saq import Queue
+from saq.queue.redis import RedisQueue
 from starlette.applications import Starlette
 
 from graphql_api.cache.store import Cache, CacheConfig
@@ -38,6 +40,8 @@ class AppState:
     redis: Redis
     cache: Cache
     persisted: PersistedQueries
+    queue: Queue  # sync jobs (saq)
+    events_redis: Redis  # pub/sub of sync progress: no read timeout
     # Swappable so tests can stand on a given day (DST, midnight, ...).
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -73,6 +77,14 @@ def redis_client(settings: Settings) -> Redis:
         socket_connect_timeout=1.0,
         health_check_interval=30,
     )
+
+
+def queue_of(settings: Settings) -> Queue:
+    """The sync job queue (saq) on Redis, under the deployment's key prefix."""
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set")
+    # RedisQueue itself, not Queue.from_url: that one refuses unix:// (the embedded Redis).
+    return RedisQueue(Redis.from_url(settings.redis_url), name=f"{settings.cache_prefix}sync")
 
 
 def cache_of(settings: Settings) -> Cache:
@@ -124,12 +136,16 @@ async def open_state(settings: Settings) -> AppState:
         redis=redis,
         cache=cache_of(settings),
         persisted=persisted_queries_of(settings, redis),
+        queue=queue_of(settings),
+        events_redis=Redis.from_url(str(settings.redis_url), health_check_interval=30),
     )
 
 
 async def close_state(state: AppState) -> None:
     if state.cache.redis is not None:
         await state.cache.redis.aclose()
+    await state.queue.disconnect()
+    await state.events_redis.aclose()
     await state.redis.aclose()
     await state.mongo.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import strawberry
+from bson import ObjectId
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
@@ -14,7 +15,8 @@ from graphql_api.cache.control import CacheControlHeader, cache
 from graphql_api.calendars.mutations import CalendarMutations
 from graphql_api.calendars.queries import CalendarQueries
 from graphql_api.calendars.service import calendar_of
-from graphql_api.calendars.types import Calendar
+from graphql_api.calendars.subscriptions import CalendarSubscriptions
+from graphql_api.calendars.types import Calendar, SyncRun
 from graphql_api.context import Context, Info
 from graphql_api.errors import ErrorCodes
 from graphql_api.events.mutations import EventMutations
@@ -33,6 +35,7 @@ from graphql_api.security.auth import RequireAuthentication
 from graphql_api.users.mutations import UserMutations
 from graphql_api.users.queries import UserQueries
 from graphql_api.users.types import User
+from models import SyncRun as SyncRunDoc
 
 
 async def _goal(ctx: Context, raw: str) -> Node | None:
@@ -70,7 +73,16 @@ async def _user(ctx: Context, global_id: str) -> Node | None:
     return User(doc=viewer) if ref_of(global_id, "User") == str(viewer.id) else None
 
 
+async def _sync_run(ctx: Context, raw: str) -> Node | None:
+    run = await SyncRunDoc.find_one(
+        {"_id": ObjectId(ref_of(raw, "SyncRun")), "userId": ctx.user_id}
+    )
+    ctx.cache.untracked()  # runs move on by themselves
+    return SyncRun(doc=run) if run else None
+
+
 NODE_RESOLVERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {
+    "SyncRun": _sync_run,
     "Goal": _goal,
     "Habit": _habit,
     "Calendar": _calendar,
@@ -95,6 +107,11 @@ class Mutation(UserMutations, GoalMutations, HabitMutations, CalendarMutations, 
     pass
 
 
+@strawberry.type
+class Subscription(CalendarSubscriptions):
+    pass
+
+
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -106,7 +123,8 @@ class Schema(strawberry.Schema):
 schema = Schema(
     query=Query,
     mutation=Mutation,
-    types=[Goal, Habit, Calendar, Event, User],
+    subscription=Subscription,
+    types=[Goal, Habit, Calendar, Event, User, SyncRun],
     extensions=[
         RequireAuthentication,
         ErrorCodes,

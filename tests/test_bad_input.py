@@ -807,32 +807,46 @@ async def test_batch_with_a_bad_item_names_it_and_writes_nothing(
 
 
 @pytest.mark.parametrize(
-    "calendar",
+    ("calendar", "field"),
     [
-        pytest.param({"provider": "GOOGLE", "oauth": {"accessToken": "t"}}, id="GOOGLE"),
-        pytest.param({"provider": "GOOGLE", "externalId": "primary"}, id="GOOGLE-no-oauth"),
+        pytest.param(
+            {"provider": "GOOGLE", "externalId": "primary"}, "oauth", id="GOOGLE-no-oauth"
+        ),
+        pytest.param(
+            {"provider": "GOOGLE", "oauth": {"accessToken": ""}},
+            "oauth.accessToken",
+            id="GOOGLE-empty",
+        ),
+        pytest.param(
+            {"provider": "CALDAV", "username": "u", "password": "p"}, "url", id="CALDAV-no-url"
+        ),
+        pytest.param(
+            {"provider": "CALDAV", "url": "https://dav.example.com/cal/", "username": "u"},
+            "password",
+            id="CALDAV-no-password",
+        ),
         pytest.param(
             {
                 "provider": "CALDAV",
-                "url": "https://dav.example.com/cal/",
+                "url": "ftp://dav.example.com/",
                 "username": "u",
                 "password": "p",
             },
-            id="CALDAV",
+            "url",
+            id="CALDAV-ftp",
         ),
-        pytest.param({"provider": "ICS", "url": "https://example.com/feed.ics"}, id="ICS"),
+        pytest.param({"provider": "ICS"}, "url", id="ICS-no-url"),
+        pytest.param({"provider": "ICS", "url": "file:///etc/passwd"}, "url", id="ICS-file"),
+        pytest.param({"provider": "ICS", "url": "not a url"}, "url", id="ICS-garbage"),
     ],
 )
-async def test_connecting_other_providers_is_refused(
-    user: User, app_state: AppState, calendar: dict[str, Any]
+async def test_connecting_a_provider_needs_its_source(
+    user: User, app_state: AppState, calendar: dict[str, Any], field: str
 ) -> None:
-    # given
-    provider = calendar["provider"]
     # when
-    r = await refused(app_state, user, "ConnectCalendar", {"input": calendar}, provider)
+    r = await refused(app_state, user, "ConnectCalendar", {"input": calendar}, field)
     # then
-    assert r.errors[0]["extensions"]["field"] == "provider"
-    assert "LOCAL" in r.errors[0]["message"]
+    assert r.errors[0]["extensions"]["field"] == field
 
 
 # --- enums and missing fields (variable coercion) ------------------------------------

@@ -4,7 +4,7 @@ import strawberry
 
 from graphql_api.calendars import service
 from graphql_api.calendars.inputs import ConnectCalendarInput
-from graphql_api.calendars.types import Calendar
+from graphql_api.calendars.types import Calendar, SyncRun
 from graphql_api.context import Info
 from graphql_api.relay import ref_of
 
@@ -14,6 +14,17 @@ class CalendarMutations:
     @strawberry.mutation
     async def connect_calendar(self, info: Info, input: ConnectCalendarInput) -> Calendar:
         return Calendar(doc=await service.connect_calendar(info.context, input))
+
+    @strawberry.mutation(
+        description="Queues a sync of the calendar (joining one already queued) and returns it."
+    )
+    async def sync_calendar(
+        self, info: Info, calendar_id: strawberry.ID, full_sync: bool = False
+    ) -> SyncRun:
+        run = await service.sync_calendar(
+            info.context, ref_of(calendar_id, "Calendar"), full=full_sync
+        )
+        return SyncRun(doc=run)
 
     @strawberry.mutation(description="Removes the calendar and every event on it.")
     async def disconnect_calendar(self, info: Info, id: strawberry.ID) -> bool:

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 from bson import ObjectId
 
 from graphql_api import validation
 from graphql_api.errors import BadUserInput, not_found
-from models import Calendar, Event
+from graphql_api.security.secrets import seal
+from graphql_api.sync.runs import request_sync
+from models import Calendar, Event, Source, SyncRun
 from models.base import Ref, ref, save_changes
 
 if TYPE_CHECKING:
@@ -45,25 +48,92 @@ async def calendars_changed(ctx: Context, *calendar_ids: Ref, listed: bool = Fal
     ctx.forget("documents")
 
 
+URL_MAX = 2048
+SECRET_MAX = 4096
+
+
+def _url(value: str | None, field: str = "url") -> str:
+    if not value:
+        raise BadUserInput(f"{field} is required for this provider", field=field)
+    if value.startswith("webcal://"):
+        value = "https://" + value.removeprefix("webcal://")
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or len(value) > URL_MAX:
+        raise BadUserInput(f"{field} must be an http(s) URL, got {value!r}", field=field)
+    return value
+
+
+def _secret(value: str | None, field: str, *, required: bool = True) -> str | None:
+    if not value:
+        if required:
+            raise BadUserInput(f"{field} is required for this provider", field=field)
+        return None
+    return validation.optional_text(value, field, SECRET_MAX)
+
+
+def _source(ctx: Context, data: ConnectCalendarInput) -> Source | None:
+    """Where the calendar syncs from, its credentials sealed (they are never read back out)."""
+    provider = data.provider.value
+    settings = ctx.settings
+    if provider == "GOOGLE":
+        if data.oauth is None:
+            raise BadUserInput("oauth { accessToken } is required for GOOGLE", field="oauth")
+        grant = {
+            "accessToken": _secret(data.oauth.access_token, "oauth.accessToken"),
+            "refreshToken": _secret(data.oauth.refresh_token, "oauth.refreshToken", required=False),
+            "expiresAt": data.oauth.expires_at.isoformat() if data.oauth.expires_at else None,
+        }
+        calendar_id = validation.optional_text(data.external_id, "externalId", 1024)
+        return Source(external_id=calendar_id or "primary", credentials=seal(settings, grant))
+    if provider == "CALDAV":
+        username = validation.text(data.username or "", "username", validation.NAME_MAX)
+        password = _secret(data.password, "password")
+        return Source(
+            url=_url(data.url),
+            username=username,
+            credentials=seal(settings, {"password": password}),
+        )
+    if provider == "ICS":
+        feed_user = validation.optional_text(data.username, "username", validation.NAME_MAX)
+        password = _secret(data.password, "password", required=False)
+        return Source(
+            url=_url(data.url),
+            username=feed_user,
+            credentials=seal(settings, {"password": password}) if password else None,
+        )
+    return None
+
+
 async def connect_calendar(ctx: Context, data: ConnectCalendarInput) -> Calendar:
     provider = data.provider.value
-    if provider != "LOCAL":
-        raise BadUserInput(
-            f"{provider} calendars cannot be connected yet; only LOCAL calendars are supported",
-            field="provider",
-        )
     name = validation.text(data.name, "name", validation.NAME_MAX) if data.name else None
+    has_primary = any(c.is_primary for c in await user_calendars(ctx))
     calendar = Calendar(
         user_id=ctx.user_id,
         name=name or DEFAULT_NAMES[provider],
         provider=provider,
         timezone=validation.timezone(data.timezone) if data.timezone else ctx.viewer.timezone,
         color=color(data.color),
-        is_primary=not any(c.is_primary for c in await user_calendars(ctx)),
+        # The primary calendar is where habits are booked: one of our own.
+        is_primary=provider == "LOCAL" and not has_primary,
+        source=_source(ctx, data),
     )
     await calendar.insert()
+    if provider != "LOCAL":
+        await request_sync(ctx.state, calendar, full=True)
     await calendars_changed(ctx, ref(calendar), listed=True)
     return calendar
+
+
+async def sync_calendar(ctx: Context, calendar_id: Ref, *, full: bool) -> SyncRun:
+    calendar = await calendar_of(ctx, calendar_id)
+    if calendar is None:
+        raise not_found("Calendar")
+    if calendar.provider == "LOCAL":
+        raise BadUserInput("LOCAL calendars have nothing to sync", field="calendarId")
+    run = await request_sync(ctx.state, calendar, full=full)
+    ctx.forget("documents")
+    return run
 
 
 async def disconnect_calendar(ctx: Context, calendar_id: Ref) -> None:

@@ -17,6 +17,7 @@ from graphql import (
 )
 from pymongo.errors import DuplicateKeyError
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 
 from graphql_api.errors import Unauthenticated
@@ -69,6 +70,8 @@ class RequireAuthentication(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         ctx = self.execution_context.context
+        if isinstance(ctx.request, WebSocket):
+            ctx.start_operation()
         error: Unauthenticated | None = ctx.auth_error
         if error is None and ctx.claims is not None:
             await ctx.load_viewer()

@@ -51,6 +51,7 @@ def fingerprint(remote: RemoteEvent) -> str:
         remote.busy,
         remote.timezone,
         remote.recurrence,
+        remote.href,
     ]
     return hashlib.sha1(json.dumps(fields, default=str).encode()).hexdigest()  # noqa: S324
 
@@ -84,6 +85,7 @@ def to_document(calendar: Calendar, remote: RemoteEvent) -> Event:
         recurrence=remote.recurrence,
         timezone=zone if isinstance(remote.start, datetime) else None,
         etag=fingerprint(remote),
+        href=remote.href,
         **dates,
     )
     if event.recurrence:
@@ -119,10 +121,13 @@ class Applier:
         await self._upsert([e for e in page.upserts if not e.instance])
         await self._upsert([e for e in page.upserts if e.instance])  # after their masters
         for removed in page.removed:
-            query: dict[str, Any] = {
-                "calendarId": ref(self.calendar),
-                "externalId": removed.external_id,
-            }
+            query: dict[str, Any] = {"calendarId": ref(self.calendar)}
+            if removed.href is not None:
+                query["href"] = removed.href
+            else:
+                query["externalId"] = removed.external_id
+                if removed.instance is not None:
+                    query["instance"] = removed.instance
             result = await self.collection.delete_many(query)
             self.progress.deleted += result.deleted_count
         self.progress.processed += len(page.upserts) + len(page.removed)

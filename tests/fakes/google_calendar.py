@@ -12,6 +12,7 @@ Retry-After) on demand. Its events are edited through Python methods.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -62,6 +63,8 @@ class FakeGoogle:
         self.failures: list[tuple[int, str, str | None]] = []
         self.requests: list[str] = []
         self.page_size_cap = page_size_cap
+        self.broken_after: int | None = None  # every listing request after this many fails (503)
+        self.delay_s = 0.0  # a slow Google, to kill a worker in the middle of a sync
         self.lock = threading.Lock()
         self.app = Starlette(
             routes=[
@@ -196,8 +199,16 @@ class FakeGoogle:
         self.access[access] = datetime.now(UTC) + timedelta(hours=1)
         return JSONResponse({"access_token": access, "expires_in": 3600, "token_type": "Bearer"})
 
+    def break_after(self, requests: int | None) -> None:
+        """From the (n+1)th listing request on, Google answers 503; None mends it."""
+        self.broken_after = None if requests is None else len(self.requests) + requests
+
     async def _list(self, request: Request) -> JSONResponse:
         self.requests.append(str(request.url))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.broken_after is not None and len(self.requests) > self.broken_after:
+            return _error(503, "backendError", "Backend Error")
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         if self.access.get(token, datetime.min.replace(tzinfo=UTC)) <= datetime.now(UTC):
             return _error(401, "authError", "Invalid Credentials")

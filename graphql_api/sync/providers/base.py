@@ -32,14 +32,20 @@ class RemoteEvent:
     timezone: str | None = None
     recurrence: list[str] = field(default_factory=list)
     etag: str | None = None
+    href: str | None = None  # CalDAV: the resource (one UID, its overrides) it came from
 
 
 @dataclass(frozen=True)
 class Removed:
-    """A deleted event: the whole series when `instance` is None."""
+    """A deleted event: the whole series when `instance` is None.
+
+    CalDAV names deleted resources, not their events: `href` removes every event
+    that came from that resource (then `external_id` is "").
+    """
 
     external_id: str
     instance: str | None = None
+    href: str | None = None
 
 
 @dataclass

@@ -1,0 +1,86 @@
+"""The job queue (saq, on Redis) and the worker: `scheduling-worker worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import httpx
+from saq import CronJob, Worker
+from saq.types import Context, PartialTimersDict
+
+from graphql_api.lifespan import AppState, close_state, open_state
+from graphql_api.settings import Settings
+from graphql_api.sync import runs
+
+log = logging.getLogger(__name__)
+
+
+class JobContext(Context, total=False):
+    state: AppState
+    http: httpx.AsyncClient
+
+
+async def sync_calendar(ctx: JobContext, *, run_id: str) -> None:
+    job = ctx["job"]
+    state: AppState = ctx["state"]
+
+    async def heartbeat() -> None:
+        while True:  # saq reruns a job whose worker stops beating (killed mid-run)
+            await asyncio.sleep(max(1.0, state.settings.sync_heartbeat_s / 3))
+            await job.update()
+
+    beating = asyncio.create_task(heartbeat())
+    try:
+        await runs.carry_out(state, ctx["http"], run_id, last_attempt=job.attempts >= job.retries)
+    finally:
+        beating.cancel()
+
+
+async def schedule_syncs(ctx: JobContext) -> None:
+    """Every calendar is synced at least every SYNC_INTERVAL_S (ICS: its REFRESH-INTERVAL)."""
+    count = await runs.schedule_due(ctx["state"])
+    if count:
+        log.info("scheduled %d calendar syncs", count)
+
+
+async def warm_caches(ctx: JobContext) -> None:
+    """The seed's cache warming: the most active users' dashboards, computed ahead."""
+    from graphql_api.cache.warm import warm_most_active
+
+    warmed = await warm_most_active(ctx["state"], since=datetime.now(UTC) - timedelta(days=7))
+    log.info("warmed the caches of %d users", warmed)
+
+
+def worker(settings: Settings, state: AppState, **options: Any) -> Worker[JobContext]:
+    async def startup(ctx: JobContext) -> None:
+        ctx["state"] = state
+        ctx["http"] = httpx.AsyncClient(timeout=30, follow_redirects=True)
+
+    async def shutdown(ctx: JobContext) -> None:
+        await ctx["http"].aclose()
+
+    return Worker(
+        state.queue,
+        functions=[sync_calendar],
+        cron_jobs=[
+            CronJob(schedule_syncs, cron="* * * * *", timeout=300),
+            CronJob(warm_caches, cron=settings.cache_warm_cron, timeout=3600),
+        ],
+        startup=startup,
+        shutdown=shutdown,
+        concurrency=4,
+        timers=cast("PartialTimersDict", {"sweep": max(1, settings.sync_heartbeat_s // 3)}),
+        **options,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    state = await open_state(settings)
+    try:
+        await state.queue.connect()
+        await worker(settings, state).start()
+    finally:
+        await close_state(state)

@@ -1,0 +1,179 @@
+"""Sync runs: asked for by a mutation, a schedule or a webhook; carried out by a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from graphql_api.cache.store import Cache
+from graphql_api.sync import engine, status
+from graphql_api.sync.providers import provider_for
+from graphql_api.sync.providers.base import ProviderRefused
+from models import Calendar, Event, SyncRun, SyncState
+from models.base import ref, save_changes
+
+if TYPE_CHECKING:
+    from graphql_api.lifespan import AppState
+
+log = logging.getLogger(__name__)
+LOCK_TTL_S = 30
+
+
+async def request_sync(
+    state: AppState, calendar: Calendar, *, full: bool, delay_s: float = 0.0
+) -> SyncRun:
+    """A queued run of this calendar: the one already waiting, if any, else a new one."""
+    waiting = await SyncRun.find_one({"calendarId": ref(calendar), "status": "QUEUED"})
+    if waiting is not None:
+        if full and not waiting.full:
+            await save_changes(waiting, {"userId": calendar.user_id}, full=True)
+        return waiting
+    run = SyncRun(user_id=calendar.user_id, calendar_id=ref(calendar), full=full)
+    await run.insert()
+    await _mark_calendar(state, calendar, "QUEUED")
+    scheduled = int((datetime.now(UTC) + timedelta(seconds=delay_s)).timestamp()) if delay_s else 0
+    await state.queue.enqueue(
+        "sync_calendar",
+        key=f"sync-run:{run.id}",
+        run_id=str(run.id),
+        timeout=3600,
+        heartbeat=state.settings.sync_heartbeat_s,
+        retries=state.settings.sync_retries,
+        retry_delay=1.0,
+        retry_backoff=60.0,
+        scheduled=scheduled,
+    )
+    await status.publish(state.redis, state.settings.cache_prefix, run)
+    return run
+
+
+async def _mark_calendar(
+    state: AppState, calendar: Calendar, run_status: str, **fields: Any
+) -> None:
+    previous = calendar.sync_state or SyncState(status=run_status)
+    sync_state = previous.model_copy(update={"status": run_status, **fields})
+    await save_changes(calendar, {"userId": calendar.user_id}, sync_state=sync_state)
+    await retire(state.cache, calendar.user_id, "calendars")
+
+
+async def retire(cache: Cache, user_id: str, *scopes: str) -> None:
+    """What a sync changed, retired from the field and answer caches of that user."""
+    await cache.bump([f"u:{user_id}:{scope}" for scope in scopes])
+
+
+@contextlib.asynccontextmanager
+async def calendar_lock(state: AppState, calendar_id: str) -> AsyncIterator[None]:
+    """At most one run per calendar at a time, across workers; renewed while held."""
+    key = f"{state.settings.cache_prefix}lock:sync:{calendar_id}"
+    token = secrets.token_hex(8)
+    # The holder may be another process: nothing here to wait on but Redis.
+    while not await state.redis.set(key, token, nx=True, ex=LOCK_TTL_S):  # noqa: ASYNC110
+        await asyncio.sleep(0.5)
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(LOCK_TTL_S / 3)
+            await state.redis.expire(key, LOCK_TTL_S)
+
+    renewing = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        renewing.cancel()
+        if (await state.redis.get(key) or b"").decode() == token:
+            await state.redis.delete(key)
+
+
+async def carry_out(
+    state: AppState, http: httpx.AsyncClient, run_id: str, *, last_attempt: bool
+) -> None:
+    """Runs one sync. Raises (for the queue to retry) only when another attempt will follow."""
+    run = await SyncRun.get(run_id)
+    if run is None or run.status in ("SUCCEEDED", "FAILED"):
+        return
+    calendar = await Calendar.get(run.calendar_id)
+    if calendar is None:
+        await _finish(state, run, None, "FAILED", error="the calendar was removed")
+        return
+    async with calendar_lock(state, ref(calendar)):
+        await save_changes(
+            run, {}, status="RUNNING", started_at=datetime.now(UTC), attempts=run.attempts + 1
+        )
+        await status.publish(state.redis, state.settings.cache_prefix, run)
+        await _mark_calendar(state, calendar, "RUNNING")
+
+        async def report(progress: engine.Progress) -> None:
+            await save_changes(
+                run,
+                {},
+                processed=progress.processed,
+                total=progress.total,
+                created=progress.created,
+                updated=progress.updated,
+                deleted=progress.deleted,
+            )
+            await status.publish(state.redis, state.settings.cache_prefix, run)
+
+        try:
+            provider = provider_for(calendar, state.settings, http)
+            progress = await engine.sync(calendar, provider, full=run.full, on_page=report)
+        except ProviderRefused as e:
+            await _finish(state, run, calendar, "FAILED", error=str(e))
+            return
+        except Exception as e:
+            log.warning("sync of calendar %s failed: %s", calendar.id, e)
+            if last_attempt:
+                await _finish(state, run, calendar, "FAILED", error=str(e)[:500])
+                return
+            await save_changes(run, {}, status="QUEUED", error=str(e)[:500])
+            await status.publish(state.redis, state.settings.cache_prefix, run)
+            await _mark_calendar(state, calendar, "QUEUED", last_error=str(e)[:500])
+            raise
+        await report(progress)
+        await _finish(state, run, calendar, "SUCCEEDED")
+
+
+async def _finish(
+    state: AppState, run: SyncRun, calendar: Calendar | None, outcome: str, error: str | None = None
+) -> None:
+    """Records the outcome; subscribers hear of it only once caches show the new state."""
+    now = datetime.now(UTC)
+    await save_changes(run, {}, status=outcome, error=error, finished_at=now)
+    if calendar is not None:
+        interval = max(60, calendar.cursor.refresh_interval_s or state.settings.sync_interval_s)
+        events = Event.get_pymongo_collection()
+        count = await events.count_documents({"calendarId": ref(calendar)})
+        previous = calendar.sync_state.last_synced_at if calendar.sync_state else None
+        sync_state = SyncState(
+            status=outcome,
+            last_synced_at=now if outcome == "SUCCEEDED" else previous,
+            last_error=error,
+            event_count=count,
+        )
+        await save_changes(
+            calendar,
+            {"userId": calendar.user_id},
+            sync_state=sync_state,
+            next_sync_at=now + timedelta(seconds=interval),
+        )
+        await retire(state.cache, calendar.user_id, "calendars", f"cal:{ref(calendar)}")
+    await status.publish(state.redis, state.settings.cache_prefix, run)
+
+
+async def schedule_due(state: AppState) -> int:
+    """Every synced calendar whose time has come gets a run; how many were asked for."""
+    now = datetime.now(UTC)
+    synced = {"provider": {"$in": ["GOOGLE", "CALDAV", "ICS"]}}
+    due = await Calendar.find(
+        {**synced, "$or": [{"nextSyncAt": None}, {"nextSyncAt": {"$lte": now}}]}
+    ).to_list()
+    for calendar in due:
+        await request_sync(state, calendar, full=False)
+    return len(due)
