@@ -82,6 +82,7 @@ def _embedded_worker(settings: Settings, resolved: Settings) -> Iterator[None]:
 
 
 def _logging() -> None:
+    logging.getLogger("saq").setLevel(logging.WARNING)  # a line per job otherwise
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

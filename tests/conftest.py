@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -197,19 +198,23 @@ def clock(app_state: AppState) -> Iterator[Any]:
     app_state.clock = utc_now
 
 
-@pytest.fixture(scope="session")
-def live_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`scheduling-worker serve` as a real process on the suite's Mongo and Redis; its URL."""
-    port = free_port()
-    env = {
+def process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that points a server or worker process at the suite's backends."""
+    return {
         **os.environ,
         "MONGODB_URI": str(settings.mongodb_uri),
         "MONGODB_DB": settings.mongodb_db,
         "REDIS_URL": str(settings.redis_url),
         "CACHE_PREFIX": settings.cache_prefix,
         "CACHE_TIMEOUT_MS": str(settings.cache_timeout_ms),
+        **extra,
     }
-    log = tmp_path_factory.mktemp("live-server") / "server.log"
+
+
+@contextlib.contextmanager
+def api_process(env: dict[str, str], log: Path) -> Iterator[str]:
+    """`scheduling-worker serve` as a real process; its URL once it is ready."""
+    port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
             [str(BIN / "scheduling-worker"), "serve", "--port", str(port)],
@@ -228,8 +233,18 @@ def live_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
     else:
         stop(proc)
         raise RuntimeError(f"the server did not start:\n{log.read_text()}")
-    yield url
-    stop(proc)
+    try:
+        yield url
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API as a real process on the suite's Mongo and Redis; its URL."""
+    log = tmp_path_factory.mktemp("live-server") / "server.log"
+    with api_process(process_env(settings), log) as url:
+        yield url
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from graphql_api.lifespan import AppState
 
 log = logging.getLogger(__name__)
-LOCK_TTL_S = 30
 
 
 async def request_sync(
@@ -73,14 +72,16 @@ async def calendar_lock(state: AppState, calendar_id: str) -> AsyncIterator[None
     """At most one run per calendar at a time, across workers; renewed while held."""
     key = f"{state.settings.cache_prefix}lock:sync:{calendar_id}"
     token = secrets.token_hex(8)
+    # As long as a heartbeat: a killed worker's lock is gone as soon as its run is rerun.
+    ttl = max(2, state.settings.sync_heartbeat_s)
     # The holder may be another process: nothing here to wait on but Redis.
-    while not await state.redis.set(key, token, nx=True, ex=LOCK_TTL_S):  # noqa: ASYNC110
+    while not await state.redis.set(key, token, nx=True, ex=ttl):  # noqa: ASYNC110
         await asyncio.sleep(0.5)
 
     async def renew() -> None:
         while True:
-            await asyncio.sleep(LOCK_TTL_S / 3)
-            await state.redis.expire(key, LOCK_TTL_S)
+            await asyncio.sleep(ttl / 3)
+            await state.redis.expire(key, ttl)
 
     renewing = asyncio.create_task(renew())
     try:
