@@ -46,6 +46,8 @@ class Event(Document):
     instance: str = ""  # original start of an overridden instance (see instance_key)
     recurrence: list[str] = Field(default_factory=list)
     timezone: str | None = None  # the zone its recurrence rules are read in
+    # A series' end_time is the end of its last instance; each instance lasts this long.
+    duration_s: int | None = Field(default=None, alias="durationS")
     etag: str | None = None  # a fingerprint of the provider's content (see sync.engine)
     href: str | None = None  # the CalDAV resource it came from
     habit_id: Ref | None = Field(default=None, alias="habitId")

@@ -60,7 +60,14 @@ def series_end(master: Event, calendar_zone: str) -> datetime:
     if master.all_day:
         days = _all_day_length(master)
         return datetime.combine(last.date() + days, time(), zone).astimezone(UTC)
-    return last.astimezone(UTC) + (master.end_time - master.start_time)
+    return last.astimezone(UTC) + instance_length(master)
+
+
+def instance_length(master: Event) -> timedelta:
+    """How long each timed instance lasts (a series' own end_time is its last instance's)."""
+    if master.duration_s is not None:
+        return timedelta(seconds=master.duration_s)
+    return master.end_time - master.start_time
 
 
 def _all_day_length(master: Event) -> timedelta:
@@ -88,7 +95,7 @@ def instances(
             if instance.end_time > start and instance.start_time < end:
                 found.append(instance)
     else:
-        length = master.end_time - master.start_time
+        length = instance_length(master)
         occurrences = islice(
             rules.xafter((start - length).astimezone(zone), inc=False), MAX_INSTANCES
         )
@@ -108,6 +115,7 @@ def _instance(master: Event, begins: datetime, ends: datetime, key: str) -> Even
             "start_time": begins,
             "end_time": ends,
             "recurrence": [],
+            "duration_s": None,
             "recurring_event_id": ref(master),
             "instance": key,
         }

@@ -89,6 +89,7 @@ def to_document(calendar: Calendar, remote: RemoteEvent) -> Event:
         **dates,
     )
     if event.recurrence:
+        event.duration_s = int((event.end_time - event.start_time).total_seconds())
         try:
             event.end_time = series_end(event, calendar.timezone)
         except (ValueError, TypeError) as e:  # rules dateutil cannot read: keep the first one

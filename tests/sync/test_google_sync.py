@@ -38,11 +38,8 @@ def google() -> FakeGoogle:
     return fake
 
 
-@pytest.fixture
-async def worker_state(
-    app_state: AppState, settings: Settings, google: FakeGoogle
-) -> AsyncIterator[tuple[AppState, httpx.AsyncClient]]:
-    """What a worker has: the app's state, its settings pointing at the local Google."""
+def pointed_at(app_state: AppState, settings: Settings) -> AppState:
+    """The app's state as a worker has it, its settings pointing at the local Google."""
     pointed = settings.model_copy(
         update={
             "google_api_url": "http://google.test/calendar/v3",
@@ -50,9 +47,21 @@ async def worker_state(
             "sync_page_size": 3,
         }
     )
+    return replace(app_state, settings=pointed)
+
+
+def google_client(google: FakeGoogle) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=google.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://google.test") as http:
-        yield replace(app_state, settings=pointed), http
+    return httpx.AsyncClient(transport=transport, base_url="http://google.test")
+
+
+@pytest.fixture
+async def worker_state(
+    app_state: AppState, settings: Settings, google: FakeGoogle
+) -> AsyncIterator[tuple[AppState, httpx.AsyncClient]]:
+    """What a worker has: the app's state and a client of the local Google."""
+    async with google_client(google) as http:
+        yield pointed_at(app_state, settings), http
 
 
 async def connect(client: Client, google: FakeGoogle) -> dict[str, Any]:
