@@ -121,6 +121,7 @@ class Applier:
             self.progress.total = page.total
         await self._upsert([e for e in page.upserts if not e.instance])
         await self._upsert([e for e in page.upserts if e.instance])  # after their masters
+        await self._remove_undefined(page)
         for removed in page.removed:
             query: dict[str, Any] = {"calendarId": ref(self.calendar)}
             if removed.href is not None:
@@ -132,6 +133,23 @@ class Applier:
             result = await self.collection.delete_many(query)
             self.progress.deleted += result.deleted_count
         self.progress.processed += len(page.upserts) + len(page.removed)
+
+    async def _remove_undefined(self, page: Page) -> None:
+        """What the resources given whole in this page held before and define no more."""
+        if not page.whole:
+            return
+        kept = {(e.external_id, e.instance) for e in page.upserts}
+        gone = [
+            row["_id"]
+            async for row in self.collection.find(
+                {"calendarId": ref(self.calendar), "href": {"$in": page.whole}},
+                {"externalId": 1, "instance": 1},
+            )
+            if (row.get("externalId"), row.get("instance", "")) not in kept
+        ]
+        if gone:
+            result = await self.collection.delete_many({"_id": {"$in": gone}})
+            self.progress.deleted += result.deleted_count
 
     async def _upsert(self, remotes: list[RemoteEvent]) -> None:
         if not remotes:

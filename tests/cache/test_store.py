@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -305,7 +306,7 @@ async def test_stored_values_expire_within_ten_percent_of_their_ttl(
         await get(cache, key, Compute("v"), ttl_s=1000)
     await cache.set_many(batch, ttl_s=1000)
     # then
-    ttls = [r.pttl(key) for key in [*keys, *batch]]
+    ttls = [cast("int", r.pttl(key)) for key in [*keys, *batch]]
     assert all(900_000 - 10_000 <= ttl <= 1_100_000 for ttl in ttls), ttls
     assert len({round(ttl / 1000) for ttl in ttls}) > 1, "no jitter: keys expire together"
 
@@ -661,7 +662,9 @@ async def test_users_never_share_a_key_and_a_bump_retires_only_its_own_user(
     assert ":bob:" in bob_key
     stored = {k.decode() for k in r.scan_iter(match=f"{prefix}u:*")}
     assert stored == {alice_key, bob_key}
-    alice_version, bob_version = r.mget(f"{prefix}v:u:alice:goals", f"{prefix}v:u:bob:goals")
+    alice_version, bob_version = cast(
+        "list[bytes | None]", r.mget(f"{prefix}v:u:alice:goals", f"{prefix}v:u:bob:goals")
+    )
     assert alice_version is not None
     assert bob_version is not None
     assert alice_version != bob_version

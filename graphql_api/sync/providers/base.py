@@ -55,6 +55,9 @@ class Page:
     upserts: list[RemoteEvent] = field(default_factory=list)
     removed: list[Removed] = field(default_factory=list)
     total: int | None = None  # of the whole sync, when the provider knows it
+    # CalDAV: resources given whole in `upserts`; what we hold from them and they no
+    # longer define (an override taken out of its series) is gone.
+    whole: list[str] = field(default_factory=list)
 
 
 @dataclass

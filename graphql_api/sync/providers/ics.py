@@ -1,0 +1,154 @@
+"""A published iCalendar feed (ICS, webcal): conditional GET, the whole feed every time it changed.
+
+The feed has no change log: when it changed, it is listed in full and the
+events it no longer holds (by UID and RECURRENCE-ID) are deleted. A feed that
+answers 304 to If-None-Match / If-Modified-Since changes nothing. The feed's
+REFRESH-INTERVAL (RFC 7986) or X-PUBLISHED-TTL is kept as how often it wants
+to be read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import cast
+
+import httpx
+import icalendar
+
+from graphql_api.security.secrets import unseal
+from graphql_api.settings import Settings
+from graphql_api.sync.ical import remote_events
+from graphql_api.sync.providers.base import (
+    Listing,
+    Page,
+    ProviderError,
+    ProviderRefused,
+    RemoteEvent,
+)
+from models import Calendar
+
+log = logging.getLogger(__name__)
+TIMEOUT_S = 30.0
+REFUSED = {401, 403, 404, 410}
+ACCEPT = "text/calendar, application/calendar+ics;q=0.9, */*;q=0.5"
+
+
+class IcsFeed:
+    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.http = http
+
+    async def listing(self, calendar: Calendar, *, full: bool) -> Listing:
+        response = await self._get(calendar, conditional=not full)
+        if response.status_code == 304:
+            return Listing(full=False, pages=_nothing())
+        feed = _feed(response.content)
+        events = _events(response.content, calendar)
+        return Listing(full=True, pages=self._pages(calendar, response, feed, events))
+
+    async def _get(self, calendar: Calendar, *, conditional: bool) -> httpx.Response:
+        source = calendar.source
+        if source is None or not source.url:
+            raise ProviderRefused("the calendar has no feed URL")
+        url = source.url
+        if url.lower().startswith("webcal://"):
+            url = f"https://{url[len('webcal://') :]}"
+        headers = {"Accept": ACCEPT}
+        if conditional and calendar.cursor.etag:
+            headers["If-None-Match"] = calendar.cursor.etag
+        if conditional and calendar.cursor.last_modified:
+            headers["If-Modified-Since"] = calendar.cursor.last_modified
+        try:
+            response = await self.http.get(
+                url,
+                headers=headers,
+                auth=self._auth(calendar),
+                follow_redirects=True,
+                timeout=TIMEOUT_S,
+            )
+        except httpx.HTTPError as e:
+            raise ProviderError(f"the feed is unreachable: {type(e).__name__}") from e
+        status = response.status_code
+        if status in (200, 304):
+            return response
+        if status in REFUSED:
+            raise ProviderRefused(f"the feed answered HTTP {status}")
+        if status == 429 or status >= 500:
+            raise ProviderError(f"the feed answered HTTP {status}")
+        raise ProviderRefused(f"the feed answered HTTP {status}, not a calendar")
+
+    def _auth(self, calendar: Calendar) -> httpx.BasicAuth | None:
+        source = calendar.source
+        if source is None or not source.username:
+            return None
+        try:
+            password = unseal(self.settings, source.credentials).get("password")
+        except ValueError as e:
+            raise ProviderRefused(str(e)) from None
+        return httpx.BasicAuth(source.username, str(password)) if password else None
+
+    async def _pages(
+        self,
+        calendar: Calendar,
+        response: httpx.Response,
+        feed: icalendar.Calendar,
+        events: list[RemoteEvent],
+    ) -> AsyncIterator[Page]:
+        size = max(1, self.settings.sync_page_size)
+        for offset in range(0, len(events), size):
+            yield Page(upserts=events[offset : offset + size], total=len(events))
+        calendar.cursor.etag = response.headers.get("ETag")
+        calendar.cursor.last_modified = response.headers.get("Last-Modified")
+        calendar.cursor.refresh_interval_s = refresh_interval(feed)
+
+
+async def _nothing() -> AsyncIterator[Page]:
+    return
+    yield  # an async generator that yields no page
+
+
+def _feed(content: bytes) -> icalendar.Calendar:
+    head = content[:512].lstrip(b"\xef\xbb\xbf \t\r\n").upper()
+    if not head.startswith(b"BEGIN:VCALENDAR"):
+        raise ProviderRefused("the URL does not serve an iCalendar feed (no BEGIN:VCALENDAR)")
+    try:
+        parsed = icalendar.Calendar.from_ical(content)
+    except ValueError as e:
+        raise ProviderRefused(f"the feed is not valid iCalendar: {e}"[:300]) from None
+    if not isinstance(parsed, icalendar.Calendar):
+        raise ProviderRefused("the URL does not serve an iCalendar feed (no VCALENDAR)")
+    return parsed
+
+
+def _events(content: bytes, calendar: Calendar) -> list[RemoteEvent]:
+    """Every event of the feed, one per UID and RECURRENCE-ID (the last one wins)."""
+    try:
+        found = remote_events(content, calendar.timezone)
+    except ValueError as e:
+        raise ProviderRefused(f"the feed is not valid iCalendar: {e}"[:300]) from None
+    return list({(e.external_id, e.instance): e for e in found}.values())
+
+
+def refresh_interval(feed: icalendar.Calendar) -> int | None:
+    """REFRESH-INTERVAL (RFC 7986), else X-PUBLISHED-TTL, in seconds."""
+    interval = getattr(feed.get("REFRESH-INTERVAL"), "dt", None)
+    if not isinstance(interval, timedelta):
+        ttl = feed.get("X-PUBLISHED-TTL")
+        try:
+            interval = _duration(str(ttl)) if ttl is not None else None
+        except ValueError:
+            log.info("unreadable X-PUBLISHED-TTL %r", ttl)
+            interval = None
+    if isinstance(interval, timedelta) and interval > timedelta(0):
+        return int(interval.total_seconds())
+    return None
+
+
+def _duration(text: str) -> timedelta:
+    parse = cast("Callable[[str], object]", icalendar.vDuration.from_ical)
+    value = parse(text)
+    if not isinstance(value, timedelta):
+        raise ValueError(f"not a duration: {text!r}")
+    return value
