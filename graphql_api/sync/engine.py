@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from array import array
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -19,7 +20,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
-from pymongo import ReplaceOne
+from pymongo import InsertOne, ReplaceOne
+from pymongo.errors import BulkWriteError
 
 from graphql_api.events.recurrence import series_end
 from graphql_api.sync.providers.base import CursorExpired, Page, Provider, RemoteEvent
@@ -28,6 +30,8 @@ from models.base import as_stored, ref, save_changes
 
 log = logging.getLogger(__name__)
 TITLE_MAX, DESCRIPTION_MAX, LOCATION_MAX = 200, 5000, 500
+DUPLICATE = 11000  # MongoDB's duplicate key error
+BATCH = 500  # rows read (and deleted) at a time when walking a whole calendar
 
 
 @dataclass
@@ -104,13 +108,20 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text[:limit] if text else None
 
 
+def _digest(external_id: str, instance: str) -> int:
+    key = f"{external_id}\0{instance}".encode()
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
+
+
 class Applier:
     """Writes pages into one calendar and counts what changed."""
 
     def __init__(self, calendar: Calendar, progress: Progress) -> None:
         self.calendar = calendar
         self.progress = progress
-        self.seen: set[tuple[str, str]] = set()
+        # What a full listing mentioned, as 8-byte digests in one array: 8 bytes an
+        # event, where a set of keys costs ~200 (memory stays flat in the event count).
+        self.seen = array("Q")
         self.collection = Event.get_pymongo_collection()
 
     def _key(self, external_id: str, instance: str) -> dict[str, Any]:
@@ -155,7 +166,7 @@ class Applier:
         if not remotes:
             return
         for remote in remotes:
-            self.seen.add((remote.external_id, remote.instance))
+            self.seen.append(_digest(remote.external_id, remote.instance))
         ids = list({r.external_id for r in remotes})
         stored = {
             (row["externalId"], row["instance"]): row
@@ -165,7 +176,8 @@ class Applier:
             )
         }
         masters = {k[0]: row["_id"] for k, row in stored.items() if not k[1]}
-        operations = []
+        inserts: list[dict[str, Any]] = []
+        replaces: list[ReplaceOne[dict[str, Any]]] = []
         for remote in remotes:
             key = (remote.external_id, remote.instance)
             event = to_document(self.calendar, remote)
@@ -174,28 +186,67 @@ class Applier:
             existing = stored.get(key)
             if existing is not None and existing.get("etag") == event.etag:
                 continue  # unchanged: no write
-            replacement = as_stored(event)
-            if existing is not None:
-                replacement["_id"] = existing["_id"]  # the event keeps its id
-            operations.append(ReplaceOne(self._key(*key), replacement, upsert=True))
+            document = as_stored(event)
             if existing is None:
+                inserts.append(document)
                 self.progress.created += 1
             else:
+                document["_id"] = existing["_id"]  # the event keeps its id
+                replaces.append(ReplaceOne(self._key(*key), document, upsert=True))
                 self.progress.updated += 1
-        if operations:
+        await self._write(inserts, replaces)
+
+    async def _write(
+        self, inserts: list[dict[str, Any]], replaces: list[ReplaceOne[dict[str, Any]]]
+    ) -> None:
+        """New events are inserted (far cheaper than upserts); the unique key turns a
+        race with another writer into duplicates, which are then replaced instead."""
+        operations = [*(InsertOne(d) for d in inserts), *replaces]
+        if not operations:
+            return
+        try:
             await self.collection.bulk_write(operations, ordered=False)
+        except BulkWriteError as e:
+            errors = e.details["writeErrors"]
+            if any(w["code"] != DUPLICATE or w["index"] >= len(inserts) for w in errors):
+                raise
+            retried = []
+            for w in errors:
+                document = {k: v for k, v in inserts[w["index"]].items() if k != "_id"}
+                retried.append(
+                    ReplaceOne(
+                        self._key(document["externalId"], document["instance"]),
+                        document,
+                        upsert=True,
+                    )
+                )
+            await self.collection.bulk_write(retried, ordered=False)
 
     async def remove_unseen(self) -> None:
-        """After a full listing: whatever it did not mention is gone."""
-        gone = [
-            row["_id"]
-            async for row in self.collection.find(
-                {"calendarId": ref(self.calendar)}, {"externalId": 1, "instance": 1}
-            )
-            if (row.get("externalId"), row.get("instance", "")) not in self.seen
-        ]
-        if gone:
-            result = await self.collection.delete_many({"_id": {"$in": gone}})
+        """After a full listing: whatever it did not mention is gone.
+
+        Our events are read a batch at a time, and each batch is looked up in the
+        array of what the listing mentioned in one C-level pass (a set intersection):
+        nothing the size of the calendar is built in memory.
+        """
+        rows = self.collection.find(
+            {"calendarId": ref(self.calendar)}, {"externalId": 1, "instance": 1}
+        ).batch_size(BATCH)
+        batch: dict[int, Any] = {}
+        async for row in rows:
+            batch[_digest(row.get("externalId", ""), row.get("instance", ""))] = row["_id"]
+            if len(batch) >= BATCH:
+                await self._delete_unseen(batch)
+                batch = {}
+        await self._delete_unseen(batch)
+
+    async def _delete_unseen(self, batch: dict[int, Any]) -> None:
+        seen = batch.keys() & self.seen
+        await self._delete([id_ for digest, id_ in batch.items() if digest not in seen])
+
+    async def _delete(self, ids: list[Any]) -> None:
+        if ids:
+            result = await self.collection.delete_many({"_id": {"$in": ids}})
             self.progress.deleted += result.deleted_count
 
     async def link_overrides(self) -> None:

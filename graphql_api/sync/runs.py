@@ -149,8 +149,7 @@ async def _finish(
     await save_changes(run, {}, status=outcome, error=error, finished_at=now)
     if calendar is not None:
         interval = max(60, calendar.cursor.refresh_interval_s or state.settings.sync_interval_s)
-        events = Event.get_pymongo_collection()
-        count = await events.count_documents({"calendarId": ref(calendar)})
+        count = await _event_count(calendar, run)
         previous = calendar.sync_state.last_synced_at if calendar.sync_state else None
         sync_state = SyncState(
             status=outcome,
@@ -166,6 +165,17 @@ async def _finish(
         )
         await retire(state.cache, calendar.user_id, "calendars", f"cal:{ref(calendar)}")
     await status.publish(state.redis, state.settings.cache_prefix, run)
+
+
+async def _event_count(calendar: Calendar, run: SyncRun) -> int:
+    """How many events the calendar holds. An incremental run that added and removed
+    nothing, at its first attempt (no earlier attempt wrote part of it), after a
+    counted success, keeps that count: a quiet sync costs no scan of the calendar."""
+    last = calendar.sync_state
+    quiet = not run.full and run.attempts == 1 and run.created == 0 and run.deleted == 0
+    if quiet and last is not None and last.last_synced_at is not None:
+        return last.event_count
+    return await Event.get_pymongo_collection().count_documents({"calendarId": ref(calendar)})
 
 
 async def schedule_due(state: AppState) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -15,7 +16,8 @@ import pytest
 from graphql_api.lifespan import AppState
 from graphql_api.relay import ref_of
 from graphql_api.settings import Settings
-from graphql_api.sync import runs
+from graphql_api.sync import engine, runs
+from graphql_api.sync.providers import provider_for
 from graphql_api.sync.webhooks import channel_token
 from models import Calendar, Event, SyncRun
 from tests.conftest import Client
@@ -426,3 +428,29 @@ async def test_google_push_notifications_start_one_sync_per_burst(
     queued = await SyncRun.find({"calendarId": calendar_id, "status": "QUEUED"}).to_list()
     assert len(queued) == 1
     assert not queued[0].full
+
+
+async def test_two_syncs_of_one_calendar_at_once_store_each_event_once(
+    alice: Client, google: FakeGoogle, worker_state: Any
+) -> None:
+    # given: two workers that both read the calendar as empty (no lock between them)
+    seed(google)
+    calendar = await connect(alice, google)
+    app_state, http = worker_state
+    calendar_id = ref_of(calendar["id"], "Calendar")
+    first, second = await Calendar.get(calendar_id), await Calendar.get(calendar_id)
+    assert first is not None
+    assert second is not None
+    provider = provider_for(first, app_state.settings, http)
+    # when
+    both = await asyncio.gather(
+        engine.sync(first, provider, full=True), engine.sync(second, provider, full=True)
+    )
+    # then: one copy of each, and the queued run finds nothing left to write
+    assert all(progress.processed == 6 for progress in both)
+    assert await Event.find({"calendarId": calendar_id}).count() == 6
+    shown = await titles(alice)
+    run = await run_pending(worker_state, calendar_id)
+    assert (run.created, run.updated, run.deleted) == (0, 0, 0)
+    assert await titles(alice) == shown
+    assert ("Standup (moved)", "2026-03-25T10:00:00Z") in shown
