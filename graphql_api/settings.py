@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     webhook_debounce_s: float = 2.0
     cache_warm_cron: str = "0 */4 * * *"  # the seed's cache warming of the most active users
     embedded_worker: bool = True  # `serve` on the embedded default also runs a worker
+    # CalDAV and ICS URLs on loopback or private networks: None = allowed in development only.
+    private_calendar_urls: bool | None = None
 
     graphiql: bool | None = None  # None: on in development, off in production
     # Where `npm ci` put GraphiQL's packages: the checkout's node_modules by default.
@@ -91,6 +93,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def private_calendar_urls_allowed(self) -> bool:
+        if self.private_calendar_urls is None:
+            return not self.is_production
+        return self.private_calendar_urls
 
     @property
     def graphiql_enabled(self) -> bool:

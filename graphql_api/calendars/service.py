@@ -9,6 +9,7 @@ from bson import ObjectId
 from graphql_api import validation
 from graphql_api.errors import BadUserInput, not_found
 from graphql_api.security.secrets import seal
+from graphql_api.security.urls import refused_url
 from graphql_api.sync.runs import request_sync
 from models import Calendar, Event, Source, SyncRun
 from models.base import Ref, ref, save_changes
@@ -118,6 +119,10 @@ async def connect_calendar(ctx: Context, data: ConnectCalendarInput) -> Calendar
         is_primary=provider == "LOCAL" and not has_primary,
         source=_source(ctx, data),
     )
+    if calendar.source is not None and calendar.source.url:
+        refused = await refused_url(ctx.settings, calendar.source.url)
+        if refused:
+            raise BadUserInput(f"url is not reachable from this server: {refused}", field="url")
     await calendar.insert()
     if provider != "LOCAL":
         await request_sync(ctx.state, calendar, full=True)

@@ -234,6 +234,7 @@ class Feed:
     requests: list[dict[str, str]] = field(default_factory=list)  # each GET's headers (lower)
     statuses: list[int] = field(default_factory=list)  # and the answer's status
     versions: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    moved_to: str = ""  # where /moved.ics redirects (302); the feed itself by default
 
     def publish(self, ics: str | bytes, *, etag: bool = True, last_modified: bool = True) -> None:
         version = next(self.versions)
@@ -242,9 +243,14 @@ class Feed:
         moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=version)
         self.last_modified = moment if last_modified else None
 
-    def answer(self, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        self.requests.append(headers)
-        status, answer_headers, body = self._answer(headers)
+    def answer(
+        self, headers: dict[str, str], path: str = "/calendar.ics"
+    ) -> tuple[int, dict[str, str], bytes]:
+        self.requests.append({**headers, ":path": path})
+        if path == "/moved.ics":
+            status, answer_headers, body = 302, {"Location": self.moved_to or self.url}, b""
+        else:
+            status, answer_headers, body = self._answer(headers)
         self.statuses.append(status)
         return status, answer_headers, body
 
@@ -280,7 +286,8 @@ class _FeedHandler(BaseHTTPRequestHandler):
     feed: Feed
 
     def do_GET(self) -> None:
-        status, headers, body = self.feed.answer({k.lower(): v for k, v in self.headers.items()})
+        headers_in = {k.lower(): v for k, v in self.headers.items()}
+        status, headers, body = self.feed.answer(headers_in, self.path)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)

@@ -13,6 +13,7 @@ from graphql_api.embedded import free_port
 from graphql_api.lifespan import AppState
 from graphql_api.settings import Settings
 from graphql_api.sync.engine import Progress
+from graphql_api.sync.providers import ics
 from graphql_api.sync.providers.base import ProviderError, ProviderRefused
 from graphql_api.sync.providers.ics import IcsFeed
 from models import Calendar
@@ -292,3 +293,15 @@ async def test_an_unreachable_feed_is_an_error_worth_retrying(subscribe: Subscri
     # when / then
     with pytest.raises(ProviderError):
         await subscribed.sync()
+
+
+async def test_a_feed_larger_than_the_limit_is_refused_and_nothing_is_written(
+    feed: Feed, subscribed: Subscribed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a limit below the feed's size
+    feed.publish(vcalendar(LUNCH, HOLIDAY))
+    monkeypatch.setattr(ics, "FEED_MAX_BYTES", 200)
+    # when / then
+    with pytest.raises(ProviderRefused, match="larger than 200 bytes"):
+        await subscribed.sync()
+    assert await shown(subscribed.user) == []

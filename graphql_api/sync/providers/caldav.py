@@ -30,6 +30,7 @@ from caldav.lib.url import URL
 from caldav.response import DAVResponse
 
 from graphql_api.security.secrets import unseal
+from graphql_api.security.urls import refused_url
 from graphql_api.settings import Settings
 from graphql_api.sync.ical import remote_events
 from graphql_api.sync.providers.base import (
@@ -79,6 +80,10 @@ class CalDav:
         self.settings = settings
 
     async def listing(self, calendar: Calendar, *, full: bool) -> Listing:
+        if calendar.source is not None and calendar.source.url:
+            refused = await refused_url(self.settings, calendar.source.url)
+            if refused:
+                raise ProviderRefused(f"the CalDAV URL is not reachable from here: {refused}")
         client = self._client(calendar)
         try:
             plan = await asyncio.to_thread(_guarded, self._plan, client, calendar, full)

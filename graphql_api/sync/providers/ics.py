@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import cast
+from urllib.parse import urlsplit
 
 import httpx
 import icalendar
 
 from graphql_api.security.secrets import unseal
+from graphql_api.security.urls import refused_url
 from graphql_api.settings import Settings
 from graphql_api.sync.ical import remote_events
 from graphql_api.sync.providers.base import (
@@ -33,6 +36,15 @@ log = logging.getLogger(__name__)
 TIMEOUT_S = 30.0
 REFUSED = {401, 403, 404, 410}
 ACCEPT = "text/calendar, application/calendar+ics;q=0.9, */*;q=0.5"
+MAX_REDIRECTS = 5
+FEED_MAX_BYTES = 50 * 2**20  # a feed is read whole: a larger one is refused, not swallowed
+
+
+@dataclass
+class Fetched:
+    status: int
+    headers: httpx.Headers
+    content: bytes = b""
 
 
 class IcsFeed:
@@ -42,13 +54,13 @@ class IcsFeed:
 
     async def listing(self, calendar: Calendar, *, full: bool) -> Listing:
         response = await self._get(calendar, conditional=not full)
-        if response.status_code == 304:
+        if response.status == 304:
             return Listing(full=False, pages=_nothing())
         feed = _feed(response.content)
         events = _events(response.content, calendar)
         return Listing(full=True, pages=self._pages(calendar, response, feed, events))
 
-    async def _get(self, calendar: Calendar, *, conditional: bool) -> httpx.Response:
+    async def _get(self, calendar: Calendar, *, conditional: bool) -> Fetched:
         source = calendar.source
         if source is None or not source.url:
             raise ProviderRefused("the calendar has no feed URL")
@@ -60,24 +72,40 @@ class IcsFeed:
             headers["If-None-Match"] = calendar.cursor.etag
         if conditional and calendar.cursor.last_modified:
             headers["If-Modified-Since"] = calendar.cursor.last_modified
-        try:
-            response = await self.http.get(
-                url,
-                headers=headers,
-                auth=self._auth(calendar),
-                follow_redirects=True,
-                timeout=TIMEOUT_S,
-            )
-        except httpx.HTTPError as e:
-            raise ProviderError(f"the feed is unreachable: {type(e).__name__}") from e
-        status = response.status_code
+        fetched = await self._fetch(calendar, url, headers)
+        status = fetched.status
         if status in (200, 304):
-            return response
+            return fetched
         if status in REFUSED:
             raise ProviderRefused(f"the feed answered HTTP {status}")
         if status == 429 or status >= 500:
             raise ProviderError(f"the feed answered HTTP {status}")
         raise ProviderRefused(f"the feed answered HTTP {status}, not a calendar")
+
+    async def _fetch(self, calendar: Calendar, url: str, headers: dict[str, str]) -> Fetched:
+        """GET, following redirects ourselves: each hop is checked like the URL itself, and
+        the feed's password goes only to the origin it was given for."""
+        origin = urlsplit(url)[:2]
+        for _ in range(MAX_REDIRECTS + 1):
+            refused = await refused_url(self.settings, url)
+            if refused:
+                raise ProviderRefused(f"the feed URL is not reachable from here: {refused}")
+            auth = self._auth(calendar) if urlsplit(url)[:2] == origin else None
+            try:
+                async with self.http.stream(
+                    "GET", url, headers=headers, auth=auth, timeout=TIMEOUT_S
+                ) as response:
+                    location = response.headers.get("Location")
+                    if response.is_redirect and location:
+                        url = str(response.url.join(location))
+                        continue
+                    fetched = Fetched(response.status_code, response.headers)
+                    if fetched.status == 200:
+                        fetched.content = await _body(response)
+                    return fetched
+            except httpx.HTTPError as e:
+                raise ProviderError(f"the feed is unreachable: {type(e).__name__}") from e
+        raise ProviderRefused(f"the feed redirects more than {MAX_REDIRECTS} times")
 
     def _auth(self, calendar: Calendar) -> httpx.BasicAuth | None:
         source = calendar.source
@@ -92,7 +120,7 @@ class IcsFeed:
     async def _pages(
         self,
         calendar: Calendar,
-        response: httpx.Response,
+        response: Fetched,
         feed: icalendar.Calendar,
         events: list[RemoteEvent],
     ) -> AsyncIterator[Page]:
@@ -102,6 +130,15 @@ class IcsFeed:
         calendar.cursor.etag = response.headers.get("ETag")
         calendar.cursor.last_modified = response.headers.get("Last-Modified")
         calendar.cursor.refresh_interval_s = refresh_interval(feed)
+
+
+async def _body(response: httpx.Response) -> bytes:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > FEED_MAX_BYTES:
+            raise ProviderRefused(f"the feed is larger than {FEED_MAX_BYTES:,} bytes")
+    return bytes(body)
 
 
 async def _nothing() -> AsyncIterator[Page]:
