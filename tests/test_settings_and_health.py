@@ -4,6 +4,7 @@ import time
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
@@ -24,6 +25,7 @@ def test_production_refuses_a_short_secret_and_the_embedded_backends() -> None:
     assert "JWT_SECRET" in message
     assert "MONGODB_URI" in message
     assert "REDIS_URL" in message
+    assert "CREDENTIALS_KEY" in message
 
 
 def test_production_starts_with_a_public_key_and_real_backends() -> None:
@@ -32,9 +34,11 @@ def test_production_starts_with_a_public_key_and_real_backends() -> None:
         jwt_public_key="-----BEGIN PUBLIC KEY-----...",
         mongodb_uri="mongodb://db",
         redis_url="redis://cache",
+        credentials_key=Fernet.generate_key().decode(),
     )
     assert settings.jwt_algorithm == "RS256"
     assert settings.graphiql_enabled is False
+    assert settings.private_calendar_urls_allowed is False
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
