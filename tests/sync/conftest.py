@@ -155,6 +155,17 @@ class NoSyncProxy:
     refusal: tuple[int, bytes] = (403, SUPPORTED_REPORT)  # the answer to sync-collection
 
 
+def respond(
+    handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class _Forward(BaseHTTPRequestHandler):
     upstream: str
     proxy: NoSyncProxy
@@ -178,12 +189,7 @@ class _Forward(BaseHTTPRequestHandler):
         self._answer(answer.status_code, kept, answer.content)
 
     def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        respond(self, status, headers, body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -287,13 +293,7 @@ class _FeedHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         headers_in = {k.lower(): v for k, v in self.headers.items()}
-        status, headers, body = self.feed.answer(headers_in, self.path)
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        respond(self, *self.feed.answer(headers_in, self.path))
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -340,6 +340,24 @@ def vevent(uid: str, title: str, start: datetime | date, end: datetime | date, *
             "END:VEVENT",
         ]
     )
+
+
+# A weekly Berlin standup's overrides: one instance moved, one cancelled.
+MOVED = vevent(
+    "standup@example.com",
+    "Standup (moved)",
+    datetime(2026, 3, 31, 11, tzinfo=BERLIN),
+    datetime(2026, 3, 31, 12, tzinfo=BERLIN),
+    when("RECURRENCE-ID", datetime(2026, 3, 31, 9, tzinfo=BERLIN)),
+)
+CANCELLED = vevent(
+    "standup@example.com",
+    "Standup",
+    datetime(2026, 4, 7, 9, tzinfo=BERLIN),
+    datetime(2026, 4, 7, 10, tzinfo=BERLIN),
+    when("RECURRENCE-ID", datetime(2026, 4, 7, 9, tzinfo=BERLIN)),
+    "STATUS:CANCELLED",
+)
 
 
 def vcalendar(*events: str, headers: Iterable[str] = ()) -> str:

@@ -28,8 +28,10 @@ from models.base import ref, save_changes
 from tests.conftest import Client
 from tests.sync.conftest import (
     BERLIN,
+    CANCELLED,
     DAV_PASSWORD,
     DAV_USER,
+    MOVED,
     SUPPORTED_REPORT,
     DavServer,
     Instance,
@@ -140,23 +142,6 @@ def standup_series(*exceptions: str) -> str:
         when("EXDATE", datetime(2026, 3, 24, 9, tzinfo=BERLIN)),
     )
     return vcalendar(master, *exceptions)
-
-
-MOVED = vevent(
-    "standup@example.com",
-    "Standup (moved)",
-    datetime(2026, 3, 31, 11, tzinfo=BERLIN),
-    datetime(2026, 3, 31, 12, tzinfo=BERLIN),
-    when("RECURRENCE-ID", datetime(2026, 3, 31, 9, tzinfo=BERLIN)),
-)
-CANCELLED = vevent(
-    "standup@example.com",
-    "Standup",
-    datetime(2026, 4, 7, 9, tzinfo=BERLIN),
-    datetime(2026, 4, 7, 10, tzinfo=BERLIN),
-    when("RECURRENCE-ID", datetime(2026, 4, 7, 9, tzinfo=BERLIN)),
-    "STATUS:CANCELLED",
-)
 
 
 def with_timezones(ics: str) -> str:

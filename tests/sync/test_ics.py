@@ -20,6 +20,8 @@ from models import Calendar
 from tests.conftest import Client
 from tests.sync.conftest import (
     BERLIN,
+    CANCELLED,
+    MOVED,
     Feed,
     NewUser,
     cursor_of,
@@ -48,21 +50,6 @@ STANDUP = vevent(
     datetime(2026, 3, 17, 10, tzinfo=BERLIN),
     "RRULE:FREQ=WEEKLY;COUNT=5",
     when("EXDATE", datetime(2026, 3, 24, 9, tzinfo=BERLIN)),
-)
-MOVED = vevent(
-    "standup@example.com",
-    "Standup (moved)",
-    datetime(2026, 3, 31, 11, tzinfo=BERLIN),
-    datetime(2026, 3, 31, 12, tzinfo=BERLIN),
-    when("RECURRENCE-ID", datetime(2026, 3, 31, 9, tzinfo=BERLIN)),
-)
-CANCELLED = vevent(
-    "standup@example.com",
-    "Standup",
-    datetime(2026, 4, 7, 9, tzinfo=BERLIN),
-    datetime(2026, 4, 7, 10, tzinfo=BERLIN),
-    when("RECURRENCE-ID", datetime(2026, 4, 7, 9, tzinfo=BERLIN)),
-    "STATUS:CANCELLED",
 )
 HOURLY = ["REFRESH-INTERVAL;VALUE=DURATION:PT1H"]
 
