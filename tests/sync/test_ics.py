@@ -292,3 +292,30 @@ async def test_a_feed_larger_than_the_limit_is_refused_and_nothing_is_written(
     with pytest.raises(ProviderRefused, match="larger than 200 bytes"):
         await subscribed.sync()
     assert await shown(subscribed.user) == []
+
+
+async def test_rdates_add_instances_in_their_zone_across_the_dst_change(
+    feed: Feed, subscribed: Subscribed
+) -> None:
+    # given: a weekly 09:00 Berlin class, one week skipped, two extra sessions
+    extra_class = vevent(
+        "class@example.com",
+        "Class",
+        datetime(2026, 3, 20, 9, tzinfo=BERLIN),
+        datetime(2026, 3, 20, 10, 30, tzinfo=BERLIN),
+        "RRULE:FREQ=WEEKLY;COUNT=3",
+        when("EXDATE", datetime(2026, 3, 27, 9, tzinfo=BERLIN)),
+        "RDATE;TZID=Europe/Berlin:20260401T180000,20260408T180000",
+    )
+    document = vcalendar(extra_class)
+    feed.publish(document)
+    # when
+    await subscribed.sync()
+    # then: 1h30 each, at 09:00 or 18:00 Berlin whichever side of March 29
+    assert await shown(subscribed.user) == defined([document])
+    assert await shown(subscribed.user) == [
+        ("Class", "2026-03-20T08:00:00Z", "2026-03-20T09:30:00Z"),
+        ("Class", "2026-04-01T16:00:00Z", "2026-04-01T17:30:00Z"),
+        ("Class", "2026-04-03T07:00:00Z", "2026-04-03T08:30:00Z"),
+        ("Class", "2026-04-08T16:00:00Z", "2026-04-08T17:30:00Z"),
+    ]
