@@ -12,6 +12,7 @@ Google's `originalStartTime` and iCalendar's RECURRENCE-ID name the same thing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from zoneinfo import ZoneInfo
@@ -107,6 +108,27 @@ def instances(
     if len(found) >= MAX_INSTANCES:
         log.warning("series %s has more than %d instances in range", master.id, MAX_INSTANCES)
     return [i for i in found if i.instance not in overridden]
+
+
+def expand(
+    stored: Iterable[Event],
+    start: datetime,
+    end: datetime,
+    zones: Mapping[str, str],
+    overridden: Mapping[str, Mapping[str, set[str]]],
+) -> list[Event]:
+    """Stored events overlapping [start, end) as a user sees them: series expanded into
+    their instances (`zones`: calendar id -> zone; `overridden`: calendar id -> series
+    external id -> the instances stored on their own), cancelled ones left out."""
+    events: list[Event] = []
+    for event in stored:
+        if event.recurrence:
+            changed = overridden.get(event.calendar_id, {}).get(event.external_id, set())
+            zone = zones.get(event.calendar_id, "UTC")
+            events += instances(event, start, end, changed, zone)
+        else:
+            events.append(event)
+    return [e for e in events if e.status != "CANCELLED"]
 
 
 def _instance(master: Event, begins: datetime, ends: datetime, key: str) -> Event:

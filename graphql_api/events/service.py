@@ -15,7 +15,7 @@ from graphql_api import validation
 from graphql_api.cache import codecs
 from graphql_api.calendars.service import calendar_of, calendars_changed, user_calendars
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
-from graphql_api.events.recurrence import instances
+from graphql_api.events.recurrence import expand
 from graphql_api.relay import Connection, page_size, paginate, ref_of
 from loaders.base import BATCH_SIZE
 from models import Calendar, Event
@@ -236,16 +236,10 @@ async def events_between(
     """The events of these calendars overlapping [start, end), cancelled ones left out,
     recurring series expanded into their instances."""
     stored = await _stored_between(ctx, calendar_ids, start, end)
-    series = [e for e in stored if e.recurrence]
-    events = [e for e in stored if not e.recurrence]
-    if series:
-        zones = {ref(c): c.timezone for c in await user_calendars(ctx)}
-        exceptions = {c: await _exceptions(ctx, c) for c in {e.calendar_id for e in series}}
-        for master in series:
-            overridden = exceptions[master.calendar_id].get(master.external_id, set())
-            zone = zones.get(master.calendar_id, "UTC")
-            events += instances(master, start, end, overridden, zone)
-    return [e for e in events if e.status != "CANCELLED"]
+    series = {e.calendar_id for e in stored if e.recurrence}
+    zones = {ref(c): c.timezone for c in await user_calendars(ctx)} if series else {}
+    exceptions = {c: await _exceptions(ctx, c) for c in series}
+    return expand(stored, start, end, zones, exceptions)
 
 
 async def instance_of(ctx: Context, local_id: str) -> Event | None:
