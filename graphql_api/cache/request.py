@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 from aiodataloader import DataLoader
@@ -13,21 +14,27 @@ from graphql_api.cache.store import EPOCH, Cache
 T = TypeVar("T")
 
 
+SHARED = "shared:"  # scopes of data every user's answers may show (e.g. the served models)
+
+
 class RequestCache:
     """Scopes are the user's own (`goals`, `habit:<id>`, `cal:<id>`, ...): the user id is
-    part of every scope and every key, so no key can hold another user's data."""
+    part of every scope and every key, so no key can hold another user's data. Scopes
+    named `shared:...` are the same for everyone (they version data, not hold it)."""
 
     def __init__(self, cache: Cache, user_id: str) -> None:
         self.cache = cache
         self.user_id = user_id
         self._versions: DataLoader[str, str | None] = DataLoader(self._load_versions)
         # What this request's answer was read under, for the response cache: the
-        # version of every scope, and whether anything was read without one.
+        # version of every scope, whether anything was read without one, and until
+        # when it holds (answers that move with the clock).
         self.read: dict[str, str] = {}
         self.complete = True
+        self.until: datetime | None = None
 
     def _scope(self, name: str) -> str:
-        return f"u:{self.user_id}:{name}"
+        return name if name.startswith(SHARED) else f"u:{self.user_id}:{name}"
 
     async def _load_versions(self, scopes: list[str]) -> list[str | None]:
         tokens = await self.cache.versions(scopes)
@@ -54,6 +61,10 @@ class RequestCache:
     def untracked(self) -> None:
         """The answer shows data no scope covers: it must not be cached whole."""
         self.complete = False
+
+    def valid_until(self, moment: datetime) -> None:
+        """The answer shows something that changes at `moment` (the clock moving on)."""
+        self.until = moment if self.until is None else min(self.until, moment)
 
     def key(self, name: str, tokens: list[str]) -> str:
         return self.cache.key("u", self.user_id, name, *tokens)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -63,6 +64,10 @@ class ResponseCache:
         if str(ctx.now.astimezone(ZoneInfo(entry["zone"])).date()) != entry["today"]:
             CACHE_REQUESTS.labels("response", "miss").inc()
             return None
+        until = entry.get("until")
+        if until is not None and ctx.now > datetime.fromisoformat(until):
+            CACHE_REQUESTS.labels("response", "miss").inc()
+            return None
         read: dict[str, str] = entry["read"]
         current = await cache.versions(list(read))
         if current != read:
@@ -77,6 +82,7 @@ class ResponseCache:
             return
         entry = {
             "read": request_cache.read,
+            "until": request_cache.until.isoformat() if request_cache.until else None,
             "zone": ctx.viewer.timezone,
             "today": str(ctx.today),
             "data": data,
