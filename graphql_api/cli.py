@@ -1,4 +1,5 @@
-"""The command line: `scheduling-worker serve | token | export-schema | seed-demo`."""
+"""The command line: `scheduling-worker serve | worker | train | token | export-schema |
+seed-demo | ...`."""
 
 from __future__ import annotations
 
@@ -138,6 +139,38 @@ def worker() -> None:
 
 
 @cli.command()
+def train(
+    min_user_rows: Annotated[
+        int, typer.Option(help="Labelled slots a user needs for a model of their own")
+    ] = 200,
+    rounds: Annotated[int, typer.Option(help="Most boosting rounds of the global model")] = 400,
+) -> None:
+    """Train the slot ranker on everyone's history: a global model and per-user ones."""
+    from graphql_api.embedded import embedded_backends
+    from graphql_api.recommend.training import run
+
+    _logging()
+    with embedded_backends(_settings()) as resolved:
+        report = asyncio.run(run(resolved, min_user_rows=min_user_rows, rounds=rounds))
+    typer.echo(report)
+
+
+@cli.command()
+def evaluate(
+    users: Annotated[int, typer.Option(help="Synthetic users")] = 200,
+    days: Annotated[int, typer.Option(help="Days of simulated history")] = 112,
+    test_days: Annotated[int, typer.Option(help="The last days, held out")] = 14,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 7,
+) -> None:
+    """Score the model, the heuristic and random order on simulated users (no database)."""
+    from graphql_api.recommend.simulate import evaluate as run_evaluation
+
+    result = run_evaluation(users, days, test_days, seed=seed, progress=typer.echo)
+    typer.echo(result.summary())
+    typer.echo(result.table())
+
+
+@cli.command()
 def token(
     sub: Annotated[str, typer.Argument(help="The user id (the token's `sub`)")] = "dev-user",
     email: Annotated[str | None, typer.Option(help="Email claim")] = None,
@@ -184,15 +217,19 @@ def persisted_manifest(
 def seed_demo(
     sub: Annotated[str, typer.Option(help="The demo user's id")] = "demo-user",
     days: Annotated[int, typer.Option(help="Days of check-in history")] = 120,
+    train: Annotated[bool, typer.Option(help="Then train the slot ranker on it")] = False,
 ) -> None:
     """Create a demo user with goals, habits, months of check-ins and a LOCAL calendar."""
     from graphql_api.embedded import embedded_backends
+    from graphql_api.recommend.training import run
     from graphql_api.seed import seed
 
     _logging()
     with embedded_backends(_settings()) as resolved:
         summary = asyncio.run(seed(resolved, sub, days))
-    typer.echo(summary)
+        typer.echo(summary)
+        if train:
+            typer.echo(asyncio.run(run(resolved, min_user_rows=200, rounds=400)))
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from graphql_api.cache.store import Cache, CacheConfig
 from graphql_api.observability.metrics import MongoCommandMetrics
 from graphql_api.persisted.manifest import PACKAGED, Manifest
 from graphql_api.persisted.queries import PersistedQueries
+from graphql_api.recommend.model import ModelStore
 from graphql_api.settings import Settings
 from models import DOCUMENT_MODELS
 from models.migrations import migrate
@@ -44,6 +45,7 @@ class AppState:
     events_redis: Redis  # pub/sub of sync progress: no read timeout
     # Swappable so tests can stand on a given day (DST, midnight, ...).
     clock: Callable[[], datetime] = field(default=utc_now)
+    rankers: ModelStore = field(default_factory=ModelStore)
 
 
 def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
@@ -138,6 +140,7 @@ async def open_state(settings: Settings) -> AppState:
         persisted=persisted_queries_of(settings, redis),
         queue=queue_of(settings),
         events_redis=Redis.from_url(str(settings.redis_url), health_check_interval=30),
+        rankers=ModelStore(settings.model_refresh_s),
     )
 
 

@@ -29,6 +29,8 @@ from graphql_api.goals.types import Goal
 from graphql_api.habits.mutations import HabitMutations
 from graphql_api.habits.queries import HabitQueries
 from graphql_api.habits.types import Habit
+from graphql_api.recommend.mutations import RecommendationMutations
+from graphql_api.recommend.queries import RecommendationQueries
 from graphql_api.relay import Node, decode_global_id, ref_of
 from graphql_api.scalars import SCALAR_MAP
 from graphql_api.security.auth import RequireAuthentication
@@ -92,7 +94,14 @@ NODE_RESOLVERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {
 
 
 @strawberry.type
-class Query(UserQueries, GoalQueries, HabitQueries, CalendarQueries, EventQueries):
+class Query(
+    UserQueries,
+    GoalQueries,
+    HabitQueries,
+    CalendarQueries,
+    EventQueries,
+    RecommendationQueries,
+):
     @strawberry.field(
         description="Any object by its ID; null when it is not the user's.", directives=cache(60)
     )
@@ -103,7 +112,14 @@ class Query(UserQueries, GoalQueries, HabitQueries, CalendarQueries, EventQuerie
 
 
 @strawberry.type
-class Mutation(UserMutations, GoalMutations, HabitMutations, CalendarMutations, EventMutations):
+class Mutation(
+    UserMutations,
+    GoalMutations,
+    HabitMutations,
+    CalendarMutations,
+    EventMutations,
+    RecommendationMutations,
+):
     pass
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
@@ -80,6 +80,7 @@ async def seed(settings: Settings, sub: str, days: int, *, seed_value: int = 7) 
 
         check_ins: list[CheckIn] = []
         progress: list[GoalProgress] = []
+        booked: list[Event] = []
         for goal_index, name, times, per, minutes, (weekdays, start, end), reliability in tqdm(
             HABITS, desc="habits and check-ins", unit="habit"
         ):
@@ -96,14 +97,27 @@ async def seed(settings: Settings, sub: str, days: int, *, seed_value: int = 7) 
                 day = today - timedelta(days=offset)
                 if day.isoweekday() not in weekdays or (per == "MONTH" and rng.random() > 0.3):
                     continue
+                # Booked somewhere in its window; done more reliably early in the window.
+                begins, position = _booked_time(rng, day, (start, end), minutes, zone)
                 roll = rng.random()
+                done_share = reliability * (1.2 - 0.4 * position)
                 status = (
                     "DONE"
-                    if roll < reliability
-                    else ("SKIPPED" if roll < reliability + 0.08 else "MISSED")
+                    if roll < done_share
+                    else ("SKIPPED" if roll < done_share + 0.08 else "MISSED")
                 )
                 check_ins.append(
                     CheckIn(user_id=sub, habit_id=ref(habit), date=day.isoformat(), status=status)
+                )
+                booked.append(
+                    Event(
+                        user_id=sub,
+                        calendar_id="",  # the calendar is made below
+                        title=name,
+                        start_time=begins,
+                        end_time=begins + timedelta(minutes=minutes),
+                        habit_id=ref(habit),
+                    )
                 )
                 if status == "DONE" and name == "Morning run":
                     at = datetime.combine(day, time(8), zone).astimezone(UTC)
@@ -128,7 +142,7 @@ async def seed(settings: Settings, sub: str, days: int, *, seed_value: int = 7) 
             is_primary=True,
         )
         await calendar.insert()
-        events = []
+        events = [e.model_copy(update={"calendar_id": ref(calendar)}) for e in booked]
         for offset in tqdm(range(-28, 29), desc="calendar events", unit="day"):
             day = today + timedelta(days=offset)
             if day.isoweekday() <= 5:
@@ -166,10 +180,23 @@ async def seed(settings: Settings, sub: str, days: int, *, seed_value: int = 7) 
         await Event.insert_many(events)
         return (
             f"seeded user {sub!r}: {len(goals)} goals, {len(HABITS)} habits, "
-            f"{len(check_ins)} check-ins, {len(progress)} progress entries, {len(events)} events"
+            f"{len(check_ins)} check-ins, {len(progress)} progress entries, {len(events)} events "
+            f"({len(booked)} of them booked habits)"
         )
     finally:
         await close_state(state)
+
+
+def _booked_time(
+    rng: random.Random, day: date, window: tuple[str, str], minutes: int, zone: ZoneInfo
+) -> tuple[datetime, float]:
+    """A quarter-hour start inside the window that fits the habit, and where it falls (0-1)."""
+    start, end = window
+    first = datetime.combine(day, time.fromisoformat(start), zone)
+    last = datetime.combine(day, time.fromisoformat(end), zone) - timedelta(minutes=minutes)
+    quarters = max(0, int((last - first).total_seconds() // 900))
+    k = rng.randint(0, quarters)
+    return (first + timedelta(minutes=15 * k)).astimezone(UTC), k / max(quarters, 1)
 
 
 __all__ = ["seed"]

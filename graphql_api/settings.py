@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     webhook_debounce_s: float = 2.0
     cache_warm_cron: str = "0 */4 * * *"  # the seed's cache warming of the most active users
     embedded_worker: bool = True  # `serve` on the embedded default also runs a worker
+    # Scheduling and recommendations.
+    schedule_min_notice_min: int = 30  # no slot is offered sooner than this from now
+    schedule_buffer_before_min: int = 0  # free time kept before every busy event
+    schedule_buffer_after_min: int = 0  # and after it
+    recommend_min_history: int = 10  # outcomes + feedback before a habit is ranked by the model
+    model_refresh_s: float = 10.0  # how soon a newly trained model is served
     # CalDAV and ICS URLs on loopback or private networks: None = allowed in development only.
     private_calendar_urls: bool | None = None
 

@@ -6,6 +6,7 @@ from models.calendar import Calendar, Source, SyncCursor, SyncRun, SyncState
 from models.event import Event
 from models.goal import Goal, GoalProgress, Target
 from models.habit import CheckIn, CheckInEntry, Frequency, Habit, PreferredWindow
+from models.recommendation import Feedback, RecommenderModel
 from models.user import User, WorkingHours
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -17,6 +18,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Calendar,
     Event,
     SyncRun,
+    Feedback,
+    RecommenderModel,
 ]
 
 __all__ = [
@@ -25,11 +28,13 @@ __all__ = [
     "CheckIn",
     "CheckInEntry",
     "Event",
+    "Feedback",
     "Frequency",
     "Goal",
     "GoalProgress",
     "Habit",
     "PreferredWindow",
+    "RecommenderModel",
     "Source",
     "SyncCursor",
     "SyncRun",

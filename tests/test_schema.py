@@ -12,8 +12,6 @@ from graphql_api.schema import schema
 from tests.conftest import OPERATIONS, ROOT
 
 SHARED = ROOT.parent / "shared" / "operations"
-# Owned by later issues (scheduling, recommendations).
-NOT_YET = {"Recommendations", "RecommendationFeedback", "ScheduleHabit"}
 # Run against a synced calendar and a worker: tests/sync/test_google_sync.py.
 SYNC = {"SyncCalendar", "SyncStatus"}
 
@@ -32,8 +30,6 @@ def test_operations_are_a_faithful_copy_of_the_shared_contract() -> None:
 
 @pytest.mark.parametrize("path", sorted(OPERATIONS.glob("*.graphql")), ids=lambda p: p.stem)
 def test_every_client_operation_validates(path: Path) -> None:
-    if path.stem in NOT_YET:
-        pytest.skip(f"{path.stem} belongs to a later issue")
     assert validate(schema._schema, parse(path.read_text())) == []
 
 

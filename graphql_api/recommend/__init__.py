@@ -1,0 +1,1 @@
+"""Slot recommendations: features, the heuristic, the XGBoost model, training."""

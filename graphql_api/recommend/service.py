@@ -1,0 +1,377 @@
+"""Recommended slots for a habit, feedback on them, and booking one.
+
+`recommend` finds the free slots in the range (graphql_api.scheduling.slots),
+computes their features in one pass, and ranks them with the user's or the
+global XGBoost model, or with the heuristic while there is no model or the
+habit has too little history. Each answer is cached per user, habit, range and
+quarter hour (slots starting sooner than the minimum notice are never offered)
+under the versions of the habit, the calendars and the profile, and names the
+model version, so check-ins, feedback, new events and new models retire it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from redis.exceptions import LockError, RedisError
+
+from graphql_api import validation
+from graphql_api.cache import codecs
+from graphql_api.calendars.service import calendar_of, calendars_changed, user_calendars
+from graphql_api.errors import BadUserInput
+from graphql_api.events.service import events_between, writable
+from graphql_api.habits.service import habit_not_found, habit_of, user_habits
+from graphql_api.recommend import heuristic
+from graphql_api.recommend.data import (
+    HORIZON,
+    HabitData,
+    HabitRecord,
+    Tally,
+    habit_data,
+    rate,
+    rows_for,
+)
+from graphql_api.recommend.features import LABELS, NAMES
+from graphql_api.recommend.model import MODELS_SCOPE, Ranker
+from graphql_api.relay import ref_of
+from graphql_api.scheduling.slots import STEP, Slot, free_slots
+from models import Calendar, Event, Feedback, Habit
+from models.base import ref
+
+if TYPE_CHECKING:
+    from graphql_api.context import Context
+
+MAX_RANGE = timedelta(days=31)
+MAX_LIMIT = 50
+REASONS = 3
+HEURISTIC = "heuristic"
+
+
+@dataclass(frozen=True)
+class Pick:
+    start: datetime
+    end: datetime
+    score: float
+    reasons: list[tuple[str, float]]
+    ranked_by: str
+
+
+def _encode(picks: list[Pick]) -> bytes:
+    return codecs.JSON.encode(
+        [[p.start.isoformat(), p.end.isoformat(), p.score, p.reasons, p.ranked_by] for p in picks]
+    )
+
+
+def _decode(raw: bytes) -> list[Pick]:
+    return [
+        Pick(
+            datetime.fromisoformat(start),
+            datetime.fromisoformat(end),
+            score,
+            [(feature, contribution) for feature, contribution in reasons],
+            ranked_by,
+        )
+        for start, end, score, reasons, ranked_by in codecs.JSON.decode(raw)
+    ]
+
+
+PICKS = codecs.Codec(_encode, _decode)
+
+
+async def habit_named(ctx: Context, habit_id: str) -> Habit:
+    """The user's habit by its global ID, from the (cached) list of their habits."""
+    habit = await habit_of(ctx, ref_of(habit_id, "Habit"))
+    if habit is None:
+        raise habit_not_found()
+    return habit
+
+
+def earliest_start(ctx: Context) -> datetime:
+    """Now plus the minimum notice, up to the next quarter hour."""
+    soonest = ctx.now.astimezone(UTC) + timedelta(minutes=ctx.settings.schedule_min_notice_min)
+    quarter = STEP.total_seconds()
+    return datetime.fromtimestamp(math.ceil(soonest.timestamp() / quarter) * quarter, UTC)
+
+
+async def recommend(
+    ctx: Context, habit: Habit, start: datetime, end: datetime, limit: int
+) -> list[Pick]:
+    start, end = validation.time_range(start, end)
+    if end - start > MAX_RANGE:
+        raise BadUserInput("range may span at most 31 days for recommendations", field="range")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadUserInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+    if not habit.is_active:
+        raise BadUserInput("the habit is paused: resume it to get recommendations", field="habitId")
+    not_before = earliest_start(ctx)
+    # The answer holds until the earliest start moves on to the next quarter hour, and
+    # while the models are the same (`train` bumps their scope).
+    ctx.cache.valid_until(not_before - timedelta(minutes=ctx.settings.schedule_min_notice_min))
+    generation = await ctx.cache.tokens([MODELS_SCOPE])
+    ranker = await ctx.state.rankers.for_user(ctx.user_id, generation[-1] if generation else None)
+    model = f"{ranker.scope}-{ranker.version}" if ranker else HEURISTIC
+    calendars = await user_calendars(ctx)
+    name = (
+        f"recommendations:{ref(habit)}:{start:%Y%m%dT%H%M%S}:{end:%Y%m%dT%H%M%S}:"
+        f"{limit}:{not_before:%Y%m%dT%H%M}:{model}"
+    )
+    scopes = ["profile", "calendars", f"habit:{ref(habit)}", *(f"cal:{ref(c)}" for c in calendars)]
+
+    async def compute() -> list[Pick]:
+        asked = Asked(habit, calendars, start, end, limit, not_before)
+        return await _rank(ctx, asked, ranker)
+
+    ttl = ctx.settings.cache_ttl_recommendations
+    if ttl <= 0:  # switched off (the benchmark measures ranking itself this way)
+        return await compute()
+    return await ctx.cache.cached(name, scopes, ttl, compute, PICKS)
+
+
+@dataclass(frozen=True)
+class Asked:
+    habit: Habit
+    calendars: list[Calendar]
+    start: datetime
+    end: datetime
+    limit: int
+    not_before: datetime
+
+
+async def _rank(ctx: Context, asked: Asked, ranker: Ranker | None) -> list[Pick]:
+    habit, limit = asked.habit, asked.limit
+    data = await _habit_data(
+        ctx, habit, asked.calendars, asked.start - HORIZON, asked.end + HORIZON
+    )
+    slots = free_slots(
+        busy=[(b.start, b.end) for b in data.busy],
+        start=asked.start,
+        end=asked.end,
+        zone=data.zone,
+        windows=data.windows,
+        duration=timedelta(minutes=habit.duration_minutes),
+        buffer_before=timedelta(minutes=ctx.settings.schedule_buffer_before_min),
+        buffer_after=timedelta(minutes=ctx.settings.schedule_buffer_after_min),
+        not_before=asked.not_before,
+    )
+    if not slots:
+        return []
+    rows = rows_for(
+        data,
+        ctx.now,
+        [s.start for s in slots],
+        [(s.window_start.timestamp(), s.window_end.timestamp()) for s in slots],
+    )
+    history = len(data.scheduled) + len(data.feedback)
+    if ranker is not None and history >= ctx.settings.recommend_min_history:
+        top, scores, contributions = await asyncio.to_thread(_by_model, ranker, rows, limit)
+        labels = [LABELS[n] for n in NAMES]
+        ranked_by = f"model {ranker.scope} v{ranker.version}"
+    else:
+        top, scores, contributions = _by_heuristic(rows, limit)
+        labels, ranked_by = heuristic.LABELS, HEURISTIC
+    return [
+        _pick(slots[i], float(scores[k]), contributions[k], labels, ranked_by)
+        for k, i in enumerate(top)
+    ]
+
+
+Array = npt.NDArray[np.float64]
+
+
+def _order(scores: Array, limit: int) -> npt.NDArray[np.intp]:
+    """The best `limit` rows, best first; ties to the earlier slot (rows are in time order)."""
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    return order[:limit]
+
+
+def _by_model(
+    ranker: Ranker, rows: npt.NDArray[np.float32], limit: int
+) -> tuple[list[int], Array, Array]:
+    scores = ranker.scores(rows)
+    top = _order(scores, limit)
+    return [int(i) for i in top], scores[top], ranker.contributions(rows[top])
+
+
+def _by_heuristic(rows: npt.NDArray[np.float32], limit: int) -> tuple[list[int], Array, Array]:
+    scores, contributions = heuristic.score(rows)
+    top = _order(scores, limit)
+    return [int(i) for i in top], scores[top], contributions[top]
+
+
+def _pick(slot: Slot, score: float, contributions: Array, labels: list[str], by: str) -> Pick:
+    strongest = np.argsort(-np.abs(contributions), kind="stable")[:REASONS]
+    reasons = [
+        (labels[j], round(float(contributions[j]), 4))
+        for j in strongest
+        if abs(contributions[j]) >= 1e-4
+    ]
+    return Pick(slot.start, slot.end, round(min(1.0, max(0.0, score)), 4), reasons, by)
+
+
+async def _habit_data(
+    ctx: Context, habit: Habit, calendars: list[Calendar], start: datetime, end: datetime
+) -> HabitData:
+    habits = await user_habits(ctx)
+    events, record, (total, done) = await asyncio.gather(
+        events_between(ctx, [ref(c) for c in calendars], start, end),
+        _record(ctx, habit, calendars),
+        _tally(ctx, habits),
+    )
+    overall = rate(total, done)
+    return habit_data(
+        user=ctx.viewer, habit=habit, events=events, record=record, user_rate=lambda _: overall
+    )
+
+
+RECORD = codecs.Codec(HabitRecord.encode, HabitRecord.decode)
+
+
+async def _record(ctx: Context, habit: Habit, calendars: list[Calendar]) -> HabitRecord:
+    """The habit's booked instances, check-ins and feedback, cached until one changes (its
+    events may also change on their calendars)."""
+
+    async def load() -> HabitRecord:
+        booked, check_ins, feedback = await asyncio.gather(
+            Event.find({"userId": ctx.user_id, "habitId": ref(habit)}).to_list(),
+            ctx.loaders.check_ins_by_habit.load(ref(habit)),
+            Feedback.find({"userId": ctx.user_id, "habitId": ref(habit)}).to_list(),
+        )
+        return HabitRecord.of(ctx.zone, booked, check_ins, feedback)
+
+    scopes = ["profile", f"habit:{ref(habit)}", *(f"cal:{ref(c)}" for c in calendars)]
+    ttl = ctx.settings.cache_ttl_habit_stats
+    return await ctx.cache.cached(f"habit_record:{ref(habit)}", scopes, ttl, load, RECORD)
+
+
+async def _tally(ctx: Context, habits: list[Habit]) -> tuple[int, int]:
+    """The user's check-ins of all habits before today, and how many are DONE."""
+
+    async def load() -> tuple[int, int]:
+        entries = await ctx.loaders.check_ins_by_habit.load_many([ref(h) for h in habits])
+        statuses = ((date.fromisoformat(c.date), c.status) for e in entries for c in e)
+        return Tally.of(statuses).counts_before(ctx.today)
+
+    scopes = ["profile", "habits", *(f"habit:{ref(h)}" for h in habits)]
+    ttl = ctx.settings.cache_ttl_habit_stats
+    total, done = await ctx.cache.cached(f"tally:{ctx.today}", scopes, ttl, load, codecs.JSON)
+    return int(total), int(done)
+
+
+# --- feedback and booking ---------------------------------------------------------
+
+
+async def give_feedback(ctx: Context, habit: Habit, start: datetime, accepted: bool) -> None:
+    """Records (or replaces) what the user said of the slot starting at `start`."""
+    moment = start.astimezone(UTC).replace(microsecond=0)
+    said = Feedback(
+        user_id=ctx.user_id,
+        habit_id=ref(habit),
+        start=moment,
+        accepted=accepted,
+        recorded_at=ctx.now.astimezone(UTC),
+    )
+    stored = said.model_dump(by_alias=True, exclude={"id", "revision_id"})
+    await Feedback.get_pymongo_collection().replace_one(
+        {"habitId": ref(habit), "start": moment}, stored, upsert=True
+    )
+    await ctx.cache.bump(f"habit:{ref(habit)}")
+
+
+async def schedule_habit(
+    ctx: Context, habit: Habit, start: datetime, calendar_id: str | None
+) -> Event:
+    """Books the habit at `start` for its duration, if that time is still free."""
+    if not habit.is_active:
+        raise BadUserInput("the habit is paused: resume it to schedule it", field="habitId")
+    begins = start.astimezone(UTC).replace(microsecond=0)
+    if begins < ctx.now.astimezone(UTC) - timedelta(minutes=1):
+        raise BadUserInput("start is in the past", field="start")
+    ends = begins + timedelta(minutes=habit.duration_minutes)
+    calendars = await user_calendars(ctx)
+    if calendar_id is not None:
+        calendar = writable(await calendar_of(ctx, ref_of(calendar_id, "Calendar")))
+    else:
+        calendar = await _habit_calendar(ctx, calendars)
+    async with _booking(ctx):
+        return await _book(ctx, habit, calendar, calendars, (begins, ends))
+
+
+@asynccontextmanager
+async def _booking(ctx: Context) -> AsyncIterator[None]:
+    """One booking at a time per user, so two requests cannot take the same free time.
+
+    Without Redis the booking goes ahead unguarded rather than failing.
+    """
+    lock = ctx.state.redis.lock(
+        f"{ctx.settings.cache_prefix}booking:{ctx.user_id}", timeout=10, blocking_timeout=5
+    )
+    try:
+        acquired = await lock.acquire()
+    except RedisError:
+        acquired = False
+    try:
+        yield
+    finally:
+        if acquired:
+            with suppress(RedisError, LockError):
+                await lock.release()
+
+
+async def _book(
+    ctx: Context,
+    habit: Habit,
+    calendar: Calendar,
+    calendars: list[Calendar],
+    slot: tuple[datetime, datetime],
+) -> Event:
+    begins, ends = slot
+    taken = [
+        e
+        for e in await events_between(ctx, [ref(c) for c in calendars], begins, ends)
+        if e.busy and e.status != "CANCELLED"
+    ]
+    if taken:
+        first = min(taken, key=lambda e: e.start_time)
+        raise BadUserInput(
+            f"the slot is no longer free: it overlaps {first.title!r} "
+            f"({first.start_time:%Y-%m-%dT%H:%MZ}-{first.end_time:%H:%MZ})",
+            field="start",
+        )
+    event = Event(
+        user_id=ctx.user_id,
+        calendar_id=ref(calendar),
+        title=habit.name,
+        start_time=begins,
+        end_time=ends,
+        busy=True,
+        habit_id=ref(habit),
+    )
+    await event.insert()
+    await calendars_changed(ctx, ref(calendar))
+    await ctx.cache.bump(f"habit:{ref(habit)}")
+    return event
+
+
+async def _habit_calendar(ctx: Context, calendars: list[Calendar]) -> Calendar:
+    """The primary LOCAL calendar, else the first LOCAL one, else a new one for habits."""
+    local = [c for c in calendars if c.provider == "LOCAL"]
+    if local:
+        return next((c for c in local if c.is_primary), local[0])
+    calendar = Calendar(
+        user_id=ctx.user_id,
+        name="Habits",
+        provider="LOCAL",
+        timezone=ctx.viewer.timezone,
+        is_primary=not any(c.is_primary for c in calendars),
+    )
+    await calendar.insert()
+    await calendars_changed(ctx, ref(calendar), listed=True)
+    return calendar
