@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import strawberry
+from cachetools import LRUCache
 from graphql import (
+    DocumentNode,
     FieldNode,
     OperationType,
     TypeInfo,
@@ -86,13 +88,23 @@ class CacheControlHeader(SchemaExtension):
         operation = get_operation_ast(document, ec.operation_name)
         if operation is None or operation.operation is not OperationType.QUERY:
             return "no-store"
-        schema = ec.schema
-        type_info = TypeInfo(schema._schema)
-        ages = _MaxAges(type_info, _hints(schema))
-        # The whole document, so fragments count too (other operations only lower it).
-        visit(document, TypeInfoVisitor(type_info, ages))
-        max_age = min(ages.ages, default=0)
+        # The same document always gets the same age: worked out once per query text.
+        key = (id(ec.schema), ec.query or "", ec.operation_name)
+        max_age = _AGES.get(key)
+        if max_age is None:
+            max_age = _AGES[key] = _max_age(ec.schema, document)
         return f"private, max-age={max_age}" if max_age > 0 else "no-store"
+
+
+def _max_age(schema: strawberry.Schema, document: DocumentNode) -> int:
+    type_info = TypeInfo(schema._schema)
+    ages = _MaxAges(type_info, _hints(schema))
+    # The whole document, so fragments count too (other operations only lower it).
+    visit(document, TypeInfoVisitor(type_info, ages))
+    return min(ages.ages, default=0)
+
+
+_AGES: LRUCache[tuple[int, str, str | None], int] = LRUCache(maxsize=1000)
 
 
 _HINTS: dict[int, dict[tuple[str, str], int]] = {}

@@ -43,6 +43,8 @@ class ResponseCache:
         self, ctx: Context, query: str, variables: Any, operation_name: str | None
     ) -> str | None:
         """The answer's key, or None when this request's answer is not cached whole."""
+        if self.ttl_s <= 0:  # whole answers switched off
+            return None
         if ctx._cache is None or not ctx.state.cache.enabled or len(query) > MAX_QUERY_LENGTH:
             return None
         if _operation_type(query, operation_name) is not OperationType.QUERY:

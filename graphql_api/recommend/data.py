@@ -13,14 +13,15 @@ import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
+from graphql_api.habits.loop import HabitStats
 from graphql_api.recommend.features import History, Outcome, Said, epoch, features, history
-from graphql_api.scheduling.slots import Window, free_slots, windows_for
+from graphql_api.scheduling.slots import Slot, Window, free_slots, windows_for
 from models import CheckInEntry, Event, Feedback, Habit, User
 
 HORIZON = timedelta(hours=12)  # busy time this far around a slot can move its features
@@ -84,6 +85,7 @@ class HabitData:
     check_ins: dict[date, str]
     feedback: list[Said]
     user_rate: Callable[[date], float]  # the user's overall DONE share before a day
+    known_stats: dict[date, HabitStats] = field(default_factory=dict)  # as of these days
     _starts: list[datetime] = field(init=False, default_factory=list)
     longest: timedelta = field(init=False, default=timedelta(0))
     _windows_by_day: dict[date, list[tuple[datetime, datetime]]] = field(
@@ -122,6 +124,7 @@ class HabitData:
             check_ins=self.check_ins,
             feedback=self.feedback,
             user_rate=self.user_rate(as_of),
+            stats=self.known_stats.get(as_of),
             times=self.times,
             per=self.per,
             duration_minutes=self.duration_minutes,
@@ -208,15 +211,35 @@ class HabitRecord:
         )
 
 
+def busy_of(events: Iterable[Event]) -> list[Busy]:
+    """The time these events block: busy ones, not cancelled."""
+    return [
+        Busy(e.start_time, e.end_time, _event_key(e))
+        for e in events
+        if e.busy and e.status != "CANCELLED"
+    ]
+
+
+def encode_busy(busy: list[Busy]) -> bytes:
+    return json.dumps([[b.start.timestamp(), b.end.timestamp(), b.event_id] for b in busy]).encode()
+
+
+def decode_busy(raw: bytes) -> list[Busy]:
+    return [
+        Busy(datetime.fromtimestamp(s, UTC), datetime.fromtimestamp(e, UTC), key)
+        for s, e, key in json.loads(raw)
+    ]
+
+
 def habit_data(
     *,
     user: User,
     habit: Habit,
-    events: Iterable[Event],
+    busy: list[Busy],
     record: HabitRecord,
     user_rate: Callable[[date], float],
 ) -> HabitData:
-    """`events`: the user's events (busy or not, any calendar) around the times of interest."""
+    """`busy`: the user's busy time (all calendars) around the times of interest."""
     return HabitData(
         zone=ZoneInfo(user.timezone),
         windows=windows_for(
@@ -226,11 +249,7 @@ def habit_data(
         times=habit.frequency.times,
         per=habit.frequency.per,
         duration_minutes=habit.duration_minutes,
-        busy=[
-            Busy(e.start_time, e.end_time, _event_key(e))
-            for e in events
-            if e.busy and e.status != "CANCELLED"
-        ],
+        busy=busy,
         scheduled=list(record.booked),
         check_ins=record.check_ins,
         feedback=list(record.feedback),
@@ -258,3 +277,17 @@ def rows_for(
     h = data.history(known.astimezone(data.zone).date(), known, near)
     bounds = np.array(windows, dtype=np.float64).reshape(-1, 2)
     return features(h, epoch(starts), bounds[:, 0], bounds[:, 1])
+
+
+def window_bounds(slots: Sequence[Slot]) -> list[tuple[float, float]]:
+    """Each slot's window occurrence in epoch seconds. Slots come in time order, so those of
+    one occurrence follow each other: each occurrence is converted once."""
+    bounds: list[tuple[float, float]] = []
+    current: datetime | None = None
+    value = (0.0, 0.0)
+    for slot in slots:
+        if slot.window_start is not current:
+            current = slot.window_start
+            value = (current.timestamp(), slot.window_end.timestamp())
+        bounds.append(value)
+    return bounds

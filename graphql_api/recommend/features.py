@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
-from graphql_api.habits.loop import DENOMINATOR_BY_PERIOD, habit_stats
+from graphql_api.habits.loop import DENOMINATOR_BY_PERIOD, HabitStats, habit_stats
 
 Array = npt.NDArray[np.float64]
 
@@ -109,17 +109,17 @@ def history(
     times: int,
     per: str,
     duration_minutes: int,
+    stats: HabitStats | None = None,
 ) -> History:
     """What was known before `as_of` (a local date) for outcomes and check-ins, and
     before `said_before` for feedback: a training row never sees its own future, and
-    a served one sees what the user said a minute ago."""
+    a served one sees what the user said a minute ago. `stats`: the habit's streak and
+    strength as of `as_of`, when already known (they are computed otherwise)."""
 
-    def before(moment: datetime) -> bool:
-        return moment.astimezone(zone).date() < as_of
-
-    past = [o for o in outcomes if before(o.start)]
+    past = _Past.of(outcomes, zone, as_of)
     checked = {d: s for d, s in check_ins.items() if d < as_of}
-    stats = habit_stats(checked, times, per, as_of)
+    if stats is None:
+        stats = habit_stats(checked, times, per, as_of)
     starts, ends = _merged(busy)
     lengths = ends - starts
     return History(
@@ -127,9 +127,9 @@ def history(
         busy_start=starts,
         busy_end=ends,
         busy_before=np.concatenate(([0.0], np.cumsum(lengths)[:-1])) if len(lengths) else lengths,
-        hour_rate=_hour_rates(past, zone),
-        weekday_rate=_weekday_rates(past, zone),
-        usual_hour=_usual_hour([o for o in past if o.done], zone),
+        hour_rate=past.hour_rates(),
+        weekday_rate=past.weekday_rates(),
+        usual_hour=past.usual_hour(),
         done_days=np.array(sorted(d.toordinal() for d, s in checked.items() if s == "DONE")),
         per_day=times / DENOMINATOR_BY_PERIOD[per],
         streak=float(stats.current_streak),
@@ -249,45 +249,55 @@ def _offset(zone: ZoneInfo, t: float) -> float:
 # --- the habit's past -------------------------------------------------------------
 
 
-def _rate(outcomes: Sequence[Outcome]) -> float:
-    """Done share, Laplace-smoothed: 0.5 with no history."""
-    return (sum(o.done for o in outcomes) + 1) / (len(outcomes) + 2)
+@dataclass(frozen=True)
+class _Past:
+    """The outcomes before a day, in local terms (each instant converted once)."""
 
+    hours: Array  # local hour of day, fractional
+    weekdays: npt.NDArray[np.int64]  # Monday = 0
+    done: Array  # 1.0 done, 0.0 not
 
-def _hour_rates(outcomes: Sequence[Outcome], zone: ZoneInfo) -> Array:
-    """Done rate at each local hour, counting the neighbouring hours half, pulled toward
-    the habit's overall rate where there is little history."""
-    done, seen = np.zeros(24), np.zeros(24)
-    for o in outcomes:
-        hour = o.start.astimezone(zone).hour
+    @classmethod
+    def of(cls, outcomes: Sequence[Outcome], zone: ZoneInfo, as_of: date) -> _Past:
+        hours, weekdays, done = [], [], []
+        for outcome in outcomes:
+            local = outcome.start.astimezone(zone)
+            if local.date() < as_of:
+                hours.append(local.hour + local.minute / 60)
+                weekdays.append(local.weekday())
+                done.append(float(outcome.done))
+        return cls(np.array(hours), np.array(weekdays, dtype=np.int64), np.array(done))
+
+    def rate(self) -> float:
+        """Done share, Laplace-smoothed: 0.5 with no history."""
+        return float((self.done.sum() + 1) / (len(self.done) + 2))
+
+    def hour_rates(self) -> Array:
+        """Done rate at each local hour, counting the neighbouring hours half, pulled toward
+        the habit's overall rate where there is little history."""
+        done, seen = np.zeros(24), np.zeros(24)
+        whole = self.hours.astype(np.int64)
         for shift, weight in ((-1, 0.5), (0, 1.0), (1, 0.5)):
-            done[(hour + shift) % 24] += weight * o.done
-            seen[(hour + shift) % 24] += weight
-    prior = _rate(outcomes)
-    rates: Array = (done + PRIOR_WEIGHT * prior) / (seen + PRIOR_WEIGHT)
-    return rates
+            np.add.at(done, (whole + shift) % 24, weight * self.done)
+            np.add.at(seen, (whole + shift) % 24, weight)
+        rates: Array = (done + PRIOR_WEIGHT * self.rate()) / (seen + PRIOR_WEIGHT)
+        return rates
 
+    def weekday_rates(self) -> Array:
+        done = np.bincount(self.weekdays, weights=self.done, minlength=7).astype(np.float64)
+        seen = np.bincount(self.weekdays, minlength=7).astype(np.float64)
+        rates: Array = (done + PRIOR_WEIGHT * self.rate()) / (seen + PRIOR_WEIGHT)
+        return rates
 
-def _weekday_rates(outcomes: Sequence[Outcome], zone: ZoneInfo) -> Array:
-    done, seen = np.zeros(7), np.zeros(7)
-    for o in outcomes:
-        day = o.start.astimezone(zone).weekday()
-        done[day] += o.done
-        seen[day] += 1
-    prior = _rate(outcomes)
-    rates: Array = (done + PRIOR_WEIGHT * prior) / (seen + PRIOR_WEIGHT)
-    return rates
-
-
-def _usual_hour(done: Sequence[Outcome], zone: ZoneInfo) -> float:
-    if not done:
-        return math.nan
-    local = [o.start.astimezone(zone) for o in done]
-    angles = [2 * math.pi * (t.hour + t.minute / 60) / 24 for t in local]
-    x, y = sum(map(math.cos, angles)), sum(map(math.sin, angles))
-    if math.hypot(x, y) < 1e-9:
-        return math.nan  # no usual time: evenly spread
-    return (math.atan2(y, x) / (2 * math.pi) * 24) % 24
+    def usual_hour(self) -> float:
+        """The circular mean hour of the done ones (NaN: none, or evenly spread)."""
+        angles = 2 * np.pi * self.hours[self.done > 0] / 24
+        if not len(angles):
+            return math.nan
+        x, y = float(np.cos(angles).sum()), float(np.sin(angles).sum())
+        if math.hypot(x, y) < 1e-9:
+            return math.nan
+        return (math.atan2(y, x) / (2 * math.pi) * 24) % 24
 
 
 def _circular_hours(hour: Array, usual: float) -> Array:
@@ -308,15 +318,14 @@ def _days_since(h: History, ordinals: npt.NDArray[np.int64]) -> Array:
 
 def _feedback(said: Sequence[Said], zone: ZoneInfo) -> Array:
     """+1 accepted, -1 rejected, spread over an hour either side, shrunk toward 0."""
-    score, weight = np.zeros(QUARTERS), np.zeros(QUARTERS)
-    buckets = np.arange(QUARTERS)
-    for s in said:
-        local = s.start.astimezone(zone)
-        at = (local.hour * 60 + local.minute) // 15
-        distance = np.abs(buckets - at)
-        distance = np.minimum(distance, QUARTERS - distance)
-        w = np.clip(1 - distance / 4, 0, None)
-        score += w * (1 if s.accepted else -1)
-        weight += w
-    result: Array = score / (weight + 1)
+    if not said:
+        return np.zeros(QUARTERS)
+    at = np.array(
+        [(t.hour * 60 + t.minute) // 15 for t in (s.start.astimezone(zone) for s in said)]
+    )
+    sign = np.array([1.0 if s.accepted else -1.0 for s in said])
+    distance = np.abs(np.arange(QUARTERS)[None, :] - at[:, None])
+    distance = np.minimum(distance, QUARTERS - distance)
+    weights = np.clip(1 - distance / 4, 0, None)  # (feedback, quarter)
+    result: Array = (sign @ weights) / (weights.sum(axis=0) + 1)
     return result

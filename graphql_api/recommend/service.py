@@ -28,16 +28,23 @@ from graphql_api.cache import codecs
 from graphql_api.calendars.service import calendar_of, calendars_changed, user_calendars
 from graphql_api.errors import BadUserInput
 from graphql_api.events.service import events_between, writable
-from graphql_api.habits.service import habit_not_found, habit_of, user_habits
+from graphql_api.habits.loop import HabitStats
+from graphql_api.habits.loop import habit_stats as loop_stats
+from graphql_api.habits.service import STATS, habit_not_found, habit_of, user_habits
 from graphql_api.recommend import heuristic
 from graphql_api.recommend.data import (
     HORIZON,
+    Busy,
     HabitData,
     HabitRecord,
     Tally,
+    busy_of,
+    decode_busy,
+    encode_busy,
     habit_data,
     rate,
     rows_for,
+    window_bounds,
 )
 from graphql_api.recommend.features import LABELS, NAMES
 from graphql_api.recommend.model import MODELS_SCOPE, Ranker
@@ -115,10 +122,11 @@ async def recommend(
     # The answer holds until the earliest start moves on to the next quarter hour, and
     # while the models are the same (`train` bumps their scope).
     ctx.cache.valid_until(not_before - timedelta(minutes=ctx.settings.schedule_min_notice_min))
-    generation = await ctx.cache.tokens([MODELS_SCOPE])
+    generation, calendars = await asyncio.gather(
+        ctx.cache.tokens([MODELS_SCOPE]), user_calendars(ctx)
+    )
     ranker = await ctx.state.rankers.for_user(ctx.user_id, generation[-1] if generation else None)
     model = f"{ranker.scope}-{ranker.version}" if ranker else HEURISTIC
-    calendars = await user_calendars(ctx)
     name = (
         f"recommendations:{ref(habit)}:{start:%Y%m%dT%H%M%S}:{end:%Y%m%dT%H%M%S}:"
         f"{limit}:{not_before:%Y%m%dT%H%M}:{model}"
@@ -163,12 +171,7 @@ async def _rank(ctx: Context, asked: Asked, ranker: Ranker | None) -> list[Pick]
     )
     if not slots:
         return []
-    rows = rows_for(
-        data,
-        ctx.now,
-        [s.start for s in slots],
-        [(s.window_start.timestamp(), s.window_end.timestamp()) for s in slots],
-    )
+    rows = rows_for(data, ctx.now, [s.start for s in slots], window_bounds(slots))
     history = len(data.scheduled) + len(data.feedback)
     if ranker is not None and history >= ctx.settings.recommend_min_history:
         top, scores, contributions = await asyncio.to_thread(_by_model, ranker, rows, limit)
@@ -220,15 +223,50 @@ async def _habit_data(
     ctx: Context, habit: Habit, calendars: list[Calendar], start: datetime, end: datetime
 ) -> HabitData:
     habits = await user_habits(ctx)
-    events, record, (total, done) = await asyncio.gather(
-        events_between(ctx, [ref(c) for c in calendars], start, end),
+    busy, record, (total, done), stats = await asyncio.gather(
+        _busy(ctx, calendars, start, end),
         _record(ctx, habit, calendars),
         _tally(ctx, habits),
+        _stats_before_today(ctx, habit),
     )
     overall = rate(total, done)
-    return habit_data(
-        user=ctx.viewer, habit=habit, events=events, record=record, user_rate=lambda _: overall
+    data = habit_data(
+        user=ctx.viewer, habit=habit, busy=busy, record=record, user_rate=lambda _: overall
     )
+    data.known_stats[ctx.today] = stats
+    return data
+
+
+async def _stats_before_today(ctx: Context, habit: Habit) -> HabitStats:
+    """Streak and strength from the check-ins before today (as the model was trained)."""
+
+    async def compute() -> HabitStats:
+        entries = await ctx.loaders.check_ins_by_habit.load(ref(habit))
+        days = {date.fromisoformat(c.date): c.status for c in entries}
+        before = {d: s for d, s in days.items() if d < ctx.today}
+        return loop_stats(before, habit.frequency.times, habit.frequency.per, ctx.today)
+
+    frequency = f"{habit.frequency.times}/{habit.frequency.per}"
+    name = f"stats_before:{ref(habit)}:{ctx.today}:{frequency}"
+    ttl = ctx.settings.cache_ttl_habit_stats
+    return await ctx.cache.cached(name, [f"habit:{ref(habit)}"], ttl, compute, STATS)
+
+
+BUSY = codecs.Codec(encode_busy, decode_busy)
+
+
+async def _busy(
+    ctx: Context, calendars: list[Calendar], start: datetime, end: datetime
+) -> list[Busy]:
+    """The busy time of all the user's calendars in the range, kept compact in the cache."""
+
+    async def load() -> list[Busy]:
+        return busy_of(await events_between(ctx, [ref(c) for c in calendars], start, end))
+
+    scopes = ["calendars", *(f"cal:{ref(c)}" for c in calendars)]
+    name = f"busy:{start:%Y%m%dT%H%M%S}:{end:%Y%m%dT%H%M%S}"
+    ttl = ctx.settings.cache_ttl_calendar_events
+    return await ctx.cache.cached(name, scopes, ttl, load, BUSY)
 
 
 RECORD = codecs.Codec(HabitRecord.encode, HabitRecord.decode)

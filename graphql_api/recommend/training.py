@@ -32,7 +32,14 @@ from tqdm import tqdm
 
 from graphql_api.cache.store import Cache
 from graphql_api.events.recurrence import expand
-from graphql_api.recommend.data import HabitData, HabitRecord, Tally, habit_data, rows_for
+from graphql_api.recommend.data import (
+    HabitData,
+    HabitRecord,
+    Tally,
+    busy_of,
+    habit_data,
+    rows_for,
+)
 from graphql_api.recommend.features import NAMES
 from graphql_api.recommend.model import GLOBAL, MODELS_SCOPE
 from graphql_api.settings import Settings
@@ -122,9 +129,8 @@ async def user_dataset(user: User, into: Dataset) -> None:
         return
     entries = [CheckInEntry.of(c) for c in await CheckIn.find({"userId": user.sub}).to_list()]
     moments = [e.start_time for e in booked] + [f.start for f in feedback]
-    busy = await _events_between(
-        user, min(moments) - timedelta(days=1), max(moments) + timedelta(days=1)
-    )
+    around = (min(moments) - timedelta(days=1), max(moments) + timedelta(days=1))
+    busy = busy_of(await _events_between(user, *around))
     by_habit: dict[str, list[CheckInEntry]] = defaultdict(list)
     for entry in entries:
         by_habit[entry.habit_id].append(entry)
@@ -138,7 +144,7 @@ async def user_dataset(user: User, into: Dataset) -> None:
             [f for f in feedback if f.habit_id == str(habit.id)],
         )
         data = habit_data(
-            user=user, habit=habit, events=busy, record=record, user_rate=tally.rate_before
+            user=user, habit=habit, busy=list(busy), record=record, user_rate=tally.rate_before
         )
         labelled_rows(data, user.sub, into)
 

@@ -47,6 +47,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 STEP = timedelta(minutes=15)
@@ -84,9 +85,11 @@ class Window:
             raise ValueError(f"a window must end after it starts: {self.start}-{self.end}")
 
 
-@dataclass(frozen=True)
-class Slot:
-    """A free slot [start, end) and the merged window occurrence that holds it, all in UTC."""
+class Slot(NamedTuple):
+    """A free slot [start, end) and the merged window occurrence that holds it, all in UTC.
+
+    A named tuple: a week holds hundreds of them, and they are made faster than dataclasses.
+    """
 
     start: datetime  # UTC, tz-aware
     end: datetime  # UTC, start + duration
@@ -147,9 +150,15 @@ def free_slots(
     slots = []
     for window_start, window_end in _occurrences(windows, zone, start, end):
         latest = min(window_end, end) - duration
-        for slot_start in _grid(max(window_start, earliest), latest, zone, step):
+        first = max(window_start, earliest)
+        # A sweep: starts only grow, so the blocked intervals that end before one never
+        # matter again; `index` is the first that ends after the current start.
+        index = bisect_right(blocked_ends, first)
+        for slot_start in _grid(first, latest, zone, step):
+            while index < len(blocked) and blocked_ends[index] <= slot_start:
+                index += 1
             slot_end = slot_start + duration
-            if _free(slot_start, slot_end, blocked, blocked_ends):
+            if index == len(blocked) or blocked[index][0] >= slot_end:
                 slots.append(Slot(slot_start, slot_end, window_start, window_end))
     return _in_order(slots)
 
@@ -303,14 +312,6 @@ def _blocked(
         if utc_start - before < utc_end + after:
             widened.append((utc_start - before, utc_end + after))
     return _merged(widened)
-
-
-def _free(
-    slot_start: datetime, slot_end: datetime, blocked: list[_Interval], ends: list[datetime]
-) -> bool:
-    """No blocked interval overlaps [slot_start, slot_end); `ends` are the blocked ends."""
-    index = bisect_right(ends, slot_start)  # the first blocked interval that ends after the start
-    return index == len(blocked) or blocked[index][0] >= slot_end
 
 
 # Arguments
