@@ -217,6 +217,7 @@ def wrk(
     """A wrk run against the server; failures are non-200 answers or GraphQL errors."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
+    threads = min(threads, connections)  # wrk wants a connection per thread at least
     with tempfile.TemporaryDirectory() as tmp:
         files = [str(r.write(Path(tmp), f"r{i}")) for i, r in enumerate(requests)]
         cpu_before, started = target.cpu_seconds(), time.monotonic()
