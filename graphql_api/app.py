@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -17,14 +16,18 @@ from graphql_api.graphiql import GraphiQLPage
 from graphql_api.health import healthz, readyz
 from graphql_api.http import GraphQLApp
 from graphql_api.lifespan import lifespan
-from graphql_api.schema import schema
+from graphql_api.observability.metrics import exposition
+from graphql_api.observability.requests import RequestMetrics
+from graphql_api.schema import build_schema, schema
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings, get_settings
+from graphql_api.shutdown import Drain
 from graphql_api.sync import webhooks
 
 
 async def metrics(request: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    body, media_type = exposition()
+    return Response(body, media_type=media_type)
 
 
 def dev_headers(settings: Settings) -> Callable[[], dict[str, str]]:
@@ -44,8 +47,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         page = GraphiQLPage(
             settings.graphiql_assets, None if settings.is_production else dev_headers(settings)
         )
+    tracing = None
+    if settings.otel_enabled:
+        from graphql_api.observability.tracing import configure_tracing
+
+        tracing = configure_tracing(settings)
     graphql = GraphQLApp(
-        schema,
+        build_schema(tracing.extension) if tracing else schema,
         graphql_ide="graphiql" if page else None,
         allow_queries_via_get=True,
         page=page,
@@ -62,11 +70,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *([Route("/graphiql/{path:path}", page.asset)] if page else []),
         ],
         middleware=[
+            Middleware(RequestMetrics),  # outermost: times the whole request, compression included
             # Seed: level 6 above 1 KB; Starlette never compresses event streams,
             # and the middleware only sees HTTP, never WebSockets.
             Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6),
+            *([Middleware(tracing.middleware)] if tracing else []),
         ],
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.drain = Drain()
     return app

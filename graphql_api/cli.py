@@ -83,16 +83,25 @@ def _embedded_worker(settings: Settings, resolved: Settings) -> Iterator[None]:
 
 
 def _logging() -> None:
-    logging.getLogger("saq").setLevel(logging.WARNING)  # a line per job otherwise
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from graphql_api.observability.logs import configure_logging
+
+    configure_logging(_settings())
 
 
 @cli.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default: PORT, 3003)")] = None,
     host: Annotated[str | None, typer.Option(help="Interface (default: HOST)")] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A hypercorn TOML file (keep-alive, graceful timeout, ...); "
+            "HOST and PORT still choose the address",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the API; with MONGODB_URI / REDIS_URL unset, start the embedded backends too."""
     from hypercorn.asyncio import serve as hypercorn_serve
@@ -101,6 +110,7 @@ def serve(
     from graphql_api.app import create_app
     from graphql_api.embedded import embedded_backends
     from graphql_api.security.tokens import mint_dev_token
+    from graphql_api.shutdown import on_termination
 
     _logging()
     settings = _settings()
@@ -108,11 +118,19 @@ def serve(
     settings = settings.model_copy(update=overrides)
     _check_port_free(settings.host, settings.port)
     with embedded_backends(settings) as resolved, _embedded_worker(settings, resolved):
-        config = Config()
+        config = Config.from_toml(config_file) if config_file else Config()
+        if config.workers != 1:
+            typer.echo(
+                "error: serve runs one process (scale out with more of them); "
+                "for several workers in one, run `hypercorn --config FILE graphql_api.main:app`",
+                err=True,
+            )
+            raise typer.Exit(2)
         config.bind = [f"{resolved.host}:{resolved.port}"]
-        config.accesslog = None
+        config.accesslog = None  # our own access line, in JSON, carries the operation and user
         config.errorlog = logging.getLogger("hypercorn")
-        config.graceful_timeout = 10
+        if config_file is None:
+            config.graceful_timeout = 10
         app = create_app(resolved)
         shown_host = "localhost" if resolved.host in LOCAL_BINDS else resolved.host
         url = f"http://{shown_host}:{resolved.port}/graphql"
@@ -124,7 +142,8 @@ def serve(
             typer.echo(f"\nGraphiQL: {url}\nDevelopment bearer token (user dev-user):")
             typer.echo(f"  Authorization: Bearer {token}")
             typer.echo(f"GraphiQL's Headers editor takes it as JSON:\n  {header}\n")
-        asyncio.run(hypercorn_serve(app, config))  # type: ignore[arg-type]
+        trigger = on_termination(app.state.drain)
+        asyncio.run(hypercorn_serve(app, config, shutdown_trigger=trigger))  # type: ignore[arg-type]
 
 
 @cli.command()

@@ -28,6 +28,8 @@ async def _check(probe: Awaitable[object], limit_s: float) -> str:
 
 async def readyz(request: Request) -> JSONResponse:
     state: AppState = request.app.state.app
+    if request.app.state.drain.draining:
+        return JSONResponse({"status": "draining"}, status_code=503)
     timeout = state.settings.readiness_timeout_s
     mongo, redis = await asyncio.gather(
         _check(state.mongo.admin.command("ping"), timeout),

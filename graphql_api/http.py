@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -26,18 +26,19 @@ from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
 from graphql_api.lifespan import AppState
+from graphql_api.observability.metrics import GRAPHQL_OPERATION_DURATION, WEBSOCKETS_OPEN
+from graphql_api.observability.operations import label_of
+from graphql_api.observability.requests import current, request_id_from
 from graphql_api.persisted.queries import Refusal
 from graphql_api.security.tokens import bearer_token, verify_token
+from graphql_api.shutdown import Drain
 from loaders import create_loaders
-
-_REQUEST_ID_MAX = 128
 
 
 def request_id_of(request: Request | WebSocket) -> str:
-    given = request.headers.get("x-request-id", "")
-    if given and len(given) <= _REQUEST_ID_MAX and given.isprintable():
-        return given
-    return uuid.uuid4().hex
+    """The id the access log line carries (one per HTTP request; per connection on a socket)."""
+    record = current()
+    return record.request_id if record is not None else request_id_from(dict(request.headers))
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -58,6 +59,15 @@ class GraphQLApp(GraphQL[Context, None]):
         return HTMLResponse(self.page.html())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            drain: Drain = scope["app"].state.drain
+            receive, send = drain.websocket(receive, send)
+            WEBSOCKETS_OPEN.inc()
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                WEBSOCKETS_OPEN.dec()
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -127,10 +137,12 @@ class GraphQLApp(GraphQL[Context, None]):
                 context, request_data.query, request_data.variables, request_data.operation_name
             )
         if key is not None and self.responses is not None:
+            started = time.perf_counter()
             hit = await self.responses.lookup(context, key)
             if hit is not None:
                 data, cache_control = hit
                 sub_response.headers["Cache-Control"] = cache_control
+                self._served_from_cache(context, request_data.operation_name, started)
                 return ExecutionResult(data=data, errors=None)
         result = await super().execute_single(
             request, request_adapter, sub_response, context, root_value, request_data
@@ -139,6 +151,18 @@ class GraphQLApp(GraphQL[Context, None]):
             cache_control = sub_response.headers.get("Cache-Control", "no-store")
             await self.responses.store(context, key, result.data, cache_control)
         return result
+
+    @staticmethod
+    def _served_from_cache(context: Context, operation_name: str | None, started: float) -> None:
+        # Only queries are cached whole; the schema's extensions never ran for this one.
+        elapsed = time.perf_counter() - started
+        GRAPHQL_OPERATION_DURATION.labels(label_of(operation_name), "query").observe(elapsed)
+        record = current()
+        if record is not None:
+            record.operation_name = operation_name
+            record.operation_type = "query"
+            record.user_id = context.claims.sub if context.claims else None
+            record.cached = True
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """graphql-transport-ws: the bearer token comes in connection_init's payload."""

@@ -19,7 +19,7 @@ from saq.queue.redis import RedisQueue
 from starlette.applications import Starlette
 
 from graphql_api.cache.store import Cache, CacheConfig
-from graphql_api.observability.metrics import MongoCommandMetrics
+from graphql_api.observability.metrics import mongo_listeners
 from graphql_api.persisted.manifest import PACKAGED, Manifest
 from graphql_api.persisted.queries import PersistedQueries
 from graphql_api.recommend.model import ModelStore
@@ -64,7 +64,7 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
         socketTimeoutMS=settings.mongo_socket_timeout_ms,
         retryWrites=settings.mongo_retry_writes,
         retryReads=settings.mongo_retry_reads,
-        event_listeners=[MongoCommandMetrics()],
+        event_listeners=mongo_listeners(),
     )
 
 

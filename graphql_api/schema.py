@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import strawberry
 from bson import ObjectId
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -29,6 +29,7 @@ from graphql_api.goals.types import Goal
 from graphql_api.habits.mutations import HabitMutations
 from graphql_api.habits.queries import HabitQueries
 from graphql_api.habits.types import Habit
+from graphql_api.observability.operations import OperationMetrics
 from graphql_api.recommend.mutations import RecommendationMutations
 from graphql_api.recommend.queries import RecommendationQueries
 from graphql_api.relay import Node, decode_global_id, ref_of
@@ -136,17 +137,24 @@ class Schema(strawberry.Schema):
         only the unexpected ones (with their request id)."""
 
 
-schema = Schema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    types=[Goal, Habit, Calendar, Event, User, SyncRun],
-    extensions=[
-        RequireAuthentication,
-        ErrorCodes,
-        CacheControlHeader,
-        lambda: ParserCache(maxsize=1000),  # the LRU lives at module level
-        lambda: ValidationCache(maxsize=1000),
-    ],
-    config=StrawberryConfig(scalar_map=SCALAR_MAP),
-)
+def build_schema(*extra: type[SchemaExtension]) -> Schema:
+    """The schema; `extra` extensions (tracing) run innermost, after ours."""
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[Goal, Habit, Calendar, Event, User, SyncRun],
+        extensions=[
+            OperationMetrics,  # first: it sees the errors once ErrorCodes has coded them
+            RequireAuthentication,
+            ErrorCodes,
+            CacheControlHeader,
+            lambda: ParserCache(maxsize=1000),  # the LRU lives at module level
+            lambda: ValidationCache(maxsize=1000),
+            *extra,
+        ],
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    )
+
+
+schema = build_schema()

@@ -96,6 +96,14 @@ class Settings(BaseSettings):
     graphiql_assets: Path = Path(__file__).resolve().parents[1] / "node_modules"
     readiness_timeout_s: float = 1.0
 
+    # Operations.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    otel_enabled: bool = False  # OpenTelemetry tracing (the `otel` extra; OTEL_* env configures it)
+    otel_service_name: str = "scheduling-worker"
+    worker_metrics_port: int = Field(default=9102, ge=0, le=65535)  # 0: no /metrics in the worker
+    mongo_secondary_reads: bool = False  # goals and habits read from secondaries (replica sets)
+
     @property
     def is_production(self) -> bool:
         return self.env == "production"

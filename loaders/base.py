@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from aiodataloader import DataLoader
 from beanie import Document
 from bson import ObjectId
+from prometheus_client import Histogram
 
 from models.base import Ref
 
@@ -26,10 +27,27 @@ V = TypeVar("V")
 BATCH_SIZE = 100_000
 
 
+# How many keys each batch carried: 1s everywhere would mean the batching is lost.
+BATCH_SIZES = Histogram(
+    "dataloader_batch_size",
+    "Keys per DataLoader batch",
+    ["loader"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
+
+
 class UserScopedLoader(DataLoader[K, V]):
     def __init__(self, user_id: str) -> None:
         super().__init__()
         self.user_id = user_id
+
+    async def batch_load_fn(self, keys: list[K]) -> list[V]:
+        BATCH_SIZES.labels(type(self).__name__).observe(len(keys))
+        return await self.load_batch(keys)
+
+    async def load_batch(self, keys: list[K]) -> list[V]:
+        """The values for these keys, aligned to them: one query per batch."""
+        raise NotImplementedError
 
 
 class ByIdLoader(UserScopedLoader[Ref, D | None], Generic[D]):
@@ -37,7 +55,7 @@ class ByIdLoader(UserScopedLoader[Ref, D | None], Generic[D]):
 
     document: ClassVar[type[Document]]
 
-    async def batch_load_fn(self, keys: list[Ref]) -> list[D | None]:
+    async def load_batch(self, keys: list[Ref]) -> list[D | None]:
         ids = [ObjectId(k) for k in set(keys) if ObjectId.is_valid(k)]
         docs = await self.document.find(
             {"_id": {"$in": ids}, "userId": self.user_id}, batch_size=BATCH_SIZE
@@ -58,7 +76,7 @@ class ByParentLoader(UserScopedLoader[Ref, list[D]], Generic[D]):
     attribute: ClassVar[str]
     order_by: ClassVar[str]
 
-    async def batch_load_fn(self, keys: list[Ref]) -> list[list[D]]:
+    async def load_batch(self, keys: list[Ref]) -> list[list[D]]:
         docs: list[Any] = await self.document.find(
             {self.field: {"$in": list(set(keys))}, "userId": self.user_id},
             batch_size=BATCH_SIZE,

@@ -22,7 +22,7 @@ class EventByIdLoader(ByIdLoader[Event]):
 class CheckInsByHabitLoader(UserScopedLoader[Ref, list[CheckInEntry]]):
     """A habit's whole history, oldest first: streaks need all of it."""
 
-    async def batch_load_fn(self, keys: list[Ref]) -> list[list[CheckInEntry]]:
+    async def load_batch(self, keys: list[Ref]) -> list[list[CheckInEntry]]:
         cursor = CheckIn.get_pymongo_collection().find(
             {"habitId": {"$in": list(set(keys))}, "userId": self.user_id},
             {"habitId": 1, "date": 1, "status": 1, "value": 1, "_id": 0},
@@ -45,7 +45,7 @@ class ProgressLogByGoalLoader(ByParentLoader[GoalProgress]):
 class ProgressTotalByGoalLoader(UserScopedLoader[Ref, float]):
     """The sum of each goal's logged progress."""
 
-    async def batch_load_fn(self, keys: list[Ref]) -> list[float]:
+    async def load_batch(self, keys: list[Ref]) -> list[float]:
         # A find of two small fields rather than a $group: the same one round
         # trip, and it runs unchanged on the Mongo-wire test server.
         cursor = GoalProgress.get_pymongo_collection().find(

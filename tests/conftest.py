@@ -207,6 +207,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "REDIS_URL": str(settings.redis_url),
         "CACHE_PREFIX": settings.cache_prefix,
         "CACHE_TIMEOUT_MS": str(settings.cache_timeout_ms),
+        "WORKER_METRICS_PORT": "0",  # a test that reads a worker's metrics gives it a port
         **extra,
     }
 

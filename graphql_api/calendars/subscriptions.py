@@ -7,6 +7,7 @@ import strawberry
 
 from graphql_api.calendars.types import SyncRunStatus, SyncStatusEvent
 from graphql_api.context import Info
+from graphql_api.observability.operations import counted
 from graphql_api.relay import ref_of, to_global_id
 from graphql_api.sync.status import follow
 
@@ -23,7 +24,7 @@ class CalendarSubscriptions:
         ctx = info.context
         wanted = ref_of(calendar_id, "Calendar") if calendar_id is not None else None
         prefix = ctx.settings.cache_prefix
-        async for event in follow(ctx.state.events_redis, prefix, ctx.user_id):
+        async for event in counted(follow(ctx.state.events_redis, prefix, ctx.user_id)):
             if wanted is not None and event["calendarId"] != wanted:
                 continue
             yield SyncStatusEvent(

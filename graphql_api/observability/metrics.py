@@ -1,13 +1,48 @@
-"""Prometheus metrics, served on /metrics."""
+"""Prometheus metrics, served on /metrics (the worker serves its own on WORKER_METRICS_PORT).
+
+With several hypercorn workers in one container, set PROMETHEUS_MULTIPROC_DIR:
+every process then writes its samples there and /metrics sums them.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from pymongo import monitoring
 
-MONGO_COMMANDS = Counter(
-    "mongo_commands_total", "MongoDB commands sent, by command name", ["command"]
+# Latency buckets from 1 ms to 10 s: the alert reads the p95 against 500 ms.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+HTTP_REQUEST_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "HTTP requests by method, route and status, from the first byte in to the last byte out",
+    ["method", "route", "status"],
+    buckets=LATENCY_BUCKETS,
 )
+GRAPHQL_OPERATION_DURATION = Histogram(
+    "graphql_operation_duration_seconds",
+    "GraphQL operations (parse, validate, execute) by operation name and type",
+    ["operation_name", "operation_type"],
+    buckets=LATENCY_BUCKETS,
+)
+GRAPHQL_ERRORS = Counter("graphql_errors", "GraphQL errors by extensions.code", ["code"])
+WEBSOCKETS_OPEN = Gauge(
+    "websocket_connections_open", "Open WebSocket connections", multiprocess_mode="livesum"
+)
+SUBSCRIPTIONS_ACTIVE = Gauge(
+    "graphql_subscriptions_active", "Running GraphQL subscriptions", multiprocess_mode="livesum"
+)
+
+MONGO_COMMANDS = Counter("mongo_commands", "MongoDB commands sent, by command name", ["command"])
 MONGO_COMMAND_DURATION = Histogram(
     "mongo_command_duration_seconds",
     "Round-trip time of MongoDB commands",
@@ -15,7 +50,19 @@ MONGO_COMMAND_DURATION = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 MONGO_COMMAND_FAILURES = Counter(
-    "mongo_command_failures_total", "MongoDB commands that failed", ["command"]
+    "mongo_command_failures", "MongoDB commands that failed", ["command"]
+)
+DB_CONNECTIONS_ACTIVE = Gauge(
+    "db_connections_active",
+    "MongoDB connections checked out of the pool, by server",
+    ["address"],
+    multiprocess_mode="livesum",
+)
+DB_CONNECTIONS_MAX = Gauge(
+    "db_connections_max",
+    "The pool's maxPoolSize, by server",
+    ["address"],
+    multiprocess_mode="livesum",
 )
 
 
@@ -30,3 +77,62 @@ class MongoCommandMetrics(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         MONGO_COMMAND_FAILURES.labels(event.command_name).inc()
+
+
+def _address(address: tuple[str, int | None]) -> str:
+    host, port = address
+    return f"{host}:{port}" if port is not None else host
+
+
+class MongoPoolMetrics(monitoring.ConnectionPoolListener):
+    """Connections in use against the pool's maximum: the pool-exhaustion alert's ratio."""
+
+    def pool_created(self, event: monitoring.PoolCreatedEvent) -> None:
+        size = event.options.get("maxPoolSize", 100)
+        DB_CONNECTIONS_MAX.labels(_address(event.address)).set(size)
+        DB_CONNECTIONS_ACTIVE.labels(_address(event.address)).set(0)
+
+    def pool_ready(self, event: monitoring.PoolReadyEvent) -> None:
+        pass
+
+    def pool_cleared(self, event: monitoring.PoolClearedEvent) -> None:
+        pass
+
+    def pool_closed(self, event: monitoring.PoolClosedEvent) -> None:
+        DB_CONNECTIONS_ACTIVE.labels(_address(event.address)).set(0)
+
+    def connection_created(self, event: monitoring.ConnectionCreatedEvent) -> None:
+        pass
+
+    def connection_ready(self, event: monitoring.ConnectionReadyEvent) -> None:
+        pass
+
+    def connection_closed(self, event: monitoring.ConnectionClosedEvent) -> None:
+        pass
+
+    def connection_check_out_started(
+        self, event: monitoring.ConnectionCheckOutStartedEvent
+    ) -> None:
+        pass
+
+    def connection_check_out_failed(self, event: monitoring.ConnectionCheckOutFailedEvent) -> None:
+        pass
+
+    def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None:
+        DB_CONNECTIONS_ACTIVE.labels(_address(event.address)).inc()
+
+    def connection_checked_in(self, event: monitoring.ConnectionCheckedInEvent) -> None:
+        DB_CONNECTIONS_ACTIVE.labels(_address(event.address)).dec()
+
+
+def mongo_listeners() -> list[monitoring._EventListener]:
+    return [MongoCommandMetrics(), MongoPoolMetrics()]
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format of every metric of this process, or of all workers' processes."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -12,6 +12,12 @@ from saq import CronJob, Worker
 from saq.types import Context, PartialTimersDict
 
 from graphql_api.lifespan import AppState, close_state, open_state
+from graphql_api.observability.jobs import (
+    job_finished,
+    job_started,
+    serve_metrics,
+    watch_queue_depth,
+)
 from graphql_api.settings import Settings
 from graphql_api.sync import runs
 
@@ -55,11 +61,17 @@ async def warm_caches(ctx: JobContext) -> None:
 
 
 def worker(settings: Settings, state: AppState, **options: Any) -> Worker[JobContext]:
+    depth: asyncio.Task[None] | None = None
+
     async def startup(ctx: JobContext) -> None:
+        nonlocal depth
         ctx["state"] = state
         ctx["http"] = httpx.AsyncClient(timeout=30, follow_redirects=True)
+        depth = asyncio.create_task(watch_queue_depth(state.queue))
 
     async def shutdown(ctx: JobContext) -> None:
+        if depth is not None:
+            depth.cancel()
         await ctx["http"].aclose()
 
     return Worker(
@@ -71,6 +83,8 @@ def worker(settings: Settings, state: AppState, **options: Any) -> Worker[JobCon
         ],
         startup=startup,
         shutdown=shutdown,
+        before_process=job_started,
+        after_process=job_finished,
         concurrency=4,
         timers=cast("PartialTimersDict", {"sweep": max(1, settings.sync_heartbeat_s // 3)}),
         **options,
@@ -78,6 +92,7 @@ def worker(settings: Settings, state: AppState, **options: Any) -> Worker[JobCon
 
 
 async def run_worker(settings: Settings) -> None:
+    serve_metrics(settings.worker_metrics_port)
     state = await open_state(settings)
     try:
         await state.queue.connect()

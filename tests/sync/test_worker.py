@@ -16,10 +16,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import websockets
 from gql import Client as GqlClient
 from gql import gql
 from gql.transport.websockets import WebsocketsTransport
+from prometheus_client.parser import text_string_to_metric_families
+from websockets.typing import Subprotocol
 
+from graphql_api.embedded import free_port
 from graphql_api.relay import ref_of
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
@@ -263,3 +267,65 @@ async def test_a_worker_killed_mid_sync_leaves_no_half_state(
     assert done.attempts >= 2
     stored = await Event.find({"calendarId": calendar_id}).to_list()
     assert sorted(e.title for e in stored) == sorted(f"slow {i}" for i in range(30))
+
+
+def scrape(url: str) -> dict[str, float]:
+    """`name{labels}` -> value, for every sample a /metrics page shows."""
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(url, timeout=5).text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}"] = sample.value
+    return samples
+
+
+async def test_sockets_subscriptions_and_jobs_show_in_the_metrics(
+    api: str,
+    google: tuple[FakeGoogle, str],
+    settings: Settings,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    # given: a worker serving its metrics, and a client subscribed to sync status
+    fake, _ = google
+    seed(fake, "metrics", 4)
+    token = mint_dev_token(settings, "metrics-user")
+    port = free_port()
+    worker = start_worker({**env, "WORKER_METRICS_PORT": str(port)}, tmp_path / "worker.log")
+    gauges = ("websocket_connections_open{}", "graphql_subscriptions_active{}")
+    try:
+        ws = await websockets.connect(
+            api.replace("http", "ws") + "/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+        )
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await ws.send(json.dumps(init))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        query = "subscription { syncStatus { status } }"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+        await asyncio.sleep(0.5)
+        during = scrape(f"{api}/metrics")
+        # when: a sync runs to the end
+        await asyncio.to_thread(connect_google, api, token, fake)
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if message["payload"]["data"]["syncStatus"]["status"] in ("SUCCEEDED", "FAILED"):
+                break
+        await ws.close()
+        deadline = time.monotonic() + 5
+        while any(scrape(f"{api}/metrics")[g] for g in gauges):
+            if time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        after = scrape(f"{api}/metrics")
+        jobs = scrape(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        stop(worker)
+    # then: the API counted the socket and the subscription while they were open
+    assert all(during[g] >= 1 for g in gauges), {g: during[g] for g in gauges}
+    assert all(after[g] == 0 for g in gauges), {g: after[g] for g in gauges}
+    # and the worker timed the sync job and reports its queue
+    done = 'job_duration_seconds_count{function="sync_calendar",status="complete"}'
+    assert jobs.get(done, 0) >= 1, [k for k in jobs if k.startswith("job_")]
+    queue = f'job_queue_depth{{queue="{settings.cache_prefix}sync"}}'
+    assert jobs.get(queue, -1) >= 0, [k for k in jobs if k.startswith("job_")]
