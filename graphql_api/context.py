@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
 from beanie import Document
+from pymongo import ReadPreference
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -26,6 +27,10 @@ from loaders.base import BATCH_SIZE
 from models import User
 
 T = TypeVar("T")
+# MONGO_SECONDARY_READS: the lists queries may read from a replica set's secondaries
+# (a goal or habit written a moment ago may show a moment late there).
+SECONDARY_SCOPES = frozenset({"goals", "habits"})
+SECONDARY_CACHE_TTL_S = 5
 D = TypeVar("D", bound=Document)
 
 
@@ -43,6 +48,7 @@ class Context:
     _loaders: Loaders | None = None
     _cache: RequestCache | None = None
     _memo: dict[Any, asyncio.Future[Any]] = field(default_factory=dict)
+    read_only: bool = False  # a query (not a mutation): may read from secondaries
 
     @property
     def viewer(self) -> User:
@@ -123,8 +129,24 @@ class Context:
         goal's habits, an event's calendar) are answered from these.
         """
 
+        secondary = (
+            self.read_only and scope in SECONDARY_SCOPES and self.settings.mongo_secondary_reads
+        )
+        if secondary:
+            # A secondary may lag a write that just bumped the scope's version:
+            # what it answered is cached briefly, so the lag cannot outlive it.
+            ttl_s = min(ttl_s, SECONDARY_CACHE_TTL_S)
+            self.cache.valid_until(self.now + timedelta(seconds=SECONDARY_CACHE_TTL_S))
+
         async def load() -> list[D]:
-            return await model.find({"userId": self.user_id}, batch_size=BATCH_SIZE).to_list()
+            query = {"userId": self.user_id}
+            if secondary:
+                collection = model.get_pymongo_collection().with_options(
+                    read_preference=ReadPreference.SECONDARY_PREFERRED
+                )
+                rows = await collection.find(query, batch_size=BATCH_SIZE).to_list()
+                return [model.model_validate(row) for row in rows]
+            return await model.find(query, batch_size=BATCH_SIZE).to_list()
 
         async def cached() -> list[D]:
             return await self.cache.cached(scope, [scope], ttl_s, load, codecs.documents(model))

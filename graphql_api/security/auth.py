@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from graphql_api.errors import Unauthenticated
 from graphql_api.security.tokens import Claims
@@ -72,6 +73,8 @@ class RequireAuthentication(SchemaExtension):
         ctx = self.execution_context.context
         if isinstance(ctx.request, WebSocket):
             ctx.start_operation()
+        # Queries may read goals and habits from secondaries; mutations read their writes.
+        ctx.read_only = self.execution_context.operation_type is OperationType.QUERY
         error: Unauthenticated | None = ctx.auth_error
         if error is None and ctx.claims is not None:
             await ctx.load_viewer()
