@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,7 +19,8 @@ from graphql_api.http import GraphQLApp
 from graphql_api.lifespan import lifespan
 from graphql_api.observability.metrics import exposition
 from graphql_api.observability.requests import RequestMetrics
-from graphql_api.schema import build_schema, schema
+from graphql_api.schema import build_schema
+from graphql_api.security.body import BodyLimit
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings, get_settings
 from graphql_api.shutdown import Drain
@@ -53,9 +55,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
         tracing = configure_tracing(settings)
     graphql = GraphQLApp(
-        build_schema(tracing.extension) if tracing else schema,
+        build_schema(settings, *([tracing.extension] if tracing else [])),
         graphql_ide="graphiql" if page else None,
+        settings=settings,
         allow_queries_via_get=True,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_s),
+        max_subscriptions_per_connection=settings.ws_max_subscriptions,
         page=page,
         responses=ResponseCache(settings.cache_ttl_response),
     )
@@ -71,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestMetrics),  # outermost: times the whole request, compression included
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             # Seed: level 6 above 1 KB; Starlette never compresses event streams,
             # and the middleware only sees HTTP, never WebSockets.
             Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6),

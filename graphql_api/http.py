@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import replace
@@ -26,11 +27,18 @@ from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
 from graphql_api.lifespan import AppState
-from graphql_api.observability.metrics import GRAPHQL_OPERATION_DURATION, WEBSOCKETS_OPEN
+from graphql_api.observability.metrics import (
+    GRAPHQL_ERRORS,
+    GRAPHQL_OPERATION_DURATION,
+    WEBSOCKETS_OPEN,
+)
 from graphql_api.observability.operations import label_of
 from graphql_api.observability.requests import current, request_id_from
 from graphql_api.persisted.queries import Refusal
+from graphql_api.security.idempotency import Conflict, Replay, digest
+from graphql_api.security.sockets import SocketGuard
 from graphql_api.security.tokens import bearer_token, verify_token
+from graphql_api.settings import Settings
 from graphql_api.shutdown import Drain
 from loaders import create_loaders
 
@@ -41,15 +49,28 @@ def request_id_of(request: Request | WebSocket) -> str:
     return record.request_id if record is not None else request_id_from(dict(request.headers))
 
 
+def refusal(response: Response, code: str, message: str, **extensions: Any) -> ExecutionResult:
+    """An answer refused before (or instead of) execution: counted and logged like others."""
+    response.headers["Cache-Control"] = "no-store"
+    GRAPHQL_ERRORS.labels(code).inc()
+    record = current()
+    if record is not None:
+        record.error_codes.append(code)
+    error = GraphQLError(message, extensions={"code": code, **extensions})
+    return ExecutionResult(data=None, errors=[error])
+
+
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(
         self,
         *args: Any,
+        settings: Settings,
         page: GraphiQLPage | None = None,
         responses: ResponseCache | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.settings = settings
         self.page = page
         self.responses = responses
 
@@ -60,12 +81,15 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            drain: Drain = scope["app"].state.drain
-            receive, send = drain.websocket(receive, send)
+            app = scope["app"]
+            drain: Drain = app.state.drain
+            guard = SocketGuard(receive, send, drain.event, self.settings.ws_init_timeout_s)
+            guard.install(scope)
             WEBSOCKETS_OPEN.inc()
             try:
-                await super().__call__(scope, receive, send)
+                await super().__call__(scope, guard.receive, guard.send)
             finally:
+                guard.cancel_timers()
                 WEBSOCKETS_OPEN.dec()
             return
         if scope["type"] != "http":
@@ -122,15 +146,69 @@ class GraphQLApp(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """Resolves persisted queries (APQ, the manifest, the safelist) before execution."""
+        """Rate limit, persisted queries (APQ, the manifest, the safelist), then execution
+        within EXECUTION_TIMEOUT_S."""
+        limiter = context.state.limiter
+        if limiter is not None and context.claims is not None:
+            verdict = await limiter.take(context.claims.sub)
+            if not verdict.allowed:
+                sub_response.status_code = 429
+                sub_response.headers["Retry-After"] = str(verdict.retry_after_s)
+                return refusal(
+                    sub_response,
+                    "RATE_LIMITED",
+                    f"too many requests; try again in {verdict.retry_after_s} s",
+                    retryAfter=verdict.retry_after_s,
+                )
         resolved = await context.state.persisted.resolve(
             request_data.query, request_data.extensions
         )
         if isinstance(resolved, Refusal):
-            sub_response.headers["Cache-Control"] = "no-store"
-            error = GraphQLError(resolved.message, extensions={"code": resolved.code})
-            return ExecutionResult(data=None, errors=[error])
+            return refusal(sub_response, resolved.code, resolved.message)
         request_data = replace(request_data, query=resolved or request_data.query)
+        run = self._answer(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        given_key = request.headers.get("idempotency-key")
+        if given_key is None or context.claims is None or context.state.idempotency is None:
+            return await run
+        idempotency = context.state.idempotency
+        body = digest(request_data.query, request_data.variables, request_data.operation_name)
+        claim = await idempotency.claim(
+            context.claims.sub, given_key, body, self.settings.execution_timeout_s
+        )
+        if isinstance(claim, Conflict):
+            run.close()
+            sub_response.status_code = claim.status
+            return refusal(sub_response, claim.code, claim.message)
+        if isinstance(claim, Replay):
+            run.close()
+            sub_response.headers["Idempotent-Replayed"] = "true"
+            sub_response.headers["Cache-Control"] = "no-store"
+            return ExecutionResult(data=claim.data, errors=None)
+        try:
+            result = await run
+        except BaseException:
+            if claim is not None:
+                await idempotency.abandon(claim)
+            raise
+        if claim is not None:
+            if result.errors or result.data is None:
+                await idempotency.abandon(claim)  # nothing written; a retry runs again
+            else:
+                await idempotency.finish(claim, body, result.data)
+        return result
+
+    async def _answer(  # noqa: PLR0917 - execute_single's
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """From the whole-answer cache, or executed within EXECUTION_TIMEOUT_S."""
         key = None
         if self.responses is not None and request_data.query:
             key = self.responses.key(
@@ -144,9 +222,19 @@ class GraphQLApp(GraphQL[Context, None]):
                 sub_response.headers["Cache-Control"] = cache_control
                 self._served_from_cache(context, request_data.operation_name, started)
                 return ExecutionResult(data=data, errors=None)
-        result = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+        timeout = self.settings.execution_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                result = await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, request_data
+                )
+        except TimeoutError:
+            return refusal(
+                sub_response,
+                "TIMEOUT",
+                f"the operation took longer than {timeout:g} s and was stopped",
+                requestId=context.request_id,
+            )
         if key is not None and self.responses is not None and not result.errors and result.data:
             cache_control = sub_response.headers.get("Cache-Control", "no-store")
             await self.responses.store(context, key, result.data, cache_control)
@@ -177,6 +265,9 @@ class GraphQLApp(GraphQL[Context, None]):
             context.claims = verify_token(token, context.state.settings)
         except Unauthenticated as e:
             raise ConnectionRejectionError({"message": e.message}) from None
+        guard = SocketGuard.of(context.request.scope) if context.request is not None else None
+        if guard is not None:
+            guard.expire_at(context.claims.expires_at)
         context.auth_error = None
         context.start_operation()
         await context.load_viewer()

@@ -23,6 +23,8 @@ from graphql_api.observability.metrics import mongo_listeners
 from graphql_api.persisted.manifest import PACKAGED, Manifest
 from graphql_api.persisted.queries import PersistedQueries
 from graphql_api.recommend.model import ModelStore
+from graphql_api.security.idempotency import Idempotency
+from graphql_api.security.ratelimit import RateLimiter
 from graphql_api.settings import Settings
 from models import DOCUMENT_MODELS
 from models.migrations import migrate
@@ -46,6 +48,8 @@ class AppState:
     # Swappable so tests can stand on a given day (DST, midnight, ...).
     clock: Callable[[], datetime] = field(default=utc_now)
     rankers: ModelStore = field(default_factory=ModelStore)
+    limiter: RateLimiter | None = None  # per-user request rate; None: no limit
+    idempotency: Idempotency | None = None  # Idempotency-Key of retried mutations
 
 
 def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
@@ -116,6 +120,22 @@ def cache_of(settings: Settings) -> Cache:
     )
 
 
+def limiter_of(settings: Settings) -> RateLimiter | None:
+    """The per-user rate limit, on its own Redis client: the cache's short timeouts."""
+    if not settings.redis_url or settings.rate_limit_per_s <= 0:
+        return None
+    timeout = settings.cache_timeout_ms / 1000
+    redis = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return RateLimiter(
+        redis, settings.cache_prefix, settings.rate_limit_per_s, settings.rate_limit_burst
+    )
+
+
 def persisted_queries_of(settings: Settings, redis: Redis) -> PersistedQueries:
     manifest = Manifest.load(settings.persisted_queries_manifest or PACKAGED)
     return PersistedQueries(
@@ -141,12 +161,16 @@ async def open_state(settings: Settings) -> AppState:
         queue=queue_of(settings),
         events_redis=Redis.from_url(str(settings.redis_url), health_check_interval=30),
         rankers=ModelStore(settings.model_refresh_s),
+        limiter=limiter_of(settings),
+        idempotency=Idempotency(redis, settings.cache_prefix),
     )
 
 
 async def close_state(state: AppState) -> None:
     if state.cache.redis is not None:
         await state.cache.redis.aclose()
+    if state.limiter is not None and state.limiter.redis is not None:
+        await state.limiter.redis.aclose()
     await state.queue.disconnect()
     await state.events_redis.aclose()
     await state.redis.aclose()

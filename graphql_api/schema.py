@@ -6,8 +6,14 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 from bson import ObjectId
-from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -35,6 +41,8 @@ from graphql_api.recommend.queries import RecommendationQueries
 from graphql_api.relay import Node, decode_global_id, ref_of
 from graphql_api.scalars import SCALAR_MAP
 from graphql_api.security.auth import RequireAuthentication
+from graphql_api.security.limits import cost_limit, validation_limits
+from graphql_api.settings import Settings
 from graphql_api.users.mutations import UserMutations
 from graphql_api.users.queries import UserQueries
 from graphql_api.users.types import User
@@ -134,11 +142,26 @@ class Schema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Client errors are answers, not server faults: the ErrorCodes extension logs
-        only the unexpected ones (with their request id)."""
+        only the unexpected ones (with their request id).
+
+        A syntax error raised while the parser cache parses never reaches the
+        extensions' operation hooks, so it gets its code here."""
+        for error in errors:
+            if isinstance(error, GraphQLSyntaxError) and "code" not in (error.extensions or {}):
+                error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_PARSE_FAILED"}
 
 
-def build_schema(*extra: type[SchemaExtension]) -> Schema:
-    """The schema; `extra` extensions (tracing) run innermost, after ours."""
+def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]) -> Schema:
+    """The schema with the limits of `settings` (the defaults when None); `extra`
+    extensions (tracing) run innermost, after ours."""
+    settings = settings or Settings()
+    limits: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        validation_limits(settings.max_query_depth, settings.max_aliases, settings.max_directives),
+        cost_limit(settings.max_query_cost),
+    ]
+    if not settings.introspection_enabled:
+        limits.append(DisableIntrospection)
     return Schema(
         query=Query,
         mutation=Mutation,
@@ -146,6 +169,7 @@ def build_schema(*extra: type[SchemaExtension]) -> Schema:
         types=[Goal, Habit, Calendar, Event, User, SyncRun],
         extensions=[
             OperationMetrics,  # first: it sees the errors once ErrorCodes has coded them
+            *limits,
             RequireAuthentication,
             ErrorCodes,
             CacheControlHeader,
@@ -153,7 +177,11 @@ def build_schema(*extra: type[SchemaExtension]) -> Schema:
             lambda: ValidationCache(maxsize=1000),
             *extra,
         ],
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(
+            scalar_map=SCALAR_MAP,
+            # "Did you mean ...?" maps the schema for whoever probes it: development only.
+            disable_field_suggestions=settings.is_production,
+        ),
     )
 
 

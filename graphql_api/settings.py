@@ -96,6 +96,20 @@ class Settings(BaseSettings):
     graphiql_assets: Path = Path(__file__).resolve().parents[1] / "node_modules"
     readiness_timeout_s: float = 1.0
 
+    # Limits on one request (exceeding any is a clear error, before anything runs).
+    max_query_depth: int = Field(default=12, ge=1)
+    max_aliases: int = Field(default=15, ge=0)
+    max_tokens: int = Field(default=2000, ge=1)
+    max_directives: int = Field(default=50, ge=0)
+    max_query_cost: int = Field(default=10_000, ge=1)  # fields, times the lists' first/limit
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger: HTTP 413
+    execution_timeout_s: float = Field(default=10.0, gt=0)
+    introspection: bool | None = None  # None: on in development, off in production
+    rate_limit_per_s: float = Field(default=20.0, ge=0)  # per user; 0: no limit
+    rate_limit_burst: int = Field(default=60, ge=1)
+    ws_init_timeout_s: float = Field(default=5.0, gt=0)  # connection_init must come by then
+    ws_max_subscriptions: int = Field(default=20, ge=1)  # per connection
+
     # Operations.
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -113,6 +127,10 @@ class Settings(BaseSettings):
         if self.private_calendar_urls is None:
             return not self.is_production
         return self.private_calendar_urls
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return (not self.is_production) if self.introspection is None else self.introspection
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -2,21 +2,17 @@
 
 Hypercorn, told to shut down, stops accepting connections and waits (up to its
 graceful timeout) for the requests in flight, but a WebSocket never finishes by
-itself: it would be cut at the timeout with code 1011. `Drain.begin()` sends
-every open socket a 1001 "going away" close first, so graphql-ws clients
-reconnect elsewhere at once, and the subscriptions' resources are released.
+itself: it would be cut at the timeout with code 1011. `Drain.begin()` makes
+every open socket's guard (graphql_api/security/sockets.py) send a 1001 "going
+away" close first, so graphql-ws clients reconnect elsewhere at once, and the
+subscriptions' resources are released.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Awaitable, Callable
-
-from starlette.types import Message, Receive, Send
-
-GOING_AWAY = 1001
 
 
 class Drain:
@@ -33,35 +29,6 @@ class Drain:
     def begin(self) -> None:
         self.draining = True
         self.event.set()
-
-    def websocket(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
-        """The socket's channels, closed with 1001 by the server when draining begins."""
-        closed = False
-
-        async def guarded_send(message: Message) -> None:
-            if not closed:  # after our close, the app's own goodbyes go nowhere
-                await send(message)
-
-        async def guarded_receive() -> Message:
-            nonlocal closed
-            incoming = asyncio.ensure_future(receive())
-            stopping = asyncio.ensure_future(self.event.wait())
-            try:
-                await asyncio.wait({incoming, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stopping.cancel()
-            if incoming.done():
-                return incoming.result()
-            incoming.cancel()
-            if not closed:
-                closed = True
-                with contextlib.suppress(Exception):  # the client may be gone already
-                    await send(
-                        {"type": "websocket.close", "code": GOING_AWAY, "reason": "server restart"}
-                    )
-            return {"type": "websocket.disconnect", "code": GOING_AWAY}
-
-        return guarded_receive, guarded_send
 
 
 def on_termination(drain: Drain) -> Callable[[], Awaitable[None]]:

@@ -83,6 +83,8 @@ def settings(mongo_uri: str, redis_url: str) -> Settings:
         # The suite shares two cores with its own servers: an answer may wait
         # longer than the production 50 ms for the event loop.
         cache_timeout_ms=1000,
+        # Tests fire requests as fast as they can; tests/test_limits.py covers the limit.
+        rate_limit_per_s=0,
     )
 
 
@@ -208,6 +210,7 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "CACHE_PREFIX": settings.cache_prefix,
         "CACHE_TIMEOUT_MS": str(settings.cache_timeout_ms),
         "WORKER_METRICS_PORT": "0",  # a test that reads a worker's metrics gives it a port
+        "RATE_LIMIT_PER_S": "0",
         **extra,
     }
 

@@ -76,7 +76,9 @@ class RequireAuthentication(SchemaExtension):
         # Queries may read goals and habits from secondaries; mutations read their writes.
         ctx.read_only = self.execution_context.operation_type is OperationType.QUERY
         error: Unauthenticated | None = ctx.auth_error
-        if error is None and ctx.claims is not None:
+        if self.execution_context.result is not None:
+            pass  # refused already (a limit): nothing is read, not even the user
+        elif error is None and ctx.claims is not None:
             await ctx.load_viewer()
         elif error is None and not is_introspection_only(
             self.execution_context.graphql_document, self.execution_context.operation_name

@@ -1,0 +1,231 @@
+"""Every limit on one request, exceeded: a clear error with its code, and nothing runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from graphql_api.app import create_app
+from graphql_api.embedded import free_port
+from graphql_api.lifespan import AppState
+from graphql_api.security.ratelimit import RateLimiter
+from graphql_api.settings import Settings
+from tests.conftest import OPERATIONS, Client
+from tests.test_dataloaders import mongo_commands
+
+
+def nested(depth: int) -> str:
+    """A query `depth` levels deep, through goals' habits and habits' goal."""
+    inner = "id"
+    for level in range(depth - 3):
+        inner = f"habits {{ {inner} }}" if level % 2 == 0 else f"goal {{ {inner} }}"
+    return f"{{ goals(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
+
+
+@pytest.fixture
+def variant(settings: Settings, app_state: AppState) -> Any:
+    """An app with other settings, on the suite's connections (no second lifespan)."""
+    clients: list[httpx.AsyncClient] = []
+
+    def make(**changes: Any) -> httpx.AsyncClient:
+        app: Starlette = create_app(settings.model_copy(update=changes))
+        app.state.app = app_state
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        clients.append(client)
+        return client
+
+    return make
+
+
+async def post(http: httpx.AsyncClient, token: str | None, body: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return await http.post("/graphql", json=body, headers=headers)
+
+
+def codes(r: httpx.Response) -> list[str]:
+    return [e["extensions"]["code"] for e in r.json().get("errors", [])]
+
+
+async def test_depth_of_twelve_runs_and_thirteen_is_refused(alice: Client) -> None:
+    ok = await alice.execute(nested(12))
+    refused = await alice.execute(nested(13))
+    assert ok.errors == []
+    assert set(refused.codes) == {"GRAPHQL_VALIDATION_FAILED"}
+    assert "depth of 12" in refused.errors[0]["message"]
+
+
+async def test_fifteen_aliases_run_and_sixteen_are_refused(alice: Client) -> None:
+    def aliased(n: int) -> str:
+        return "{ " + " ".join(f"a{i}: me {{ id }}" for i in range(n)) + " }"
+
+    assert (await alice.execute(aliased(15))).errors == []
+    refused = await alice.execute(aliased(16))
+    assert refused.codes == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "aliases" in refused.errors[0]["message"]
+
+
+async def test_more_than_two_thousand_tokens_are_not_even_parsed(alice: Client) -> None:
+    query = "{ me { " + " ".join(["id"] * 2100) + " } }"
+    refused = await alice.execute(query)
+    assert refused.codes == ["GRAPHQL_PARSE_FAILED"]
+    assert "2000 tokens" in refused.errors[0]["message"]
+
+
+async def test_more_than_fifty_directives_are_refused(alice: Client) -> None:
+    def spread(n: int) -> str:
+        return "{ me { " + " ".join(["... @include(if: true) { id }"] * n) + " } }"
+
+    assert (await alice.execute(spread(50))).errors == []
+    refused = await alice.execute(spread(51))
+    assert refused.codes == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "50 directives" in refused.errors[0]["message"]
+
+
+async def test_a_costly_operation_is_refused_with_its_cost_before_it_runs(alice: Client) -> None:
+    # given: two pages of 500 goals, each reaching 9 objects deep, and 500 events
+    chain = "habits { goal { habits { goal { habits { goal { habits { id } } } } } } }"
+    query = f"""query Costly($n: Int = 500) {{
+      a: goals(first: $n) {{ edges {{ node {{ {chain} }} }} }}
+      b: goals(first: $n) {{ edges {{ node {{ {chain} }} }} }}
+      events(first: $n, range: {{start: "2026-01-01T00:00:00Z", end: "2026-02-01T00:00:00Z"}}) {{
+        edges {{ node {{ calendar {{ id }} }} }}
+      }}
+    }}"""
+    before = mongo_commands()
+    # when
+    refused = await alice.execute(query)
+    # then: each goals page costs 500 x (itself + edges, node and 7 in the chain)
+    assert refused.codes == ["QUERY_TOO_COMPLEX"]
+    extensions = refused.errors[0]["extensions"]
+    assert extensions["maxCost"] == 10_000
+    assert extensions["cost"] == 2 * 500 * 10 + 500 * 4
+    assert str(extensions["cost"]) in refused.errors[0]["message"]
+    assert mongo_commands() - before == 0
+    # and a smaller page of the same runs
+    assert (await alice.execute(query.replace("= 500", "= 100"))).errors == []
+
+
+async def test_every_client_operation_fits_the_cost_limit_at_the_largest_page(
+    alice: Client,
+) -> None:
+    # the contract's lists at first/limit 500 cost at most a few thousand
+    from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+
+    from graphql_api.security.limits import operation_cost
+
+    for path in sorted(OPERATIONS.glob("*.graphql")):
+        document = parse(path.read_text())
+        fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        for op in document.definitions:
+            if isinstance(op, OperationDefinitionNode):
+                largest = {v.variable.name.value: 500 for v in op.variable_definitions or ()}
+                assert operation_cost(op, fragments, largest) <= 10_000, path.name
+
+
+async def test_a_body_over_one_megabyte_is_refused_with_413(
+    http: httpx.AsyncClient, alice: Client
+) -> None:
+    big = {"query": "{ me { id } }", "variables": {"pad": "x" * (1024 * 1024)}}
+    declared = await post(http, alice.token, big)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        body = json.dumps(big).encode()
+        for i in range(0, len(body), 65536):
+            yield body[i : i + 65536]
+
+    streamed = await http.post(
+        "/graphql",
+        content=chunks(),
+        headers={"Authorization": f"Bearer {alice.token}", "Content-Type": "application/json"},
+    )
+    small = await post(http, alice.token, {"query": "{ me { id } }", "variables": {"pad": "x"}})
+    for r in (declared, streamed):
+        assert r.status_code == 413
+        assert codes(r) == ["PAYLOAD_TOO_LARGE"]
+    assert small.status_code == 200
+
+
+async def test_query_batching_is_off(http: httpx.AsyncClient, alice: Client) -> None:
+    r = await post(http, alice.token, [{"query": "{ me { id } }"}, {"query": "{ me { id } }"}])
+    assert r.status_code == 400
+    assert codes(r) == ["BAD_REQUEST"]
+
+
+async def test_an_operation_past_the_execution_timeout_gets_a_clean_error(
+    variant: Any, alice: Client
+) -> None:
+    http = variant(execution_timeout_s=0.000001)
+    r = await post(http, alice.token, {"query": "{ goals(first: 5) { totalCount } me { id } }"})
+    assert r.status_code == 200
+    assert codes(r) == ["TIMEOUT"]
+    assert r.json()["data"] is None
+    assert "requestId" in r.json()["errors"][0]["extensions"]
+
+
+async def test_field_suggestions_only_in_development(
+    variant: Any, alice: Client, no_cache: None
+) -> None:
+    development = await post(variant(), alice.token, {"query": "{ goal { id } }"})
+    production = await post(variant(env="production"), alice.token, {"query": "{ goal { id } }"})
+    assert "Did you mean" in development.json()["errors"][0]["message"]
+    assert codes(production) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "Did you mean" not in production.json()["errors"][0]["message"]
+
+
+async def test_introspection_is_off_in_production_unless_enabled(
+    variant: Any, alice: Client, no_cache: None
+) -> None:
+    query = {"query": "{ __schema { queryType { name } } }"}
+    development = await post(variant(), alice.token, query)
+    production = await post(variant(env="production"), alice.token, query)
+    enabled = await post(variant(env="production", introspection=True), alice.token, query)
+    assert development.json()["data"]["__schema"]["queryType"]["name"] == "Query"
+    assert set(codes(production)) == {"GRAPHQL_VALIDATION_FAILED"}
+    assert "introspection has been disabled" in production.json()["errors"][0]["message"]
+    assert enabled.json()["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_the_rate_limit_answers_429_with_retry_after_per_user(
+    variant: Any, app_state: AppState, settings: Settings, alice: Client, bob: Client
+) -> None:
+    # given: 1 request a second, bursts of 3, for these users
+    limiter = RateLimiter(app_state.redis, settings.cache_prefix, per_s=1, burst=3)
+    saved, app_state.limiter = app_state.limiter, limiter
+    try:
+        http = variant()
+        query = {"query": "{ me { id } }"}
+        # when
+        alice_answers = [await post(http, alice.token, query) for _ in range(4)]
+        bob_answer = await post(http, bob.token, query)
+    finally:
+        app_state.limiter = saved
+    # then
+    assert [r.status_code for r in alice_answers] == [200, 200, 200, 429]
+    limited = alice_answers[-1]
+    assert codes(limited) == ["RATE_LIMITED"]
+    assert limited.headers["retry-after"] == "1"
+    assert limited.json()["errors"][0]["extensions"]["retryAfter"] == 1
+    assert bob_answer.status_code == 200
+
+
+async def test_the_rate_limit_fails_open_when_redis_is_down(
+    variant: Any, app_state: AppState, settings: Settings, alice: Client
+) -> None:
+    from redis.asyncio import Redis
+
+    dead = Redis(port=free_port(), socket_connect_timeout=0.05, socket_timeout=0.05)
+    saved, app_state.limiter = app_state.limiter, RateLimiter(dead, "x:", per_s=1, burst=1)
+    try:
+        http = variant()
+        answers = [await post(http, alice.token, {"query": "{ me { id } }"}) for _ in range(3)]
+    finally:
+        app_state.limiter = saved
+        await dead.aclose()
+    assert [r.status_code for r in answers] == [200, 200, 200]
