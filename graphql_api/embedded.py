@@ -88,10 +88,10 @@ def _stop(proc: subprocess.Popen[bytes], what: str) -> None:
     log.info("stopped embedded %s", what)
 
 
-def start_mongo(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_mongo(data_dir: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
     mongo_dir = data_dir / "mongo"
     mongo_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
         [
             _executable("nx-27017"),

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from pymongo.errors import ConnectionFailure
+from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 
 class AppError(Exception):
@@ -74,11 +77,14 @@ class ErrorCodes(SchemaExtension):
         if result is None or not result.errors:
             return
         result.errors = [self._coded(error) for error in result.errors]
+        answer_unavailable(result.data, result.errors, self.execution_context)
 
-    def _coded(self, error: GraphQLError) -> GraphQLError:
+    def _coded(self, error: GraphQLError) -> GraphQLError:  # noqa: PLR0911 - one per kind
         original = error.original_error
         if isinstance(original, AppError):
             return _with_extensions(error, original.message, original.extensions)
+        if isinstance(original, ConnectionFailure):
+            return unavailable(error, self.execution_context)
         if error.extensions and "code" in error.extensions:
             return error
         if isinstance(error, GraphQLSyntaxError):
@@ -101,6 +107,28 @@ class ErrorCodes(SchemaExtension):
         )
         message = "Internal server error" if mask else error.message
         return _with_extensions(error, message, {"code": "INTERNAL", "requestId": request_id})
+
+
+def unavailable(error: GraphQLError, execution_context: ExecutionContext) -> GraphQLError:
+    """The database could not be reached: said plainly, with nothing of the driver's."""
+    request_id = getattr(execution_context.context, "request_id", None)
+    log.warning("database unavailable (request %s): %s", request_id, error.original_error)
+    return _with_extensions(
+        error,
+        "the service is temporarily unavailable; try again shortly",
+        {"code": "SERVICE_UNAVAILABLE", "requestId": request_id},
+    )
+
+
+def answer_unavailable(
+    data: object, errors: list[GraphQLError], execution_context: ExecutionContext
+) -> None:
+    """No data at all because the database is down: HTTP 503, so clients and balancers retry."""
+    codes = {(e.extensions or {}).get("code") for e in errors}
+    response = getattr(execution_context.context, "response", None)
+    if data is None and "SERVICE_UNAVAILABLE" in codes and isinstance(response, Response):
+        response.status_code = 503
+        response.headers["Retry-After"] = "1"
 
 
 def _with_extensions(

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 import strawberry
 from bson import ObjectId
 from graphql import GraphQLError, GraphQLSyntaxError
+from pymongo.errors import ConnectionFailure
 from strawberry.extensions import (
     DisableIntrospection,
     MaxTokensLimiter,
@@ -24,7 +25,7 @@ from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.subscriptions import CalendarSubscriptions
 from graphql_api.calendars.types import Calendar, SyncRun
 from graphql_api.context import Context, Info
-from graphql_api.errors import ErrorCodes
+from graphql_api.errors import ErrorCodes, answer_unavailable, unavailable
 from graphql_api.events.mutations import EventMutations
 from graphql_api.events.queries import EventQueries
 from graphql_api.events.service import instance_of
@@ -149,6 +150,12 @@ class Schema(strawberry.Schema):
         for error in errors:
             if isinstance(error, GraphQLSyntaxError) and "code" not in (error.extensions or {}):
                 error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_PARSE_FAILED"}
+            elif isinstance(error.original_error, ConnectionFailure) and execution_context:
+                # The database failed before execution (loading the user): same answer.
+                coded = unavailable(error, execution_context)
+                error.message, error.extensions = coded.message, coded.extensions
+        if execution_context is not None:
+            answer_unavailable(None, errors, execution_context)
 
 
 def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]) -> Schema:

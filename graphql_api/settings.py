@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     mongo_max_pool_size: int = 10
     mongo_min_pool_size: int = 2
     mongo_max_idle_time_ms: int = 30_000
-    mongo_server_selection_timeout_ms: int = 5_000
+    # A request fails within about this long when no Mongo server answers (then 503).
+    mongo_server_selection_timeout_ms: int = 1_500
     mongo_socket_timeout_ms: int = 45_000
     mongo_retry_writes: bool = True
     mongo_retry_reads: bool = True

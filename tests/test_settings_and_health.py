@@ -51,7 +51,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     # then
     assert (settings.port, settings.mongo_max_pool_size, settings.mongodb_db) == (4000, 50, "other")
     assert settings.mongo_min_pool_size == 2
-    assert settings.mongo_server_selection_timeout_ms == 5000
+    assert settings.mongo_server_selection_timeout_ms == 1500
     assert settings.jwt_secret == DEFAULT_JWT_SECRET
 
 
