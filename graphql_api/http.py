@@ -274,5 +274,17 @@ class GraphQLApp(GraphQL[Context, None]):
         accepted: UnsetType = UNSET
         return accepted
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """A JSON body must be an object (or a list of them, refused later: no batching)."""
+        parsed = super().parse_json(data)
+        for item in parsed if isinstance(parsed, list) else [parsed]:
+            if not isinstance(item, dict):
+                raise HTTPException(
+                    400, 'the body must be a JSON object: {"query": ..., "variables": {...}}'
+                )
+            if not isinstance(item.get("operationName"), str | None):
+                raise HTTPException(400, "`operationName` must be a string or null")
+        return parsed
+
     def encode_json(self, data: object) -> str:
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

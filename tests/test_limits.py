@@ -229,3 +229,18 @@ async def test_the_rate_limit_fails_open_when_redis_is_down(
         app_state.limiter = saved
         await dead.aclose()
     assert [r.status_code for r in answers] == [200, 200, 200]
+
+
+@pytest.mark.parametrize(
+    "body", ['"{ me { id } }"', "42", "null", '{"query": "{ me { id } }", "operationName": 7}']
+)
+async def test_a_body_that_is_not_a_request_object_is_a_bad_request(
+    http: httpx.AsyncClient, alice: Client, body: str
+) -> None:
+    r = await http.post(
+        "/graphql",
+        content=body,
+        headers={"Authorization": f"Bearer {alice.token}", "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400
+    assert codes(r) == ["BAD_REQUEST"]
