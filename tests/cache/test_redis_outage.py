@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from graphql_api.app import create_app
 from graphql_api.cache.store import Cache
-from graphql_api.lifespan import AppState, cache_of
+from graphql_api.lifespan import AppState, cache_of, limiter_of
 from graphql_api.settings import Settings
 from tests.cache.redis_servers import RedisServer, cache_requests
 from tests.conftest import Client, Response
@@ -58,14 +58,26 @@ async def own_cache(
             }
         )
     )
-    previous = app_state.cache
-    app_state.cache = cache
+    # The per-user rate limit on the same Redis (generous: it must never refuse here).
+    limiter = limiter_of(
+        settings.model_copy(
+            update={
+                "redis_url": own_redis.url,
+                "rate_limit_per_s": 1000.0,
+                "rate_limit_burst": 1000,
+            }
+        )
+    )
+    previous, previous_limiter = app_state.cache, app_state.limiter
+    app_state.cache, app_state.limiter = cache, limiter
     try:
         yield cache
     finally:
-        app_state.cache = previous
+        app_state.cache, app_state.limiter = previous, previous_limiter
         assert cache.redis is not None
         await cache.redis.aclose()
+        if limiter is not None and limiter.redis is not None:
+            await limiter.redis.aclose()
 
 
 @pytest.fixture
