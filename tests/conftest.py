@@ -215,13 +215,12 @@ def process_env(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
-@contextlib.contextmanager
-def api_process(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`scheduling-worker serve` as a real process; its URL once it is ready."""
+def start_api(env: dict[str, str], log: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`scheduling-worker serve [args]` as a real process, and its URL once it is ready."""
     port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(BIN / "scheduling-worker"), "serve", "--port", str(port)],
+            [str(BIN / "scheduling-worker"), "serve", "--port", str(port), *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -231,10 +230,20 @@ def api_process(env: dict[str, str], log: Path) -> Iterator[str]:
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
+                return proc, url
         except httpx.TransportError:
             time.sleep(0.1)
-    else:
+    stop(proc)
+    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def api_process(env: dict[str, str], log: Path) -> Iterator[str]:
+    """`scheduling-worker serve` for the length of the block."""
+    proc, url = start_api(env, log)
+    try:
+        yield url
+    finally:
         stop(proc)
         raise RuntimeError(f"the server did not start:\n{log.read_text()}")
     try:

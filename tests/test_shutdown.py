@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,34 +14,11 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
-from graphql_api.embedded import free_port
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
-from tests.conftest import BIN, ROOT, process_env, stop
+from tests.conftest import ROOT, process_env, start_api, stop
 
 CONFIG = str(ROOT / "deploy" / "hypercorn.toml")
-
-
-def start_api(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            # with the container's hypercorn settings (keep-alive, graceful timeout, ...)
-            [str(BIN / "scheduling-worker"), "serve", "--port", str(port), "--config", CONFIG],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    stop(proc)
-    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
 
 
 async def test_sigterm_drains_requests_and_closes_subscriptions(
@@ -50,7 +26,8 @@ async def test_sigterm_drains_requests_and_closes_subscriptions(
 ) -> None:
     # given: a server with an open subscription and a request whose body is still arriving
     log = tmp_path / "api.log"
-    proc, url = start_api(process_env(settings, LOG_FORMAT="json"), log)
+    # with the container's hypercorn settings (keep-alive, graceful timeout, ...)
+    proc, url = start_api(process_env(settings, LOG_FORMAT="json"), log, "--config", CONFIG)
     token = mint_dev_token(settings, "draining-user")
     try:
         ws = await websockets.connect(
