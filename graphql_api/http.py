@@ -264,6 +264,9 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise Unauthenticated("connection_init must carry Authorization: Bearer <token>")
             context.claims = verify_token(token, context.state.settings)
         except Unauthenticated as e:
+            refused = SocketGuard.of(context.request.scope) if context.request else None
+            if refused is not None:
+                refused.refuse("Forbidden")
             raise ConnectionRejectionError({"message": e.message}) from None
         guard = SocketGuard.of(context.request.scope) if context.request is not None else None
         if guard is not None:

@@ -96,3 +96,13 @@ async def test_the_connection_ends_when_its_token_expires(
     code, after = await closed_with(ws, 10)
     assert code == 4403
     assert after < 5
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_a_bad_token_in_connection_init_closes_with_4403(api: str, protocol: str) -> None:
+    ws = await connect(api, protocol)
+    await ws.send(
+        json.dumps({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}})
+    )
+    code, _ = await closed_with(ws, 5)
+    assert code == 4403

@@ -33,6 +33,7 @@ class SocketGuard:
         self._closing: asyncio.Future[tuple[int, str]] = asyncio.get_running_loop().create_future()
         self._initialised = False
         self._closed = False
+        self._refusal: str | None = None
         self._timers = [asyncio.get_running_loop().call_later(init_timeout_s, self._init_overdue)]
 
     @staticmethod
@@ -64,9 +65,17 @@ class SocketGuard:
         for timer in self._timers:
             timer.cancel()
 
+    def refuse(self, reason: str) -> None:
+        """The token in connection_init is not valid: whichever protocol closes the
+        socket (the legacy one would say 1011), it closes with 4403."""
+        self._refusal = reason
+
     async def send(self, message: Message) -> None:
-        if not self._closed:  # after our close, the handler's goodbyes go nowhere
-            await self._send(message)
+        if self._closed:  # after our close, the handler's goodbyes go nowhere
+            return
+        if message["type"] == "websocket.close" and self._refusal is not None:
+            message = {**message, "code": FORBIDDEN, "reason": self._refusal}
+        await self._send(message)
 
     async def receive(self) -> Message:
         incoming = asyncio.ensure_future(self._receive())
