@@ -201,7 +201,10 @@ class Applier:
     ) -> None:
         """New events are inserted (far cheaper than upserts); the unique key turns a
         race with another writer into duplicates, which are then replaced instead."""
-        operations = [*(InsertOne(d) for d in inserts), *replaces]
+        operations: list[InsertOne[dict[str, Any]] | ReplaceOne[dict[str, Any]]] = [
+            *(InsertOne(d) for d in inserts),
+            *replaces,
+        ]
         if not operations:
             return
         try:
