@@ -109,6 +109,7 @@ def start_mongo(data_dir: Path, port: int | None = None) -> tuple[subprocess.Pop
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
+        start_new_session=True,  # Ctrl+C stops the server, which then stops this after it
     )
 
     def accepting() -> bool:
@@ -151,6 +152,7 @@ def start_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=die_with_parent,  # noqa: PLW1509 - only sets the death signal
+        start_new_session=True,  # Ctrl+C stops the server, which then stops this after it
     )
 
     def accepting() -> bool:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,14 +168,24 @@ async def open_state(settings: Settings) -> AppState:
 
 
 async def close_state(state: AppState) -> None:
+    """Closes every connection; one that fails (its server already gone, as when Ctrl+C
+    stops the embedded Redis too) is logged and the others are still closed."""
+    closers: list[Awaitable[object]] = []
     if state.cache.redis is not None:
-        await state.cache.redis.aclose()
+        closers.append(state.cache.redis.aclose())
     if state.limiter is not None and state.limiter.redis is not None:
-        await state.limiter.redis.aclose()
-    await state.queue.disconnect()
-    await state.events_redis.aclose()
-    await state.redis.aclose()
-    await state.mongo.close()
+        closers.append(state.limiter.redis.aclose())
+    closers += [
+        state.queue.disconnect(),
+        state.events_redis.aclose(),
+        state.redis.aclose(),
+        state.mongo.close(),
+    ]
+    for closer in closers:
+        try:
+            await asyncio.wait_for(closer, 5)
+        except Exception as e:  # noqa: BLE001 - shutting down: report and go on
+            log.warning("closing a connection at shutdown failed: %s", e)
 
 
 @asynccontextmanager
