@@ -28,7 +28,7 @@ def nested(depth: int) -> str:
 
 
 @pytest.fixture
-def variant(settings: Settings, app_state: AppState) -> Any:
+async def variant(settings: Settings, app_state: AppState) -> AsyncIterator[Any]:
     """An app with other settings, on the suite's connections (no second lifespan)."""
     clients: list[httpx.AsyncClient] = []
 
@@ -39,7 +39,9 @@ def variant(settings: Settings, app_state: AppState) -> Any:
         clients.append(client)
         return client
 
-    return make
+    yield make
+    for client in clients:
+        await client.aclose()
 
 
 async def post(http: httpx.AsyncClient, token: str | None, body: Any) -> httpx.Response:
