@@ -9,8 +9,6 @@ from bson import ObjectId
 from graphql import GraphQLError, GraphQLSyntaxError
 from pymongo.errors import ConnectionFailure
 from strawberry.extensions import (
-    DisableIntrospection,
-    MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
     ValidationCache,
@@ -42,7 +40,7 @@ from graphql_api.recommend.queries import RecommendationQueries
 from graphql_api.relay import Node, decode_global_id, ref_of
 from graphql_api.scalars import SCALAR_MAP
 from graphql_api.security.auth import RequireAuthentication
-from graphql_api.security.limits import cost_limit, validation_limits
+from graphql_api.security.limits import request_limits
 from graphql_api.settings import Settings
 from graphql_api.users.mutations import UserMutations
 from graphql_api.users.queries import UserQueries
@@ -162,13 +160,6 @@ def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]
     """The schema with the limits of `settings` (the defaults when None); `extra`
     extensions (tracing) run innermost, after ours."""
     settings = settings or Settings()
-    limits: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        validation_limits(settings.max_query_depth, settings.max_aliases, settings.max_directives),
-        cost_limit(settings.max_query_cost),
-    ]
-    if not settings.introspection_enabled:
-        limits.append(DisableIntrospection)
     return Schema(
         query=Query,
         mutation=Mutation,
@@ -176,7 +167,7 @@ def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]
         types=[Goal, Habit, Calendar, Event, User, SyncRun],
         extensions=[
             OperationMetrics,  # first: it sees the errors once ErrorCodes has coded them
-            *limits,
+            request_limits(settings),
             RequireAuthentication,
             ErrorCodes,
             CacheControlHeader,

@@ -7,12 +7,13 @@ error, and a cost above the limit as QUERY_TOO_COMPLEX with the computed cost.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import (
     ASTValidationRule,
     DirectiveNode,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -25,25 +26,16 @@ from graphql import (
     ValidationRule,
     VariableNode,
 )
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionResult
 
+from graphql_api.settings import Settings
+
 # Arguments whose value says how many items a list field returns.
 SIZE_ARGUMENTS = ("first", "limit", "last")
-
-
-def validation_limits(
-    max_depth: int, max_aliases: int, max_directives: int
-) -> Callable[[], AddValidationRules]:
-    """One extension for depth, aliases and directives; its rules are built once."""
-    rules: list[type[ASTValidationRule]] = [
-        depth_rule(max_depth, None, None),
-        alias_rule(max_aliases),
-        directive_rule(max_directives),
-    ]
-    return lambda: AddValidationRules(rules)
 
 
 def directive_rule(max_directives: int) -> type[ValidationRule]:
@@ -124,48 +116,57 @@ def operation_cost(
     return selection_cost(operation.selection_set, fragments, variables, defaults)
 
 
-def cost_limit(max_cost: int) -> type[SchemaExtension]:
-    class QueryCost(SchemaExtension):
-        """Refuses, before execution, an operation that could touch more than `max_cost` items."""
+def request_limits(settings: Settings) -> type[SchemaExtension]:
+    """One extension for every limit (each extension costs every request a little):
+    tokens at parsing, depth, aliases, directives and introspection as validation
+    rules (built once), the cost before execution."""
+    max_tokens, max_cost = settings.max_tokens, settings.max_query_cost
+    rules: tuple[type[ASTValidationRule], ...] = (
+        depth_rule(settings.max_query_depth, None, None),
+        alias_rule(settings.max_aliases),
+        directive_rule(settings.max_directives),
+        *(() if settings.introspection_enabled else (NoSchemaIntrospectionCustomRule,)),
+    )
+
+    class RequestLimits(SchemaExtension):
+        def on_operation(self) -> Iterator[None]:
+            context = self.execution_context
+            context.parse_options["max_tokens"] = max_tokens
+            context.validation_rules = (*context.validation_rules, *rules)
+            yield
 
         def on_execute(self) -> Iterator[None]:
             context = self.execution_context
-            document = context.graphql_document
-            if document is not None and context.result is None:
-                fragments = {
-                    d.name.value: d
-                    for d in document.definitions
-                    if isinstance(d, FragmentDefinitionNode)
-                }
-                operations = [
-                    d
-                    for d in document.definitions
-                    if isinstance(d, OperationDefinitionNode)
-                    and (
-                        context.operation_name is None
-                        or (d.name and d.name.value == context.operation_name)
-                    )
-                ]
-                cost = max(
-                    (operation_cost(op, fragments, context.variables or {}) for op in operations),
-                    default=0,
+            if context.graphql_document is not None and context.result is None:
+                cost = document_cost(
+                    context.graphql_document, context.operation_name, context.variables or {}
                 )
                 if cost > max_cost:
-                    context.result = ExecutionResult(
-                        data=None,
-                        errors=[
-                            GraphQLError(
-                                f"the operation's cost is {cost}; at most {max_cost} is allowed "
-                                "(every object counts 1, and lists count `first` or `limit` "
-                                "times what they select)",
-                                extensions={
-                                    "code": "QUERY_TOO_COMPLEX",
-                                    "cost": cost,
-                                    "maxCost": max_cost,
-                                },
-                            )
-                        ],
-                    )
+                    context.result = ExecutionResult(data=None, errors=[too_costly(cost, max_cost)])
             yield
 
-    return QueryCost
+    return RequestLimits
+
+
+def document_cost(
+    document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any]
+) -> int:
+    """The cost of the operation that runs (the largest, when the name is not given)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations = [
+        d
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+        and (operation_name is None or (d.name is not None and d.name.value == operation_name))
+    ]
+    return max((operation_cost(op, fragments, variables) for op in operations), default=0)
+
+
+def too_costly(cost: int, max_cost: int) -> GraphQLError:
+    return GraphQLError(
+        f"the operation's cost is {cost}; at most {max_cost} is allowed "
+        "(every object counts 1, and lists count `first` or `limit` times what they select)",
+        extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "maxCost": max_cost},
+    )
