@@ -11,7 +11,10 @@ import time
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+from cachetools import LRUCache
+from prometheus_client import Histogram
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -58,19 +61,38 @@ def request_id_from(headers: dict[str, str] | None) -> str:
     return uuid.uuid4().hex
 
 
+_ROUTES: LRUCache[tuple[str, str], str] = LRUCache(maxsize=1024)
+
+
 def _route_of(scope: Scope) -> str:
-    """The route's template (`/graphiql/{path:path}`), never the raw path: bounded labels."""
-    app = scope.get("app")
-    router = getattr(app, "router", None)
+    """The route's template (`/graphiql/{path:path}`), never the raw path: bounded labels.
+    Matching every route costs each request; a path's answer is remembered."""
+    key = (scope["method"], scope["path"])
+    found = _ROUTES.get(key)
+    if found is not None:
+        return found
+    found = "unmatched"
+    router = getattr(scope.get("app"), "router", None)
     for route in getattr(router, "routes", ()):
         match, _ = route.matches(scope)
         if match is Match.FULL:
-            return str(getattr(route, "path", "other"))
-    return "unmatched"
+            found = str(getattr(route, "path", "other"))
+            break
+    _ROUTES[key] = found
+    return found
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
+def _request_id_header(scope: Scope) -> dict[str, str]:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            return {"x-request-id": value.decode("latin-1")}
+    return {}
+
+
+@lru_cache(maxsize=4096)
+def _duration(method: str, route: str, status: int) -> Histogram:
+    """The labelled child, looked up once per label set rather than per request."""
+    return HTTP_REQUEST_DURATION.labels(method, route, str(status))
 
 
 class RequestMetrics:
@@ -84,7 +106,7 @@ class RequestMetrics:
             await self.app(scope, receive, send)
             return
         record = RequestRecord(
-            request_id=request_id_from(_headers(scope)),
+            request_id=request_id_from(_request_id_header(scope)),
             method=scope["method"],
             path=scope["path"],
             route=_route_of(scope),
@@ -105,9 +127,7 @@ class RequestMetrics:
         finally:
             _CURRENT.reset(token)
             elapsed = time.perf_counter() - started
-            HTTP_REQUEST_DURATION.labels(record.method, record.route, str(record.status)).observe(
-                elapsed
-            )
+            _duration(record.method, record.route, record.status).observe(elapsed)
             if record.route not in {"/healthz", "/readyz", "/metrics"}:
                 log.info(
                     "%s %s %d",
