@@ -29,10 +29,9 @@ from graphql_api.graphiql import GraphiQLPage
 from graphql_api.lifespan import AppState
 from graphql_api.observability.metrics import (
     GRAPHQL_ERRORS,
-    GRAPHQL_OPERATION_DURATION,
     WEBSOCKETS_OPEN,
 )
-from graphql_api.observability.operations import label_of
+from graphql_api.observability.operations import label_of, operation_duration
 from graphql_api.observability.requests import current, request_id_from
 from graphql_api.persisted.queries import Refusal
 from graphql_api.security.idempotency import Conflict, Replay, digest
@@ -244,7 +243,7 @@ class GraphQLApp(GraphQL[Context, None]):
     def _served_from_cache(context: Context, operation_name: str | None, started: float) -> None:
         # Only queries are cached whole; the schema's extensions never ran for this one.
         elapsed = time.perf_counter() - started
-        GRAPHQL_OPERATION_DURATION.labels(label_of(operation_name), "query").observe(elapsed)
+        operation_duration(label_of(operation_name), "query").observe(elapsed)
         record = current()
         if record is not None:
             record.operation_name = operation_name

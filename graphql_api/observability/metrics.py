@@ -7,6 +7,7 @@ every process then writes its samples there and /metrics sums them.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -66,14 +67,30 @@ DB_CONNECTIONS_MAX = Gauge(
 )
 
 
+# Every command passes here several times: each label set's child is looked up once.
+@lru_cache(maxsize=256)
+def _commands(name: str) -> Counter:
+    return MONGO_COMMANDS.labels(name)
+
+
+@lru_cache(maxsize=256)
+def _command_duration(name: str) -> Histogram:
+    return MONGO_COMMAND_DURATION.labels(name)
+
+
+@lru_cache(maxsize=64)
+def _active(address: tuple[str, int | None]) -> Gauge:
+    return DB_CONNECTIONS_ACTIVE.labels(_address(address))
+
+
 class MongoCommandMetrics(monitoring.CommandListener):
     """Counts every command pymongo sends; the N+1 tests read this counter."""
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        MONGO_COMMANDS.labels(event.command_name).inc()
+        _commands(event.command_name).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        MONGO_COMMAND_DURATION.labels(event.command_name).observe(event.duration_micros / 1_000_000)
+        _command_duration(event.command_name).observe(event.duration_micros / 1_000_000)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         MONGO_COMMAND_FAILURES.labels(event.command_name).inc()
@@ -119,10 +136,10 @@ class MongoPoolMetrics(monitoring.ConnectionPoolListener):
         pass
 
     def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None:
-        DB_CONNECTIONS_ACTIVE.labels(_address(event.address)).inc()
+        _active(event.address).inc()
 
     def connection_checked_in(self, event: monitoring.ConnectionCheckedInEvent) -> None:
-        DB_CONNECTIONS_ACTIVE.labels(_address(event.address)).dec()
+        _active(event.address).dec()
 
 
 def mongo_listeners() -> list[monitoring._EventListener]:

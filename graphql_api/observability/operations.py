@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from functools import lru_cache
 from typing import TypeVar
 
+from prometheus_client import Histogram
 from strawberry.extensions import SchemaExtension
 
 from graphql_api.observability.metrics import (
@@ -27,6 +29,12 @@ def label_of(name: str | None) -> str:
     return name[:_MAX_NAME] if name.isidentifier() else "invalid"
 
 
+@lru_cache(maxsize=1024)
+def operation_duration(name: str, kind: str) -> Histogram:
+    """The labelled child, looked up once per operation name and type."""
+    return GRAPHQL_OPERATION_DURATION.labels(name, kind)
+
+
 class OperationMetrics(SchemaExtension):
     """First in the schema's extensions, so it sees the errors after ErrorCodes coded them."""
 
@@ -40,7 +48,7 @@ class OperationMetrics(SchemaExtension):
             kind = "unknown"
         name = label_of(context.operation_name)
         if kind != "subscription":  # a subscription's lifetime is not a latency
-            GRAPHQL_OPERATION_DURATION.labels(name, kind).observe(time.perf_counter() - started)
+            operation_duration(name, kind).observe(time.perf_counter() - started)
         codes = [
             str((error.extensions or {}).get("code", "INTERNAL"))
             for error in (context.result.errors if context.result else None) or []
