@@ -64,7 +64,7 @@ from bench.lib import (
     wrk,
 )
 from bench.results import update_section
-from graphql_api.embedded import free_port, start_mongo
+from graphql_api.embedded import free_port, start_mongo, stop_process
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
 
@@ -379,15 +379,7 @@ def own_stack(subs: list[str], days: int, feed: str) -> Iterator[Stack]:
             stderr=subprocess.DEVNULL,
         )
 
-        def stop_worker() -> None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-
-        stack.callback(stop_worker)
+        stack.callback(stop_process, worker, 15)
         assert redis.proc is not None
         procs = {
             "server": Proc(running.proc.pid),

@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from graphql_api.embedded import die_with_parent
+from graphql_api.embedded import die_with_parent, stop_process
 from graphql_api.persisted.manifest import PACKAGED
 from graphql_api.settings import Settings, get_settings
 
@@ -75,11 +75,7 @@ def _embedded_worker(settings: Settings, resolved: Settings) -> Iterator[None]:
     try:
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 15)
 
 
 def _logging() -> None:

@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from graphql_api.settings import Settings
 
@@ -77,14 +78,20 @@ def _wait_for(
     raise EmbeddedError(f"{what} did not start within {timeout:.0f} s; see {log_file}")
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout_s: float = 10) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within `timeout_s`."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _stop(proc: subprocess.Popen[bytes], what: str) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process(proc)
     log.info("stopped embedded %s", what)
 
 

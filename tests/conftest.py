@@ -20,7 +20,7 @@ import redis
 from starlette.applications import Starlette
 
 from graphql_api.app import create_app
-from graphql_api.embedded import free_port, start_mongo, start_redis
+from graphql_api.embedded import free_port, start_mongo, start_redis, stop_process
 from graphql_api.lifespan import AppState, utc_now
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
@@ -38,12 +38,7 @@ def operation(name: str) -> str:
 
 def stop(proc: subprocess.Popen[Any]) -> None:
     """Terminate a server we started; kill it if it lingers (a busy machine is slow)."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc, 20)
 
 
 @pytest.fixture(scope="session")
