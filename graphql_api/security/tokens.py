@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
+from cachetools import LRUCache
 
 from graphql_api.errors import Unauthenticated
 from graphql_api.settings import Settings
 
 MAX_SUB_LENGTH = 255
+LEEWAY_S = 30
 
 
 @dataclass(frozen=True)
@@ -22,8 +25,31 @@ class Claims:
     expires_at: datetime
 
 
+# Tokens already verified, by (token, key, algorithm, issuer, audience): a client sends
+# the same token with every request until it expires, and checking its signature and
+# claims again is a large part of a cached answer's time. Only successes are kept, and
+# a kept token is good until its `exp` (with the same leeway), never longer.
+_VERIFIED: LRUCache[tuple[str, ...], Claims] = LRUCache(maxsize=10_000)
+
+
 def verify_token(token: str, settings: Settings) -> Claims:
     key = settings.jwt_public_key or settings.jwt_secret
+    remembered = (
+        token,
+        key,
+        settings.jwt_algorithm,
+        settings.jwt_issuer or "",
+        settings.jwt_audience or "",
+    )
+    claims = _VERIFIED.get(remembered)
+    if claims is not None and time.time() < claims.expires_at.timestamp() + LEEWAY_S:
+        return claims
+    claims = _verify(token, key, settings)
+    _VERIFIED[remembered] = claims
+    return claims
+
+
+def _verify(token: str, key: str, settings: Settings) -> Claims:
     try:
         payload = jwt.decode(
             token,
@@ -32,7 +58,7 @@ def verify_token(token: str, settings: Settings) -> Claims:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             options={"require": ["sub", "exp"], "verify_aud": settings.jwt_audience is not None},
-            leeway=30,
+            leeway=LEEWAY_S,
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the bearer token has expired") from None
