@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 from loaders.entities import (
     CheckInsByHabitLoader,
@@ -14,25 +14,40 @@ from loaders.entities import (
 )
 
 
-@dataclass(frozen=True)
 class Loaders:
-    goal_by_id: GoalByIdLoader
-    habit_by_id: HabitByIdLoader
-    event_by_id: EventByIdLoader
-    check_ins_by_habit: CheckInsByHabitLoader
-    progress_log_by_goal: ProgressLogByGoalLoader
-    progress_total_by_goal: ProgressTotalByGoalLoader
+    """The request's loaders, each made on first use: most requests need one or two, and
+    an answer served whole from the cache needs none."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+
+    @cached_property
+    def goal_by_id(self) -> GoalByIdLoader:
+        return GoalByIdLoader(self.user_id)
+
+    @cached_property
+    def habit_by_id(self) -> HabitByIdLoader:
+        return HabitByIdLoader(self.user_id)
+
+    @cached_property
+    def event_by_id(self) -> EventByIdLoader:
+        return EventByIdLoader(self.user_id)
+
+    @cached_property
+    def check_ins_by_habit(self) -> CheckInsByHabitLoader:
+        return CheckInsByHabitLoader(self.user_id)
+
+    @cached_property
+    def progress_log_by_goal(self) -> ProgressLogByGoalLoader:
+        return ProgressLogByGoalLoader(self.user_id)
+
+    @cached_property
+    def progress_total_by_goal(self) -> ProgressTotalByGoalLoader:
+        return ProgressTotalByGoalLoader(self.user_id)
 
 
 def create_loaders(user_id: str) -> Loaders:
-    return Loaders(
-        goal_by_id=GoalByIdLoader(user_id),
-        habit_by_id=HabitByIdLoader(user_id),
-        event_by_id=EventByIdLoader(user_id),
-        check_ins_by_habit=CheckInsByHabitLoader(user_id),
-        progress_log_by_goal=ProgressLogByGoalLoader(user_id),
-        progress_total_by_goal=ProgressTotalByGoalLoader(user_id),
-    )
+    return Loaders(user_id)
 
 
 __all__ = ["Loaders", "create_loaders"]

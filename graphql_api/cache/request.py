@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import cached_property
 from typing import TypeVar
 
 from aiodataloader import DataLoader
@@ -25,13 +26,17 @@ class RequestCache:
     def __init__(self, cache: Cache, user_id: str) -> None:
         self.cache = cache
         self.user_id = user_id
-        self._versions: DataLoader[str, str | None] = DataLoader(self._load_versions)
         # What this request's answer was read under, for the response cache: the
         # version of every scope, whether anything was read without one, and until
         # when it holds (answers that move with the clock).
         self.read: dict[str, str] = {}
         self.complete = True
         self.until: datetime | None = None
+
+    @cached_property
+    def _versions(self) -> DataLoader[str, str | None]:
+        """Made on first use: an answer served whole from the cache reads no scope here."""
+        return DataLoader(self._load_versions)
 
     def _scope(self, name: str) -> str:
         return name if name.startswith(SHARED) else f"u:{self.user_id}:{name}"
