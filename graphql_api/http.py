@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
@@ -132,8 +133,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET that carries a persisted query wants an answer, not the IDE.
-        return "extensions" not in request.query_params and super().should_render_graphql_ide(
-            request
+        return super().should_render_graphql_ide(request) and (
+            "extensions" not in request.query_params
         )
 
     async def execute_single(  # noqa: PLR0917 - Strawberry's signature
@@ -288,5 +289,14 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise HTTPException(400, "`operationName` must be a string or null")
         return parsed
 
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson's error is a json.JSONDecodeError: Strawberry's 400 still applies.
+        return orjson.loads(data)
+
     def encode_json(self, data: object) -> str:
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        # Text, not bytes: Strawberry sends bytes over a WebSocket as binary frames,
+        # which graphql-ws clients in browsers cannot parse.
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:  # a string orjson refuses (a lone surrogate): escaped instead
+            return json.dumps(data, separators=(",", ":"))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import orjson
 from beanie import Document
 
 T = TypeVar("T")
@@ -23,23 +23,23 @@ def documents(model: type[D]) -> Codec[list[D]]:
     """A list of Beanie documents, as their JSON."""
 
     def encode(docs: list[D]) -> bytes:
-        return json.dumps([d.model_dump(mode="json", by_alias=True) for d in docs]).encode()
+        return orjson.dumps([d.model_dump(mode="json", by_alias=True) for d in docs])
 
     def decode(raw: bytes) -> list[D]:
-        return [model.model_validate(item) for item in json.loads(raw)]
+        return [model.model_validate(item) for item in orjson.loads(raw)]
 
     return Codec(encode, decode)
 
 
 def document(model: type[D]) -> Codec[D]:
     def encode(doc: D) -> bytes:
-        return json.dumps(doc.model_dump(mode="json", by_alias=True)).encode()
+        return orjson.dumps(doc.model_dump(mode="json", by_alias=True))
 
     def decode(raw: bytes) -> D:
-        doc: D = model.model_validate(json.loads(raw))
+        doc: D = model.model_validate(orjson.loads(raw))
         return doc
 
     return Codec(encode, decode)
 
 
-JSON: Codec[Any] = Codec(lambda value: json.dumps(value).encode(), json.loads)
+JSON: Codec[Any] = Codec(orjson.dumps, orjson.loads)

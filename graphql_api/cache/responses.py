@@ -11,12 +11,12 @@ that read anything outside a scope are not stored.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast
 from graphql.language.parser import parse
 
@@ -49,8 +49,8 @@ class ResponseCache:
             return None
         if _operation_type(query, operation_name) is not OperationType.QUERY:
             return None
-        what = json.dumps([operation_name, query, variables], sort_keys=True)
-        digest = hashlib.sha256(what.encode()).hexdigest()
+        what = orjson.dumps([operation_name, query, variables], option=orjson.OPT_SORT_KEYS)
+        digest = hashlib.sha256(what).hexdigest()
         return ctx.state.cache.key("u", ctx.user_id, "response", digest)
 
     async def lookup(self, ctx: Context, key: str) -> tuple[dict[str, Any], str] | None:
@@ -60,7 +60,7 @@ class ResponseCache:
         if key not in found:
             CACHE_REQUESTS.labels("response", "miss").inc()
             return None
-        entry = json.loads(found[key])
+        entry = orjson.loads(found[key])
         # Streaks and progress move with the user's calendar day: same day only. The
         # zone is the one the answer was made in; the profile's version vouches for it.
         if str(ctx.now.astimezone(ZoneInfo(entry["zone"])).date()) != entry["today"]:
@@ -90,4 +90,4 @@ class ResponseCache:
             "data": data,
             "cacheControl": cache_control,
         }
-        await ctx.state.cache.set_many({key: json.dumps(entry).encode()}, self.ttl_s)
+        await ctx.state.cache.set_many({key: orjson.dumps(entry)}, self.ttl_s)
