@@ -111,7 +111,8 @@ class PersistedQueries:
         if self.redis is None:
             return None
         try:
-            raw = await asyncio.wait_for(self.redis.get(self._key(digest)), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                raw = await self.redis.get(self._key(digest))
         except (RedisError, OSError, TimeoutError):
             return None  # the client resends the text
         if raw is None:
@@ -122,8 +123,7 @@ class PersistedQueries:
         if self.redis is None:
             return
         try:
-            await asyncio.wait_for(
-                self.redis.set(self._key(digest), query, ex=self.ttl_s), self.timeout_s
-            )
+            async with asyncio.timeout(self.timeout_s):
+                await self.redis.set(self._key(digest), query, ex=self.ttl_s)
         except (RedisError, OSError, TimeoutError):
             log.warning("could not register persisted query %s; it runs unregistered", digest)
