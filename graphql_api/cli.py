@@ -125,8 +125,9 @@ def serve(
         config.bind = [f"{resolved.host}:{resolved.port}"]
         config.accesslog = None  # our own access line, in JSON, carries the operation and user
         config.errorlog = logging.getLogger("hypercorn")
-        if config_file is None:
+        if config_file is None:  # deploy/hypercorn.toml's choices, where they matter here
             config.graceful_timeout = 10
+            config.worker_class = "uvloop"
         app = create_app(resolved)
         shown_host = "localhost" if resolved.host in LOCAL_BINDS else resolved.host
         url = f"http://{shown_host}:{resolved.port}/graphql"
@@ -139,7 +140,13 @@ def serve(
             typer.echo(f"  Authorization: Bearer {token}")
             typer.echo(f"GraphiQL's Headers editor takes it as JSON:\n  {header}\n")
         trigger = on_termination(app.state.drain)
-        asyncio.run(hypercorn_serve(app, config, shutdown_trigger=trigger))  # type: ignore[arg-type]
+        serving = hypercorn_serve(app, config, shutdown_trigger=trigger)  # type: ignore[arg-type]
+        if config.worker_class == "uvloop":
+            import uvloop
+
+            uvloop.run(serving)
+        else:
+            asyncio.run(serving)
 
 
 @cli.command()

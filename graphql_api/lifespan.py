@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -194,6 +195,11 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     state = await open_state(settings)
     app.state.app = state
     log.info("ready: env=%s, database %s", settings.env, settings.mongodb_db)
+    # What start-up built (the schema, the models' classes, the clients) lives as long
+    # as the process: out of the collector's sight, a full collection no longer walks it
+    # and a request no longer waits for that walk.
+    gc.collect()
+    gc.freeze()
     try:
         yield
     finally:
