@@ -96,12 +96,13 @@ def queue_of(settings: Settings) -> Queue:
 
 
 def cache_of(settings: Settings) -> Cache:
-    """The field cache, on its own Redis client: short timeouts, no retries."""
+    """The field cache, on its own Redis client: short timeouts, no retries. Every call is
+    bounded by the cache's own asyncio.timeout; a socket_timeout as well would wrap each
+    command's write in a task of its own (redis-py's wait_for)."""
     timeout = settings.cache_timeout_ms / 1000
     redis = (
         Redis.from_url(
             settings.redis_url,
-            socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
         )
@@ -129,12 +130,15 @@ def limiter_of(settings: Settings) -> RateLimiter | None:
     timeout = settings.cache_timeout_ms / 1000
     redis = Redis.from_url(
         settings.redis_url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
+        socket_connect_timeout=timeout,  # each call is bounded by the limiter's timeout
         retry=Retry(NoBackoff(), 0),
     )
     return RateLimiter(
-        redis, settings.cache_prefix, settings.rate_limit_per_s, settings.rate_limit_burst
+        redis,
+        settings.cache_prefix,
+        settings.rate_limit_per_s,
+        settings.rate_limit_burst,
+        timeout_s=timeout,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -231,6 +232,33 @@ async def test_the_rate_limit_fails_open_when_redis_is_down(
         app_state.limiter = saved
         await dead.aclose()
     assert [r.status_code for r in answers] == [200, 200, 200]
+
+
+async def test_the_rate_limit_lets_requests_through_when_redis_hangs(
+    app_state: AppState, settings: Settings, alice: Client, http: httpx.AsyncClient
+) -> None:
+    # given: a limiter whose Redis accepts the connection and never answers, built as the
+    # server builds its own (no socket timeout: the limiter's timeout bounds each call)
+    from redis.asyncio import Redis
+
+    from tests.cache.redis_servers import SilentServer
+
+    hung = SilentServer()
+    await hung.start()
+    client = Redis.from_url(hung.url, socket_connect_timeout=0.05)
+    limiter = RateLimiter(client, "x:", per_s=1, burst=1, timeout_s=0.05)
+    saved, app_state.limiter = app_state.limiter, limiter
+    try:
+        # when (a hang fails here, not at the suite's time limit)
+        async with asyncio.timeout(5):
+            answers = [await post(http, alice.token, {"query": "{ me { id } }"}) for _ in range(3)]
+    finally:
+        app_state.limiter = saved
+        await client.aclose()
+        await hung.close()
+    # then: every request answered, the limiter reached and skipped
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    assert hung.contacts[1] > 0
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ protects the service, and an outage of the limiter must not become one of the AP
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -43,8 +44,11 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis | None, prefix: str, per_s: float, burst: int) -> None:
+    def __init__(
+        self, redis: Redis | None, prefix: str, per_s: float, burst: int, timeout_s: float = 0.25
+    ) -> None:
         self.redis = redis
+        self.timeout_s = timeout_s
         self.prefix = prefix
         self.per_ms = per_s / 1000
         self.burst = burst
@@ -54,10 +58,11 @@ class RateLimiter:
         if self._script is None:
             return Verdict(True)
         try:
-            allowed, wait_ms = await self._script(
-                keys=[f"{self.prefix}rl:{user_id}"],
-                args=[self.per_ms, self.burst, int(time.time() * 1000)],
-            )
+            async with asyncio.timeout(self.timeout_s):
+                allowed, wait_ms = await self._script(
+                    keys=[f"{self.prefix}rl:{user_id}"],
+                    args=[self.per_ms, self.burst, int(time.time() * 1000)],
+                )
         except Exception as e:  # noqa: BLE001 - fail open: Redis down or slow
             log.warning("rate limiter unavailable, letting the request through: %s", e)
             return Verdict(True)
