@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from beanie import Document, PydanticObjectId
 from beanie.odm.utils.encoder import Encoder
 from pydantic import ConfigDict, Field
+from pymongo import HASHED, IndexModel
 
 # Python names in code, the seed's camelCase names (aliases) in Mongo.
 DOCUMENT_CONFIG = ConfigDict(populate_by_name=True)
@@ -19,6 +20,15 @@ DocumentId = Annotated[PydanticObjectId, Field(default_factory=PydanticObjectId)
 # referenced `_id` as its 24-hex string, as `userId` holds the token's `sub`:
 # plain equality everywhere, in filters, unique keys and shard keys.
 Ref = str
+
+
+# Every collection of a user's documents carries this index: the shard key's index
+# when the collection is sharded on a hashed `userId` (deploy/SCALING.md), made here
+# so that `sh.shardCollection` finds it, and the index of the equality on `userId`
+# that every user-scoped query starts with. (On the Mongo-wire test server it is
+# also what turns `{userId, x: {$in: [...]}}` from a scan into a lookup.)
+def owner_index() -> IndexModel:
+    return IndexModel([("userId", HASHED)])
 
 
 def ref(doc: Document) -> Ref:

@@ -6,7 +6,7 @@ from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, owner_index, utcnow
 
 
 class SyncState(BaseModel):
@@ -61,6 +61,7 @@ class Calendar(Document):
     class Settings:
         name = "calendars"
         indexes = [
+            owner_index(),
             IndexModel([("userId", 1), ("createdAt", 1)]),
             IndexModel([("provider", 1), ("nextSyncAt", 1)]),
         ]
@@ -91,5 +92,6 @@ class SyncRun(Document):
         name = "sync_runs"
         indexes = [
             IndexModel([("calendarId", 1), ("status", 1)]),
+            owner_index(),
             IndexModel([("userId", 1), ("queuedAt", -1)]),
         ]

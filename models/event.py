@@ -6,7 +6,7 @@ from beanie import Document
 from pydantic import Field, model_validator
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Ref, owner_index, utcnow
 
 
 class Event(Document):
@@ -57,6 +57,7 @@ class Event(Document):
     class Settings:
         name = "events"
         indexes = [
+            owner_index(),
             IndexModel([("userId", 1), ("calendarId", 1)]),
             IndexModel([("startTime", 1), ("endTime", 1)]),
             IndexModel([("userId", 1), ("startTime", 1), ("endTime", 1)]),

@@ -6,7 +6,7 @@ from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Ref, owner_index, utcnow
 
 
 class Target(BaseModel):
@@ -33,6 +33,7 @@ class Goal(Document):
     class Settings:
         name = "goals"
         indexes = [
+            owner_index(),
             IndexModel([("userId", 1), ("status", 1)]),
             IndexModel([("targetDate", 1)], sparse=True),
             IndexModel([("createdAt", -1)]),
@@ -54,4 +55,4 @@ class GoalProgress(Document):
 
     class Settings:
         name = "goal_progress"
-        indexes = [IndexModel([("goalId", 1), ("at", 1)])]
+        indexes = [owner_index(), IndexModel([("goalId", 1), ("at", 1)])]

@@ -7,7 +7,7 @@ from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Ref, owner_index, utcnow
 
 
 class Frequency(BaseModel):
@@ -37,6 +37,7 @@ class Habit(Document):
     class Settings:
         name = "habits"
         indexes = [
+            owner_index(),
             IndexModel([("userId", 1), ("frequency", 1)]),
             IndexModel([("userId", 1), ("isActive", 1)]),
             IndexModel([("goalId", 1)]),
@@ -58,7 +59,7 @@ class CheckIn(Document):
 
     class Settings:
         name = "check_ins"
-        indexes = [IndexModel([("habitId", 1), ("date", 1)], unique=True)]
+        indexes = [owner_index(), IndexModel([("habitId", 1), ("date", 1)], unique=True)]
 
 
 @dataclass(frozen=True, slots=True)

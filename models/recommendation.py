@@ -7,7 +7,7 @@ from beanie import Document
 from pydantic import Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Ref, owner_index, utcnow
 
 
 class Feedback(Document):
@@ -26,6 +26,7 @@ class Feedback(Document):
         name = "recommendation_feedback"
         indexes = [
             IndexModel([("habitId", 1), ("start", 1)], unique=True),
+            owner_index(),
             IndexModel([("userId", 1), ("habitId", 1)]),
         ]
 
