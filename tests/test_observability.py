@@ -254,3 +254,31 @@ async def test_tracing_when_enabled_records_spans_without_argument_values(
     assert any(name.startswith("POST") for name in names), names
     everything = json.dumps([dict(span.attributes or {}) for span in spans.get_finished_spans()])
     assert "secret diary title" not in everything
+
+
+async def test_a_slow_mongo_command_is_logged_with_its_filter_shape_and_no_values(
+    mongo_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pymongo import AsyncMongoClient
+
+    from graphql_api.observability.metrics import SlowCommandLog
+
+    # given: every command counts as slow
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_uri, event_listeners=[SlowCommandLog(0)]
+    )
+    caplog.set_level(logging.WARNING, logger="graphql_api.observability.metrics")
+    try:
+        # when
+        collection = client["slow_log_test"]["things"]
+        await collection.find(
+            {"userId": "alice-secret", "habitId": {"$in": ["h1", "h2"]}}
+        ).to_list()
+    finally:
+        await client.close()
+    # then
+    (line,) = [r.getMessage() for r in caplog.records if " find " in r.getMessage()]
+    assert line.startswith("slow mongo command: find things ")
+    assert line.endswith('{"userId": "?", "habitId": {"$in": ["?", "?"]}}')
+    assert "alice-secret" not in line
+    assert "h1" not in line

@@ -6,8 +6,12 @@ every process then writes its samples there and /metrics sums them.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,6 +23,8 @@ from prometheus_client import (
     multiprocess,
 )
 from pymongo import monitoring
+
+log = logging.getLogger(__name__)
 
 # Latency buckets from 1 ms to 10 s: the alert reads the p95 against 500 ms.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -142,8 +148,69 @@ class MongoPoolMetrics(monitoring.ConnectionPoolListener):
         _active(event.address).dec()
 
 
-def mongo_listeners() -> list[monitoring._EventListener]:
-    return [MongoCommandMetrics(), MongoPoolMetrics()]
+_FILTERS = {"find": "filter", "count": "query", "distinct": "query", "findAndModify": "query"}
+
+
+def shape_of(value: Any) -> Any:
+    """A filter with every value replaced: field names and operators, never user data."""
+    if isinstance(value, dict):
+        return {k: shape_of(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape_of(v) for v in value[:3]] + (["..."] if len(value) > 3 else [])
+    return "?"
+
+
+def _filter_of(name: str, command: Mapping[str, Any]) -> Any:
+    if name in _FILTERS:
+        return command.get(_FILTERS[name])
+    if name == "aggregate":
+        return [next(iter(stage)) for stage in command.get("pipeline", [])]
+    if name in ("update", "delete"):
+        statements = command.get(f"{name}s") or [{}]
+        return statements[0].get("q")
+    return None
+
+
+class SlowCommandLog(monitoring.CommandListener):
+    """A warning for each Mongo command slower than MONGO_SLOW_MS: what it was, on which
+    collection, how long, and its filter's shape (never a value), as a slow query log."""
+
+    def __init__(self, threshold_ms: int) -> None:
+        self.threshold_us = threshold_ms * 1000
+        self._started: dict[tuple[Any, int], Mapping[str, Any]] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self._started[(event.connection_id, event.request_id)] = event.command
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._finished(event, event.duration_micros)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._finished(event, event.duration_micros)
+
+    def _finished(
+        self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent, us: int
+    ) -> None:
+        command = self._started.pop((event.connection_id, event.request_id), None)
+        if command is None or us < self.threshold_us:
+            return
+        name = event.command_name
+        collection = command.get(name)
+        filter_shape = json.dumps(shape_of(_filter_of(name, command)), default=str)
+        log.warning(
+            "slow mongo command: %s %s %.0f ms %s",
+            name,
+            collection if isinstance(collection, str) else "",
+            us / 1000,
+            filter_shape,
+        )
+
+
+def mongo_listeners(slow_ms: int = 0) -> list[monitoring._EventListener]:
+    listeners: list[monitoring._EventListener] = [MongoCommandMetrics(), MongoPoolMetrics()]
+    if slow_ms > 0:
+        listeners.append(SlowCommandLog(slow_ms))
+    return listeners
 
 
 def exposition() -> tuple[bytes, str]:
