@@ -220,11 +220,13 @@ async def _query_events(
 ) -> list[Event]:
     # The user's events in the range, through the {userId, startTime, endTime} index,
     # the calendars picked here: a `calendarId: {$in}` beside the range makes the
-    # embedded Mongo-wire server scan the whole collection.
+    # embedded Mongo-wire server scan the whole collection. `$eq` is the same filter
+    # on MongoDB; beside a date range the embedded server plans a bare value as
+    # "equal to, or an array containing", which no index serves.
     wanted = set(calendar_ids)
     found = await Event.find(
         {
-            "userId": ctx.user_id,
+            "userId": {"$eq": ctx.user_id},
             "startTime": {"$lt": end},
             "endTime": {"$gt": start},
             "status": {"$ne": "CANCELLED"},

@@ -183,8 +183,12 @@ async def check_in(
     replacement = as_stored(check_in)
     del replacement["_id"]  # a replaced check-in keeps its first id
     # An upsert keyed on the unique (habit, date) index: a retry changes nothing more.
+    # The owner is in the filter too: the shard key of a sharded `check_ins`, and the
+    # index the lookup goes through (deploy/SCALING.md).
     await CheckIn.get_pymongo_collection().replace_one(
-        {"habitId": check_in.habit_id, "date": iso_day}, replacement, upsert=True
+        {"userId": ctx.user_id, "habitId": check_in.habit_id, "date": iso_day},
+        replacement,
+        upsert=True,
     )
     await habit_changed(ctx, habit)
     return check_in

@@ -152,7 +152,7 @@ async def user_dataset(user: User, into: Dataset) -> None:
 async def _events_between(user: User, start: datetime, end: datetime) -> list[Event]:
     calendars = await Calendar.find({"userId": user.sub}).to_list()
     stored = await Event.find(
-        {"userId": user.sub, "startTime": {"$lt": end}, "endTime": {"$gt": start}}
+        {"userId": {"$eq": user.sub}, "startTime": {"$lt": end}, "endTime": {"$gt": start}}
     ).to_list()
     overridden: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for event in stored:
