@@ -318,7 +318,7 @@ async def give_feedback(ctx: Context, habit: Habit, start: datetime, accepted: b
     )
     stored = said.model_dump(by_alias=True, exclude={"id", "revision_id"})
     await Feedback.get_pymongo_collection().replace_one(
-        {"habitId": ref(habit), "start": moment}, stored, upsert=True
+        {"userId": ctx.user_id, "habitId": ref(habit), "start": moment}, stored, upsert=True
     )
     await ctx.cache.bump(f"habit:{ref(habit)}")
 

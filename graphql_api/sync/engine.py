@@ -124,8 +124,14 @@ class Applier:
         self.seen = array("Q")
         self.collection = Event.get_pymongo_collection()
 
+    def _mine(self) -> dict[str, Any]:
+        """The calendar's events, named with their owner: every filter of the sync goes
+        to the owner's shard of a sharded `events`, through the (userId, calendarId)
+        index."""
+        return {"userId": self.calendar.user_id, "calendarId": ref(self.calendar)}
+
     def _key(self, external_id: str, instance: str) -> dict[str, Any]:
-        return {"calendarId": ref(self.calendar), "externalId": external_id, "instance": instance}
+        return {**self._mine(), "externalId": external_id, "instance": instance}
 
     async def apply(self, page: Page) -> None:
         if page.total is not None:
@@ -134,7 +140,7 @@ class Applier:
         await self._upsert([e for e in page.upserts if e.instance])  # after their masters
         await self._remove_undefined(page)
         for removed in page.removed:
-            query: dict[str, Any] = {"calendarId": ref(self.calendar)}
+            query: dict[str, Any] = self._mine()
             if removed.href is not None:
                 query["href"] = removed.href
             else:
@@ -153,7 +159,7 @@ class Applier:
         gone = [
             row["_id"]
             async for row in self.collection.find(
-                {"calendarId": ref(self.calendar), "href": {"$in": page.whole}},
+                {**self._mine(), "href": {"$in": page.whole}},
                 {"externalId": 1, "instance": 1},
             )
             if (row.get("externalId"), row.get("instance", "")) not in kept
@@ -171,7 +177,7 @@ class Applier:
         stored = {
             (row["externalId"], row["instance"]): row
             async for row in self.collection.find(
-                {"calendarId": ref(self.calendar), "externalId": {"$in": ids}},
+                {**self._mine(), "externalId": {"$in": ids}},
                 {"externalId": 1, "instance": 1, "etag": 1},
             )
         }
@@ -232,9 +238,9 @@ class Applier:
         array of what the listing mentioned in one C-level pass (a set intersection):
         nothing the size of the calendar is built in memory.
         """
-        rows = self.collection.find(
-            {"calendarId": ref(self.calendar)}, {"externalId": 1, "instance": 1}
-        ).batch_size(BATCH)
+        rows = self.collection.find(self._mine(), {"externalId": 1, "instance": 1}).batch_size(
+            BATCH
+        )
         batch: dict[int, Any] = {}
         async for row in rows:
             batch[_digest(row.get("externalId", ""), row.get("instance", ""))] = row["_id"]
@@ -258,7 +264,7 @@ class Applier:
             row
             async for row in self.collection.find(
                 {
-                    "calendarId": ref(self.calendar),
+                    **self._mine(),
                     "instance": {"$ne": ""},
                     "recurringEventId": None,
                 }
@@ -270,7 +276,7 @@ class Applier:
             row["externalId"]: str(row["_id"])
             async for row in self.collection.find(
                 {
-                    "calendarId": ref(self.calendar),
+                    **self._mine(),
                     "externalId": {"$in": list({r["externalId"] for r in loose})},
                     "instance": "",
                 },

@@ -29,7 +29,9 @@ async def request_sync(
     state: AppState, calendar: Calendar, *, full: bool, delay_s: float = 0.0
 ) -> SyncRun:
     """A queued run of this calendar: the one already waiting, if any, else a new one."""
-    waiting = await SyncRun.find_one({"calendarId": ref(calendar), "status": "QUEUED"})
+    waiting = await SyncRun.find_one(
+        {"userId": calendar.user_id, "calendarId": ref(calendar), "status": "QUEUED"}
+    )
     if waiting is not None:
         if full and not waiting.full:
             await save_changes(waiting, {"userId": calendar.user_id}, full=True)
@@ -175,7 +177,9 @@ async def _event_count(calendar: Calendar, run: SyncRun) -> int:
     quiet = not run.full and run.attempts == 1 and run.created == 0 and run.deleted == 0
     if quiet and last is not None and last.last_synced_at is not None:
         return last.event_count
-    return await Event.get_pymongo_collection().count_documents({"calendarId": ref(calendar)})
+    return await Event.get_pymongo_collection().count_documents(
+        {"userId": calendar.user_id, "calendarId": ref(calendar)}
+    )
 
 
 async def schedule_due(state: AppState) -> int:
