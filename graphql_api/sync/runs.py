@@ -177,9 +177,13 @@ async def _event_count(calendar: Calendar, run: SyncRun) -> int:
     quiet = not run.full and run.attempts == 1 and run.created == 0 and run.deleted == 0
     if quiet and last is not None and last.last_synced_at is not None:
         return last.event_count
-    return await Event.get_pymongo_collection().count_documents(
-        {"userId": calendar.user_id, "calendarId": ref(calendar)}
+    # Counted by reading the ids (through the {userId, calendarId} index): the same
+    # number as count_documents, whose $group stage the embedded Mongo-wire server
+    # runs over every event of every user.
+    ids = Event.get_pymongo_collection().find(
+        {"userId": calendar.user_id, "calendarId": ref(calendar)}, {"_id": 1}
     )
+    return len(await ids.to_list())
 
 
 async def schedule_due(state: AppState) -> int:
