@@ -144,10 +144,10 @@ def main() -> None:
             "",
             "| figure | target | measured | reference p95 |",
             "| --- | --- | --- | --- |",
-            f"| p95, ranked each time | < 10 ms | {warm.p95_ms:.1f} ms | "
-            f"{reference.p95_ms:.1f} ms ({warm.p95_ms / reference.p95_ms:.1f}x) |",
-            f"| p95, cached | < 1 ms | {cached.p95_ms:.1f} ms | "
-            f"{reference_cached.p95_ms:.1f} ms ({cached.p95_ms / reference_cached.p95_ms:.1f}x) |",
+            f"| p95, ranked each time | < 10 ms | {warm.p95_ms:.2f} ms | "
+            f"{reference.p95_ms:.2f} ms ({warm.p95_ms / reference.p95_ms:.1f}x) |",
+            f"| p95, cached | < 1 ms | {cached.p95_ms:.2f} ms | "
+            f"{reference_cached.p95_ms:.2f} ms ({cached.p95_ms / reference_cached.p95_ms:.1f}x) |",
         ]
     )
     update_section(RESULTS, "Recommendations: latency", latency_body)
