@@ -28,12 +28,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.metrics import roc_auc_score
 
 from graphql_api.recommend import heuristic
 from graphql_api.recommend.data import Booked, Busy, HabitData, Tally, rows_for
 from graphql_api.recommend.features import Said
 from graphql_api.recommend.model import Ranker
+from graphql_api.recommend.scores import roc_auc
 from graphql_api.recommend.training import Dataset, fit_global, labelled_rows
 from graphql_api.scheduling.slots import Slot, Window, free_slots
 
@@ -274,7 +274,7 @@ def evaluate(
         queries[scenario] = len(hits["model"])
         rows_tested[scenario] = len(y)
         results[scenario] = {
-            name: Scores(float(roc_auc_score(y, score(x))), float(np.mean(hits[name])))
+            name: Scores(roc_auc(y, score(x)), float(np.mean(hits[name])))
             for name, score in rankers.items()
         }
         results[scenario][ORACLE] = Scores(float("nan"), float(np.mean(hits[ORACLE])))

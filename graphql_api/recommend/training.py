@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 import xgboost as xgb
-from sklearn.metrics import log_loss, roc_auc_score
 from tqdm import tqdm
 
 from graphql_api.cache.store import Cache
@@ -42,6 +41,7 @@ from graphql_api.recommend.data import (
 )
 from graphql_api.recommend.features import NAMES
 from graphql_api.recommend.model import GLOBAL, MODELS_SCOPE
+from graphql_api.recommend.scores import log_loss, roc_auc
 from graphql_api.settings import Settings
 from models import Calendar, CheckIn, CheckInEntry, Event, Feedback, Habit, RecommenderModel, User
 
@@ -184,8 +184,8 @@ def _split(
 def _metrics(y: npt.NDArray[np.float64], p: npt.NDArray[np.float64]) -> dict[str, float]:
     both = len(set(y.tolist())) == 2
     return {
-        "auc": float(roc_auc_score(y, p)) if both else float("nan"),
-        "logloss": float(log_loss(y, np.clip(p, 1e-6, 1 - 1e-6), labels=[0, 1])),
+        "auc": roc_auc(y, p) if both else float("nan"),
+        "logloss": log_loss(y, np.clip(p, 1e-6, 1 - 1e-6)),
     }
 
 
