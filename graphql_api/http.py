@@ -73,6 +73,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.settings = settings
         self.page = page
         self.responses = responses
+        self.running = asyncio.Semaphore(settings.max_concurrent_operations)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         if self.page is None:
@@ -224,7 +225,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 return ExecutionResult(data=data, errors=None)
         timeout = self.settings.execution_timeout_s
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout), self.running:
                 result = await super().execute_single(
                     request, request_adapter, sub_response, context, root_value, request_data
                 )

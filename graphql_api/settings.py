@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     max_query_cost: int = Field(default=10_000, ge=1)  # fields, times the lists' first/limit
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger: HTTP 413
     execution_timeout_s: float = Field(default=10.0, gt=0)
+    # Operations executing at once in one process; more wait their turn (within the
+    # execution timeout): under overload memory holds this many working sets, not one
+    # per open request. Answers served whole from the cache never wait.
+    max_concurrent_operations: int = Field(default=64, ge=1)
     introspection: bool | None = None  # None: on in development, off in production
     rate_limit_per_s: float = Field(default=20.0, ge=0)  # per user; 0: no limit
     rate_limit_burst: int = Field(default=60, ge=1)

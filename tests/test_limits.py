@@ -172,6 +172,61 @@ async def test_an_operation_past_the_execution_timeout_gets_a_clean_error(
     assert "requestId" in r.json()["errors"][0]["extensions"]
 
 
+@pytest.fixture
+def slow_execution(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Every execution takes 0.1 s; the most running at once is counted."""
+    from strawberry.http.async_base_view import AsyncBaseHTTPView
+
+    seen = {"running": 0, "most": 0}
+    execute = AsyncBaseHTTPView.execute_single
+
+    async def slow(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen["running"] += 1
+        seen["most"] = max(seen["most"], seen["running"])
+        try:
+            await asyncio.sleep(0.1)
+            return await execute(self, *args, **kwargs)
+        finally:
+            seen["running"] -= 1
+
+    monkeypatch.setattr(AsyncBaseHTTPView, "execute_single", slow)
+    return seen
+
+
+async def test_operations_beyond_the_concurrency_cap_wait_their_turn(
+    variant: Any, alice: Client, no_cache: None, slow_execution: dict[str, int]
+) -> None:
+    # given: two operations at once at most
+    http = variant(max_concurrent_operations=2)
+    # when: six arrive together
+    answers = await asyncio.gather(
+        *(
+            post(http, alice.token, {"query": f"{{ me {{ id }} a{i}: __typename }}"})
+            for i in range(6)
+        )
+    )
+    # then: all answered, never more than two running
+    assert [codes(r) for r in answers] == [[]] * 6
+    assert slow_execution["most"] == 2
+
+
+async def test_the_wait_for_a_turn_counts_toward_the_execution_timeout(
+    variant: Any, alice: Client, no_cache: None, slow_execution: dict[str, int]
+) -> None:
+    # given: one at a time, 0.25 s each at most, 0.1 s of work each
+    http = variant(max_concurrent_operations=1, execution_timeout_s=0.25)
+    # when: four arrive together
+    answers = await asyncio.gather(
+        *(
+            post(http, alice.token, {"query": f"{{ me {{ id }} a{i}: __typename }}"})
+            for i in range(4)
+        )
+    )
+    # then: the first two run in time; the others ran out of time waiting, cleanly
+    outcomes = sorted(tuple(codes(r)) for r in answers)
+    assert outcomes == [(), (), ("TIMEOUT",), ("TIMEOUT",)]
+
+
 async def test_field_suggestions_only_in_development(
     variant: Any, alice: Client, no_cache: None
 ) -> None:
