@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from beanie import Document
 from pydantic import Field, model_validator
@@ -76,3 +77,12 @@ class Event(Document):
     @property
     def is_series(self) -> bool:
         return bool(self.recurrence)
+
+
+def overlapping(user_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """The filter of a user's events that overlap [start, end), for the
+    {userId, startTime, endTime} index. The owner is matched with an explicit `$eq`:
+    the same filter on MongoDB, while beside a date range the embedded Mongo-wire
+    server plans a bare value as "equal to, or an array containing", which no index
+    serves."""
+    return {"userId": {"$eq": user_id}, "startTime": {"$lt": end}, "endTime": {"$gt": start}}

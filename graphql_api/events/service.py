@@ -20,6 +20,7 @@ from graphql_api.relay import Connection, page_size, paginate, ref_of
 from loaders.base import BATCH_SIZE
 from models import Calendar, Event
 from models.base import Ref, ref, save_changes
+from models.event import overlapping
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -218,19 +219,11 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 async def _query_events(
     ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
 ) -> list[Event]:
-    # The user's events in the range, through the {userId, startTime, endTime} index,
-    # the calendars picked here: a `calendarId: {$in}` beside the range makes the
-    # embedded Mongo-wire server scan the whole collection. `$eq` is the same filter
-    # on MongoDB; beside a date range the embedded server plans a bare value as
-    # "equal to, or an array containing", which no index serves.
+    # The user's events in the range, the calendars picked here: a `calendarId: {$in}`
+    # beside the range makes the embedded Mongo-wire server scan the whole collection.
     wanted = set(calendar_ids)
     found = await Event.find(
-        {
-            "userId": {"$eq": ctx.user_id},
-            "startTime": {"$lt": end},
-            "endTime": {"$gt": start},
-            "status": {"$ne": "CANCELLED"},
-        },
+        {**overlapping(ctx.user_id, start, end), "status": {"$ne": "CANCELLED"}},
         batch_size=BATCH_SIZE,
     ).to_list()
     return [e for e in found if e.calendar_id in wanted]

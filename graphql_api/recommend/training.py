@@ -44,6 +44,7 @@ from graphql_api.recommend.model import GLOBAL, MODELS_SCOPE
 from graphql_api.recommend.scores import log_loss, roc_auc
 from graphql_api.settings import Settings
 from models import Calendar, CheckIn, CheckInEntry, Event, Feedback, Habit, RecommenderModel, User
+from models.event import overlapping
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +152,7 @@ async def user_dataset(user: User, into: Dataset) -> None:
 
 async def _events_between(user: User, start: datetime, end: datetime) -> list[Event]:
     calendars = await Calendar.find({"userId": user.sub}).to_list()
-    stored = await Event.find(
-        {"userId": {"$eq": user.sub}, "startTime": {"$lt": end}, "endTime": {"$gt": start}}
-    ).to_list()
+    stored = await Event.find(overlapping(user.sub, start, end)).to_list()
     overridden: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for event in stored:
         if event.instance and not event.recurrence:
