@@ -112,16 +112,16 @@ async def carry_out(
         await status.publish(state.redis, state.settings.cache_prefix, run)
         await _mark_calendar(state, calendar, "RUNNING")
 
+        published = _counts(run)  # what the RUNNING update above said
+
         async def report(progress: engine.Progress) -> None:
-            await save_changes(
-                run,
-                {},
-                processed=progress.processed,
-                total=progress.total,
-                created=progress.created,
-                updated=progress.updated,
-                deleted=progress.deleted,
-            )
+            # One update per step: a page that changed no count (an empty last page)
+            # tells the subscriber nothing new.
+            counts = _counts(progress)
+            if counts == published:
+                return
+            published.update(counts)
+            await save_changes(run, {}, **counts)
             await status.publish(state.redis, state.settings.cache_prefix, run)
 
         try:
@@ -139,16 +139,33 @@ async def carry_out(
             await status.publish(state.redis, state.settings.cache_prefix, run)
             await _mark_calendar(state, calendar, "QUEUED", last_error=str(e)[:500])
             raise
-        await report(progress)
-        await _finish(state, run, calendar, "SUCCEEDED")
+        # The final counts go out with SUCCEEDED, not as one more RUNNING update.
+        await _finish(state, run, calendar, "SUCCEEDED", counts=_counts(progress))
+
+
+def _counts(progress: engine.Progress | SyncRun) -> dict[str, Any]:
+    return {
+        "processed": progress.processed,
+        "total": progress.total,
+        "created": progress.created,
+        "updated": progress.updated,
+        "deleted": progress.deleted,
+    }
 
 
 async def _finish(
-    state: AppState, run: SyncRun, calendar: Calendar | None, outcome: str, error: str | None = None
+    state: AppState,
+    run: SyncRun,
+    calendar: Calendar | None,
+    outcome: str,
+    *,
+    error: str | None = None,
+    counts: dict[str, Any] | None = None,
 ) -> None:
-    """Records the outcome; subscribers hear of it only once caches show the new state."""
+    """Records the outcome (with the run's final counts, when given); subscribers hear
+    of it only once caches show the new state."""
     now = datetime.now(UTC)
-    await save_changes(run, {}, status=outcome, error=error, finished_at=now)
+    await save_changes(run, {}, status=outcome, error=error, finished_at=now, **(counts or {}))
     if calendar is not None:
         interval = max(60, calendar.cursor.refresh_interval_s or state.settings.sync_interval_s)
         count = await _event_count(calendar, run)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import websockets
 from gql import Client as GqlClient
-from gql import gql
+from gql import GraphQLRequest, gql
 from gql.transport.websockets import WebsocketsTransport
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.typing import Subprotocol
@@ -157,6 +157,91 @@ async def test_sync_status_reaches_a_subscriber_of_another_process(
     assert events[-1]["processed"] >= 7
     listed = graphql(api, token, operation("Events"), {"range": WEEK, "first": 100})
     assert listed["events"]["totalCount"] >= 7
+
+
+async def subscribe_into(
+    api: str,
+    token: str,
+    variables: dict[str, Any],
+    heard: asyncio.Queue[dict[str, Any]],
+    started: asyncio.Event,
+) -> None:
+    """A gql subscriber to SyncStatus, putting what it hears into `heard` until cancelled."""
+    transport = WebsocketsTransport(
+        url=api.replace("http", "ws") + "/graphql",
+        init_payload={"Authorization": f"Bearer {token}"},
+    )
+    async with GqlClient(transport=transport) as session:
+        request = GraphQLRequest(operation("SyncStatus"), variable_values=variables)
+        iterator = aiter(session.subscribe(request))
+        await asyncio.sleep(0.5)  # the subscription is in place on the server
+        started.set()
+        async for result in iterator:
+            await heard.put(result["syncStatus"])
+
+
+async def one_run(heard: asyncio.Queue[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The updates heard until a run ends."""
+    updates: list[dict[str, Any]] = []
+    while not updates or updates[-1]["status"] not in ("SUCCEEDED", "FAILED"):
+        updates.append(await asyncio.wait_for(heard.get(), 60))
+    return updates
+
+
+def steps(updates: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    return [(u["status"], u["processed"]) for u in updates]
+
+
+async def test_a_subscriber_hears_each_step_of_a_sync_once(
+    api: str,
+    google: tuple[FakeGoogle, str],
+    settings: Settings,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    # given: 7 events (pages of 3) on a calendar connected while no worker runs,
+    # and a subscriber to that calendar's syncs
+    fake, _ = google
+    for i in range(7):
+        begins = datetime(2026, 3, 23 + i, 9, tzinfo=BERLIN)
+        fake.put(f"step {i}", begins, begins.replace(hour=10), calendar_id="steps")
+    token = mint_dev_token(settings, "steps-user")
+    connect = {"provider": "GOOGLE", "externalId": "steps", "oauth": fake.grant()}
+    data = await asyncio.to_thread(
+        graphql, api, token, operation("ConnectCalendar"), {"input": connect}
+    )
+    calendar_id = data["connectCalendar"]["id"]
+    heard: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    started = asyncio.Event()
+    subscriber = asyncio.create_task(
+        subscribe_into(api, token, {"calendarId": calendar_id}, heard, started)
+    )
+    await asyncio.wait_for(started.wait(), 20)
+    worker = start_worker(env, tmp_path / "worker.log")
+    try:
+        # when: the worker carries out the full sync, then an incremental one that
+        # finds nothing new
+        full = await one_run(heard)
+        await asyncio.to_thread(
+            graphql, api, token, operation("SyncCalendar"), {"calendarId": calendar_id}
+        )
+        quiet = await one_run(heard)
+    finally:
+        stop(worker)
+        subscriber.cancel()
+    # then: one update per page, and the final counts once, with SUCCEEDED
+    assert steps(full) == [
+        ("RUNNING", 0),
+        ("RUNNING", 3),
+        ("RUNNING", 6),
+        ("RUNNING", 7),
+        ("SUCCEEDED", 7),
+    ]
+    assert full[-1]["created"] == 7
+    # an empty page changes no count: nothing to say until the run ends
+    assert steps(quiet) == [("QUEUED", 0), ("RUNNING", 0), ("SUCCEEDED", 0)]
+    assert {u["calendarId"] for u in full + quiet} == {calendar_id}
+    assert len({u["runId"] for u in quiet}) == 1
 
 
 def test_the_graphql_ws_npm_client_follows_a_sync(
