@@ -20,7 +20,8 @@ class Event(Document):
 
     A recurring series is one document (the master) with its `recurrence` lines
     (RRULE, RDATE, EXDATE) in its own `timezone`; its `end_time` is the end of
-    its last instance (far in the future when it never ends). An instance that
+    its last instance (far in the future when it never ends), for range queries:
+    the API shows the series with its first instance's times. An instance that
     differs from the rule (moved, retitled, cancelled) is its own document with
     `recurring_event_id` and `instance`, the original start of the instance.
     Synced events are keyed by (calendar, `external_id`, `instance`): upserting

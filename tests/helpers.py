@@ -46,3 +46,28 @@ async def create_event(
 async def set_timezone(client: Client, zone: str) -> None:
     r = await client.op("UpdateProfile", {"input": {"timezone": zone}})
     assert r.data["updateProfile"]["timezone"] == zone
+
+
+SERIES_FIELDS = """
+  id title start end allDay startDate endDate recurringEventId recurrence { rrule timezone }
+"""
+REPEATING = f"""
+query Repeating($range: TimeRangeInput!) {{
+  events(range: $range, first: 500) {{ edges {{ node {{ {SERIES_FIELDS} }} }} }}
+}}
+"""
+EVENT_NODE = (
+    f"query EventNode($id: ID!) {{ node(id: $id) {{ ... on Event {{ {SERIES_FIELDS} }} }} }}"
+)
+
+
+async def repeating(client: Client, start: str, end: str) -> list[dict[str, Any]]:
+    """The events of the range, with how each repeats."""
+    r = await client.execute(REPEATING, {"range": {"start": start, "end": end}})
+    return [edge["node"] for edge in r.data["events"]["edges"]]
+
+
+async def event_node(client: Client, event_id: str) -> dict[str, Any]:
+    """An event (a series, an instance) by its ID, with how it repeats."""
+    node: dict[str, Any] = (await client.execute(EVENT_NODE, {"id": event_id})).data["node"]
+    return node

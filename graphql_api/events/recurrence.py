@@ -47,8 +47,26 @@ def _zone(master: Event, calendar_zone: str) -> ZoneInfo:
     return ZoneInfo(master.timezone or calendar_zone)
 
 
+def rrule_of(series: Event) -> str | None:
+    """The series' RRULE as written, without its `RRULE:` prefix (None for RDATEs alone)."""
+    return next(
+        (line.removeprefix("RRULE:") for line in series.recurrence if line.startswith("RRULE:")),
+        None,
+    )
+
+
+def _endless(rule: str) -> bool:
+    return not any(part.split("=", 1)[0] in ("COUNT", "UNTIL") for part in rule.split(";"))
+
+
 def series_end(master: Event, calendar_zone: str) -> datetime:
     """The end of the series' last instance; FOREVER if it never ends."""
+    if any(
+        _endless(line.removeprefix("RRULE:"))
+        for line in master.recurrence
+        if line.startswith("RRULE:")
+    ):
+        return FOREVER  # a rule without COUNT or UNTIL: nothing to count
     zone = _zone(master, calendar_zone)
     rules = _rules(master, zone)
     last = None
@@ -62,6 +80,11 @@ def series_end(master: Event, calendar_zone: str) -> datetime:
         days = _all_day_length(master)
         return datetime.combine(last.date() + days, time(), zone).astimezone(UTC)
     return last.astimezone(UTC) + instance_length(master)
+
+
+def first_end(series: Event) -> datetime:
+    """The end of a series' first occurrence (its own `end_time` is its last one's)."""
+    return series.start_time + instance_length(series)
 
 
 def instance_length(master: Event) -> timedelta:

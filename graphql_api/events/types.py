@@ -10,7 +10,7 @@ from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Info
 from graphql_api.errors import not_found
-from graphql_api.events.recurrence import is_generated
+from graphql_api.events.recurrence import first_end, is_generated, rrule_of
 from graphql_api.relay import Node, to_global_id
 from models import Event as EventDoc
 
@@ -27,6 +27,18 @@ class EventStatus(Enum):
 
 def _floating(iso_date: str) -> datetime:
     return datetime.combine(date.fromisoformat(iso_date), time(), UTC)
+
+
+@strawberry.type(description="How a recurring series repeats.")
+class Recurrence:
+    rrule: str = strawberry.field(
+        description="The series' RRULE as the provider holds it, without the `RRULE:` "
+        "prefix: FREQ=WEEKLY;BYDAY=MO (an UNTIL in UTC)."
+    )
+    timezone: str = strawberry.field(
+        description="The IANA time zone the rule runs in: its instances keep their wall-clock "
+        "time across DST changes."
+    )
 
 
 @strawberry.type
@@ -53,7 +65,8 @@ class Event(Node):
 
     @strawberry.field(
         description="The start instant. For an all-day event: its first date at 00:00Z, "
-        "a date that no time zone shifts (see startDate)."
+        "a date that no time zone shifts (see startDate). A series' own node has its first "
+        "occurrence's start and end."
     )
     def start(self) -> datetime:
         if self.doc.all_day and self.doc.start_date:
@@ -67,6 +80,8 @@ class Event(Node):
     def end(self) -> datetime:
         if self.doc.all_day and self.doc.end_date:
             return _floating(self.doc.end_date)
+        if self.doc.recurrence:  # a series' own node: its first occurrence
+            return first_end(self.doc)
         return self.doc.end_time
 
     @strawberry.field
@@ -93,6 +108,24 @@ class Event(Node):
     def recurring_event_id(self) -> strawberry.ID | None:
         rid = self.doc.recurring_event_id
         return to_global_id("Event", rid) if rid else None
+
+    @strawberry.field(
+        description="How the series repeats, on a series and on each of its instances; "
+        "null on single events."
+    )
+    async def recurrence(self, info: Info) -> Recurrence | None:
+        series: EventDoc | None = self.doc
+        if not self.doc.recurrence:
+            rid = self.doc.recurring_event_id
+            series = await info.context.loaders.event_by_id.load(rid) if rid else None
+        rule = rrule_of(series) if series is not None else None
+        if series is None or rule is None:  # a single event, or a series of RDATEs alone
+            return None
+        zone = series.timezone
+        if zone is None:  # all-day series run in their calendar's zone
+            calendar = await calendar_of(info.context, series.calendar_id)
+            zone = calendar.timezone if calendar is not None else "UTC"
+        return Recurrence(rrule=rule, timezone=zone)
 
     @strawberry.field
     async def calendar(self, info: Info) -> Calendar:

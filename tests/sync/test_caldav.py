@@ -26,6 +26,7 @@ from graphql_api.sync.providers.caldav import CalDav
 from models import Calendar, Event
 from models.base import ref, save_changes
 from tests.conftest import Client
+from tests.helpers import event_node, repeating
 from tests.sync.conftest import (
     BERLIN,
     CANCELLED,
@@ -188,6 +189,28 @@ async def test_a_series_keeps_its_local_time_across_dst_without_its_exceptions(
         ("Standup (moved)", "2026-03-31T09:00:00Z", "2026-03-31T10:00:00Z"),
     ]
     assert await synced.shown() == synced.defined()
+
+
+async def test_a_series_and_its_instances_say_how_it_repeats(synced: Synced) -> None:
+    # given: Tuesdays 09:00 in Berlin (the clocks go forward on 29 March), one moved
+    synced.put("standup.ics", with_timezones(standup_series(MOVED)))
+    # when
+    await synced.sync()
+    # then
+    listed = await repeating(synced.user, "2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z")
+    weekly = {"rrule": "FREQ=WEEKLY;COUNT=5", "timezone": "Europe/Berlin"}
+    assert [(e["title"], e["start"], e["recurrence"]) for e in listed] == [
+        ("Standup", "2026-03-17T08:00:00Z", weekly),
+        ("Standup (moved)", "2026-03-31T09:00:00Z", weekly),
+        ("Standup", "2026-04-07T07:00:00Z", weekly),
+        ("Standup", "2026-04-14T07:00:00Z", weekly),
+    ]
+    series = await event_node(synced.user, listed[0]["recurringEventId"])
+    assert (series["start"], series["end"], series["recurrence"]) == (
+        "2026-03-17T08:00:00Z",
+        "2026-03-17T09:00:00Z",
+        weekly,
+    )
 
 
 async def test_all_day_events_stay_on_their_dates(

@@ -22,6 +22,7 @@ from graphql_api.sync.webhooks import channel_token
 from models import Calendar, Event, SyncRun
 from tests.conftest import Client
 from tests.fakes.google_calendar import FakeGoogle
+from tests.helpers import event_node, repeating
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEK = {"start": "2026-03-23T00:00:00+01:00", "end": "2026-03-30T00:00:00+02:00"}
@@ -210,6 +211,52 @@ async def test_a_sync_brings_singles_series_exceptions_and_all_day_events(
     assert synced["status"] == "SUCCEEDED"
     assert synced["eventCount"] == 6
     assert ids  # the provider's ids stay the provider's
+
+
+async def test_synced_series_say_how_they_repeat_on_the_series_and_its_instances(
+    alice: Client, google: FakeGoogle, worker_state: Any
+) -> None:
+    # given: a daily Berlin standup across the DST change (one instance moved, one
+    # cancelled, one excluded) and a weekly all-day series
+    seed(google)
+    google.put(
+        "Bins", date(2026, 3, 23), date(2026, 3, 24), recurrence=["RRULE:FREQ=WEEKLY;COUNT=3"]
+    )
+    calendar = await connect(alice, google)
+    # when
+    await run_pending(worker_state, ref_of(calendar["id"], "Calendar"))
+    # then: every instance, the moved one too, says how its series repeats
+    listed = await repeating(alice, WEEK["start"], WEEK["end"])
+    standup = {"rrule": "FREQ=DAILY;COUNT=7", "timezone": "Europe/Berlin"}
+    bins = {"rrule": "FREQ=WEEKLY;COUNT=3", "timezone": "Europe/Berlin"}  # the calendar's
+    standups = [e for e in listed if e["title"].startswith("Standup")]
+    assert sorted((e["title"], e["start"]) for e in standups) == [
+        ("Standup", "2026-03-23T08:00:00Z"),
+        ("Standup", "2026-03-24T08:00:00Z"),
+        ("Standup", "2026-03-27T08:00:00Z"),
+        ("Standup", "2026-03-29T07:00:00Z"),  # 09:00 in Berlin, after the clocks changed
+        ("Standup (moved)", "2026-03-25T10:00:00Z"),
+    ]
+    assert all(e["recurrence"] == standup for e in standups)
+    others = {e["title"]: e["recurrence"] for e in listed if e not in standups}
+    assert others == {"Dentist": None, "Holiday": None, "Focus (free)": None, "Bins": bins}
+    # and each series' own node is its first occurrence, not the span of the series
+    series = await event_node(alice, standups[0]["recurringEventId"])
+    assert (series["title"], series["start"], series["end"]) == (
+        "Standup",
+        "2026-03-23T08:00:00Z",
+        "2026-03-23T08:30:00Z",
+    )
+    assert series["recurrence"] == standup
+    all_day = await event_node(
+        alice, next(e["recurringEventId"] for e in listed if e["title"] == "Bins")
+    )
+    assert (all_day["startDate"], all_day["endDate"], all_day["end"]) == (
+        "2026-03-23",
+        "2026-03-24",
+        "2026-03-24T00:00:00Z",
+    )
+    assert all_day["recurrence"] == bins
 
 
 async def test_an_incremental_sync_with_nothing_changed_is_one_request_and_no_write(

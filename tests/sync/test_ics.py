@@ -18,6 +18,7 @@ from graphql_api.sync.providers.base import ProviderError, ProviderRefused
 from graphql_api.sync.providers.ics import IcsFeed
 from models import Calendar
 from tests.conftest import Client
+from tests.helpers import event_node, repeating
 from tests.sync.conftest import (
     BERLIN,
     CANCELLED,
@@ -319,3 +320,25 @@ async def test_rdates_add_instances_in_their_zone_across_the_dst_change(
         ("Class", "2026-04-03T07:00:00Z", "2026-04-03T08:30:00Z"),
         ("Class", "2026-04-08T16:00:00Z", "2026-04-08T17:30:00Z"),
     ]
+
+
+async def test_a_series_from_a_feed_says_how_it_repeats(feed: Feed, subscribed: Subscribed) -> None:
+    # given: Tuesdays 09:00 in Berlin, across the DST change, one instance moved
+    feed.publish(vcalendar(STANDUP, MOVED, CANCELLED, LUNCH))
+    # when
+    await subscribed.sync()
+    # then
+    listed = await repeating(subscribed.user, "2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z")
+    weekly = {"rrule": "FREQ=WEEKLY;COUNT=5", "timezone": "Europe/Berlin"}
+    assert [(e["title"], e["start"], e["recurrence"]) for e in listed] == [
+        ("Lunch", "2026-03-10T11:00:00Z", None),
+        ("Standup", "2026-03-17T08:00:00Z", weekly),
+        ("Standup (moved)", "2026-03-31T09:00:00Z", weekly),
+        ("Standup", "2026-04-14T07:00:00Z", weekly),  # 09:00 in Berlin, after March 29
+    ]
+    series = await event_node(subscribed.user, listed[1]["recurringEventId"])
+    assert (series["start"], series["end"], series["recurrence"]) == (
+        "2026-03-17T08:00:00Z",
+        "2026-03-17T09:00:00Z",
+        weekly,
+    )
