@@ -3,16 +3,22 @@ from __future__ import annotations
 import strawberry
 
 from graphql_api.context import Context, Info
-from graphql_api.errors import not_found
+from graphql_api.errors import BadUserInput, not_found
 from graphql_api.events import service
 from graphql_api.events.inputs import CreateEventInput, UpdateEventInput
 from graphql_api.events.types import Event
-from graphql_api.relay import ref_of
+from graphql_api.relay import decode_global_id, ref_of
 from models import Event as EventDoc
 from models.base import ref
 
 
 async def load_event(ctx: Context, event_id: strawberry.ID) -> EventDoc:
+    if "@" in decode_global_id(event_id)[1]:
+        raise BadUserInput(
+            "an instance of a recurring series is changed through its series "
+            "(its recurringEventId)",
+            field="id",
+        )
     event = await ctx.loaders.event_by_id.load(ref_of(event_id, "Event"))
     if event is None:
         raise not_found("Event")

@@ -12,6 +12,7 @@ Google's `originalStartTime` and iCalendar's RECURRENCE-ID name the same thing.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
@@ -182,3 +183,98 @@ def _all_day_instance(master: Event, first: date, after: date, zone: ZoneInfo) -
 def is_generated(event: Event) -> bool:
     """An instance made from its master's rules (it shares the master's id)."""
     return event.recurring_event_id is not None and ref(event) == event.recurring_event_id
+
+
+# A client's own series (LOCAL calendars) are written in a subset of RRULE in which
+# every rule matches at least once a year or so: dateutil checks UNTIL only on the
+# occurrences it finds, so a rule that never matches (30 February, the 15th that is a
+# first Monday, a daily rule stepping over its only weekday) makes it scan day after
+# day up to the year 9999, on every query.
+MAX_COUNT = 1000
+SPAN_YEARS = 20
+_DAY = r"(MO|TU|WE|TH|FR|SA|SU)"
+_LIST = r"{0}(,{0})*"
+_VALUES = {
+    "FREQ": r"DAILY|WEEKLY|MONTHLY|YEARLY",
+    "INTERVAL": r"[1-9]\d{0,2}",
+    "COUNT": r"[1-9]\d{0,3}",
+    "UNTIL": r"\d{8}(T\d{6}Z?)?",
+    "WKST": _DAY,
+    "BYDAY": _LIST.format(rf"((-1|[1-4])?{_DAY})"),
+    "BYMONTHDAY": _LIST.format(r"-?([1-9]|1\d|2[0-8])"),
+    "BYMONTH": _LIST.format(r"([1-9]|1[0-2])"),
+}
+_ALLOWED = {
+    "DAILY": {"FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST"},
+    "WEEKLY": {"FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST", "BYDAY"},
+    "MONTHLY": {"FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST", "BYDAY", "BYMONTHDAY"},
+    "YEARLY": {"FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST", "BYDAY", "BYMONTHDAY", "BYMONTH"},
+}
+
+
+def _parts(rule: str) -> dict[str, str]:
+    """The rule's parts, each checked against the subset; ValueError saying what is not."""
+    parts: dict[str, str] = {}
+    for part in rule.split(";"):
+        name, _, value = part.partition("=")
+        if name not in _VALUES or name in parts:
+            raise ValueError(f"{rule!r} is not an RRULE such as FREQ=WEEKLY;BYDAY=MO")
+        if not re.fullmatch(_VALUES[name], value):
+            raise ValueError(f"{name}={value} is not supported")
+        parts[name] = value
+    freq = parts.get("FREQ")
+    if freq is None:
+        raise ValueError("an RRULE needs a FREQ: DAILY, WEEKLY, MONTHLY or YEARLY")
+    if extra := sorted(set(parts) - _ALLOWED[freq]):
+        raise ValueError(f"{', '.join(extra)} cannot be used with FREQ={freq}")
+    nth = any(d[:-2] for d in parts.get("BYDAY", "").split(","))
+    if freq == "WEEKLY" and nth:
+        raise ValueError("a weekly BYDAY lists weekdays without a position (MO,WE)")
+    if nth and "BYMONTHDAY" in parts:
+        raise ValueError("a BYDAY with a position (2TU) cannot be combined with BYMONTHDAY")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise ValueError("an RRULE has COUNT or UNTIL, not both")
+    if int(parts.get("COUNT", 1)) > MAX_COUNT:
+        raise ValueError(f"COUNT must be between 1 and {MAX_COUNT}")
+    return parts
+
+
+def checked_rule(value: str, series: Event) -> str:
+    """A client's RRULE (`FREQ=WEEKLY;BYDAY=MO`) for `series`, whose start must be its
+    first occurrence and whose `timezone` is set: the rule's text, or ValueError saying
+    what is wrong. DAILY to YEARLY with INTERVAL; BYDAY (weekly: weekdays; monthly and
+    yearly: also -1 or 1 to 4 of them, 2TU), BYMONTHDAY (1 to 28, -1 to -28), BYMONTH
+    (yearly); ending (COUNT at most 1000, or UNTIL) within 20 years, or never."""
+    rule = value.strip().removeprefix("RRULE:")
+    if len(rule) > 500:
+        raise ValueError("an RRULE is at most 500 characters long")
+    parts = _parts(rule)
+    zone = ZoneInfo(series.timezone or "UTC")
+    first = series.start_time.astimezone(zone)
+    horizon = first + timedelta(days=365 * SPAN_YEARS + SPAN_YEARS // 4)
+    if "UNTIL" in parts and parts["UNTIL"][:8] > horizon.strftime("%Y%m%d"):
+        raise ValueError(f"a series may span at most {SPAN_YEARS} years")
+    # Its occurrences up to its UNTIL, or the horizon: how many, and the first.
+    until = parts.get("UNTIL") or instance_key(horizon)
+    bounded = ";".join(f"{k}={v}" for k, v in parts.items() if k not in ("COUNT", "UNTIL"))
+    probe = series.model_copy(update={"recurrence": [f"RRULE:{bounded};UNTIL={until}"]})
+    try:
+        found = list(islice(_rules(probe, zone), MAX_COUNT + 1))
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{value!r} is not a valid RRULE: {e}") from None
+    if not found:
+        raise ValueError("the rule has no occurrence from the start on")
+    if len(found) < int(parts.get("COUNT", 1)):
+        raise ValueError(f"a series may span at most {SPAN_YEARS} years")
+    if "UNTIL" in parts and len(found) > MAX_COUNT:
+        raise ValueError(f"a series that ends has at most {MAX_COUNT} occurrences")
+    if series.all_day and series.start_date:
+        starts = found[0].date() == date.fromisoformat(series.start_date)
+    else:
+        starts = found[0] == first
+    if not starts:
+        first_one = found[0].date() if series.all_day else found[0]
+        raise ValueError(
+            f"the start is not an occurrence of the rule (its first is {first_one.isoformat()})"
+        )
+    return rule

@@ -15,7 +15,13 @@ from graphql_api import validation
 from graphql_api.cache import codecs
 from graphql_api.calendars.service import calendar_of, calendars_changed, user_calendars
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
-from graphql_api.events.recurrence import expand
+from graphql_api.events.recurrence import (
+    checked_rule,
+    expand,
+    first_end,
+    rrule_of,
+    series_end,
+)
 from graphql_api.relay import Connection, page_size, paginate, ref_of
 from loaders.base import BATCH_SIZE
 from models import Calendar, Event
@@ -88,8 +94,11 @@ def writable(calendar: Calendar | None) -> Calendar:
 
 
 def build_event(user_id: str, calendar: Calendar, data: CreateEventInput) -> Event:
-    times = event_times(data.start, data.end, data.all_day, calendar.timezone)
-    return Event(
+    zone = calendar.timezone
+    if data.recurrence is not None and data.recurrence.timezone is not None:
+        zone = validation.timezone(data.recurrence.timezone, "recurrence.timezone")
+    times = event_times(data.start, data.end, data.all_day, zone)
+    event = Event(
         user_id=user_id,
         calendar_id=ref(calendar),
         title=validation.text(data.title, "title", validation.TITLE_MAX),
@@ -105,6 +114,26 @@ def build_event(user_id: str, calendar: Calendar, data: CreateEventInput) -> Eve
         busy=data.busy,
         status=data.status.value,
     )
+    if data.recurrence is not None:
+        event.timezone = zone
+        event.recurrence = [f"RRULE:{_rule(data.recurrence.rrule, event)}"]
+        event = event.model_copy(update=_series_times(event))
+    return event
+
+
+def _rule(rrule: str, series: Event) -> str:
+    try:
+        return checked_rule(rrule, series)
+    except ValueError as e:
+        raise BadUserInput(str(e), field="recurrence.rrule") from None
+
+
+def _series_times(series: Event) -> dict[str, Any]:
+    """A series whose first occurrence has `start_time`/`end_time`: each instance's length,
+    and the end of its last one (what range queries find it by)."""
+    duration_s = int((series.end_time - series.start_time).total_seconds())
+    ruled = series.model_copy(update={"duration_s": duration_s})
+    return {"duration_s": duration_s, "end_time": series_end(ruled, series.timezone or "UTC")}
 
 
 async def create_event(ctx: Context, data: CreateEventInput) -> Event:
@@ -152,7 +181,16 @@ def _current_times(event: Event, zone: ZoneInfo) -> tuple[datetime, datetime]:
             datetime.combine(date.fromisoformat(event.start_date), time(), UTC),
             datetime.combine(date.fromisoformat(event.end_date), time(), UTC),
         )
-    return event.start_time.astimezone(zone), event.end_time.astimezone(zone)
+    end = first_end(event) if event.recurrence else event.end_time  # a series: its first
+    return event.start_time.astimezone(zone), end.astimezone(zone)
+
+
+def _moved_series(event: Event, times: EventTimes) -> dict[str, Any]:
+    """A series moved to new first-occurrence times: its rule must still start there."""
+    moved = event.model_copy(update=vars(times))
+    if (rule := rrule_of(event)) is not None:
+        _rule(rule, moved)
+    return _series_times(moved)
 
 
 async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Event:
@@ -177,7 +215,7 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
             data.start or start,
             data.end or end,
             event.all_day if data.all_day in (UNSET, None) else bool(data.all_day),
-            calendar.timezone,
+            event.timezone if event.recurrence and event.timezone else calendar.timezone,
         )
         changes.update(
             start_time=times.start_time,
@@ -186,6 +224,8 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
             start_date=times.start_date,
             end_date=times.end_date,
         )
+        if event.recurrence:
+            changes.update(_moved_series(event, times))
     if changes:
         changes["updated_at"] = datetime.now(UTC)
         if not await save_changes(event, {"userId": event.user_id}, **changes):
