@@ -204,6 +204,27 @@ async def test_a_move_the_rule_does_not_start_on_is_refused(alice: Client) -> No
     ]
 
 
+async def test_a_series_too_close_to_the_year_9999_is_refused(alice: Client) -> None:
+    # given
+    calendar = await connect_local(alice)
+    late = {"start": "9990-01-01T09:00:00Z", "end": "9990-01-01T10:00:00Z"}
+    # when
+    r = await alice.execute(
+        CREATE_SERIES,
+        {
+            "input": {
+                "calendarId": calendar["id"],
+                "title": "Late",
+                **late,
+                "recurrence": {"rrule": "FREQ=DAILY"},
+            }
+        },
+    )
+    # then
+    assert r.codes == ["BAD_USER_INPUT"]
+    assert "before the year 9978" in r.errors[0]["message"]
+
+
 @pytest.mark.parametrize(
     ("recurrence", "field", "says"),
     [

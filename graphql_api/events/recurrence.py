@@ -192,6 +192,7 @@ def is_generated(event: Event) -> bool:
 # day up to the year 9999, on every query.
 MAX_COUNT = 1000
 SPAN_YEARS = 20
+LAST_YEAR = 9999 - SPAN_YEARS - 1  # its horizon must be a date
 _DAY = r"(MO|TU|WE|TH|FR|SA|SU)"
 _LIST = r"{0}(,{0})*"
 _VALUES = {
@@ -251,6 +252,8 @@ def checked_rule(value: str, series: Event) -> str:
     parts = _parts(rule)
     zone = ZoneInfo(series.timezone or "UTC")
     first = series.start_time.astimezone(zone)
+    if first.year >= LAST_YEAR:
+        raise ValueError(f"a series starts before the year {LAST_YEAR}")
     horizon = first + timedelta(days=365 * SPAN_YEARS + SPAN_YEARS // 4)
     if "UNTIL" in parts and parts["UNTIL"][:8] > horizon.strftime("%Y%m%d"):
         raise ValueError(f"a series may span at most {SPAN_YEARS} years")
