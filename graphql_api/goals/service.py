@@ -103,7 +103,7 @@ async def delete_goal(ctx: Context, goal_id: Ref) -> None:
     if result.deleted_count == 0:
         raise not_found("Goal")
     await Habit.get_pymongo_collection().update_many(
-        {"goalId": goal_id, **owner}, {"$set": {"goalId": None}}
+        {"goalId": goal_id, **owner}, {"$set": {"goalId": None}, "$inc": {"rev": 1}}
     )
     await GoalProgress.get_pymongo_collection().delete_many({"goalId": goal_id, **owner})
     await ctx.cache.bump("habits")

@@ -135,11 +135,11 @@ async def update_habit(ctx: Context, habit: Habit, data: UpdateHabitInput) -> Ha
         changes["is_active"] = validation.not_null(data.is_active, "isActive")
     if data.goal_id is not UNSET:
         changes["goal_id"] = await goal_reference(ctx, data.goal_id)
-    old_goal = habit.goal_id
     if changes:
-        if not await save_changes(habit, {"userId": habit.user_id}, **changes):
+        before = await save_changes(habit, {"userId": habit.user_id}, **changes)
+        if before is None:
             raise habit_not_found()
-        await habit_changed(ctx, habit, old_goal, listed=True)
+        await habit_changed(ctx, habit, before.goal_id, listed=True)
     return habit
 
 
@@ -156,7 +156,7 @@ async def delete_habit(ctx: Context, habit: Habit) -> None:
         "calendarId", {"habitId": ref(habit), **owner}
     )
     await Event.get_pymongo_collection().update_many(
-        {"habitId": ref(habit), **owner}, {"$set": {"habitId": None}}
+        {"habitId": ref(habit), **owner}, {"$set": {"habitId": None}, "$inc": {"rev": 1}}
     )
     await habit_changed(ctx, habit, listed=True)
     await calendars_changed(ctx, *unlinked)
