@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import models.base
 from graphql_api.lifespan import AppState
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
@@ -272,3 +273,23 @@ async def test_goals_stored_before_revisions_existed_take_concurrent_updates(
     stored = await read(alice, READ_GOAL, goal["id"])
     assert (stored["title"], stored["priority"]) == ("New", "P1")
     assert (await goals.find_one({"userId": alice.sub}) or {}).get("rev") == 2
+
+
+async def test_an_update_that_keeps_losing_the_race_is_a_conflict_and_writes_nothing(
+    alice: Client, app_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: every attempt finds that another write got there first
+    goal = await create_goal(alice, title="Old")
+    monkeypatch.setattr(models.base, "MAX_ATTEMPTS", 3)
+    monkeypatch.setattr(models.base, "_at_revision", lambda rev: {"rev": -1})
+    # when
+    r = await alice.execute(UPDATE_GOAL, {"id": goal["id"], "input": {"title": "New"}})
+    # then
+    assert r.codes == ["CONFLICT"]
+    assert r.body["data"] is None
+    goals = app_state.mongo[app_state.settings.mongodb_db]["goals"]
+    assert (await goals.find_one({"userId": alice.sub}) or {}).get("title") == "Old"
+    # and once the race is over, the same update goes through
+    monkeypatch.undo()
+    r = await alice.execute(UPDATE_GOAL, {"id": goal["id"], "input": {"title": "New"}})
+    assert r.data["updateGoal"]["title"] == "New"
