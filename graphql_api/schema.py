@@ -35,6 +35,7 @@ from graphql_api.habits.mutations import HabitMutations
 from graphql_api.habits.queries import HabitQueries
 from graphql_api.habits.types import Habit
 from graphql_api.observability.operations import OperationMetrics
+from graphql_api.persisted.sockets import SocketOperations
 from graphql_api.recommend.mutations import RecommendationMutations
 from graphql_api.recommend.queries import RecommendationQueries
 from graphql_api.relay import Node, decode_global_id, ref_of
@@ -168,6 +169,7 @@ def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]
         extensions=[
             OperationMetrics,  # first: it sees the errors once ErrorCodes has coded them
             request_limits(settings),
+            SocketOperations,
             RequireAuthentication,
             ErrorCodes,
             CacheControlHeader,
