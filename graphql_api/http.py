@@ -1,4 +1,10 @@
-"""The GraphQL endpoint: Strawberry's ASGI view with our context and JSON errors."""
+"""The GraphQL endpoint: Strawberry's ASGI view with our context and JSON errors.
+
+Answers follow the GraphQL over HTTP spec: `application/graphql-response+json`
+for clients that ask for it (graphql_api/media.py), 405 for a mutation over GET;
+every answer varies on `Accept` and `Authorization`, and errors are never stored
+by caches.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +23,11 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.cache.request import RequestCache
@@ -28,6 +36,7 @@ from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
 from graphql_api.lifespan import AppState
+from graphql_api.media import GRAPHQL_RESPONSE_JSON, JSON, is_request_error, negotiated
 from graphql_api.observability.metrics import (
     GRAPHQL_ERRORS,
     WEBSOCKETS_OPEN,
@@ -49,6 +58,12 @@ def request_id_of(request: Request | WebSocket) -> str:
     return record.request_id if record is not None else request_id_from(dict(request.headers))
 
 
+# Every answer depends on the token, and its shape on the media type asked for; a
+# browser's cache must not hand one user's answer (or one media type) to another.
+# (GZipMiddleware adds Accept-Encoding to the answers it compresses.)
+VARY = "Accept, Authorization"
+
+
 def refusal(response: Response, code: str, message: str, **extensions: Any) -> ExecutionResult:
     """An answer refused before (or instead of) execution: counted and logged like others."""
     response.headers["Cache-Control"] = "no-store"
@@ -58,6 +73,13 @@ def refusal(response: Response, code: str, message: str, **extensions: Any) -> E
         record.error_codes.append(code)
     error = GraphQLError(message, extensions={"code": code, **extensions})
     return ExecutionResult(data=None, errors=[error])
+
+
+def wrong_operation_type(response: Response, kind: OperationType) -> ExecutionResult:
+    """A mutation over GET: 405, `Allow: POST`."""
+    response.status_code = 405
+    response.headers["Allow"] = "POST"
+    return refusal(response, "METHOD_NOT_ALLOWED", "mutations are sent with POST, never with GET")
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -104,8 +126,48 @@ class GraphQLApp(GraphQL[Context, None]):
             response = JSONResponse(
                 {"errors": [{"message": e.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                 status_code=e.status_code,
+                media_type=negotiated(request.headers.get("accept")),
+                headers={
+                    "Cache-Control": "no-store",
+                    "Vary": VARY,
+                    "X-Request-ID": request_id_of(request),
+                },
             )
         await response(scope, receive, send)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # The media type the answer will be sent in, chosen once from `Accept`.
+        sub_response.media_type = negotiated(request.headers.get("accept"))
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """The JSON answer in the negotiated media type. In application/graphql-response+json
+        a request error has no `data` and a 4xx status (400 unless the refusal chose one)."""
+        media_type = sub_response.media_type or JSON
+        status = sub_response.status_code or 200
+        errors = isinstance(response_data, list) or bool(response_data.get("errors"))
+        body: object = response_data
+        if (
+            media_type == GRAPHQL_RESPONSE_JSON
+            and isinstance(response_data, dict)
+            and is_request_error(response_data)
+        ):
+            body = {k: v for k, v in response_data.items() if k != "data"}
+            status = max(status, 400)
+        response = Response(self.encode_json(body), status, media_type=media_type)
+        response.headers.raw.extend(sub_response.headers.raw)
+        if errors or "cache-control" not in response.headers:
+            # Whatever failed (a syntax error included) is never stored by a cache.
+            response.headers["Cache-Control"] = "no-store"
+        response.headers["Vary"] = VARY
+        if sub_response.background:
+            response.background = sub_response.background
+        return response
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -230,12 +292,18 @@ class GraphQLApp(GraphQL[Context, None]):
                     request, request_adapter, sub_response, context, root_value, request_data
                 )
         except TimeoutError:
+            if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+                sub_response.status_code = 504  # no data: the status says what happened
             return refusal(
                 sub_response,
                 "TIMEOUT",
                 f"the operation took longer than {timeout:g} s and was stopped",
                 requestId=context.request_id,
             )
+        except HTTPException as e:
+            if isinstance(e.__cause__, InvalidOperationTypeError):  # a mutation over GET
+                return wrong_operation_type(sub_response, e.__cause__.operation_type)
+            raise
         if key is not None and self.responses is not None and not result.errors and result.data:
             cache_control = sub_response.headers.get("Cache-Control", "no-store")
             await self.responses.store(context, key, result.data, cache_control)
