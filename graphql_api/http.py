@@ -1,9 +1,10 @@
 """The GraphQL endpoint: Strawberry's ASGI view with our context and JSON errors.
 
 Answers follow the GraphQL over HTTP spec: `application/graphql-response+json`
-for clients that ask for it (graphql_api/media.py), 405 for a mutation over GET;
-every answer varies on `Accept` and `Authorization`, and errors are never stored
-by caches.
+for clients that ask for it (graphql_api/media.py), 405 for a mutation over GET,
+406 for a subscription without a stream to send it in, subscriptions over HTTP
+in Apollo's multipart protocol (graphql_api/multipart.py); every answer varies
+on `Accept` and `Authorization`, and errors are never stored by caches.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import orjson
+import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
@@ -26,7 +29,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -37,6 +40,7 @@ from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
 from graphql_api.lifespan import AppState
 from graphql_api.media import GRAPHQL_RESPONSE_JSON, JSON, is_request_error, negotiated
+from graphql_api.multipart import bounded, is_subscription, is_valid
 from graphql_api.observability.metrics import (
     GRAPHQL_ERRORS,
     WEBSOCKETS_OPEN,
@@ -46,7 +50,7 @@ from graphql_api.observability.requests import current, request_id_from
 from graphql_api.persisted.queries import Refusal
 from graphql_api.security.idempotency import Conflict, Replay, digest
 from graphql_api.security.sockets import SocketGuard
-from graphql_api.security.tokens import bearer_token, verify_token
+from graphql_api.security.tokens import Claims, bearer_token, verify_token
 from graphql_api.settings import Settings
 from graphql_api.shutdown import Drain
 from loaders import create_loaders
@@ -63,6 +67,8 @@ def request_id_of(request: Request | WebSocket) -> str:
 # (GZipMiddleware adds Accept-Encoding to the answers it compresses.)
 VARY = "Accept, Authorization"
 
+SUBSCRIPTION_ACCEPT = 'multipart/mixed;subscriptionSpec="1.0"'
+
 
 def refusal(response: Response, code: str, message: str, **extensions: Any) -> ExecutionResult:
     """An answer refused before (or instead of) execution: counted and logged like others."""
@@ -76,10 +82,21 @@ def refusal(response: Response, code: str, message: str, **extensions: Any) -> E
 
 
 def wrong_operation_type(response: Response, kind: OperationType) -> ExecutionResult:
-    """A mutation over GET: 405, `Allow: POST`."""
-    response.status_code = 405
-    response.headers["Allow"] = "POST"
-    return refusal(response, "METHOD_NOT_ALLOWED", "mutations are sent with POST, never with GET")
+    """A mutation over GET (405, `Allow: POST`), or a subscription asked for as one
+    JSON answer (406: it needs a stream)."""
+    if kind is OperationType.MUTATION:
+        response.status_code = 405
+        response.headers["Allow"] = "POST"
+        return refusal(
+            response, "METHOD_NOT_ALLOWED", "mutations are sent with POST, never with GET"
+        )
+    response.status_code = 406
+    return refusal(
+        response,
+        "NOT_ACCEPTABLE",
+        "a subscription streams its events: subscribe over WebSocket, or over HTTP "
+        f"with `Accept: {SUBSCRIPTION_ACCEPT}`",
+    )
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -169,6 +186,24 @@ class GraphQLApp(GraphQL[Context, None]):
             response.background = sub_response.background
         return response
 
+    async def create_streaming_response(
+        self,
+        request: Request | WebSocket,
+        stream: Callable[[], AsyncIterator[str]],
+        sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        """A subscription's multipart stream, ended at the token's expiry and at shutdown."""
+        claims: Claims = request.state.subscriber
+        drain: Drain = request.app.state.drain
+
+        def ended() -> AsyncGenerator[str, None]:
+            return bounded(stream(), drain.event, claims.expires_at, self.encode_json_string)
+
+        sub_response.headers["Cache-Control"] = "no-store"
+        sub_response.headers["Vary"] = VARY
+        return await super().create_streaming_response(request, ended, sub_response, headers)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
@@ -200,6 +235,64 @@ class GraphQLApp(GraphQL[Context, None]):
             "extensions" not in request.query_params
         )
 
+    async def execute_operation(  # noqa: PLR0917 - Strawberry's signature
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        """A request that accepts Apollo's multipart stream goes through the same rate
+        limit and persisted queries as any other; only a subscription streams."""
+        if isinstance(request_data, list) or request_data.protocol == "http":
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        admitted = await self._admit(context, request_data, sub_response)
+        if isinstance(admitted, ExecutionResult):
+            return admitted
+        max_tokens = self.settings.max_tokens
+        query = admitted.query or ""
+        if not is_subscription(query, admitted.operation_name, max_tokens):
+            # A query or mutation: its one answer, as JSON (the Accept offers it too).
+            return await self._idempotent(
+                request, request_adapter, sub_response, context, root_value, admitted
+            )
+        if context.claims is None or context.auth_error is not None:
+            sub_response.status_code = 401
+            sub_response.headers["WWW-Authenticate"] = "Bearer"
+            error = context.auth_error or Unauthenticated(
+                "a bearer token is required: send `Authorization: Bearer <token>`"
+            )
+            return refusal(sub_response, error.code, error.message)
+        if not is_valid(cast("strawberry.Schema", self.schema)._schema, query, max_tokens):
+            # Said as one JSON answer, before any stream starts: nothing runs.
+            return await self.schema.execute(
+                query,
+                variable_values=admitted.variables,
+                context_value=context,
+                operation_name=admitted.operation_name,
+                allowed_operation_types=(OperationType.SUBSCRIPTION,),
+            )
+        request.state.subscriber = context.claims
+        record = current()
+        if record is not None:  # the access line of a stream the client may end at any time
+            record.operation_name = admitted.operation_name
+            record.operation_type = "subscription"
+            record.user_id = context.claims.sub
+        events = await self.schema.stream(
+            query,
+            variable_values=admitted.variables,
+            context_value=context,
+            root_value=root_value,
+            operation_name=admitted.operation_name,
+            operation_extensions=admitted.extensions,
+            allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
+        return cast("SubscriptionExecutionResult", events)
+
     async def execute_single(  # noqa: PLR0917 - Strawberry's signature
         self,
         request: Request,
@@ -211,6 +304,22 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> ExecutionResult:
         """Rate limit, persisted queries (APQ, the manifest, the safelist), then execution
         within EXECUTION_TIMEOUT_S."""
+        admitted = await self._admit(context, request_data, sub_response)
+        if isinstance(admitted, ExecutionResult):
+            return admitted
+        if admitted.query and is_subscription(
+            admitted.query, admitted.operation_name, self.settings.max_tokens
+        ):
+            # Executed as one answer, a subscription would fail inside (INTERNAL).
+            return wrong_operation_type(sub_response, OperationType.SUBSCRIPTION)
+        return await self._idempotent(
+            request, request_adapter, sub_response, context, root_value, admitted
+        )
+
+    async def _admit(
+        self, context: Context, request_data: GraphQLRequestData, sub_response: Response
+    ) -> GraphQLRequestData | ExecutionResult:
+        """The request with its persisted query's text, or why it is refused."""
         limiter = context.state.limiter
         if limiter is not None and context.claims is not None:
             verdict = await limiter.take(context.claims.sub)
@@ -228,7 +337,18 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         if isinstance(resolved, Refusal):
             return refusal(sub_response, resolved.code, resolved.message)
-        request_data = replace(request_data, query=resolved or request_data.query)
+        return replace(request_data, query=resolved or request_data.query)
+
+    async def _idempotent(  # noqa: PLR0917 - execute_single's
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """The answer; with an Idempotency-Key, the first answer of that key and body."""
         run = self._answer(
             request, request_adapter, sub_response, context, root_value, request_data
         )
