@@ -278,7 +278,9 @@ def feed_server() -> Iterator[str]:
         httpd.server_close()
 
 
-def _seed_users(mongo_uri: str, redis_url: str, subs: list[str], days: int, feed: str) -> int:
+def _seed_users(
+    mongo_uri: str, redis_url: str, subs: list[str], days: int, feed: str, *, database: str
+) -> int:
     """In a process of its own (Beanie is bound to one client per process): graphql_api.seed
     for each user, then an ICS calendar on the feed, not yet synced (SyncCalendar will)."""
     from graphql_api.lifespan import close_state, open_state
@@ -286,7 +288,7 @@ def _seed_users(mongo_uri: str, redis_url: str, subs: list[str], days: int, feed
     from models import Calendar
     from models.calendar import Source
 
-    settings = Settings(mongodb_uri=mongo_uri, redis_url=redis_url, mongodb_db="bench")
+    settings = Settings(mongodb_uri=mongo_uri, redis_url=redis_url, mongodb_db=database)
 
     async def run() -> None:
         for sub in subs:
@@ -315,14 +317,25 @@ def _seed_users(mongo_uri: str, redis_url: str, subs: list[str], days: int, feed
 
 
 def seed_with_helpers(
-    mongo_uri: str, redis_url: str, subs: list[str], days: int, feed: str
+    mongo_uri: str,
+    redis_url: str,
+    subs: list[str],
+    days: int,
+    feed: str,
+    *,
+    database: str = "bench",
 ) -> None:
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
-        first = pool.submit(_seed_users, mongo_uri, redis_url, subs[:1], days, feed)
+        first = pool.submit(
+            _seed_users, mongo_uri, redis_url, subs[:1], days, feed, database=database
+        )
         first.result()  # the indexes made once
         halves = [subs[1::2], subs[2::2]]
-        done = [pool.submit(_seed_users, mongo_uri, redis_url, h, days, feed) for h in halves]
+        done = [
+            pool.submit(_seed_users, mongo_uri, redis_url, h, days, feed, database=database)
+            for h in halves
+        ]
         for future in done:
             future.result()
 

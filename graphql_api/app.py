@@ -7,10 +7,15 @@ from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from strawberry.subscriptions import (
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 
 from graphql_api.cache.responses import ResponseCache
 from graphql_api.graphiql import GraphiQLPage
@@ -59,6 +64,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         graphql_ide="graphiql" if page else None,
         settings=settings,
         allow_queries_via_get=True,
+        # WebSocket's two, and Apollo's multipart protocol over HTTP.
+        subscription_protocols=(
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            GRAPHQL_WS_PROTOCOL,
+            MULTIPART_SUBSCRIPTION_PROTOCOL,
+        ),
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_s),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
         page=page,
@@ -77,9 +88,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestMetrics),  # outermost: times the whole request, compression included
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
-            # Seed: level 6 above 1 KB; Starlette never compresses event streams,
-            # and the middleware only sees HTTP, never WebSockets.
-            Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6),
+            # Seed: level 6 above 1 KB; the middleware only sees HTTP, never WebSockets.
+            # Streams are not compressed: a subscription's parts are small, and each
+            # open one would hold a compressor's buffers for as long as it lasts.
+            Middleware(
+                GZipMiddleware,
+                minimum_size=1024,
+                compresslevel=6,
+                exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "multipart/mixed"),
+            ),
             *([Middleware(tracing.middleware)] if tracing else []),
         ],
         lifespan=lifespan,

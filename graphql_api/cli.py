@@ -20,7 +20,6 @@ import typer
 from pydantic import ValidationError
 
 from graphql_api.embedded import die_with_parent, stop_process
-from graphql_api.persisted.manifest import PACKAGED
 from graphql_api.settings import Settings, get_settings
 
 # The shared contract when it sits beside the checkout, else the repository's copy.
@@ -225,12 +224,19 @@ def persisted_manifest(
     operations: Annotated[
         Path, typer.Option(help="The client operations, one *.graphql file each")
     ] = DEFAULT_OPERATIONS,
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write")] = PACKAGED,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout)")
+    ] = None,
 ) -> None:
-    """Write the persisted-query manifest (apollo-persisted-query-manifest) of the operations."""
+    """Print a persisted-query manifest (apollo-persisted-query-manifest) of the operations
+    exactly as written, for clients that send them unchanged. The packaged manifest is
+    Apollo Client's (`make manifest`), with the `__typename` fields Apollo Client adds."""
     from graphql_api.persisted.manifest import build_manifest, render
 
     manifest = build_manifest(operations)
+    if output is None:
+        typer.echo(render(manifest), nl=False)
+        return
     output.write_text(render(manifest))
     typer.echo(f"wrote {output}: {len(manifest['operations'])} operations from {operations}")
 

@@ -12,6 +12,8 @@ from starlette.responses import Response
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
+from models.base import WriteConflict
+
 
 class AppError(Exception):
     """An error whose message is meant for the client, never masked."""
@@ -61,7 +63,8 @@ class ErrorCodes(SchemaExtension):
 
     Syntax errors are GRAPHQL_PARSE_FAILED, validation errors
     GRAPHQL_VALIDATION_FAILED, variables that do not coerce BAD_USER_INPUT, our
-    AppErrors their own code, anything else INTERNAL with the request id.
+    AppErrors their own code, an update that lost every race CONFLICT, anything
+    else INTERNAL with the request id.
     """
 
     def __init__(self) -> None:
@@ -85,6 +88,10 @@ class ErrorCodes(SchemaExtension):
             return _with_extensions(error, original.message, original.extensions)
         if isinstance(original, ConnectionFailure):
             return unavailable(error, self.execution_context)
+        if isinstance(original, WriteConflict):
+            # Nothing of this update was written: the client may simply send it again.
+            message = "the object changed too often at once to apply this update; send it again"
+            return _with_extensions(error, message, {"code": "CONFLICT"})
         if error.extensions and "code" in error.extensions:
             return error
         if isinstance(error, GraphQLSyntaxError):

@@ -1,14 +1,23 @@
-"""The GraphQL endpoint: Strawberry's ASGI view with our context and JSON errors."""
+"""The GraphQL endpoint: Strawberry's ASGI view with our context and JSON errors.
+
+Answers follow the GraphQL over HTTP spec: `application/graphql-response+json`
+for clients that ask for it (graphql_api/media.py), 405 for a mutation over GET,
+406 for a subscription without a stream to send it in, subscriptions over HTTP
+in Apollo's multipart protocol (graphql_api/multipart.py); every answer varies
+on `Accept` and `Authorization`, and errors are never stored by caches.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import orjson
+import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
@@ -17,9 +26,11 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.types import ExecutionResult
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.cache.request import RequestCache
@@ -28,6 +39,8 @@ from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
 from graphql_api.lifespan import AppState
+from graphql_api.media import GRAPHQL_RESPONSE_JSON, JSON, is_request_error, negotiated
+from graphql_api.multipart import bounded, is_subscription, is_valid
 from graphql_api.observability.metrics import (
     GRAPHQL_ERRORS,
     WEBSOCKETS_OPEN,
@@ -37,7 +50,7 @@ from graphql_api.observability.requests import current, request_id_from
 from graphql_api.persisted.queries import Refusal
 from graphql_api.security.idempotency import Conflict, Replay, digest
 from graphql_api.security.sockets import SocketGuard
-from graphql_api.security.tokens import bearer_token, verify_token
+from graphql_api.security.tokens import Claims, bearer_token, verify_token
 from graphql_api.settings import Settings
 from graphql_api.shutdown import Drain
 from loaders import create_loaders
@@ -49,6 +62,14 @@ def request_id_of(request: Request | WebSocket) -> str:
     return record.request_id if record is not None else request_id_from(dict(request.headers))
 
 
+# Every answer depends on the token, and its shape on the media type asked for; a
+# browser's cache must not hand one user's answer (or one media type) to another.
+# (GZipMiddleware adds Accept-Encoding to the answers it compresses.)
+VARY = "Accept, Authorization"
+
+SUBSCRIPTION_ACCEPT = 'multipart/mixed;subscriptionSpec="1.0"'
+
+
 def refusal(response: Response, code: str, message: str, **extensions: Any) -> ExecutionResult:
     """An answer refused before (or instead of) execution: counted and logged like others."""
     response.headers["Cache-Control"] = "no-store"
@@ -58,6 +79,24 @@ def refusal(response: Response, code: str, message: str, **extensions: Any) -> E
         record.error_codes.append(code)
     error = GraphQLError(message, extensions={"code": code, **extensions})
     return ExecutionResult(data=None, errors=[error])
+
+
+def wrong_operation_type(response: Response, kind: OperationType) -> ExecutionResult:
+    """A mutation over GET (405, `Allow: POST`), or a subscription asked for as one
+    JSON answer (406: it needs a stream)."""
+    if kind is OperationType.MUTATION:
+        response.status_code = 405
+        response.headers["Allow"] = "POST"
+        return refusal(
+            response, "METHOD_NOT_ALLOWED", "mutations are sent with POST, never with GET"
+        )
+    response.status_code = 406
+    return refusal(
+        response,
+        "NOT_ACCEPTABLE",
+        "a subscription streams its events: subscribe over WebSocket, or over HTTP "
+        f"with `Accept: {SUBSCRIPTION_ACCEPT}`",
+    )
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -104,8 +143,66 @@ class GraphQLApp(GraphQL[Context, None]):
             response = JSONResponse(
                 {"errors": [{"message": e.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                 status_code=e.status_code,
+                media_type=negotiated(request.headers.get("accept")),
+                headers={
+                    "Cache-Control": "no-store",
+                    "Vary": VARY,
+                    "X-Request-ID": request_id_of(request),
+                },
             )
         await response(scope, receive, send)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        # The media type the answer will be sent in, chosen once from `Accept`.
+        sub_response.media_type = negotiated(request.headers.get("accept"))
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """The JSON answer in the negotiated media type. In application/graphql-response+json
+        a request error has no `data` and a 4xx status (400 unless the refusal chose one)."""
+        media_type = sub_response.media_type or JSON
+        status = sub_response.status_code or 200
+        errors = isinstance(response_data, list) or bool(response_data.get("errors"))
+        body: object = response_data
+        if (
+            media_type == GRAPHQL_RESPONSE_JSON
+            and isinstance(response_data, dict)
+            and is_request_error(response_data)
+        ):
+            body = {k: v for k, v in response_data.items() if k != "data"}
+            status = max(status, 400)
+        response = Response(self.encode_json(body), status, media_type=media_type)
+        response.headers.raw.extend(sub_response.headers.raw)
+        if errors or "cache-control" not in response.headers:
+            # Whatever failed (a syntax error included) is never stored by a cache.
+            response.headers["Cache-Control"] = "no-store"
+        response.headers["Vary"] = VARY
+        if sub_response.background:
+            response.background = sub_response.background
+        return response
+
+    async def create_streaming_response(
+        self,
+        request: Request | WebSocket,
+        stream: Callable[[], AsyncIterator[str]],
+        sub_response: Response,
+        headers: Mapping[str, str],
+    ) -> Response:
+        """A subscription's multipart stream, ended at the token's expiry and at shutdown."""
+        claims: Claims = request.state.subscriber
+        drain: Drain = request.app.state.drain
+
+        def ended() -> AsyncGenerator[str, None]:
+            return bounded(stream(), drain.event, claims.expires_at, self.encode_json_string)
+
+        sub_response.headers["Cache-Control"] = "no-store"
+        sub_response.headers["Vary"] = VARY
+        return await super().create_streaming_response(request, ended, sub_response, headers)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -138,6 +235,64 @@ class GraphQLApp(GraphQL[Context, None]):
             "extensions" not in request.query_params
         )
 
+    async def execute_operation(  # noqa: PLR0917 - Strawberry's signature
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        """A request that accepts Apollo's multipart stream goes through the same rate
+        limit and persisted queries as any other; only a subscription streams."""
+        if isinstance(request_data, list) or request_data.protocol == "http":
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        admitted = await self._admit(context, request_data, sub_response)
+        if isinstance(admitted, ExecutionResult):
+            return admitted
+        max_tokens = self.settings.max_tokens
+        query = admitted.query or ""
+        if not is_subscription(query, admitted.operation_name, max_tokens):
+            # A query or mutation: its one answer, as JSON (the Accept offers it too).
+            return await self._idempotent(
+                request, request_adapter, sub_response, context, root_value, admitted
+            )
+        if context.claims is None or context.auth_error is not None:
+            sub_response.status_code = 401
+            sub_response.headers["WWW-Authenticate"] = "Bearer"
+            error = context.auth_error or Unauthenticated(
+                "a bearer token is required: send `Authorization: Bearer <token>`"
+            )
+            return refusal(sub_response, error.code, error.message)
+        if not is_valid(cast("strawberry.Schema", self.schema)._schema, query, max_tokens):
+            # Said as one JSON answer, before any stream starts: nothing runs.
+            return await self.schema.execute(
+                query,
+                variable_values=admitted.variables,
+                context_value=context,
+                operation_name=admitted.operation_name,
+                allowed_operation_types=(OperationType.SUBSCRIPTION,),
+            )
+        request.state.subscriber = context.claims
+        record = current()
+        if record is not None:  # the access line of a stream the client may end at any time
+            record.operation_name = admitted.operation_name
+            record.operation_type = "subscription"
+            record.user_id = context.claims.sub
+        events = await self.schema.stream(
+            query,
+            variable_values=admitted.variables,
+            context_value=context,
+            root_value=root_value,
+            operation_name=admitted.operation_name,
+            operation_extensions=admitted.extensions,
+            allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
+        return cast("SubscriptionExecutionResult", events)
+
     async def execute_single(  # noqa: PLR0917 - Strawberry's signature
         self,
         request: Request,
@@ -149,6 +304,22 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> ExecutionResult:
         """Rate limit, persisted queries (APQ, the manifest, the safelist), then execution
         within EXECUTION_TIMEOUT_S."""
+        admitted = await self._admit(context, request_data, sub_response)
+        if isinstance(admitted, ExecutionResult):
+            return admitted
+        if admitted.query and is_subscription(
+            admitted.query, admitted.operation_name, self.settings.max_tokens
+        ):
+            # Executed as one answer, a subscription would fail inside (INTERNAL).
+            return wrong_operation_type(sub_response, OperationType.SUBSCRIPTION)
+        return await self._idempotent(
+            request, request_adapter, sub_response, context, root_value, admitted
+        )
+
+    async def _admit(
+        self, context: Context, request_data: GraphQLRequestData, sub_response: Response
+    ) -> GraphQLRequestData | ExecutionResult:
+        """The request with its persisted query's text, or why it is refused."""
         limiter = context.state.limiter
         if limiter is not None and context.claims is not None:
             verdict = await limiter.take(context.claims.sub)
@@ -166,7 +337,18 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         if isinstance(resolved, Refusal):
             return refusal(sub_response, resolved.code, resolved.message)
-        request_data = replace(request_data, query=resolved or request_data.query)
+        return replace(request_data, query=resolved or request_data.query)
+
+    async def _idempotent(  # noqa: PLR0917 - execute_single's
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """The answer; with an Idempotency-Key, the first answer of that key and body."""
         run = self._answer(
             request, request_adapter, sub_response, context, root_value, request_data
         )
@@ -230,12 +412,18 @@ class GraphQLApp(GraphQL[Context, None]):
                     request, request_adapter, sub_response, context, root_value, request_data
                 )
         except TimeoutError:
+            if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+                sub_response.status_code = 504  # no data: the status says what happened
             return refusal(
                 sub_response,
                 "TIMEOUT",
                 f"the operation took longer than {timeout:g} s and was stopped",
                 requestId=context.request_id,
             )
+        except HTTPException as e:
+            if isinstance(e.__cause__, InvalidOperationTypeError):  # a mutation over GET
+                return wrong_operation_type(sub_response, e.__cause__.operation_type)
+            raise
         if key is not None and self.responses is not None and not result.errors and result.data:
             cache_control = sub_response.headers.get("Cache-Control", "no-store")
             await self.responses.store(context, key, result.data, cache_control)

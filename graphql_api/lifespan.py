@@ -21,6 +21,7 @@ from saq.queue.redis import RedisQueue
 from starlette.applications import Starlette
 
 from graphql_api.cache.store import Cache, CacheConfig
+from graphql_api.observability.loop import loop_lag
 from graphql_api.observability.metrics import mongo_listeners
 from graphql_api.persisted.manifest import PACKAGED, Manifest
 from graphql_api.persisted.queries import PersistedQueries
@@ -95,6 +96,9 @@ def queue_of(settings: Settings) -> Queue:
     return RedisQueue(Redis.from_url(settings.redis_url), name=f"{settings.cache_prefix}sync")
 
 
+CONNECT_TIMEOUT_S = 1.0
+
+
 def cache_of(settings: Settings) -> Cache:
     """The field cache, on its own Redis client: short timeouts, no retries. Every call is
     bounded by the cache's own asyncio.timeout; a socket_timeout as well would wrap each
@@ -103,7 +107,9 @@ def cache_of(settings: Settings) -> Cache:
     redis = (
         Redis.from_url(
             settings.redis_url,
-            socket_connect_timeout=timeout,
+            # Connecting happens inside a call, so the call's timeout (with the loop's
+            # lag added) bounds it: a connect timeout of its own would not know the lag.
+            socket_connect_timeout=CONNECT_TIMEOUT_S,
             retry=Retry(NoBackoff(), 0),
         )
         if settings.redis_url and settings.cache_enabled
@@ -120,6 +126,7 @@ def cache_of(settings: Settings) -> Cache:
             breaker_failures=settings.cache_breaker_failures,
             breaker_reset_s=settings.cache_breaker_reset_s,
         ),
+        slack=loop_lag.allowance,
     )
 
 
@@ -130,7 +137,7 @@ def limiter_of(settings: Settings) -> RateLimiter | None:
     timeout = settings.cache_timeout_ms / 1000
     redis = Redis.from_url(
         settings.redis_url,
-        socket_connect_timeout=timeout,  # each call is bounded by the limiter's timeout
+        socket_connect_timeout=CONNECT_TIMEOUT_S,  # each call is bounded by the limiter's
         retry=Retry(NoBackoff(), 0),
     )
     return RateLimiter(
@@ -139,6 +146,7 @@ def limiter_of(settings: Settings) -> RateLimiter | None:
         settings.rate_limit_per_s,
         settings.rate_limit_burst,
         timeout_s=timeout,
+        slack=loop_lag.allowance,
     )
 
 
@@ -205,6 +213,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     try:
-        yield
+        async with loop_lag.watching():
+            yield
     finally:
         await close_state(state)

@@ -34,7 +34,9 @@ from graphql_api.goals.types import Goal
 from graphql_api.habits.mutations import HabitMutations
 from graphql_api.habits.queries import HabitQueries
 from graphql_api.habits.types import Habit
+from graphql_api.list_sizes import LIST_SIZES
 from graphql_api.observability.operations import OperationMetrics
+from graphql_api.persisted.sockets import SocketOperations
 from graphql_api.recommend.mutations import RecommendationMutations
 from graphql_api.recommend.queries import RecommendationQueries
 from graphql_api.relay import Node, decode_global_id, ref_of
@@ -167,7 +169,8 @@ def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]
         types=[Goal, Habit, Calendar, Event, User, SyncRun],
         extensions=[
             OperationMetrics,  # first: it sees the errors once ErrorCodes has coded them
-            request_limits(settings),
+            request_limits(settings, LIST_SIZES),
+            SocketOperations,
             RequireAuthentication,
             ErrorCodes,
             CacheControlHeader,

@@ -103,7 +103,9 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=15, ge=0)
     max_tokens: int = Field(default=2000, ge=1)
     max_directives: int = Field(default=50, ge=0)
-    max_query_cost: int = Field(default=10_000, ge=1)  # fields, times the lists' first/limit
+    max_query_cost: int = Field(
+        default=10_000, ge=1
+    )  # objects, times each list's size (list_sizes.py)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)  # larger: HTTP 413
     execution_timeout_s: float = Field(default=10.0, gt=0)
     # Operations executing at once in one process; more wait their turn (within the

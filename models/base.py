@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from beanie import Document, PydanticObjectId
 from beanie.odm.utils.encoder import Encoder
@@ -27,6 +30,16 @@ Ref = str
 # so that `sh.shardCollection` finds it, and the index of the equality on `userId`
 # that every user-scoped query starts with. (On the Mongo-wire test server it is
 # also what turns `{userId, x: {$in: [...]}}` from a scan into a lookup.)
+class Revised(Document):
+    """A document changed in place (`apply_change`): it carries its revision, which
+    every write increments, so that no write is made from a stale read."""
+
+    rev: int = 0
+
+
+D = TypeVar("D", bound=Revised)
+
+
 def owner_index() -> IndexModel:
     return IndexModel([("userId", HASHED)])
 
@@ -46,21 +59,60 @@ def as_stored(doc: Document) -> dict[str, Any]:
     return stored
 
 
-async def save_changes(doc: Document, owner: dict[str, Any], **changes: Any) -> bool:
-    """Applies python-named field changes to `doc` and replaces the stored document.
+# How many times a change is re-applied to a document that others keep changing
+# before it gives up (each round, one of the competing writers always gets through).
+MAX_ATTEMPTS = 50
 
-    The replacement is guarded by `owner` (e.g. `{"userId": ...}`), so it never
-    writes another user's document; returns False when nothing matched. A whole
-    replacement rather than a `$set`, so every field keeps its BSON type.
+
+class WriteConflict(Exception):
+    """The document kept changing under this write for MAX_ATTEMPTS rounds."""
+
+
+def _at_revision(rev: int) -> dict[str, Any]:
+    # Documents written before revisions existed have no `rev`: they are at 0.
+    return {"rev": rev} if rev else {"rev": {"$in": [0, None]}}
+
+
+async def apply_change(
+    doc: D, owner: dict[str, Any], change: Callable[[D], dict[str, Any]]
+) -> D | None:
+    """Writes `change(stored)` (python-named field values) onto the stored document.
+
+    Optimistic concurrency: the document is replaced only if it is still at the
+    revision `change` was computed from (`rev`, incremented by every write), so a
+    concurrent change of another field is never overwritten. When another writer got
+    there first, the stored document is read again and `change` is computed anew from
+    it (it may raise, e.g. BadUserInput, and then nothing is written). Concurrent
+    changes of the same field end with one of the values, whole.
+
+    Guarded by `owner` (e.g. `{"userId": ...}`), so it never writes another user's
+    document. Returns the document as it was just before this write, or None when
+    no document of that owner has this id; `doc` then holds what was written.
+    A replacement rather than a `$set`, so that every field keeps its BSON type
+    (the embedded Mongo-wire server turns `$set` datetimes into strings); the
+    revision makes it as safe as a `$set` on MongoDB.
     """
-    updated = doc.model_copy(update=changes)
-    result = (
-        await type(doc)
-        .get_pymongo_collection()
-        .replace_one({"_id": doc.id, **owner}, as_stored(updated))
-    )
-    if result.matched_count == 0:
-        return False
-    for name, value in changes.items():
-        setattr(doc, name, value)
-    return True
+    model = type(doc)
+    collection = model.get_pymongo_collection()
+    current = doc
+    for attempt in range(MAX_ATTEMPTS):
+        updated = current.model_copy(update={**change(current), "rev": current.rev + 1})
+        filter_ = {"_id": doc.id, **owner, **_at_revision(current.rev)}
+        result = await collection.replace_one(filter_, as_stored(updated))
+        if result.matched_count:
+            for name in model.model_fields:
+                setattr(doc, name, getattr(updated, name))
+            return current
+        stored = await collection.find_one({"_id": doc.id, **owner})
+        if stored is None:
+            return None
+        current = model.model_validate(stored)
+        # Many writers on one document: spread the next round out a little.
+        await asyncio.sleep(random.uniform(0, 0.002 * attempt))  # noqa: S311
+    raise WriteConflict(f"{model.__name__} {doc.id} changed {MAX_ATTEMPTS} times under a write")
+
+
+async def save_changes(doc: D, owner: dict[str, Any], **changes: Any) -> D | None:
+    """Sets these python-named fields on the stored document, whatever else changed in
+    the meantime (see `apply_change`); returns the document as it was before."""
+    return await apply_change(doc, owner, lambda _: changes)

@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, owner_index, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Revised, owner_index, utcnow
 
 
 class SyncState(BaseModel):
@@ -41,7 +40,7 @@ class SyncCursor(BaseModel):
     model_config = DOCUMENT_CONFIG
 
 
-class Calendar(Document):
+class Calendar(Revised):
     model_config = DOCUMENT_CONFIG
 
     id: DocumentId
@@ -67,7 +66,7 @@ class Calendar(Document):
         ]
 
 
-class SyncRun(Document):
+class SyncRun(Revised):
     """One sync of one calendar, from QUEUED to SUCCEEDED or FAILED."""
 
     model_config = DOCUMENT_CONFIG

@@ -3,14 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from beanie import Document
 from pydantic import Field, model_validator
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, owner_index, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Ref, Revised, owner_index, utcnow
 
 
-class Event(Document):
+class Event(Revised):
     """A time block on one calendar.
 
     `start_time`/`end_time` are instants (UTC) and drive range queries. An all-day

@@ -6,7 +6,7 @@ from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, owner_index, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Ref, Revised, owner_index, utcnow
 
 
 class Target(BaseModel):
@@ -14,7 +14,7 @@ class Target(BaseModel):
     unit: str
 
 
-class Goal(Document):
+class Goal(Revised):
     model_config = DOCUMENT_CONFIG
 
     id: DocumentId

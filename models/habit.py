@@ -7,7 +7,7 @@ from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, owner_index, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Ref, Revised, owner_index, utcnow
 
 
 class Frequency(BaseModel):
@@ -21,7 +21,7 @@ class PreferredWindow(BaseModel):
     end: str
 
 
-class Habit(Document):
+class Habit(Revised):
     model_config = DOCUMENT_CONFIG
 
     id: DocumentId

@@ -13,5 +13,6 @@ async def migrate(db: AsyncDatabase[dict[str, Any]]) -> None:
     events = db["events"]
     async for row in events.find({"externalId": {"$exists": False}}, {"_id": 1}):
         await events.update_one(
-            {"_id": row["_id"]}, {"$set": {"externalId": str(row["_id"]), "instance": ""}}
+            {"_id": row["_id"]},
+            {"$set": {"externalId": str(row["_id"]), "instance": ""}, "$inc": {"rev": 1}},
         )

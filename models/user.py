@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Revised, utcnow
 
 
 class WorkingHours(BaseModel):
@@ -15,7 +14,7 @@ class WorkingHours(BaseModel):
     end: str
 
 
-class User(Document):
+class User(Revised):
     """A person, identified by the `sub` claim of their bearer tokens."""
 
     model_config = DOCUMENT_CONFIG

@@ -1,4 +1,5 @@
-"""Real clients where users use them: Apollo Client (APQ) and GraphiQL in Chromium."""
+"""Real clients where users use them: Apollo Client (APQ, the persisted-query manifest in
+`safelist` mode) and GraphiQL in Chromium."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ import json
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from graphql_api.persisted.manifest import PACKAGED
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import OPERATIONS, ROOT, api_process, process_env
 
 JS = ROOT / "tests" / "js"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -56,6 +59,66 @@ def test_apollo_client_misses_registers_then_hits(
         (method.upper(), True, False)
     ]
     assert report["second"]["data"] == report["first"]["data"]
+
+
+@pytest.fixture(scope="module")
+def safelist_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API as a real process that runs only the manifest's operations (its own prefix:
+    the sync runs it queues are in a queue no worker of the suite reads)."""
+    env = process_env(settings, PERSISTED_QUERIES="safelist", CACHE_PREFIX="safelist:")
+    with api_process(env, tmp_path_factory.mktemp("safelist") / "server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def apollo_in_safelist(safelist_server: str, settings: Settings) -> Any:
+    """What tests/js/apollo_safelist.mjs saw: a user's day with every operation of
+    operations/, by a stock Apollo Client with the ids of the generated manifest; then an
+    app that hashes at run time, and operations that are not in the manifest."""
+    token = mint_dev_token(settings, f"apollo-safelist-{uuid.uuid4().hex[:8]}")
+    return node(
+        "apollo_safelist.mjs", f"{safelist_server}/graphql", token, str(PACKAGED), str(OPERATIONS)
+    )
+
+
+def test_apollo_client_runs_every_operation_by_manifest_id_in_safelist_mode(
+    apollo_in_safelist: Any,
+) -> None:
+    report = apollo_in_safelist
+    # then: each one answered with data and no error
+    ran = report["ran"]
+    names = {p.stem for p in OPERATIONS.glob("*.graphql")}
+    assert {name: ran[name]["codes"] for name in names} == {name: [] for name in names}
+    assert all(ran[name]["data"] for name in names)
+    assert ran["SyncStatus"]["data"]["syncStatus"]["status"] == "QUEUED"
+    assert ran["SyncCalendar"]["data"]["syncCalendar"]["status"] == "QUEUED"
+    # each sent as its manifest id alone, queries by GET (SyncStatus over the WebSocket)
+    ids = report["manifestIds"]
+    app = report["app"]
+    assert app["mismatches"] == []  # the verification link found every body the manifest's
+    assert {r["operation"] for r in app["wire"]} == names - {"SyncStatus"}
+    for request in app["wire"]:
+        assert request["hash"] == ids[request["operation"]]
+        assert not request["withText"]
+    methods = {r["operation"]: r["method"] for r in app["wire"]}
+    assert (methods["Dashboard"], methods["CreateGoal"]) == ("GET", "POST")
+
+
+def test_apollo_client_outside_the_manifest_is_refused_in_safelist_mode(
+    apollo_in_safelist: Any,
+) -> None:
+    report = apollo_in_safelist
+    # then: an app that hashes at run time sends the manifest's id for Me, which runs
+    ran, wire = report["ran"], report["other"]["wire"]
+    me = [r for r in wire if r["operation"] == "Me"]
+    assert [(r["hash"], r["withText"]) for r in me] == [(report["manifestIds"]["Me"], False)]
+    assert ran["Me (hashed at run time)"]["data"]["me"]["id"]
+    # and an operation not in the manifest is refused, by hash and then with its text
+    unlisted = [(r["method"], r["withText"]) for r in wire if r["operation"] == "Unlisted"]
+    assert unlisted == [("GET", False), ("POST", True)]
+    assert ran["Unlisted"] == {"data": None, "codes": ["PERSISTED_QUERY_NOT_FOUND"]}
+    # and over the WebSocket too
+    assert ran["UnlistedSubscription"] == {"data": None, "codes": ["PERSISTED_QUERY_NOT_FOUND"]}
 
 
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="Debian chromium not installed")

@@ -21,11 +21,13 @@ from tests.test_dataloaders import mongo_commands
 
 
 def nested(depth: int) -> str:
-    """A query `depth` levels deep, through goals' habits and habits' goal."""
-    inner = "id"
-    for level in range(depth - 3):
-        inner = f"habits {{ {inner} }}" if level % 2 == 0 else f"goal {{ {inner} }}"
-    return f"{{ goals(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
+    """A query `depth` levels deep, through a habit's check-ins of one day and each
+    check-in's habit: deep, but cheap (every list holds one item)."""
+    levels = ['checkIns(from: "2026-01-01", to: "2026-01-01")', "habit"] * depth
+    inner = "date" if (depth - 3) % 2 else "id"
+    for field in reversed(levels[: depth - 3]):
+        inner = f"{field} {{ {inner} }}"
+    return f"{{ habits(first: 1) {{ edges {{ node {{ {inner} }} }} }} }}"
 
 
 @pytest.fixture
@@ -90,37 +92,102 @@ async def test_more_than_fifty_directives_are_refused(alice: Client) -> None:
 
 
 async def test_a_costly_operation_is_refused_with_its_cost_before_it_runs(alice: Client) -> None:
-    # given: two pages of 500 goals, each reaching 9 objects deep, and 500 events
-    chain = "habits { goal { habits { goal { habits { goal { habits { id } } } } } } }"
-    query = f"""query Costly($n: Int = 500) {{
-      a: goals(first: $n) {{ edges {{ node {{ {chain} }} }} }}
-      b: goals(first: $n) {{ edges {{ node {{ {chain} }} }} }}
-      events(first: $n, range: {{start: "2026-01-01T00:00:00Z", end: "2026-02-01T00:00:00Z"}}) {{
-        edges {{ node {{ calendar {{ id }} }} }}
-      }}
-    }}"""
+    # given: two pages of 500 goals with their habits (at most 10 a goal), and 500 events
+    query = """query Costly($n: Int = 500) {
+      a: goals(first: $n) { edges { node { habits { id } } } }
+      b: goals(first: $n) { edges { node { habits { id } } } }
+      events(first: $n, range: {start: "2026-01-01T00:00:00Z", end: "2026-02-01T00:00:00Z"}) {
+        edges { node { calendar { id } } }
+      }
+    }"""
+    await alice.op("Me")  # the user exists before we count
     before = mongo_commands()
     # when
     refused = await alice.execute(query)
-    # then: each goals page costs 500 x (itself + edges, node and 7 in the chain)
+    # then: a connection counts once, each edge with what it selects
     assert refused.codes == ["QUERY_TOO_COMPLEX"]
     extensions = refused.errors[0]["extensions"]
     assert extensions["maxCost"] == 10_000
-    assert extensions["cost"] == 2 * 500 * 10 + 500 * 4
+    goals_page = 1 + 500 * (1 + 1 + 10)  # edge, goal, its habits
+    assert extensions["cost"] == 2 * goals_page + 1 + 500 * (1 + 1 + 1)
     assert str(extensions["cost"]) in refused.errors[0]["message"]
     assert mongo_commands() - before == 0
     # and a smaller page of the same runs
     assert (await alice.execute(query.replace("= 500", "= 100"))).errors == []
 
 
-async def test_every_client_operation_fits_the_cost_limit_at_the_largest_page(
+async def test_unpaginated_lists_and_date_ranges_count_their_size_before_anything_is_read(
     alice: Client,
 ) -> None:
-    # the contract's lists at first/limit 500 cost at most a few thousand
+    # given: 500 goals, 10 habits each, 730 days of check-ins each (issue 12)
+    query = """{ goals(first: 500) { edges { node { habits {
+      checkIns(from: "2025-01-01", to: "2026-12-31") { date }
+    } } } } }"""
+    await alice.op("Me")
+    before = mongo_commands()
+    # when
+    refused = await alice.execute(query)
+    # then
+    assert refused.codes == ["QUERY_TOO_COMPLEX"]
+    assert refused.body["data"] is None
+    assert refused.errors[0]["extensions"]["cost"] == 1 + 500 * (1 + 1 + 10 * (1 + 730))
+    assert mongo_commands() - before == 0
+    # and without first, the goals are the default page of 50, not one
+    week = 'checkIns(from: "2026-03-01", to: "2026-03-07") { date }'
+    default_page = await alice.execute(
+        f"{{ goals {{ edges {{ node {{ habits {{ {week} }} progressLog {{ at }} }} }} }} }}"
+    )
+    assert default_page.codes == ["QUERY_TOO_COMPLEX"]
+    assert default_page.errors[0]["extensions"]["cost"] == 1 + 50 * (2 + 10 * 8 + 500)
+    assert mongo_commands() - before == 0
+    # while a page of one goal runs
+    one = f"{{ goals(first: 1) {{ edges {{ node {{ habits {{ {week} }} }} }} }} }}"
+    assert (await alice.execute(one)).errors == []
+
+
+async def test_a_page_size_out_of_bounds_is_refused_before_anything_is_read(
+    alice: Client,
+) -> None:
+    # given: a page one over the largest, in a query that would also cost too much
+    query = "query($n: Int) { goals(first: $n) { edges { node { progressLog { at } } } } }"
+    await alice.op("Me")
+    before = mongo_commands()
+    # when
+    refused = await alice.execute(query, {"n": 501})
+    # then: the page is what is wrong, and the answer says so
+    assert refused.codes == ["BAD_USER_INPUT"]
+    assert refused.errors[0]["extensions"]["field"] == "first"
+    assert refused.errors[0]["message"] == "first must be between 0 and 500, got 501"
+    assert mongo_commands() - before == 0
+
+
+# The largest value the API accepts for each variable that sizes a list in operations/:
+# a page of 500, 50 recommendations, 366 days, a batch of 1000 events.
+YEAR = {"start": "2026-01-01T00:00:00Z", "end": "2027-01-02T00:00:00Z"}
+LARGEST: dict[str, Any] = {
+    "first": 500,
+    "goalsFirst": 500,
+    "limit": 50,
+    "range": YEAR,
+    "from": "2026-01-01",
+    "to": "2027-01-02",
+    "inputs": [{}] * 1000,
+}
+# Where an operation does not fit at the largest page, on purpose (README, "The cost"):
+# 500 goals with 10 habits each and their streaks on one screen is 16,304.
+REALISTIC: dict[str, dict[str, Any]] = {"Dashboard": {"goalsFirst": 303}}
+
+
+def client_operation_costs(
+    variables: dict[str, Any], realistic: dict[str, dict[str, Any]]
+) -> dict[str, int]:
     from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
+    from graphql_api.list_sizes import LIST_SIZES
+    from graphql_api.schema import schema
     from graphql_api.security.limits import operation_cost
 
+    costs = {}
     for path in sorted(OPERATIONS.glob("*.graphql")):
         document = parse(path.read_text())
         fragments = {
@@ -128,8 +195,23 @@ async def test_every_client_operation_fits_the_cost_limit_at_the_largest_page(
         }
         for op in document.definitions:
             if isinstance(op, OperationDefinitionNode):
-                largest = {v.variable.name.value: 500 for v in op.variable_definitions or ()}
-                assert operation_cost(op, fragments, largest) <= 10_000, path.name
+                given = {**variables, **realistic.get(path.stem, {})}
+                costs[path.stem] = operation_cost(schema._schema, LIST_SIZES, op, fragments, given)
+    return costs
+
+
+def test_every_client_operation_fits_the_cost_limit_at_its_largest_variables() -> None:
+    # when
+    costs = client_operation_costs(LARGEST, REALISTIC)
+    # then: every one fits, the Dashboard at a page of 303 goals
+    assert len(costs) == len(list(OPERATIONS.glob("*.graphql")))
+    assert {name: cost for name, cost in costs.items() if cost > 10_000} == {}
+    assert costs["Goals"] == 1 + 1 + 500 * (1 + 1 + 1 + 10)  # pageInfo; edge, goal, target
+    assert costs["GoalDetail"] == 1 + 1 + 500 + 10 * (1 + 1 + 1 + 367)
+    assert costs["Dashboard"] == 304 + 303 * 32 == 10_000
+    # and not one goal more
+    one_more = {"Dashboard": {"goalsFirst": 304}}
+    assert client_operation_costs(LARGEST, one_more)["Dashboard"] == 10_032
 
 
 async def test_a_body_over_one_megabyte_is_refused_with_413(

@@ -25,7 +25,7 @@ from graphql_api.events.recurrence import (
 from graphql_api.relay import Connection, page_size, paginate, ref_of
 from loaders.base import BATCH_SIZE
 from models import Calendar, Event
-from models.base import Ref, ref, save_changes
+from models.base import Ref, apply_change, ref
 from models.event import overlapping
 
 if TYPE_CHECKING:
@@ -209,26 +209,35 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
         changes["busy"] = validation.not_null(data.busy, "busy")
     if data.status is not UNSET:
         changes["status"] = validation.not_null(data.status, "status").value
-    if any(getattr(data, n) is not UNSET for n in ("start", "end", "all_day")):
-        start, end = _current_times(event, ZoneInfo(calendar.timezone))
+    moves = any(getattr(data, n) is not UNSET for n in ("start", "end", "all_day"))
+
+    def change(stored: Event) -> dict[str, Any]:
+        # The times not given are the stored ones at the moment of the write, so a
+        # concurrent change of the start and of the end both hold.
+        if not moves:
+            return changes
+        start, end = _current_times(stored, ZoneInfo(calendar.timezone))
         times = event_times(
             data.start or start,
             data.end or end,
-            event.all_day if data.all_day in (UNSET, None) else bool(data.all_day),
-            event.timezone if event.recurrence and event.timezone else calendar.timezone,
+            stored.all_day if data.all_day in (UNSET, None) else bool(data.all_day),
+            stored.timezone if stored.recurrence and stored.timezone else calendar.timezone,
         )
-        changes.update(
-            start_time=times.start_time,
-            end_time=times.end_time,
-            all_day=times.all_day,
-            start_date=times.start_date,
-            end_date=times.end_date,
-        )
-        if event.recurrence:
-            changes.update(_moved_series(event, times))
-    if changes:
+        moved = {
+            **changes,
+            "start_time": times.start_time,
+            "end_time": times.end_time,
+            "all_day": times.all_day,
+            "start_date": times.start_date,
+            "end_date": times.end_date,
+        }
+        if stored.recurrence:  # a series: its rule runs on from the new first occurrence
+            moved.update(_moved_series(stored, times))
+        return moved
+
+    if changes or moves:
         changes["updated_at"] = datetime.now(UTC)
-        if not await save_changes(event, {"userId": event.user_id}, **changes):
+        if await apply_change(event, {"userId": event.user_id}, change) is None:
             raise not_found("Event")
         await calendars_changed(ctx, event.calendar_id)
     return event

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 UNIT_MAX = 50
 NOTE_MAX = 1000
 MAX_PROGRESS_VALUE = 1e12
+# Goal.progressLog shows this many of the latest entries (all of them count for progress).
+PROGRESS_LOG_LATEST = 500
 
 # P1 is stored as the heaviest weight (see models.goal.Goal.priority).
 PRIORITY_WEIGHT = {"P1": 4, "P2": 3, "P3": 2, "P4": 1}
@@ -103,7 +105,7 @@ async def delete_goal(ctx: Context, goal_id: Ref) -> None:
     if result.deleted_count == 0:
         raise not_found("Goal")
     await Habit.get_pymongo_collection().update_many(
-        {"goalId": goal_id, **owner}, {"$set": {"goalId": None}}
+        {"goalId": goal_id, **owner}, {"$set": {"goalId": None}, "$inc": {"rev": 1}}
     )
     await GoalProgress.get_pymongo_collection().delete_many({"goalId": goal_id, **owner})
     await ctx.cache.bump("habits")

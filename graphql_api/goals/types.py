@@ -98,11 +98,15 @@ class Goal(Node):
     async def progress(self, info: Info) -> float:
         return await service.goal_progress(info.context, self.doc)
 
-    @strawberry.field(description="Logged progress, oldest first.")
+    @strawberry.field(
+        description=f"Logged progress, oldest first: the latest {service.PROGRESS_LOG_LATEST} "
+        "entries (progress counts them all)."
+    )
     async def progress_log(self, info: Info) -> list[ProgressEntry]:
         await info.context.cache.depend_on(f"goal:{ref(self.doc)}")
         entries = await info.context.loaders.progress_log_by_goal.load(ref(self.doc))
-        return [ProgressEntry(at=e.at, value=e.value, note=e.note) for e in entries]
+        latest = entries[-service.PROGRESS_LOG_LATEST :]
+        return [ProgressEntry(at=e.at, value=e.value, note=e.note) for e in latest]
 
     @strawberry.field(description="The goal's habits, active or not, oldest first.")
     async def habits(

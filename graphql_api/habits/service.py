@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 MAX_DURATION_MINUTES = 24 * 60
 MAX_WINDOWS = 50
+# Goal.habits is a list inside the goals page: its size multiplies the query's cost.
+MAX_HABITS_PER_GOAL = 10
 # Streaks are computed day by day from the first check-in: keep history bounded.
 MAX_HISTORY = timedelta(days=3660)
 
@@ -93,8 +95,11 @@ async def habit_changed(
     ctx.forget("habit_stats")
 
 
-async def goal_reference(ctx: Context, goal_id: str | None) -> Ref | None:
-    """The id of one of the user's goals, or NOT_FOUND."""
+async def goal_reference(
+    ctx: Context, goal_id: str | None, habit: Habit | None = None
+) -> Ref | None:
+    """The id of one of the user's goals with room for one more habit (`habit` itself
+    not counted), or NOT_FOUND, or BAD_USER_INPUT when the goal is full."""
     from graphql_api.goals.service import goal_of
 
     if goal_id is None:
@@ -102,6 +107,14 @@ async def goal_reference(ctx: Context, goal_id: str | None) -> Ref | None:
     oid = ref_of(goal_id, "Goal")
     if await goal_of(ctx, oid) is None:
         raise not_found("Goal")
+    # Two writes at once may both find room: the goal then holds one habit more than
+    # the cost counts, which a lock on every habit write would not be worth.
+    moving = ref(habit) if habit else None
+    others = [h for h in await user_habits(ctx) if h.goal_id == oid and ref(h) != moving]
+    if len(others) >= MAX_HABITS_PER_GOAL:
+        raise BadUserInput(
+            f"a goal has at most {MAX_HABITS_PER_GOAL} habits; this one is full", field="goalId"
+        )
     return oid
 
 
@@ -134,12 +147,12 @@ async def update_habit(ctx: Context, habit: Habit, data: UpdateHabitInput) -> Ha
     if data.is_active is not UNSET:
         changes["is_active"] = validation.not_null(data.is_active, "isActive")
     if data.goal_id is not UNSET:
-        changes["goal_id"] = await goal_reference(ctx, data.goal_id)
-    old_goal = habit.goal_id
+        changes["goal_id"] = await goal_reference(ctx, data.goal_id, habit)
     if changes:
-        if not await save_changes(habit, {"userId": habit.user_id}, **changes):
+        before = await save_changes(habit, {"userId": habit.user_id}, **changes)
+        if before is None:
             raise habit_not_found()
-        await habit_changed(ctx, habit, old_goal, listed=True)
+        await habit_changed(ctx, habit, before.goal_id, listed=True)
     return habit
 
 
@@ -156,7 +169,7 @@ async def delete_habit(ctx: Context, habit: Habit) -> None:
         "calendarId", {"habitId": ref(habit), **owner}
     )
     await Event.get_pymongo_collection().update_many(
-        {"habitId": ref(habit), **owner}, {"$set": {"habitId": None}}
+        {"habitId": ref(habit), **owner}, {"$set": {"habitId": None}, "$inc": {"rev": 1}}
     )
     await habit_changed(ctx, habit, listed=True)
     await calendars_changed(ctx, *unlinked)

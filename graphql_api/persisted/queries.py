@@ -1,13 +1,22 @@
 """Persisted queries: Apollo's APQ protocol, and a manifest that can be the only list allowed.
 
+Two kinds of hash arrive: the manifest's ids (the sha256 of the body Apollo Client
+prints, `__typename` added: what a stock Apollo Client sends) and the sha256 of any
+other text, such as an operation exactly as written in `operations/`. A text
+"is in the manifest" when it is one of its operations, however spaced and whether
+or not it has Apollo's `__typename` fields (`Manifest.allows`).
+
 Modes (`PERSISTED_QUERIES`):
 - `off`: a hash is `PERSISTED_QUERY_NOT_SUPPORTED`; full texts run.
 - `apq`: the manifest's operations by id, plus any text a client registers
   (hash and text together) in Redis; an unknown hash is
   `PERSISTED_QUERY_NOT_FOUND`, so Apollo Client resends the text.
 - `log-unknown`: as `apq`, and every operation outside the manifest is logged.
-- `safelist`: only the manifest's operations run, by id or by the same text;
-  anything else is refused, introspection included.
+- `safelist`: only the manifest's operations run: by id, by their text, or by the
+  hash of an equivalent text once registered (a registered text is checked again
+  on every lookup, since `apq` deployments may share the store); anything else is
+  `PERSISTED_QUERY_NOT_FOUND`, introspection included. Operations over a WebSocket
+  carry their text and are held to the same list (`graphql_api.persisted.sockets`).
 """
 
 from __future__ import annotations
@@ -32,6 +41,12 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 class Refusal:
     message: str
     code: str
+
+
+NOT_IN_MANIFEST = Refusal(
+    "only the operations of the persisted-query manifest are accepted here",
+    "PERSISTED_QUERY_NOT_FOUND",
+)
 
 
 class PersistedQueries:
@@ -75,36 +90,37 @@ class PersistedQueries:
         if query is not None:
             return await self._register(digest, query)
         text = self.manifest.by_id.get(digest)
-        if text is None and self.mode != "safelist":
+        if text is None:
             text = await self._lookup(digest)
+            if text is not None and self.checked(text) is not None:
+                text = None
         if text is None:
             return Refusal("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
         return text
 
     def _full_text(self, query: str | None) -> str | Refusal:
-        if query is None or self.mode in ("off", "apq"):
-            return query or ""
-        if self.manifest.allows(query):
-            return query
+        if query is None:
+            return ""
+        return self.checked(query) or query
+
+    def checked(self, query: str) -> Refusal | None:
+        """Why `query` may not run in this mode (None: it may); logs it in `log-unknown`."""
+        if self.mode in ("off", "apq") or self.manifest.allows(query):
+            return None
         if self.mode == "safelist":
-            return Refusal(
-                "only the operations of the persisted-query manifest are accepted here",
-                "PERSISTED_QUERY_NOT_FOUND",
-            )
+            return NOT_IN_MANIFEST
         log.info("operation outside the manifest: %s", sha256(query))
-        return query
+        return None
 
     async def _register(self, digest: str, query: str) -> str | Refusal:
         if sha256(query) != digest:
             return Refusal("provided sha does not match query", "BAD_USER_INPUT")
-        if self.mode == "safelist":
-            if digest in self.manifest.by_id or self.manifest.allows(query):
-                return query
-            return self._full_text(query)
-        if digest not in self.manifest.by_id:
-            if self.mode == "log-unknown":
-                log.info("operation outside the manifest registered: %s", digest)
-            await self._store(digest, query)
+        if digest in self.manifest.by_id:
+            return query
+        refused = self.checked(query)
+        if refused is not None:
+            return refused
+        await self._store(digest, query)
         return query
 
     async def _lookup(self, digest: str) -> str | None:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -45,10 +46,18 @@ class Verdict:
 
 class RateLimiter:
     def __init__(
-        self, redis: Redis | None, prefix: str, per_s: float, burst: int, timeout_s: float = 0.25
+        self,
+        redis: Redis | None,
+        prefix: str,
+        per_s: float,
+        burst: int,
+        *,
+        timeout_s: float = 0.25,
+        slack: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.redis = redis
         self.timeout_s = timeout_s
+        self.slack = slack  # added to the timeout: the process's own event-loop lag
         self.prefix = prefix
         self.per_ms = per_s / 1000
         self.burst = burst
@@ -58,7 +67,7 @@ class RateLimiter:
         if self._script is None:
             return Verdict(True)
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with asyncio.timeout(self.timeout_s + self.slack()):
                 allowed, wait_ms = await self._script(
                     keys=[f"{self.prefix}rl:{user_id}"],
                     args=[self.per_ms, self.burst, int(time.time() * 1000)],

@@ -178,7 +178,7 @@ class Applier:
             (row["externalId"], row["instance"]): row
             async for row in self.collection.find(
                 {**self._mine(), "externalId": {"$in": ids}},
-                {"externalId": 1, "instance": 1, "etag": 1},
+                {"externalId": 1, "instance": 1, "etag": 1, "rev": 1},
             )
         }
         masters = {k[0]: row["_id"] for k, row in stored.items() if not k[1]}
@@ -198,6 +198,7 @@ class Applier:
                 self.progress.created += 1
             else:
                 document["_id"] = existing["_id"]  # the event keeps its id
+                document["rev"] = existing.get("rev", 0) + 1  # and moves to a new revision
                 replaces.append(ReplaceOne(self._key(*key), document, upsert=True))
                 self.progress.updated += 1
         await self._write(inserts, replaces)
@@ -267,7 +268,8 @@ class Applier:
                     **self._mine(),
                     "instance": {"$ne": ""},
                     "recurringEventId": None,
-                }
+                },
+                {"externalId": 1},
             )
         ]
         if not loose:
@@ -285,8 +287,10 @@ class Applier:
         }
         for row in loose:
             if row["externalId"] in masters:
-                row["recurringEventId"] = masters[row["externalId"]]
-                await self.collection.replace_one({"_id": row["_id"]}, row)
+                await self.collection.update_one(
+                    {"_id": row["_id"]},
+                    {"$set": {"recurringEventId": masters[row["externalId"]]}, "$inc": {"rev": 1}},
+                )
 
 
 async def sync(

@@ -17,7 +17,7 @@ from graphql_api.sync import engine, status
 from graphql_api.sync.providers import provider_for
 from graphql_api.sync.providers.base import ProviderRefused
 from models import Calendar, Event, SyncRun, SyncState
-from models.base import ref, save_changes
+from models.base import apply_change, ref, save_changes
 
 if TYPE_CHECKING:
     from graphql_api.lifespan import AppState
@@ -58,9 +58,11 @@ async def request_sync(
 async def _mark_calendar(
     state: AppState, calendar: Calendar, run_status: str, **fields: Any
 ) -> None:
-    previous = calendar.sync_state or SyncState(status=run_status)
-    sync_state = previous.model_copy(update={"status": run_status, **fields})
-    await save_changes(calendar, {"userId": calendar.user_id}, sync_state=sync_state)
+    def change(stored: Calendar) -> dict[str, Any]:
+        previous = stored.sync_state or SyncState(status=run_status)
+        return {"sync_state": previous.model_copy(update={"status": run_status, **fields})}
+
+    await apply_change(calendar, {"userId": calendar.user_id}, change)
     await retire(state.cache, calendar.user_id, "calendars")
 
 
@@ -106,8 +108,15 @@ async def carry_out(
         await _finish(state, run, None, "FAILED", error="the calendar was removed")
         return
     async with calendar_lock(state, ref(calendar)):
-        await save_changes(
-            run, {}, status="RUNNING", started_at=datetime.now(UTC), attempts=run.attempts + 1
+        started = datetime.now(UTC)
+        await apply_change(
+            run,
+            {},
+            lambda stored: {
+                "status": "RUNNING",
+                "started_at": started,
+                "attempts": stored.attempts + 1,
+            },
         )
         await status.publish(state.redis, state.settings.cache_prefix, run)
         await _mark_calendar(state, calendar, "RUNNING")
@@ -169,19 +178,18 @@ async def _finish(
     if calendar is not None:
         interval = max(60, calendar.cursor.refresh_interval_s or state.settings.sync_interval_s)
         count = await _event_count(calendar, run)
-        previous = calendar.sync_state.last_synced_at if calendar.sync_state else None
-        sync_state = SyncState(
-            status=outcome,
-            last_synced_at=now if outcome == "SUCCEEDED" else previous,
-            last_error=error,
-            event_count=count,
-        )
-        await save_changes(
-            calendar,
-            {"userId": calendar.user_id},
-            sync_state=sync_state,
-            next_sync_at=now + timedelta(seconds=interval),
-        )
+
+        def change(stored: Calendar) -> dict[str, Any]:
+            previous = stored.sync_state.last_synced_at if stored.sync_state else None
+            sync_state = SyncState(
+                status=outcome,
+                last_synced_at=now if outcome == "SUCCEEDED" else previous,
+                last_error=error,
+                event_count=count,
+            )
+            return {"sync_state": sync_state, "next_sync_at": now + timedelta(seconds=interval)}
+
+        await apply_change(calendar, {"userId": calendar.user_id}, change)
         await retire(state.cache, calendar.user_id, "calendars", f"cal:{ref(calendar)}")
     await status.publish(state.redis, state.settings.cache_prefix, run)
 

@@ -14,9 +14,17 @@ if TYPE_CHECKING:
     from graphql_api.context import Context
 from models.base import save_changes
 
+# As many as a habit's preferred windows; User.workingHours is sized by it.
+MAX_WORKING_HOURS = 50
+
 
 def working_hours(items: list[WorkingHoursInput]) -> list[WorkingHours]:
     """Validated working hours; windows on one weekday must not overlap."""
+    if len(items) > MAX_WORKING_HOURS:
+        raise BadUserInput(
+            f"at most {MAX_WORKING_HOURS} working-hours windows, got {len(items)}",
+            field="workingHours",
+        )
     by_day: dict[int, list[tuple[int, int]]] = defaultdict(list)
     result = []
     for i, item in enumerate(items):

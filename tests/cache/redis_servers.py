@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from redis.retry import Retry
 
 from graphql_api.cache.store import Cache, CacheConfig
 from graphql_api.embedded import free_port
+from graphql_api.lifespan import CONNECT_TIMEOUT_S
 
 
 class RedisServer:
@@ -178,18 +180,15 @@ class Caches:
         self.prefix = prefix
         self._clients: list[Redis] = []
 
-    def on(self, url: str, **config: Any) -> Cache:
+    def on(self, url: str, slack: Callable[[], float] = lambda: 0.0, **config: Any) -> Cache:
         config.setdefault("prefix", self.prefix)
         config.setdefault("timeout_s", 1.0)  # two busy cores: a healthy Redis may be slow
-        timeout = config["timeout_s"]
+        # As graphql_api.lifespan.cache_of makes it: every call bounded by the cache.
         client = Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, retry=Retry(NoBackoff(), 0)
         )
         self._clients.append(client)
-        return Cache(client, CacheConfig(**config))
+        return Cache(client, CacheConfig(**config), slack)
 
     async def aclose(self) -> None:
         for client in self._clients:

@@ -420,6 +420,34 @@ async def test_after_the_reset_time_only_one_call_tries_a_hung_redis(
     assert silent_server.connections - connections == 1
 
 
+async def test_a_timeout_that_fired_late_because_the_process_was_busy_is_not_held_against_redis(
+    caches: Caches, silent_server: SilentServer
+) -> None:
+    # given: a breaker that opens at the first failure
+    cache = caches.on(silent_server.url, timeout_s=0.05, breaker_failures=1, breaker_reset_s=60)
+    # when: the process holds the CPU (0.3 s) while a call waits for Redis
+    asyncio.get_running_loop().call_later(0.01, time.sleep, 0.3)
+    assert await get(cache, cache.key("busy"), Compute("computed")) == "computed"
+    # then: a miss, but Redis is not blamed for the process's own slowness
+    assert cache.breaker.opened_at is None
+    # when: the same call times out on an idle process
+    assert await get(cache, cache.key("idle"), Compute("computed")) == "computed"
+    # then
+    assert cache.breaker.opened_at is not None
+
+
+async def test_the_event_loops_lag_is_added_to_every_timeout(
+    caches: Caches, silent_server: SilentServer
+) -> None:
+    # given: a process whose loop runs 0.3 s late
+    cache = caches.on(silent_server.url, timeout_s=0.05, slack=lambda: 0.3)
+    # when
+    start = time.monotonic()
+    assert await get(cache, cache.key("k"), Compute("computed")) == "computed"
+    # then: Redis had the timeout and the lag to answer in
+    assert time.monotonic() - start >= 0.35
+
+
 def test_breaker_stays_closed_until_failures_in_a_row() -> None:
     # given
     breaker = CircuitBreaker(failures=3, reset_s=5, clock=FakeClock())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,11 +13,13 @@ import httpx
 import pytest
 
 from graphql_api.lifespan import AppState
-from graphql_api.persisted.manifest import PACKAGED, Manifest, build_manifest, render, sha256
+from graphql_api.persisted.manifest import PACKAGED, Manifest, sha256
 from graphql_api.persisted.queries import Mode, PersistedQueries
-from tests.conftest import OPERATIONS, Client, operation
+from tests.conftest import Client, operation
 
 ME = "query Mine { me { id email } }"
+# Me as Apollo Client sends it: the packaged manifest's body, and its id.
+APOLLO_ME = next(op for op in json.loads(PACKAGED.read_text())["operations"] if op["name"] == "Me")
 
 
 def apq(digest: str) -> dict[str, Any]:
@@ -42,24 +45,18 @@ def codes(response: httpx.Response) -> list[str]:
 
 @pytest.fixture
 def mode(app_state: AppState) -> Iterator[Any]:
-    """Switch the server's PERSISTED_QUERIES mode for one test."""
+    """Switch the server's PERSISTED_QUERIES mode for one test, with an APQ store of its own
+    (kept across switches within the test)."""
     original = app_state.persisted
+    prefix = f"{original.prefix}{uuid.uuid4().hex[:8]}:"
 
     def switch(new: Mode) -> None:
         app_state.persisted = PersistedQueries(
-            new,
-            original.manifest,
-            redis=original.redis,
-            prefix=original.prefix,
-            ttl_s=original.ttl_s,
+            new, original.manifest, redis=original.redis, prefix=prefix, ttl_s=original.ttl_s
         )
 
     yield switch
     app_state.persisted = original
-
-
-def test_the_shipped_manifest_is_built_from_the_operations() -> None:
-    assert PACKAGED.read_text() == render(build_manifest(OPERATIONS))
 
 
 @pytest.mark.parametrize("method", ["POST", "GET"])
@@ -82,11 +79,28 @@ async def test_apq_miss_register_hit(alice: Client, method: str) -> None:
 
 
 async def test_manifest_operations_run_by_id_over_get(alice: Client) -> None:
-    manifest = Manifest.load(PACKAGED)
-    me_id = next(i for i, body in manifest.by_id.items() if body == operation("Me"))
-    r = await get(alice, {"operationName": "Me", "extensions": apq(me_id)})
+    r = await get(alice, {"operationName": "Me", "extensions": apq(APOLLO_ME["id"])})
     assert r.json()["data"]["me"]["email"] == "alice@example.com"
+    assert r.json()["data"]["me"]["__typename"] == "User"  # Apollo Client's body ran
     assert r.headers["cache-control"] == "private, max-age=300"
+
+
+@pytest.mark.parametrize("kind", ["apq", "log-unknown", "safelist"])
+async def test_both_kinds_of_hash_run_in_every_mode(alice: Client, mode: Any, kind: Mode) -> None:
+    # given
+    mode(kind)
+    written = operation("Me")
+    # then: the manifest's id (what a stock Apollo Client sends) runs at once
+    by_id = await post(alice, {"extensions": apq(APOLLO_ME["id"])})
+    assert by_id.json()["data"]["me"]["email"] == "alice@example.com"
+    # and the hash of the document as written misses, registers with its text, then hits
+    assert codes(await post(alice, {"extensions": apq(sha256(written))})) == [
+        "PERSISTED_QUERY_NOT_FOUND"
+    ]
+    registered = await post(alice, {"query": written, "extensions": apq(sha256(written))})
+    assert registered.json()["data"]["me"]["email"] == "alice@example.com"
+    hit = await post(alice, {"extensions": apq(sha256(written))})
+    assert hit.json() == registered.json()
 
 
 async def test_a_text_that_does_not_match_its_hash_is_refused(alice: Client) -> None:
@@ -109,8 +123,8 @@ async def test_get_never_runs_a_mutation(alice: Client, app_state: AppState) -> 
     r = await get(alice, {"query": mutation})
     by_hash = await get(alice, {"extensions": apq(next(iter(Manifest.load(PACKAGED).by_id)))})
     # then
-    assert r.status_code == 400
-    assert by_hash.status_code == 400  # BatchCreateEvents, a mutation, by its id
+    assert r.status_code == 405
+    assert by_hash.status_code == 405  # BatchCreateEvents, a mutation, by its id
     assert await goals.count_documents({"userId": alice.sub}) == 0
 
 
@@ -126,10 +140,10 @@ async def test_safelist_runs_only_the_manifest(alice: Client, mode: Any) -> None
     # given
     mode("safelist")
     me_text = operation("Me")
-    # then: by id, and by the same text (however it is spaced)
-    assert (await post(alice, {"extensions": apq(sha256(me_text))})).json()["data"]["me"]
-    assert (await post(alice, {"query": me_text})).json()["data"]["me"]
-    assert (await post(alice, {"query": " ".join(me_text.split())})).json()["data"]["me"]
+    # then: by id, and by the same text, however it is spaced and `__typename`d
+    assert (await post(alice, {"extensions": apq(APOLLO_ME["id"])})).json()["data"]["me"]
+    for text in (me_text, " ".join(me_text.split()), APOLLO_ME["body"]):
+        assert (await post(alice, {"query": text})).json()["data"]["me"]
     # and nothing else: another text, its registration, an unknown hash, introspection
     for body in (
         {"query": ME},
@@ -142,14 +156,40 @@ async def test_safelist_runs_only_the_manifest(alice: Client, mode: Any) -> None
         assert codes(r) == ["PERSISTED_QUERY_NOT_FOUND"]
 
 
+async def test_safelist_refuses_what_apq_registered_before(alice: Client, mode: Any) -> None:
+    # given: another text registered in `apq` mode, in the store safelist reads too
+    mode("apq")
+    assert (await post(alice, {"query": ME, "extensions": apq(sha256(ME))})).json()["data"]
+    assert (await post(alice, {"extensions": apq(sha256(ME))})).json()["data"]
+    # when
+    mode("safelist")
+    r = await post(alice, {"extensions": apq(sha256(ME))})
+    # then
+    assert r.json().get("data") is None
+    assert codes(r) == ["PERSISTED_QUERY_NOT_FOUND"]
+
+
 async def test_log_unknown_runs_and_logs_other_operations(
     alice: Client, mode: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # given
     caplog.set_level(logging.INFO, logger="graphql_api.persisted.queries")
     mode("log-unknown")
-    r = await post(alice, {"query": ME})
-    assert r.json()["data"]["me"]
+    other = f"{ME} # registered"
+    # when: the manifest's operations, as written and as Apollo Client sends them
+    assert (await post(alice, {"query": operation("Me")})).json()["data"]["me"]
+    assert (await post(alice, {"extensions": apq(APOLLO_ME["id"])})).json()["data"]["me"]
+    # then: nothing logged
+    assert "outside the manifest" not in caplog.text
+    # when: others, by text, registered, then by hash alone
+    assert (await post(alice, {"query": ME})).json()["data"]["me"]
+    assert (await post(alice, {"query": other, "extensions": apq(sha256(other))})).json()["data"]
     assert sha256(ME) in caplog.text
+    assert sha256(other) in caplog.text
+    caplog.clear()
+    assert (await post(alice, {"extensions": apq(sha256(other))})).json()["data"]
+    # then: each one logged by its hash
+    assert sha256(other) in caplog.text
 
 
 async def test_apq_works_without_redis(alice: Client, app_state: AppState) -> None:

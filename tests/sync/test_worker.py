@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -21,12 +21,14 @@ from gql import Client as GqlClient
 from gql import GraphQLRequest, gql
 from gql.transport.websockets import WebsocketsTransport
 from prometheus_client.parser import text_string_to_metric_families
+from redis import Redis
 from websockets.typing import Subprotocol
 
 from graphql_api.embedded import free_port
 from graphql_api.relay import ref_of
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
+from graphql_api.sync.status import channel
 from models import Event, SyncRun
 from tests.conftest import BIN, ROOT, api_process, operation, process_env, stop
 from tests.fakes.google_calendar import FakeGoogle
@@ -271,6 +273,59 @@ def test_the_graphql_ws_npm_client_follows_a_sync(
     events = [json.loads(line) for line in lines[: lines.index("done")]]
     assert events[0]["status"] == "QUEUED"
     assert events[-1]["status"] == "SUCCEEDED"
+
+
+def test_apollo_clients_http_link_follows_a_sync_over_multipart(
+    api: str,
+    google: tuple[FakeGoogle, str],
+    settings: Settings,
+    worker: Any,
+    request: pytest.FixtureRequest,
+) -> None:
+    # given: Apollo Client subscribed over plain HTTP (its HttpLink, the multipart protocol)
+    fake, _ = google
+    user = "npm-apollo-multipart"
+    token = mint_dev_token(settings, user)
+    topic = channel(settings.cache_prefix, user)
+    redis = Redis.from_url(str(settings.redis_url))
+    request.addfinalizer(redis.close)
+    script = ROOT / "tests" / "js" / "sync_status_http.mjs"
+
+    def listening() -> int:
+        found = cast("list[tuple[bytes, int]]", redis.pubsub_numsub(topic))
+        return dict(found).get(topic.encode(), 0)
+
+    with subprocess.Popen(
+        ["node", str(script), f"{api}/graphql", token, operation("SyncStatus")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    ) as node:
+        try:
+            deadline = time.monotonic() + 30
+            while listening() == 0:  # the subscription is in place on the server
+                assert node.poll() is None, node.communicate()
+                assert time.monotonic() < deadline, "the subscription never started"
+                time.sleep(0.05)
+            # when
+            calendar = connect_google(api, token, fake)
+            out, err = node.communicate(timeout=60)
+        finally:
+            stop(node)
+    # then: QUEUED, RUNNING with counts, SUCCEEDED, as Apollo Client delivered them
+    lines = out.splitlines()
+    assert lines[-1] == "done", (out, err)
+    events = [json.loads(line) for line in lines[:-1]]
+    assert events[0]["status"] == "QUEUED"
+    assert "RUNNING" in [e["status"] for e in events]
+    assert events[-1]["status"] == "SUCCEEDED"
+    assert {e["calendarId"] for e in events} == {calendar["id"]}
+    # and the client's unsubscribe ended the subscription on the server
+    deadline = time.monotonic() + 30
+    while listening() != 0:
+        assert time.monotonic() < deadline, "the subscription outlived its client"
+        time.sleep(0.05)
 
 
 async def test_a_bad_token_in_connection_init_closes_with_4403(api: str) -> None:

@@ -1,0 +1,370 @@
+"""CPU per request: what one request costs the API process and the database.
+
+    .venv/bin/python -m bench.cpu [--users 50] [--requests 1500] [--concurrency 16]
+                                  [--before REV] [--profile DIR]
+
+Starts nx-27017 and redis-server, seeds users with graphql_api.seed (as bench.load
+does), then for each code version (this checkout and, with --before, the commit
+REV checked out in a temporary git worktree and run with the same virtualenv) starts
+`scheduling-worker serve` on a database of its own and sends closed-loop requests
+from --concurrency clients, each request as one of the users. Each process's CPU
+time (user + system, from /proc) is read before and after a run and divided by the
+requests answered: CPU milliseconds per request, per process, which the machine's
+other load hardly moves (unlike latency). Runs:
+
+- `{ __typename }`: the floor (HTTP, auth, the GraphQL layer on one field);
+- Dashboard, cache off (CACHE_ENABLED=false): every read from Mongo;
+- Dashboard, field caches warm, whole answers off (CACHE_TTL_RESPONSE=0): GraphQL
+  execution over cached lists, streaks and progress;
+- the load mix (bench.load's MIX and variables), cache on.
+
+With --profile, py-spy records each run of this checkout's server (speedscope JSON
+and a flat top-30 in DIR). Writes the "CPU per request" section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from bench.lib import BIN, RESULTS, ROOT, RedisServer, machine
+from bench.load import MIX, ZONE, Proc, feed_server, operation, seed_with_helpers, this_week
+from bench.results import update_section
+from graphql_api.embedded import free_port, start_mongo, stop_process
+from graphql_api.security.tokens import mint_dev_token
+from graphql_api.settings import Settings
+
+TYPENAME = "{ __typename }"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    env: dict[str, str]
+    warm: bool  # one pass first, not measured, so that caches are warm
+
+
+SCENARIOS = [
+    Scenario("`{ __typename }`", {}, warm=False),
+    Scenario("Dashboard, cache off", {"CACHE_ENABLED": "false"}, warm=False),
+    Scenario("Dashboard, field caches warm, answers not cached", {"CACHE_TTL_RESPONSE": "0"}, True),
+    Scenario("the load mix, cache on", {}, warm=False),
+]
+
+
+@dataclass
+class User:
+    sub: str
+    token: str
+    habits: list[str] = field(default_factory=list)
+    local_calendar: str = ""
+    feed_calendar: str = ""
+    created: int = 0
+
+
+def mix_request(user: User, rng: random.Random) -> tuple[str, dict[str, Any]]:  # noqa: PLR0911
+    """One operation of the load mix with the variables bench.load's users send."""
+    op = rng.choices(list(MIX), list(MIX.values()))[0]
+    zone = ZoneInfo(ZONE)
+    today = datetime.now(zone).date()
+    if op == "Dashboard":
+        return op, {"range": this_week()}
+    if op == "Events":
+        start = datetime.combine(
+            datetime.now(UTC).date() - timedelta(days=rng.randint(0, 14)), clock(), UTC
+        )
+        end = start + timedelta(days=14)
+        return op, {"range": {"start": start.isoformat(), "end": end.isoformat()}}
+    if op == "CheckInHabit":
+        day = today - timedelta(days=rng.randint(1, 7))
+        status = "DONE" if rng.random() < 0.8 else "SKIPPED"
+        return op, {"habitId": rng.choice(user.habits), "date": str(day), "status": status}
+    if op == "CreateGoal":
+        user.created += 1
+        target = today + timedelta(days=rng.randint(7, 180))
+        goal = {"title": f"Goal {user.created}", "targetDate": target.isoformat()}
+        return op, {"input": {**goal, "priority": rng.choice(["P1", "P2", "P3", "P4"])}}
+    if op == "CreateEvent":
+        day = today + timedelta(days=rng.randint(0, 6))
+        begins = datetime.combine(day, clock(8), zone) + timedelta(minutes=15 * rng.randint(0, 40))
+        event = {"title": "Meeting", "start": begins.isoformat()}
+        event["end"] = (begins + timedelta(minutes=30)).isoformat()
+        return op, {"input": {"calendarId": user.local_calendar, **event}}
+    if op == "SyncCalendar":
+        return op, {"calendarId": user.feed_calendar}
+    return op, {}
+
+
+@dataclass
+class Reading:
+    scenario: str
+    version: str
+    requests: int
+    failed: int
+    seconds: float
+    cpu_ms: dict[str, float]  # per request, by process
+
+
+class Stack:
+    """nx-27017 and redis-server with the seeded users, shared by every server."""
+
+    def __init__(self, tmp: Path, exits: contextlib.ExitStack, users: int) -> None:
+        self.tmp = tmp
+        mongo, self.mongo_uri = start_mongo(tmp)
+        exits.callback(stop_process, mongo, 20)
+        self.redis = RedisServer(free_port(), tmp)
+        self.redis.start()
+        exits.callback(self.redis.kill)
+        assert self.redis.proc is not None
+        self.procs = {"nx-27017": Proc(mongo.pid), "redis-server": Proc(self.redis.proc.pid)}
+        self.subs = [f"cpu-user-{i}" for i in range(1, users + 1)]
+        self.feed = exits.enter_context(feed_server())
+        self.seeded: set[str] = set()
+
+    def database(self, name: str) -> str:
+        """A database of its own, seeded, for one code version (its writes stay there)."""
+        if name not in self.seeded:
+            started = time.monotonic()
+            seed_with_helpers(
+                self.mongo_uri, self.redis.url, self.subs, 56, self.feed, database=name
+            )
+            print(f"seeded {len(self.subs)} users in {name} in {time.monotonic() - started:.0f} s")
+            self.seeded.add(name)
+        return name
+
+
+@contextlib.contextmanager
+def serving(
+    stack: Stack, database: str, prefix: str, env: dict[str, str], code: Path | None
+) -> Iterator[tuple[str, Proc]]:
+    """`scheduling-worker serve` on the stack; `code` is another checkout's tree to run."""
+    port = free_port()
+    run_env = {
+        **os.environ,
+        "MONGODB_URI": stack.mongo_uri,
+        "REDIS_URL": stack.redis.url,
+        "MONGODB_DB": database,
+        "CACHE_PREFIX": prefix,
+        "RATE_LIMIT_PER_S": "0",
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    if code is not None:
+        run_env["PYTHONPATH"] = str(code)  # ahead of the editable install of this checkout
+    log = stack.tmp / f"server-{prefix.strip(':')}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "scheduling-worker"), "serve", "--port", str(port)],
+            env=run_env,
+            cwd=code or ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+        yield url, Proc(proc.pid)
+    finally:
+        stop_process(proc, 20)
+
+
+async def prepare(url: str, stack: Stack) -> list[User]:
+    """Each user's token and the IDs the mix needs, through the API."""
+    settings = Settings()
+    users = [User(sub, mint_dev_token(settings, sub)) for sub in stack.subs]
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        for user in users:
+            headers = {"Authorization": f"Bearer {user.token}"}
+            body = {"query": operation("Habits"), "variables": {"first": 50}}
+            habits = (await http.post("/graphql", json=body, headers=headers)).json()
+            user.habits = [e["node"]["id"] for e in habits["data"]["habits"]["edges"]]
+            body = {"query": operation("Calendars")}
+            calendars = (await http.post("/graphql", json=body, headers=headers)).json()
+            ids = {c["provider"]: c["id"] for c in calendars["data"]["calendars"]}
+            user.local_calendar, user.feed_calendar = ids["LOCAL"], ids["ICS"]
+    return users
+
+
+async def drive(
+    url: str, users: list[User], scenario: Scenario, requests: int, *, concurrency: int, seed: int
+) -> tuple[int, int]:
+    """Closed loop: `concurrency` clients, `requests` in all; (answered, failed)."""
+    rng = random.Random(seed)  # noqa: S311 - a load mix
+    plan: list[tuple[User, str, dict[str, Any]]] = []
+    for i in range(requests):
+        user = users[i % len(users)]
+        if scenario.name.startswith("`"):
+            plan.append((user, TYPENAME, {}))
+        elif scenario.name.startswith("Dashboard"):
+            plan.append((user, operation("Dashboard"), {"range": this_week()}))
+        else:
+            op, variables = mix_request(user, rng)
+            plan.append((user, operation(op), variables))
+    failed = 0
+    queue = iter(plan)
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+
+        async def client() -> None:
+            nonlocal failed
+            for user, query, variables in queue:
+                headers = {"Authorization": f"Bearer {user.token}"}
+                body = {"query": query, "variables": variables}
+                r = await http.post("/graphql", json=body, headers=headers)
+                if r.status_code != 200 or r.json().get("errors"):
+                    failed += 1
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return requests - failed, failed
+
+
+def measure(
+    stack: Stack,
+    version: str,
+    code: Path | None,
+    args: argparse.Namespace,
+    profile: Path | None,
+) -> list[Reading]:
+    readings = []
+    database = stack.database(f"cpu_{version}")
+    for n, scenario in enumerate(SCENARIOS):
+        prefix = f"cpu-{version}-{n}:"
+        with serving(stack, database, prefix, scenario.env, code) as (url, server):
+            users = asyncio.run(prepare(url, stack))
+            if scenario.warm:
+                asyncio.run(
+                    drive(url, users, scenario, len(users), concurrency=args.concurrency, seed=0)
+                )
+            procs = {"API": server, **stack.procs}
+            spy = None
+            if profile is not None:
+                out = profile / f"{version}-{n}.json"
+                spy = subprocess.Popen(
+                    [
+                        *(str(BIN / "py-spy"), "record", "-p", str(server.pid), "-o", str(out)),
+                        *("-f", "speedscope", "-r", "200", "--nonblocking"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            before = {name: p.cpu_seconds() for name, p in procs.items()}
+            started = time.monotonic()
+            answered, failed = asyncio.run(
+                drive(url, users, scenario, args.requests, concurrency=args.concurrency, seed=n + 1)
+            )
+            seconds = time.monotonic() - started
+            after = {name: p.cpu_seconds() for name, p in procs.items()}
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(timeout=60)
+            per = {k: 1000 * (after[k] - before[k]) / max(1, answered) for k in procs}
+            reading = Reading(scenario.name, version, answered, failed, seconds, per)
+            print(f"{version:>6} {scenario.name:<50} {per['API']:6.2f} ms API/request")
+            readings.append(reading)
+    return readings
+
+
+@contextlib.contextmanager
+def checkout(rev: str) -> Iterator[Path]:
+    """The tree of `rev` in a temporary git worktree."""
+    path = Path(tempfile.mkdtemp(prefix="bench-cpu-before-"))
+    subprocess.run(["git", "worktree", "add", "--detach", str(path), rev], cwd=ROOT, check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=ROOT, check=False)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def report(readings: list[Reading], args: argparse.Namespace, command: str) -> str:
+    versions = list(dict.fromkeys(r.version for r in readings))
+    lines = [
+        f"Command: `{command}`  ",
+        f"Machine: {machine()}; {args.users} seeded users, {args.requests} requests a run "
+        f"from {args.concurrency} closed-loop clients, one server process.",
+        "",
+        "CPU milliseconds per answered request, by process (user + system time from "
+        "/proc, read before and after each run). "
+        + (
+            f"`before` is commit `{args.before}` run from a worktree with the same "
+            "virtualenv, on a database of its own seeded the same way, in the same run."
+            if args.before
+            else ""
+        ),
+        "",
+        "| run | code | API | nx-27017 | redis-server | requests | failed | req/s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for scenario in SCENARIOS:
+        for version in versions:
+            r = next(x for x in readings if x.scenario == scenario.name and x.version == version)
+            lines.append(
+                f"| {scenario.name} | {version} | {r.cpu_ms['API']:.2f} | "
+                f"{r.cpu_ms['nx-27017']:.2f} | {r.cpu_ms['redis-server']:.2f} | {r.requests} | "
+                f"{r.failed} | {r.requests / r.seconds:.0f} |"
+            )
+    if len(versions) == 2:
+        lines += ["", "| run | API CPU, after / before | nx-27017 CPU, after / before |"]
+        lines.append("| --- | ---: | ---: |")
+        for scenario in SCENARIOS:
+            before, after = (
+                next(x for x in readings if x.scenario == scenario.name and x.version == v)
+                for v in versions
+            )
+            api = after.cpu_ms["API"] / max(1e-9, before.cpu_ms["API"])
+            db = after.cpu_ms["nx-27017"] / max(1e-9, before.cpu_ms["nx-27017"])
+            lines.append(f"| {scenario.name} | {api:.2f}x | {db:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=1500)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--before", help="a commit to measure beside this checkout")
+    parser.add_argument("--profile", type=Path, help="py-spy profiles of this checkout's runs")
+    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
+    args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    command = "python -m bench.cpu " + " ".join(a for a in sys.argv[1:] if a != "--no-write")
+    readings: list[Reading] = []
+    with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp, contextlib.ExitStack() as exits:
+        stack = Stack(Path(tmp), exits, args.users)
+        if args.before:
+            with checkout(args.before) as tree:
+                readings += measure(stack, "before", tree, args, None)
+        readings += measure(stack, "after" if args.before else "now", None, args, args.profile)
+    text = report(readings, args, f".venv/bin/{command.strip()}")
+    print(text)
+    if not args.no_write:
+        update_section(RESULTS, "CPU per request", text)
+
+
+if __name__ == "__main__":
+    main()
