@@ -140,3 +140,23 @@ async def test_the_refused_operation_is_over_on_the_server(
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": everything}))
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong"}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_over_http_the_stream_ends_with_the_error(
+    live_server: str, settings: Settings, foreign_ids: dict[str, tuple[str, str]], case: str
+) -> None:
+    # given
+    calendar_id, code = foreign_ids[case]
+    body = {"query": operation("SyncStatus"), "variables": {"calendarId": calendar_id}}
+    headers = {
+        "Authorization": f"Bearer {token_of(settings)}",
+        "Accept": 'multipart/mixed;subscriptionSpec="1.0",application/json',
+    }
+    # when: Apollo's multipart protocol
+    r = httpx.post(f"{live_server}/graphql", json=body, headers=headers, timeout=30)
+    # then: one part with the error, then the closing boundary
+    parts = [p.split(b"\r\n\r\n", 1)[1] for p in r.content.split(b"--graphql") if b"\r\n\r\n" in p]
+    payloads = [json.loads(p)["payload"] for p in parts if json.loads(p) != {}]
+    assert [[e["extensions"]["code"] for e in p["errors"]] for p in payloads] == [[code]]
+    assert r.content.rstrip().endswith(b"--graphql--")
