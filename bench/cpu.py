@@ -56,16 +56,22 @@ TYPENAME = "{ __typename }"
 
 @dataclass(frozen=True)
 class Scenario:
+    key: str  # for --only
     name: str
     env: dict[str, str]
     warm: bool  # one pass first, not measured, so that caches are warm
 
 
 SCENARIOS = [
-    Scenario("`{ __typename }`", {}, warm=False),
-    Scenario("Dashboard, cache off", {"CACHE_ENABLED": "false"}, warm=False),
-    Scenario("Dashboard, field caches warm, answers not cached", {"CACHE_TTL_RESPONSE": "0"}, True),
-    Scenario("the load mix, cache on", {}, warm=False),
+    Scenario("typename", "`{ __typename }`", {}, warm=False),
+    Scenario("cold", "Dashboard, cache off", {"CACHE_ENABLED": "false"}, warm=False),
+    Scenario(
+        "warm",
+        "Dashboard, field caches warm, answers not cached",
+        {"CACHE_TTL_RESPONSE": "0"},
+        warm=True,
+    ),
+    Scenario("mix", "the load mix, cache on", {}, warm=False),
 ]
 
 
@@ -252,6 +258,8 @@ def measure(
     readings = []
     database = stack.database(f"cpu_{version}")
     for n, scenario in enumerate(SCENARIOS):
+        if args.only and scenario.key not in args.only:
+            continue
         prefix = f"cpu-{version}-{n}:"
         with serving(stack, database, prefix, scenario.env, code) as (url, server):
             users = asyncio.run(prepare(url, stack))
@@ -262,7 +270,7 @@ def measure(
             procs = {"API": server, **stack.procs}
             spy = None
             if profile is not None:
-                out = profile / f"{version}-{n}.json"
+                out = profile / f"{version}-{scenario.key}.json"
                 spy = subprocess.Popen(
                     [
                         *(str(BIN / "py-spy"), "record", "-p", str(server.pid), "-o", str(out)),
@@ -319,7 +327,8 @@ def report(readings: list[Reading], args: argparse.Namespace, command: str) -> s
         "| run | code | API | nx-27017 | redis-server | requests | failed | req/s |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for scenario in SCENARIOS:
+    measured = [s for s in SCENARIOS if any(r.scenario == s.name for r in readings)]
+    for scenario in measured:
         for version in versions:
             r = next(x for x in readings if x.scenario == scenario.name and x.version == version)
             lines.append(
@@ -330,7 +339,7 @@ def report(readings: list[Reading], args: argparse.Namespace, command: str) -> s
     if len(versions) == 2:
         lines += ["", "| run | API CPU, after / before | nx-27017 CPU, after / before |"]
         lines.append("| --- | ---: | ---: |")
-        for scenario in SCENARIOS:
+        for scenario in measured:
             before, after = (
                 next(x for x in readings if x.scenario == scenario.name and x.version == v)
                 for v in versions
@@ -349,6 +358,11 @@ def main() -> None:
     parser.add_argument("--before", help="a commit to measure beside this checkout")
     parser.add_argument("--profile", type=Path, help="py-spy profiles of this checkout's runs")
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        help=f"some of the runs: {','.join(s.key for s in SCENARIOS)}",
+    )
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
