@@ -114,11 +114,12 @@ class Server:
 
 
 @contextmanager
-def server(mongo_uri: str, redis_url: str, **env: str) -> Iterator[Server]:
-    """`scheduling-worker serve` on the given backends (settings as env, e.g. CACHE_ENABLED)."""
+def server(mongo_uri: str, redis_url: str, *args: str, **env: str) -> Iterator[Server]:
+    """`scheduling-worker serve [args]` on the given backends (settings as env, e.g.
+    CACHE_ENABLED; options as args, e.g. --workers 2)."""
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "scheduling-worker"), "serve", "--port", str(port)],
+        [str(BIN / "scheduling-worker"), "serve", "--port", str(port), *args],
         # wrk hammers one user: no per-user rate limit unless a bench asks for one (load.py).
         env={
             **os.environ,

@@ -1,24 +1,29 @@
 """The load figures: the seed's k6 scenario with locust, `{ __typename }` under the same
 stages as the reference, and wrk figures for the Dashboard, Mongo commands and page sizes.
 
-    .venv/bin/python -m bench.load [--time-scale 0.1] [--users 200]
+    .venv/bin/python -m bench.load [--time-scale 0.1] [--users 200] [--workers 2]
     .venv/bin/python -m bench.load --url http://127.0.0.1:3003 --token-secret S [--server-pid P]
 
-By default starts its own nx-27017, redis-server, server and sync worker, seeds one
-user per virtual user with graphql_api.seed (goals, habits with weeks of check-ins,
-a LOCAL calendar with events) and gives each an ICS calendar on a feed served here,
-not yet synced (SyncCalendar syncs it). With --url it seeds the users through the
-GraphQL API instead (ConnectCalendar for the feed); the server's RSS and CPU are then
-read only if --server-pid names its process.
+By default starts its own nx-27017, redis-server, server (`serve --workers N` with
+--workers) and sync worker, seeds one user per virtual user with graphql_api.seed
+(goals, habits with weeks of check-ins, a LOCAL calendar with events) and gives each
+an ICS calendar on a feed served here, not yet synced (SyncCalendar syncs it). With
+--url it seeds the users through the GraphQL API instead (ConnectCalendar for the
+feed); the server's RSS and CPU are then read only if --server-pid names its process
+(its API processes too, when it runs several).
 
 The k6 stages (2 min to 100 users, 5 min at 100, 2 min to 200, 5 min at 200, 2 min
 to 0; --time-scale multiplies them all) run as a locust LoadTestShape in a headless
 locust subprocess (bench/locustfile.py); each virtual user is its own seeded user,
 with its own token, and does one operation per iteration, picked by MIX, then sleeps
 1 s. A second, shorter pass (--reference-scale of the first) sends `{ __typename }`
-instead. Then wrk measures the Dashboard warm against `{ __typename }`, /metrics
-gives the Mongo commands of one Dashboard for 10 and 200 goals, and Events is timed
-for first: 10 to 500. Writes the "Load" section of bench/RESULTS.md and bench/load.png.
+instead. Each process's CPU time (/proc/<pid>/stat, read twice a second) over each
+stage, divided by the stage's requests, gives the CPU per request of the API
+processes, nx-27017, Redis and the worker; the knee is the most users a hold stage
+held with p95 < 250 ms and no errors. Then wrk measures the Dashboard warm against
+`{ __typename }`, /metrics gives the Mongo commands of one Dashboard for 10 and 200
+goals, and Events is timed for first: 10 to 500. Writes the "Load" section of
+bench/RESULTS.md and bench/load.png.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import numpy as np
+import psutil
 
 from bench.lib import (
     BIN,
@@ -99,6 +105,12 @@ SERVER_ENV = {"RATE_LIMIT_PER_S": "1000", "RATE_LIMIT_BURST": "1000"}
 TARGET_P95_MS, TARGET_ERRORS, TARGET_RPS, TARGET_MB, TARGET_CPU = 500, 0.01, 100, 512, 70
 BASELINE_P95_MS, BASELINE_RPS, BASELINE_MB = 250, 500, 150
 GOAL_P95_AT_100_MS, GOAL_DASHBOARD_RPS, GOAL_RSS_AFTER_MB = 250, 500, 250
+# The knee: the most users a hold stage held with p95 under this and no errors
+# (issue 13's definition), and where issue 13 wants it on this machine.
+KNEE_P95_MS, GOAL_KNEE_USERS = 250, 200
+SERVER = "server"  # every process of `serve`: its API processes (and their supervisor)
+# The processes whose CPU per request is reported, besides the API's.
+BACKENDS = ("nx-27017", "redis-server", "worker")
 
 
 def operation(name: str) -> str:
@@ -146,18 +158,38 @@ def machine_busy_seconds() -> float:
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-class Watched(Server):
-    """The server as bench.lib's wrk() reads it, by pid (or not at all, for --url alone)."""
+def serve_processes(pid: int) -> dict[str, Proc]:
+    """The processes of a `serve`: itself alone ("server"); with --workers N its API
+    processes ("api 1" ... "api N") and itself, their supervisor ("serve")."""
+    children = []
+    for child in psutil.Process(pid).children():
+        with contextlib.suppress(psutil.Error):  # gone, or a zombie
+            if "serve-process" in child.cmdline():
+                children.append(child.pid)
+    if not children:
+        return {SERVER: Proc(pid)}
+    apis = {f"api {i}": Proc(child) for i, child in enumerate(sorted(children), 1)}
+    return {**apis, "serve": Proc(pid)}
 
-    def __init__(self, url: str, pid: int | None) -> None:
+
+def server_names(procs: dict[str, Proc]) -> list[str]:
+    """The names of the server's processes among those watched."""
+    return [n for n in procs if n in (SERVER, "serve") or n.startswith("api ")]
+
+
+class Watched(Server):
+    """The server as bench.lib's wrk() reads it: all its processes added up (none, for
+    --url alone)."""
+
+    def __init__(self, url: str, processes: list[Proc]) -> None:
         self.url = url
-        self.process = Proc(pid) if pid else None
+        self.processes = processes
 
     def rss_mb(self) -> float:
-        return self.process.rss_mb() if self.process else math.nan
+        return sum(p.rss_mb() for p in self.processes) if self.processes else math.nan
 
     def cpu_seconds(self) -> float:
-        return self.process.cpu_seconds() if self.process else 0.0
+        return sum(p.cpu_seconds() for p in self.processes)
 
 
 @dataclass
@@ -169,9 +201,11 @@ class Reading:
 
 @dataclass
 class Sampler:
-    """Reads every watched process twice a second, in a thread, while a run lasts."""
+    """Reads every watched process twice a second, in a thread, while a run lasts; a group
+    (the server's processes) is read as the sum of its members."""
 
     procs: dict[str, Proc]
+    groups: dict[str, list[str]] = field(default_factory=dict)
     readings: list[Reading] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -180,6 +214,9 @@ class Sampler:
         cpu = {name: p.cpu_seconds() for name, p in list(self.procs.items())}
         cpu["machine"] = machine_busy_seconds()
         rss = {name: p.rss_mb() for name, p in list(self.procs.items())}
+        for group, members in self.groups.items():  # NaN once a member is gone
+            cpu[group] = sum(cpu[m] for m in members)
+            rss[group] = sum(rss[m] for m in members)
         self.readings.append(Reading(time.time(), cpu, rss))
 
     def __enter__(self) -> Sampler:
@@ -209,6 +246,11 @@ class Sampler:
             return math.nan
         first, last = inside[0], inside[-1]
         return (last.cpu[name] - first.cpu[name]) / (last.at - first.at) * 100
+
+    def window(self, start: float, end: float) -> tuple[Reading, Reading] | None:
+        """The first and the last reading inside [start, end]."""
+        inside = [r for r in self.readings if start <= r.at <= end]
+        return (inside[0], inside[-1]) if len(inside) >= 2 else None
 
     def peak_rss(self, name: str, start: float, end: float) -> float:
         values = [
@@ -348,12 +390,14 @@ class Stack:
     redis_url: str
 
 
-def start_server(stack: contextlib.ExitStack, mongo_uri: str, redis_url: str, **env: str) -> Server:
+def start_server(
+    stack: contextlib.ExitStack, mongo_uri: str, redis_url: str, *args: str, **env: str
+) -> Server:
     """bench.lib's server(); tried again a minute later if it does not start."""
     env = {"MONGODB_DB": "bench", **SERVER_ENV, **env}
     for attempt in range(3):
         try:
-            return stack.enter_context(server(mongo_uri, redis_url, **env))
+            return stack.enter_context(server(mongo_uri, redis_url, *args, **env))
         except RuntimeError:
             if attempt == 2:
                 raise
@@ -363,8 +407,9 @@ def start_server(stack: contextlib.ExitStack, mongo_uri: str, redis_url: str, **
 
 
 @contextlib.contextmanager
-def own_stack(subs: list[str], days: int, feed: str) -> Iterator[Stack]:
-    """nx-27017, redis-server, the seeded users, the server and a sync worker."""
+def own_stack(subs: list[str], days: int, feed: str, workers: int) -> Iterator[Stack]:
+    """nx-27017, redis-server, the seeded users, the server (`workers` API processes) and
+    a sync worker."""
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp, contextlib.ExitStack() as stack:
         mongo, mongo_uri = start_mongo(Path(tmp))
 
@@ -379,7 +424,7 @@ def own_stack(subs: list[str], days: int, feed: str) -> Iterator[Stack]:
         started = time.monotonic()
         seed_with_helpers(mongo_uri, redis.url, subs, days, feed)
         print(f"seeded {len(subs)} users in {time.monotonic() - started:.0f} s")
-        running = start_server(stack, mongo_uri, redis.url)
+        running = start_server(stack, mongo_uri, redis.url, "--workers", str(workers))
         worker = subprocess.Popen(
             [str(BIN / "scheduling-worker"), "worker"],
             env={
@@ -395,7 +440,7 @@ def own_stack(subs: list[str], days: int, feed: str) -> Iterator[Stack]:
         stack.callback(stop_process, worker, 15)
         assert redis.proc is not None
         procs = {
-            "server": Proc(running.proc.pid),
+            **serve_processes(running.proc.pid),
             "worker": Proc(worker.pid),
             "nx-27017": Proc(mongo.pid),
             "redis-server": Proc(redis.proc.pid),
@@ -667,13 +712,59 @@ def by_level(samples: list[Sample]) -> dict[int, Summary]:
     return {k: Summary.of(v, 1.0) for k, v in sorted(groups.items()) if len(v) >= 5}
 
 
-def plot(mix: dict[int, Summary], reference: dict[int, Summary]) -> None:
+def meets_knee(summary: Summary) -> bool:
+    return summary.requests > 0 and summary.p95 < KNEE_P95_MS and summary.errors == 0
+
+
+def knee_level(levels: dict[int, Summary]) -> int | None:
+    """The highest concurrency level up to which every level met the knee's bar."""
+    best = None
+    for level, summary in sorted(levels.items()):
+        if not meets_knee(summary):
+            break
+        best = level
+    return best
+
+
+@dataclass(frozen=True)
+class PerRequest:
+    """CPU milliseconds per request of each process over a window, and the requests."""
+
+    requests: int
+    ms: dict[str, float]
+
+
+def cpu_per_request(sampler: Sampler, p: Pass, start: float, end: float) -> PerRequest:
+    """Each process's CPU time from the first to the last reading inside [start, end],
+    divided by the requests started between those readings (abandoned ones included:
+    the server still worked on them)."""
+    window = sampler.window(start, end)
+    if window is None:
+        return PerRequest(0, {})
+    first, last = window
+    requests = sum(1 for x in p.samples if first.at <= x.started < last.at)
+    ms = {
+        name: (last.cpu[name] - first.cpu[name]) * 1000 / requests if requests else math.nan
+        for name in first.cpu.keys() & last.cpu.keys()
+    }
+    return PerRequest(requests, ms)
+
+
+def plot(
+    mix: dict[int, Summary],
+    reference: dict[int, Summary],
+    knee: int | None,
+    per_stage: dict[str, PerRequest],
+    workers: int,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, (ax, cpu) = plt.subplots(
+        1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]}, layout="constrained"
+    )
     colours = {"p50": "tab:green", "p95": "tab:orange", "p99": "tab:red"}
     for label, levels, style, marker in (
         ("mix", mix, "-", "o"),
@@ -684,13 +775,40 @@ def plot(mix: dict[int, Summary], reference: dict[int, Summary]) -> None:
             values = [getattr(levels[u], pct) for u in users]
             ax.plot(users, values, style, marker=marker, color=colour, label=f"{label} {pct}")
     ax.axhline(GOAL_P95_AT_100_MS, color="grey", linewidth=0.8, linestyle=":")
+    if knee is not None:
+        ax.axvline(knee, color="tab:purple", linewidth=1, linestyle="-.")
+        ax.annotate(
+            f"knee: {knee} users held",
+            (knee, 0.02),
+            xytext=(-4, 0),
+            ha="right",
+            fontsize=8,
+            textcoords="offset points",
+            color="tab:purple",
+            xycoords=("data", "axes fraction"),
+            va="bottom",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+        )
+    processes = "one API process" if workers == 1 else f"{workers} API processes"
     ax.set_xlabel("virtual users (each its own user, 1 s between iterations)")
     ax.set_ylabel("latency, ms (log)")
     ax.set_yscale("log")
-    ax.set_title("bench/load.py: latency against concurrency")
+    ax.set_title(f"bench/load.py: latency against concurrency ({processes})")
     ax.legend(fontsize=8, ncol=2)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+
+    # CPU per request by stage of the mix: where each request's CPU goes.
+    stages = list(per_stage)
+    bottom = np.zeros(len(stages))
+    for name in (SERVER, *BACKENDS):
+        heights = np.nan_to_num([per_stage[st].ms.get(name, math.nan) for st in stages])
+        cpu.bar(stages, heights, bottom=bottom, label="API (all)" if name == SERVER else name)
+        bottom += heights
+    cpu.set_ylabel("CPU ms per request")
+    cpu.set_title("mix: CPU per request by stage")
+    cpu.tick_params(axis="x", labelrotation=30, labelsize=8)
+    cpu.legend(fontsize=8)
+    cpu.grid(alpha=0.3, axis="y")
     fig.savefig(PLOT, dpi=110)
     plt.close(fig)
 
@@ -824,7 +942,7 @@ def wrk_figures(
 def settle(procs: dict[str, Proc], limit_s: float = 180) -> float:
     """Waits until the server and nx-27017 are idle (< 10% of a core for 2 s running): the
     worker's syncs done, a backlog of a run answered. Returns the seconds it took."""
-    watched = [procs[n] for n in ("server", "nx-27017") if n in procs]
+    watched = [procs[n] for n in [*server_names(procs), "nx-27017"] if n in procs]
     started = time.monotonic()
     if not watched:
         time.sleep(5)
@@ -860,6 +978,14 @@ def count(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
 
+def users(value: int | None) -> str:
+    return "none" if value is None else f"{value} users"
+
+
+def ms(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
 @dataclass
 class Report:
     command: str
@@ -877,6 +1003,7 @@ class Report:
     wrk_machine: float
     commands: list[Commands]
     pages: dict[str, list[PageTiming]]
+    workers: int = 1  # API processes
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @staticmethod
@@ -885,6 +1012,23 @@ class Report:
             name: (start, end, Summary.of(p.between(start, end), end - start))
             for name, start, end in p.windows()
         }
+
+    def knee(self) -> int | None:
+        """The most users a hold stage held with p95 < KNEE_P95_MS and no errors."""
+        held = [
+            (target, summary)
+            for (name, (_, _, summary)), (_, target) in zip(
+                self.stages(self.mix).items(), self.mix.stages, strict=True
+            )
+            if name.startswith("hold")
+        ]
+        return max((target for target, summary in held if meets_knee(summary)), default=None)
+
+    def costs(self, p: Pass) -> dict[str, PerRequest]:
+        """CPU per request over the whole pass and each of its stages."""
+        windows = {"whole run": (p.started, p.ended)}
+        windows |= {name: (start, end) for name, (start, end, _) in self.stages(p).items()}
+        return {name: cpu_per_request(self.sampler, p, *w) for name, w in windows.items()}
 
     def section(self) -> str:
         total_minutes = sum(t for t, _ in self.mix.stages) / 60
@@ -911,6 +1055,7 @@ class Report:
             self.targets(),
             self.runs(),
             self.cpu(),
+            self.per_request(),
             self.operations(),
             self.levels(),
             [
@@ -940,6 +1085,14 @@ class Report:
             else (by_goals[10].first, by_goals[200].first)
         )
         flat = None if n_10 is None or n_200 is None else n_200 <= n_10
+        knee, by_level_knee = self.knee(), knee_level(by_level(self.mix.samples))
+        whole = self.costs(self.mix)["whole run"].ms
+        per_core = server_cpu / self.workers
+        judged = (
+            "judged on one core: one server process cannot use more"
+            if self.workers == 1
+            else f"judged per API process: {self.workers} processes can use {self.workers} cores"
+        )
         lines = [
             "| figure | seed target | seed 2-vCPU baseline | this machine's goal | measured | |",
             "| --- | --- | --- | --- | --- | --- |",
@@ -962,8 +1115,12 @@ class Report:
             f"{met(None if math.isnan(self.rss_after) else self.rss_after < GOAL_RSS_AFTER_MB)} |",
             f"| server CPU, holding 200 users | < {TARGET_CPU}% | | | {pct(server_cpu)} of one "
             f"core, {pct(server_cpu / self.cores)} of the machine | "
-            f"{met(None if math.isnan(server_cpu) else server_cpu < TARGET_CPU)} (judged on one "
-            "core: one server process cannot use more) |",
+            f"{met(None if math.isnan(per_core) else per_core < TARGET_CPU)} ({judged}) |",
+            f"| knee: the most users held with p95 < {KNEE_P95_MS} ms and no errors | | | "
+            f"≥ {GOAL_KNEE_USERS} | {users(knee)} (by {LEVEL}-user level: "
+            f"{users(by_level_knee)}) | {met(knee is not None and knee >= GOAL_KNEE_USERS)} |",
+            "| CPU per request, mix, whole run | | | | "
+            f"API {ms(whole.get(SERVER))}, nx-27017 {ms(whole.get('nx-27017'))} | |",
             "| Mongo commands per Dashboard, 10 vs 200 goals "
             f"({'cache off' if cache_off else 'answer not cached'}) | | | the same | "
             f"{count(n_10)} vs {count(n_200)} | {met(flat)} |",
@@ -1002,12 +1159,14 @@ class Report:
 
     def cpu(self) -> list[str]:
         s = self.sampler
-        names = [*s.procs, "others", "machine"]
+        names = [*s.groups, *s.procs, "others", "machine"]
         lines = [
             f"CPU by process, percent of one core (the machine has {self.cores}); `others` is "
-            "what the rest of the machine used meanwhile:",
+            "what the rest of the machine used meanwhile"
+            + (f"; `{SERVER}` is the sum of {', '.join(s.groups[SERVER])}" if s.groups else "")
+            + ":",
             "",
-            "| window | " + " | ".join([*s.procs, "others", "machine (all)"]) + " |",
+            "| window | " + " | ".join([*names[:-1], "machine (all)"]) + " |",
             "| --- |" + " ---: |" * len(names),
         ]
         mix, reference = self.stages(self.mix), self.stages(self.reference)
@@ -1016,10 +1175,44 @@ class Report:
             ("mix, hold 200", mix["hold 200"]),
             (f"`{TYPENAME}`, hold 200", reference["hold 200"]),
         ):
-            used = {n: s.cpu_percent(n, start, end) for n in [*s.procs, "machine"]}
-            ours = sum(v for n, v in used.items() if n != "machine" and not math.isnan(v))
+            used = {n: s.cpu_percent(n, start, end) for n in [*s.groups, *s.procs, "machine"]}
+            ours = sum(v for n, v in used.items() if n in s.procs and not math.isnan(v))
             used["others"] = max(0.0, used["machine"] - ours)
             lines.append(f"| {label} | " + " | ".join(pct(used[n]) for n in names) + " |")
+        return lines
+
+    def per_request(self) -> list[str]:
+        s = self.sampler
+        servers = s.groups.get(SERVER, [])
+        names = [SERVER, *servers, *(b for b in BACKENDS if b in s.procs)]
+        header = [
+            f"{SERVER} (all)" if servers else SERVER,
+            *servers,
+            *names[1 + len(servers) :],
+        ]
+        lines = [
+            "CPU per request, ms: each process's CPU time (user + system, /proc/<pid>/stat, read "
+            "twice a second) from the first to the last reading inside the window, divided by "
+            "the requests started between them (abandoned ones included: the server still "
+            f"worked on them). `{SERVER}` is "
+            + (
+                f"the sum of the {self.workers} API processes and their supervisor (`serve`)"
+                if servers
+                else "the one API process"
+            )
+            + "; the stacked bars of load.png show the mix's stages:",
+            "",
+            "| window | requests | " + " | ".join(header) + " |",
+            "| --- | ---: |" + " ---: |" * len(names),
+        ]
+        for label, p, only in (
+            ("mix", self.mix, None),
+            (f"`{TYPENAME}`", self.reference, {"whole run", "hold 200"}),
+        ):
+            for name, cost in self.costs(p).items():
+                if only is None or name in only:
+                    cells = " | ".join(ms(cost.ms.get(n)) for n in names)
+                    lines.append(f"| {label}, {name} | {cost.requests} | {cells} |")
         return lines
 
     def operations(self) -> list[str]:
@@ -1059,7 +1252,14 @@ class Report:
             left = f"{m.requests} | {m.p50:.1f} | {m.p95:.1f} | {m.p99:.1f}" if m else " | | | "
             right = f"{r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f}" if r else " | | "
             lines.append(f"| {level} | {left} | {right} |")
-        return [*lines, "", "![latency against users](load.png)"]
+        knee, level_knee = self.knee(), knee_level(mix)
+        lines += [
+            "",
+            f"The knee, the most users a hold stage held with p95 < {KNEE_P95_MS} ms and no "
+            f"errors: {users(knee)}; by {LEVEL}-user level (ramps included), the most with "
+            f"every level up to it under that bar: {users(level_knee)}.",
+        ]
+        return [*lines, "", "![latency against users, CPU per request by stage](load.png)"]
 
     def dashboard_commands(self) -> list[str]:
         lines = [
@@ -1111,10 +1311,15 @@ def main() -> None:  # noqa: PLR0915 - the run, in order
     parser.add_argument("--history-days", type=int, default=56)
     parser.add_argument("--wrk-seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="API processes of the server (serve --workers N)"
+    )
     parser.add_argument("--url", help="a running server (seeded through its API)")
     parser.add_argument("--token-secret", help="its JWT_SECRET (default: the settings')")
     parser.add_argument("--server-pid", type=int, help="its process, for RSS and CPU")
     args = parser.parse_args()
+    if args.url and args.workers != 1:
+        parser.error("--workers is for the server this starts; --url names a running one")
     scale, ref_scale = args.time_scale, args.time_scale * args.reference_scale
     subs = [f"load-{i:03d}" for i in range(args.users)]
     settings = Settings(jwt_secret=args.token_secret) if args.token_secret else Settings()
@@ -1122,6 +1327,7 @@ def main() -> None:  # noqa: PLR0915 - the run, in order
     command = " ".join(
         [".venv/bin/python -m bench.load", f"--time-scale {scale:g}"]
         + ([f"--users {args.users}"] if args.users != 200 else [])
+        + ([f"--workers {args.workers}"] if args.workers != 1 else [])
         + ([f"--url {args.url}"] if args.url else [])
     )
 
@@ -1129,11 +1335,11 @@ def main() -> None:  # noqa: PLR0915 - the run, in order
         tmp = Path(tmp_dir)
         feed = stack.enter_context(feed_server())
         if args.url:
-            url, procs = args.url, ({"server": Proc(args.server_pid)} if args.server_pid else {})
+            url, procs = args.url, (serve_processes(args.server_pid) if args.server_pid else {})
             seeded = "3 goals, 5 habits with a week of check-ins, a LOCAL calendar of ~40 events, "
             seeded += "made through the API, and an ICS feed calendar for SyncCalendar"
         else:
-            running = stack.enter_context(own_stack(subs, args.history_days, feed))
+            running = stack.enter_context(own_stack(subs, args.history_days, feed, args.workers))
             url, procs = running.url, running.procs
             seeded = (
                 f"graphql_api.seed: 3 goals, 5 habits with {args.history_days} days of check-ins, "
@@ -1151,9 +1357,11 @@ def main() -> None:  # noqa: PLR0915 - the run, in order
         started = time.monotonic()
         users = asyncio.run(setup())
         print(f"prepared {len(users)} users in {time.monotonic() - started:.0f} s")
-        target = Watched(url, procs["server"].pid if "server" in procs else None)
-
-        sampler = Sampler({**procs, "load.py": Proc(os.getpid())})
+        servers = server_names(procs)
+        workers = sum(1 for n in servers if n != "serve") or 1
+        target = Watched(url, [procs[n] for n in servers])
+        groups = {SERVER: servers} if SERVER not in procs and servers else {}
+        sampler = Sampler({**procs, "load.py": Proc(os.getpid())}, groups)
         print(f"idle after {settle(procs):.0f} s")
         with sampler:
             mix = run_locust(url, users, "mix", scale, sampler=sampler, tmp=tmp)
@@ -1196,7 +1404,13 @@ def main() -> None:  # noqa: PLR0915 - the run, in order
         server=(
             f"{args.url}"
             if args.url
-            else "`scheduling-worker serve` (one process) on nx-27017 and redis-server, with "
+            else (
+                "`scheduling-worker serve` (one process)"
+                if workers == 1
+                else f"`scheduling-worker serve --workers {workers}` ({workers} API processes on "
+                "one port)"
+            )
+            + " on nx-27017 and redis-server, with "
             + ", ".join(f"{k}={v}" for k, v in SERVER_ENV.items())
             + " (the per-user limit still checked, out of reach), and a `scheduling-worker worker`"
         ),
@@ -1209,8 +1423,11 @@ def main() -> None:  # noqa: PLR0915 - the run, in order
         wrk_machine=wrk_machine,
         commands=commands,
         pages=pages,
+        workers=workers,
     )
-    plot(by_level(mix.samples), by_level(reference.samples))
+    stages = report.costs(mix)
+    del stages["whole run"]
+    plot(by_level(mix.samples), by_level(reference.samples), report.knee(), stages, workers)
     body = report.section()
     update_section(RESULTS, "Load", body)
     print(body)

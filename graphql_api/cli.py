@@ -11,16 +11,19 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from graphql_api.embedded import die_with_parent, stop_process
 from graphql_api.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from hypercorn.config import Config
 
 # The shared contract when it sits beside the checkout, else the repository's copy.
 _SHARED = Path("../shared/operations")
@@ -61,7 +64,8 @@ def _embedded_worker(settings: Settings, resolved: Settings) -> Iterator[None]:
         yield
         return
     env = {
-        **os.environ,
+        # Not the API's PROMETHEUS_MULTIPROC_DIR: the worker serves its own /metrics.
+        **{k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"},
         "MONGODB_URI": str(resolved.mongodb_uri),
         "REDIS_URL": str(resolved.redis_url),
     }
@@ -97,15 +101,19 @@ def serve(
             dir_okay=False,
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="API processes on the one port (default: WEB_CONCURRENCY, "
+            "else the config's `workers`, else 1)",
+        ),
+    ] = None,
 ) -> None:
     """Run the API; with MONGODB_URI / REDIS_URL unset, start the embedded backends too."""
-    from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
-
-    from graphql_api.app import create_app
     from graphql_api.embedded import embedded_backends
     from graphql_api.security.tokens import mint_dev_token
-    from graphql_api.shutdown import on_termination
+    from graphql_api.serving import Processes, hypercorn_config, process_count
 
     _logging()
     settings = _settings()
@@ -113,21 +121,10 @@ def serve(
     settings = settings.model_copy(update=overrides)
     _check_port_free(settings.host, settings.port)
     with embedded_backends(settings) as resolved, _embedded_worker(settings, resolved):
-        config = Config.from_toml(config_file) if config_file else Config()
-        if config.workers != 1:
-            typer.echo(
-                "error: serve runs one process (scale out with more of them); "
-                "for several workers in one, run `hypercorn --config FILE graphql_api.main:app`",
-                err=True,
-            )
-            raise typer.Exit(2)
+        config = hypercorn_config(config_file)
+        count = process_count(workers, resolved, config)
         config.bind = [f"{resolved.host}:{resolved.port}"]
-        config.accesslog = None  # our own access line, in JSON, carries the operation and user
-        config.errorlog = logging.getLogger("hypercorn")
-        if config_file is None:  # deploy/hypercorn.toml's choices, where they matter here
-            config.graceful_timeout = 10
-            config.worker_class = "uvloop"
-        app = create_app(resolved)
+        config.workers = 1  # each process serves alone; several are Processes' business
         shown_host = "localhost" if resolved.host in LOCAL_BINDS else resolved.host
         url = f"http://{shown_host}:{resolved.port}/graphql"
         if resolved.is_production:
@@ -138,14 +135,66 @@ def serve(
             typer.echo(f"\nGraphiQL: {url}\nDevelopment bearer token (user dev-user):")
             typer.echo(f"  Authorization: Bearer {token}")
             typer.echo(f"GraphiQL's Headers editor takes it as JSON:\n  {header}\n")
-        trigger = on_termination(app.state.drain)
-        serving = hypercorn_serve(app, config, shutdown_trigger=trigger)  # type: ignore[arg-type]
-        if config.worker_class == "uvloop":
-            import uvloop
+        if count == 1:
+            _serve_here(resolved, config)
+            return
+        logging.getLogger(__name__).info("serving with %d API processes", count)
+        status = Processes(resolved, config, count, config_file).run()
+    raise typer.Exit(status)
 
-            uvloop.run(serving)
-        else:
-            asyncio.run(serving)
+
+def _serve_here(
+    settings: Settings, config: Config, on_serving: Callable[[], None] | None = None
+) -> None:
+    """The app in this process until SIGTERM or SIGINT, then the drain; `on_serving` is
+    called once the socket is served (hypercorn starts the trigger after listening)."""
+    from hypercorn.asyncio import serve as hypercorn_serve
+
+    from graphql_api.app import create_app
+    from graphql_api.shutdown import on_termination
+
+    app = create_app(settings)
+    termination = on_termination(app.state.drain)
+
+    async def trigger() -> None:
+        if on_serving is not None:
+            on_serving()
+        await termination()
+
+    serving = hypercorn_serve(app, config, shutdown_trigger=trigger)  # type: ignore[arg-type]
+    if config.worker_class == "uvloop":
+        import uvloop
+
+        uvloop.run(serving)
+    else:
+        asyncio.run(serving)
+
+
+@cli.command("serve-process", hidden=True)
+def serve_process(
+    fd: Annotated[int, typer.Option(help="The listening socket, inherited")],
+    config_file: Annotated[Path | None, typer.Option("--config")] = None,
+) -> None:
+    """One of the processes of `serve --workers N`: serves the socket it was given."""
+    from graphql_api.serving import BOOT_FAILED, hypercorn_config
+
+    _logging()
+    config = hypercorn_config(config_file)
+    config.bind = [f"fd://{fd}"]
+    config.workers = 1
+    serving = False
+
+    def started() -> None:
+        nonlocal serving
+        serving = True
+
+    try:
+        _serve_here(_settings(), config, started)
+    except Exception:
+        if serving:
+            raise
+        logging.getLogger(__name__).exception("this API process could not start")
+        raise typer.Exit(BOOT_FAILED) from None
 
 
 @cli.command()

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=3003, ge=1, le=65535)
     data_dir: Path = Path(".data")
+    # API processes of `serve` on the one port (the conventional name; --workers wins).
+    # None: the hypercorn config's `workers`, else 1.
+    web_concurrency: int | None = Field(default=None, ge=1)
 
     # None means: start the embedded nx-27017 server (development only).
     mongodb_uri: str | None = None

@@ -382,8 +382,10 @@ def test_hypercorn_drains_within_the_pods_grace_period() -> None:
     # when
     grace = pod["terminationGracePeriodSeconds"]
     pre_stop = container(deployment, "api")["lifecycle"]["preStop"]["exec"]["command"]
-    # then
+    # then: one serving process per pod, whatever the environment holds
     assert config.workers == 1
+    assert generator_literals(BASE)["WEB_CONCURRENCY"] == "1"
+    assert "WEB_CONCURRENCY" not in generator_literals(OVERLAY)
     assert config.accesslog is None
     assert config.graceful_timeout == 20
     assert pre_stop[0] == "sleep"

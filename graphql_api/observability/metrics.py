@@ -1,7 +1,8 @@
 """Prometheus metrics, served on /metrics (the worker serves its own on WORKER_METRICS_PORT).
 
-With several hypercorn workers in one container, set PROMETHEUS_MULTIPROC_DIR:
-every process then writes its samples there and /metrics sums them.
+With PROMETHEUS_MULTIPROC_DIR set (`serve --workers N` sets it for its processes),
+every process writes its samples there and /metrics, on any of them, sums them; the
+process_* figures (RSS, CPU, ...) are then given per process, with a `pid` label.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -19,9 +21,12 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Metric,
+    ProcessCollector,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 from pymongo import monitoring
 
 log = logging.getLogger(__name__)
@@ -213,10 +218,41 @@ def mongo_listeners(slow_ms: int = 0) -> list[monitoring._EventListener]:
     return listeners
 
 
+def _constant(pid: int) -> Callable[[], int]:
+    return lambda: pid
+
+
+class LiveProcesses(Collector):
+    """The process_* metrics of every live process that writes to the multiprocess
+    directory, each with its `pid` (prometheus_client's own process collector sees only
+    the process that answers the scrape)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def pids(self) -> set[int]:
+        # prometheus_client names each process's files <kind>_<pid>.db; a dead
+        # process's counters stay (they are part of the sums), its /proc entry does not.
+        found = {int(f.stem.rsplit("_", 1)[1]) for f in self.directory.glob("*_*.db")}
+        return {pid for pid in found if Path(f"/proc/{pid}").exists()}
+
+    def collect(self) -> Iterator[Metric]:
+        merged: dict[str, Metric] = {}
+        for pid in sorted(self.pids()):
+            for family in ProcessCollector(pid=_constant(pid), registry=None).collect():
+                into = merged.setdefault(
+                    family.name, Metric(family.name, family.documentation, family.type)
+                )
+                for sample in family.samples:
+                    into.add_sample(sample.name, {**sample.labels, "pid": str(pid)}, sample.value)
+        yield from merged.values()
+
+
 def exposition() -> tuple[bytes, str]:
-    """The text format of every metric of this process, or of all workers' processes."""
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+    """The text format of every metric of this process, or of all the API's processes."""
+    if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(LiveProcesses(Path(directory)))
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
