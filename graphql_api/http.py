@@ -34,7 +34,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.cache.request import RequestCache
-from graphql_api.cache.responses import ResponseCache
+from graphql_api.cache.responses import ResponseCache, operation_name_of
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
@@ -403,7 +403,8 @@ class GraphQLApp(GraphQL[Context, None]):
             if hit is not None:
                 data, cache_control = hit
                 sub_response.headers["Cache-Control"] = cache_control
-                self._served_from_cache(context, request_data.operation_name, started)
+                name = operation_name_of(request_data.query or "", request_data.operation_name)
+                self._served_from_cache(context, name, started)
                 return ExecutionResult(data=data, errors=None)
         timeout = self.settings.execution_timeout_s
         try:

@@ -14,7 +14,7 @@ from graphql_api.app import create_app
 from graphql_api.lifespan import AppState
 from graphql_api.observability.logs import RedactSecrets, _Json, redact
 from graphql_api.settings import Settings
-from tests.conftest import Client
+from tests.conftest import Client, operation
 
 WEEK = {"start": "2026-03-23T00:00:00Z", "end": "2026-03-30T00:00:00Z"}
 DASHBOARD_CREATE = """
@@ -282,3 +282,23 @@ async def test_a_slow_mongo_command_is_logged_with_its_filter_shape_and_no_value
     assert line.endswith('{"userId": "?", "habitId": {"$in": ["?", "?"]}}')
     assert "alice-secret" not in line
     assert "h1" not in line
+
+
+async def test_a_cached_answer_is_counted_under_its_documents_operation_name(
+    http: httpx.AsyncClient, alice: Client
+) -> None:
+    # given: a client that sends the document without `operationName`, twice
+    query = operation("Me")
+    await alice.execute(query)
+    before = await scrape(http)
+    # when: the second answer comes whole from the cache
+    r = await alice.execute(query)
+    after = await scrape(http)
+    # then: it is counted as Me, as an executed one is
+    assert r.data["me"]
+    labels = {"operation_name": "Me", "operation_type": "query"}
+    name = "graphql_operation_duration_seconds_count"
+    assert total(after, name, **labels) - total(before, name, **labels) == 1
+    assert total(after, "cache_requests_total", level="response", result="hit") > total(
+        before, "cache_requests_total", level="response", result="hit"
+    )

@@ -27,12 +27,21 @@ MAX_QUERY_LENGTH = 20_000
 
 
 @lru_cache(maxsize=1000)
-def _operation_type(query: str, operation_name: str | None) -> OperationType | None:
+def _operation(query: str, operation_name: str | None) -> tuple[OperationType, str | None] | None:
+    """The type and name of the operation the request runs (None: execution will say why)."""
     try:
         operation = get_operation_ast(parse(query), operation_name)
-    except GraphQLError:  # a bad document: execution will say why
+    except GraphQLError:
         return None
-    return operation.operation if operation else None
+    if operation is None:
+        return None
+    return operation.operation, operation.name.value if operation.name else None
+
+
+def operation_name_of(query: str, operation_name: str | None) -> str | None:
+    """The request's operation name, or the document's own when the request names none."""
+    found = _operation(query, operation_name)
+    return operation_name or (found[1] if found else None)
 
 
 class ResponseCache:
@@ -47,7 +56,8 @@ class ResponseCache:
             return None
         if ctx._cache is None or not ctx.state.cache.enabled or len(query) > MAX_QUERY_LENGTH:
             return None
-        if _operation_type(query, operation_name) is not OperationType.QUERY:
+        found = _operation(query, operation_name)
+        if found is None or found[0] is not OperationType.QUERY:
             return None
         what = orjson.dumps([operation_name, query, variables], option=orjson.OPT_SORT_KEYS)
         digest = hashlib.sha256(what).hexdigest()
