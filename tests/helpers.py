@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import Client
@@ -71,3 +73,12 @@ async def event_node(client: Client, event_id: str) -> dict[str, Any]:
     """An event (a series, an instance) by its ID, with how it repeats."""
     node: dict[str, Any] = (await client.execute(EVENT_NODE, {"id": event_id})).data["node"]
     return node
+
+
+def logged_errors(log: Path) -> list[str]:
+    """The ERROR and CRITICAL lines of a server process's JSON log."""
+    return [
+        line
+        for line in log.read_text().splitlines()
+        if line.startswith("{") and json.loads(line)["level"] in {"ERROR", "CRITICAL"}
+    ]

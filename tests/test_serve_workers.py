@@ -33,6 +33,7 @@ from graphql_api.embedded import free_port
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
 from tests.conftest import BIN, ROOT, operation, process_env, start_api, stop
+from tests.helpers import logged_errors
 
 CONFIG = str(ROOT / "deploy" / "hypercorn.toml")  # keep-alive 75 s: held connections stay open
 WORKERS = ("--workers", "2", "--config", CONFIG)
@@ -309,12 +310,7 @@ async def test_sigterm_drains_every_process(settings: Settings, tmp_path: Path) 
         # and the server exits cleanly, its processes with it
         assert await asyncio.to_thread(server.wait, 30) == 0
         assert not any(p.is_running() for p in processes)
-        errors = [
-            line
-            for line in log.read_text().splitlines()
-            if line.startswith("{") and json.loads(line)["level"] in {"ERROR", "CRITICAL"}
-        ]
-        assert errors == []
+        assert logged_errors(log) == []
     finally:
         if server.poll() is None:
             stop(server)

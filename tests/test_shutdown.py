@@ -17,6 +17,7 @@ from websockets.typing import Subprotocol
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
 from tests.conftest import ROOT, process_env, start_api, stop
+from tests.helpers import logged_errors
 
 CONFIG = str(ROOT / "deploy" / "hypercorn.toml")
 
@@ -83,12 +84,7 @@ async def test_sigterm_drains_requests_and_closes_subscriptions(
         # and the process exits cleanly, without cutting anything at the graceful timeout
         assert await asyncio.to_thread(proc.wait, 10) == 0
         assert time.monotonic() - sent_at < 5  # well inside the 20 s graceful timeout
-        errors = [
-            line
-            for line in log.read_text().splitlines()
-            if line.startswith("{") and json.loads(line)["level"] in {"ERROR", "CRITICAL"}
-        ]
-        assert errors == []
+        assert logged_errors(log) == []
     finally:
         if proc.poll() is None:
             stop(proc)

@@ -24,6 +24,7 @@ from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.sync.status import channel
 from tests.conftest import ROOT, Client, process_env, start_api, stop
+from tests.helpers import logged_errors
 
 SUBSCRIBE = "subscription Watch { syncStatus { runId status processed } }"
 # What Apollo Client sends with a subscription over its HttpLink.
@@ -267,12 +268,7 @@ async def test_sigterm_ends_open_streams_and_the_server_exits_cleanly(
         assert seen[-2]["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
         assert seen[-1] == "END"
         assert await asyncio.to_thread(proc.wait, 30) == 0
-        errors = [
-            line
-            for line in log.read_text().splitlines()
-            if line.startswith("{") and json.loads(line)["level"] in {"ERROR", "CRITICAL"}
-        ]
-        assert errors == []
+        assert logged_errors(log) == []
     finally:
         if proc.poll() is None:
             stop(proc)
