@@ -51,9 +51,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     page = None
     if settings.graphiql_enabled:
-        page = GraphiQLPage(
-            settings.graphiql_assets, None if settings.is_production else dev_headers(settings)
-        )
+        prefill = settings.dev_tokens_accepted and not settings.is_production
+        page = GraphiQLPage(settings.graphiql_assets, dev_headers(settings) if prefill else None)
     tracing = None
     if settings.otel_enabled:
         from graphql_api.observability.tracing import configure_tracing

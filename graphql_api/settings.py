@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,12 @@ class Settings(BaseSettings):
     jwt_public_key: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # An identity provider's keys (RS256, ES256, ...): its JWKS document, or the one its
+    # OpenID configuration names (JWT_ISSUER/.well-known/openid-configuration).
+    jwt_jwks_url: str | None = None
+    jwt_oidc_discovery: bool = False
+    # Unknown `kid`s and an unreachable provider make at most one fetch per this many seconds.
+    jwt_jwks_min_interval_s: float = Field(default=60.0, gt=0)
     dev_token_ttl_days: int = 30
 
     # Field cache (L1 in process, L2 Redis); TTLs in seconds, after the seed's.
@@ -146,19 +153,45 @@ class Settings(BaseSettings):
 
     @property
     def jwt_algorithm(self) -> str:
+        """The one algorithm of JWT_PUBLIC_KEY or JWT_SECRET (a JWKS names its own)."""
         return "RS256" if self.jwt_public_key else "HS256"
+
+    @property
+    def jwks_enabled(self) -> bool:
+        """Tokens come from an identity provider that publishes its keys as a JWKS."""
+        return bool(self.jwt_jwks_url) or self.jwt_oidc_discovery
+
+    @property
+    def dev_tokens_accepted(self) -> bool:
+        """Tokens signed with JWT_SECRET (`scheduling-worker token`) are the ones verified."""
+        return not (self.jwt_public_key or self.jwks_enabled)
+
+    @model_validator(mode="after")
+    def _refuse_contradictions(self) -> Settings:
+        problems = []
+        if self.jwt_public_key and self.jwks_enabled:
+            problems.append("set JWT_PUBLIC_KEY or JWT_JWKS_URL / JWT_OIDC_DISCOVERY, not both")
+        if self.jwt_jwks_url and self.jwt_oidc_discovery:
+            problems.append("JWT_OIDC_DISCOVERY finds the JWKS itself: unset JWT_JWKS_URL")
+        if self.jwt_oidc_discovery and not self.jwt_issuer:
+            problems.append("JWT_OIDC_DISCOVERY needs JWT_ISSUER, the provider it asks")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if not self.is_production:
             return self
         problems = []
-        if not self.jwt_public_key and (
+        if self.jwks_enabled:
+            problems.extend(self._unsafe_jwks())
+        elif not self.jwt_public_key and (
             self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < MIN_SECRET_LENGTH
         ):
             problems.append(
-                f"set JWT_PUBLIC_KEY (RS256) or a JWT_SECRET of at least {MIN_SECRET_LENGTH} "
-                "characters; the development default is refused"
+                f"set JWT_JWKS_URL, JWT_PUBLIC_KEY (RS256) or a JWT_SECRET of at least "
+                f"{MIN_SECRET_LENGTH} characters; the development default is refused"
             )
         if not self.mongodb_uri:
             problems.append("set MONGODB_URI; the embedded database is for development only")
@@ -169,6 +202,17 @@ class Settings(BaseSettings):
         if problems:
             raise UnsafeSettingsError("ENV=production refuses to start: " + "; ".join(problems))
         return self
+
+    def _unsafe_jwks(self) -> list[str]:
+        problems = []
+        source = self.jwt_jwks_url or self.jwt_issuer or ""
+        if urlsplit(source).scheme != "https":
+            # Keys fetched in the clear can be swapped for an attacker's on the way.
+            problems.append("the JWKS (or the issuer it is discovered from) must be https")
+        if not (self.jwt_issuer and self.jwt_audience):
+            # A provider's keys sign tokens for every one of its applications.
+            problems.append("set JWT_ISSUER and JWT_AUDIENCE with JWT_JWKS_URL")
+        return problems
 
 
 @lru_cache
