@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_JWT_SECRET = "development-secret-never-use-in-production"  # noqa: S105 - the refused default
 MIN_SECRET_LENGTH = 32
@@ -53,6 +54,12 @@ class Settings(BaseSettings):
     # Unknown `kid`s and an unreachable provider make at most one fetch per this many seconds.
     jwt_jwks_min_interval_s: float = Field(default=60.0, gt=0)
     dev_token_ttl_days: int = 30
+
+    # Browsers on these origins may call the API (none by default): "https://app.example.com",
+    # as JSON (["https://a", "https://b"]) or separated by commas; "*" for any.
+    cors_origins: Annotated[list[str], NoDecode] = []
+    cors_allow_credentials: bool = False  # bearer tokens need no cookies; never with "*"
+    cors_max_age: int = Field(default=600, ge=0)  # seconds a browser keeps a preflight's answer
 
     # Field cache (L1 in process, L2 Redis); TTLs in seconds, after the seed's.
     cache_enabled: bool = True
@@ -166,6 +173,21 @@ class Settings(BaseSettings):
         """Tokens signed with JWT_SECRET (`scheduling-worker token`) are the ones verified."""
         return not (self.jwt_public_key or self.jwks_enabled)
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_as_browsers_send_them(cls, origins: list[str]) -> list[str]:
+        return [_origin(origin) for origin in origins]
+
     @model_validator(mode="after")
     def _refuse_contradictions(self) -> Settings:
         problems = []
@@ -175,6 +197,10 @@ class Settings(BaseSettings):
             problems.append("JWT_OIDC_DISCOVERY finds the JWKS itself: unset JWT_JWKS_URL")
         if self.jwt_oidc_discovery and not self.jwt_issuer:
             problems.append("JWT_OIDC_DISCOVERY needs JWT_ISSUER, the provider it asks")
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            # Starlette would then echo every origin with credentials: any site could
+            # send the user's cookies here and read the answer.
+            problems.append("CORS_ORIGINS=* never goes with CORS_ALLOW_CREDENTIALS=true")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -213,6 +239,27 @@ class Settings(BaseSettings):
             # A provider's keys sign tokens for every one of its applications.
             problems.append("set JWT_ISSUER and JWT_AUDIENCE with JWT_JWKS_URL")
         return problems
+
+
+def _origin(origin: str) -> str:
+    """An origin as a browser's Origin header has it: scheme://host[:port], lowercase,
+    without a default port, path or trailing slash (which would never match)."""
+    if origin == "*":
+        return origin
+    parts = urlsplit(origin.strip())
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in {"", "/"}
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError(f"CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com")
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = "" if parts.port in {None, default_port} else f":{parts.port}"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}{port}"
 
 
 @lru_cache
