@@ -133,7 +133,8 @@ class Settings(BaseSettings):
     ws_max_subscriptions: int = Field(default=20, ge=1)  # per connection
 
     # Operations.
-    log_format: Literal["json", "text"] = "json"
+    # None: text when the log stream is a terminal (outside production), else JSON.
+    log_format: Literal["json", "text"] | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     otel_enabled: bool = False  # OpenTelemetry tracing (the `otel` extra; OTEL_* env configures it)
     otel_service_name: str = "scheduling-worker"
