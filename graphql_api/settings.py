@@ -196,6 +196,8 @@ class Settings(BaseSettings):
             problems.append("set JWT_PUBLIC_KEY or JWT_JWKS_URL / JWT_OIDC_DISCOVERY, not both")
         if self.jwt_jwks_url and self.jwt_oidc_discovery:
             problems.append("JWT_OIDC_DISCOVERY finds the JWKS itself: unset JWT_JWKS_URL")
+        if self.jwt_jwks_url and urlsplit(self.jwt_jwks_url).scheme not in {"http", "https"}:
+            problems.append("JWT_JWKS_URL must be an http(s) URL")
         if self.jwt_oidc_discovery and not self.jwt_issuer:
             problems.append("JWT_OIDC_DISCOVERY needs JWT_ISSUER, the provider it asks")
         if "*" in self.cors_origins and self.cors_allow_credentials:

@@ -473,6 +473,7 @@ def test_production_refuses_keys_anyone_could_swap_or_tokens_of_any_app(
     [
         ({"jwt_jwks_url": "https://id/jwks", "jwt_public_key": "PEM"}, "not both"),
         ({"jwt_oidc_discovery": True}, "needs JWT_ISSUER"),
+        ({"jwt_jwks_url": "id.example/jwks"}, "http"),
         (
             {"jwt_oidc_discovery": True, "jwt_issuer": "https://id", "jwt_jwks_url": "https://x"},
             "unset JWT_JWKS_URL",

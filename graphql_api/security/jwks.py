@@ -155,7 +155,7 @@ class KeySet:
                 response = await client.get(url, headers={"Accept": "application/json"})
                 response.raise_for_status()
                 keys = signing_keys(response.json())
-        except (httpx.HTTPError, ValueError) as e:
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as e:
             # The previous keys keep serving; asked again after the interval.
             log.warning("JWKS fetch failed, keeping %d known keys: %s", len(self._keys), e)
             return
