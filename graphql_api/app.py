@@ -26,6 +26,7 @@ from graphql_api.observability.metrics import exposition
 from graphql_api.observability.requests import RequestMetrics
 from graphql_api.schema import build_schema
 from graphql_api.security.body import BodyLimit
+from graphql_api.security.cors import cors
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings, get_settings
 from graphql_api.shutdown import Drain
@@ -51,9 +52,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     page = None
     if settings.graphiql_enabled:
-        page = GraphiQLPage(
-            settings.graphiql_assets, None if settings.is_production else dev_headers(settings)
-        )
+        prefill = settings.dev_tokens_accepted and not settings.is_production
+        page = GraphiQLPage(settings.graphiql_assets, dev_headers(settings) if prefill else None)
     tracing = None
     if settings.otel_enabled:
         from graphql_api.observability.tracing import configure_tracing
@@ -87,6 +87,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(RequestMetrics),  # outermost: times the whole request, compression included
+            # Outside everything that answers (413, 429, 401): a browser reads none of them
+            # without Access-Control-Allow-Origin.
+            *cors(settings),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             # Seed: level 6 above 1 KB; the middleware only sees HTTP, never WebSockets.
             # Streams are not compressed: a subscription's parts are small, and each

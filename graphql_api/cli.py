@@ -127,7 +127,7 @@ def serve(
         config.workers = 1  # each process serves alone; several are Processes' business
         shown_host = "localhost" if resolved.host in LOCAL_BINDS else resolved.host
         url = f"http://{shown_host}:{resolved.port}/graphql"
-        if resolved.is_production:
+        if resolved.is_production or not resolved.dev_tokens_accepted:
             typer.echo(f"\nGraphQL endpoint: {url}\n")
         else:
             token = mint_dev_token(resolved, "dev-user", email="dev@example.com")
@@ -250,8 +250,10 @@ def token(
     from graphql_api.security.tokens import mint_dev_token
 
     settings = _settings()
-    if settings.jwt_public_key:
-        raise typer.BadParameter("JWT_PUBLIC_KEY is set: tokens come from your identity provider")
+    if not settings.dev_tokens_accepted:
+        raise typer.BadParameter(
+            "JWT_PUBLIC_KEY or JWT_JWKS_URL is set: tokens come from your identity provider"
+        )
     typer.echo(mint_dev_token(settings, sub, email=email, ttl=timedelta(days=days)))
 
 

@@ -220,7 +220,7 @@ class GraphQLApp(GraphQL[Context, None]):
             if token is not None:
                 # The user document is read when an operation runs (a whole answer
                 # served from the cache needs only the token).
-                ctx.claims = verify_token(token, state.settings)
+                ctx.claims = await verify_token(token, state.settings)
                 ctx._cache = RequestCache(state.cache, ctx.claims.sub)
                 ctx._loaders = create_loaders(ctx.claims.sub)
         except Unauthenticated as e:
@@ -452,7 +452,7 @@ class GraphQLApp(GraphQL[Context, None]):
             token = bearer_token(raw if isinstance(raw, str) else None)
             if token is None:
                 raise Unauthenticated("connection_init must carry Authorization: Bearer <token>")
-            context.claims = verify_token(token, context.state.settings)
+            context.claims = await verify_token(token, context.state.settings)
         except Unauthenticated as e:
             refused = SocketGuard.of(context.request.scope) if context.request else None
             if refused is not None:

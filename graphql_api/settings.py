@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_JWT_SECRET = "development-secret-never-use-in-production"  # noqa: S105 - the refused default
 MIN_SECRET_LENGTH = 32
@@ -48,7 +50,19 @@ class Settings(BaseSettings):
     jwt_public_key: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # An identity provider's keys (RS256, ES256, ...): its JWKS document, or the one its
+    # OpenID configuration names (JWT_ISSUER/.well-known/openid-configuration).
+    jwt_jwks_url: str | None = None
+    jwt_oidc_discovery: bool = False
+    # Unknown `kid`s and an unreachable provider make at most one fetch per this many seconds.
+    jwt_jwks_min_interval_s: float = Field(default=60.0, gt=0)
     dev_token_ttl_days: int = 30
+
+    # Browsers on these origins may call the API (none by default): "https://app.example.com",
+    # as JSON (["https://a", "https://b"]) or separated by commas; "*" for any.
+    cors_origins: Annotated[list[str], NoDecode] = []
+    cors_allow_credentials: bool = False  # bearer tokens need no cookies; never with "*"
+    cors_max_age: int = Field(default=600, ge=0)  # seconds a browser keeps a preflight's answer
 
     # Field cache (L1 in process, L2 Redis); TTLs in seconds, after the seed's.
     cache_enabled: bool = True
@@ -122,7 +136,8 @@ class Settings(BaseSettings):
     ws_max_subscriptions: int = Field(default=20, ge=1)  # per connection
 
     # Operations.
-    log_format: Literal["json", "text"] = "json"
+    # None: text when the log stream is a terminal (outside production), else JSON.
+    log_format: Literal["json", "text"] | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     otel_enabled: bool = False  # OpenTelemetry tracing (the `otel` extra; OTEL_* env configures it)
     otel_service_name: str = "scheduling-worker"
@@ -149,19 +164,66 @@ class Settings(BaseSettings):
 
     @property
     def jwt_algorithm(self) -> str:
+        """The one algorithm of JWT_PUBLIC_KEY or JWT_SECRET (a JWKS names its own)."""
         return "RS256" if self.jwt_public_key else "HS256"
+
+    @property
+    def jwks_enabled(self) -> bool:
+        """Tokens come from an identity provider that publishes its keys as a JWKS."""
+        return bool(self.jwt_jwks_url) or self.jwt_oidc_discovery
+
+    @property
+    def dev_tokens_accepted(self) -> bool:
+        """Tokens signed with JWT_SECRET (`scheduling-worker token`) are the ones verified."""
+        return not (self.jwt_public_key or self.jwks_enabled)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_as_browsers_send_them(cls, origins: list[str]) -> list[str]:
+        return [_origin(origin) for origin in origins]
+
+    @model_validator(mode="after")
+    def _refuse_contradictions(self) -> Settings:
+        problems = []
+        if self.jwt_public_key and self.jwks_enabled:
+            problems.append("set JWT_PUBLIC_KEY or JWT_JWKS_URL / JWT_OIDC_DISCOVERY, not both")
+        if self.jwt_jwks_url and self.jwt_oidc_discovery:
+            problems.append("JWT_OIDC_DISCOVERY finds the JWKS itself: unset JWT_JWKS_URL")
+        if self.jwt_jwks_url and urlsplit(self.jwt_jwks_url).scheme not in {"http", "https"}:
+            problems.append("JWT_JWKS_URL must be an http(s) URL")
+        if self.jwt_oidc_discovery and not self.jwt_issuer:
+            problems.append("JWT_OIDC_DISCOVERY needs JWT_ISSUER, the provider it asks")
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            # Starlette would then echo every origin with credentials: any site could
+            # send the user's cookies here and read the answer.
+            problems.append("CORS_ORIGINS=* never goes with CORS_ALLOW_CREDENTIALS=true")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if not self.is_production:
             return self
         problems = []
-        if not self.jwt_public_key and (
+        if self.jwks_enabled:
+            problems.extend(self._unsafe_jwks())
+        elif not self.jwt_public_key and (
             self.jwt_secret == DEFAULT_JWT_SECRET or len(self.jwt_secret) < MIN_SECRET_LENGTH
         ):
             problems.append(
-                f"set JWT_PUBLIC_KEY (RS256) or a JWT_SECRET of at least {MIN_SECRET_LENGTH} "
-                "characters; the development default is refused"
+                f"set JWT_JWKS_URL, JWT_PUBLIC_KEY (RS256) or a JWT_SECRET of at least "
+                f"{MIN_SECRET_LENGTH} characters; the development default is refused"
             )
         if not self.mongodb_uri:
             problems.append("set MONGODB_URI; the embedded database is for development only")
@@ -172,6 +234,38 @@ class Settings(BaseSettings):
         if problems:
             raise UnsafeSettingsError("ENV=production refuses to start: " + "; ".join(problems))
         return self
+
+    def _unsafe_jwks(self) -> list[str]:
+        problems = []
+        source = self.jwt_jwks_url or self.jwt_issuer or ""
+        if urlsplit(source).scheme != "https":
+            # Keys fetched in the clear can be swapped for an attacker's on the way.
+            problems.append("the JWKS (or the issuer it is discovered from) must be https")
+        if not (self.jwt_issuer and self.jwt_audience):
+            # A provider's keys sign tokens for every one of its applications.
+            problems.append("set JWT_ISSUER and JWT_AUDIENCE with JWT_JWKS_URL")
+        return problems
+
+
+def _origin(origin: str) -> str:
+    """An origin as a browser's Origin header has it: scheme://host[:port], lowercase,
+    without a default port, path or trailing slash (which would never match)."""
+    if origin == "*":
+        return origin
+    parts = urlsplit(origin.strip())
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username is not None
+        or parts.path not in {"", "/"}
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError(f"CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com")
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = "" if parts.port in {None, default_port} else f":{parts.port}"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}{port}"
 
 
 @lru_cache

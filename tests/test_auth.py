@@ -110,7 +110,7 @@ def _rsa_pair() -> tuple[Any, str]:
     return key, public.decode()
 
 
-def test_rs256_tokens_are_verified_with_the_public_key_only() -> None:
+async def test_rs256_tokens_are_verified_with_the_public_key_only() -> None:
     # given
     key, public = _rsa_pair()
     settings = Settings(jwt_public_key=public, jwt_issuer="https://id.example", jwt_audience="api")
@@ -119,7 +119,7 @@ def test_rs256_tokens_are_verified_with_the_public_key_only() -> None:
         {"sub": "u1", "exp": exp, "iss": "https://id.example", "aud": "api"}, key, "RS256"
     )
     # then
-    assert verify_token(good, settings).sub == "u1"
+    assert (await verify_token(good, settings)).sub == "u1"
     wrong_audience = jwt.encode(
         {"sub": "u1", "exp": exp, "iss": "https://id.example", "aud": "x"}, key, "RS256"
     )
@@ -132,35 +132,35 @@ def test_rs256_tokens_are_verified_with_the_public_key_only() -> None:
     )
     for refused in (wrong_audience, wrong_issuer, confused):
         with pytest.raises(Exception, match="not valid"):
-            verify_token(refused, settings)
+            await verify_token(refused, settings)
 
 
-def test_a_token_verified_before_is_still_refused_once_it_expires(
+async def test_a_token_verified_before_is_still_refused_once_it_expires(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # given: a token good for one more minute, verified (and so remembered) once
     settings = Settings()
     exp = datetime.now(UTC) + timedelta(minutes=1)
     short = token(settings, sub="u1", exp=exp)
-    assert verify_token(short, settings).sub == "u1"
+    assert (await verify_token(short, settings)).sub == "u1"
     # when: the clock passes its expiry and the 30 s leeway
     later = exp.timestamp() + 31
     monkeypatch.setattr("graphql_api.security.tokens.time.time", lambda: later)
     monkeypatch.setattr("jwt.api_jwt.datetime", _frozen_datetime(later))
     # then
     with pytest.raises(Exception, match="expired"):
-        verify_token(short, settings)
+        await verify_token(short, settings)
 
 
-def test_a_remembered_token_is_not_accepted_under_another_secret() -> None:
+async def test_a_remembered_token_is_not_accepted_under_another_secret() -> None:
     # given: a token verified with the secret that signed it
     signer = Settings(jwt_secret="s" * 40)
     other = Settings(jwt_secret="o" * 40)
     signed = token(signer, sub="u1")
-    assert verify_token(signed, signer).sub == "u1"
+    assert (await verify_token(signed, signer)).sub == "u1"
     # then: a server with another secret refuses it
     with pytest.raises(Exception, match="not valid"):
-        verify_token(signed, other)
+        await verify_token(signed, other)
 
 
 def _frozen_datetime(timestamp: float) -> type[datetime]:

@@ -30,11 +30,11 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def test_token_mints_a_token_the_server_accepts() -> None:
+async def test_token_mints_a_token_the_server_accepts() -> None:
     printed = run(
         "token", "someone", "--email", "me@example.com", "--days", "2", env=clean_env()
     ).strip()
-    claims = verify_token(printed, Settings())
+    claims = await verify_token(printed, Settings())
     assert (claims.sub, claims.email) == ("someone", "me@example.com")
 
 

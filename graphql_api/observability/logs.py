@@ -1,4 +1,7 @@
-"""Logging set-up: one JSON object per line (LOG_FORMAT=json, the default) or plain text.
+"""Logging set-up: one JSON object per line, or plain text for a person at a terminal.
+
+LOG_FORMAT unset means text when the log stream (stderr) is a terminal and JSON
+otherwise (a file, a pipe, a log collector), and JSON always under ENV=production.
 
 No token, password or event body is ever logged: we never pass them to a
 logger, and the filter below blanks anything that looks like one in case a
@@ -10,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 
@@ -60,11 +63,20 @@ class _Json(OrjsonFormatter):
             del log_data[key]
 
 
-def configure_logging(settings: Settings) -> None:
+def log_format(settings: Settings, stream: TextIO) -> str:
+    """LOG_FORMAT, or the one that suits whoever reads this stream."""
+    if settings.log_format is not None:
+        return settings.log_format
+    if settings.is_production or not stream.isatty():
+        return "json"
+    return "text"
+
+
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Idempotent: the CLI calls it, and so does the app when hypercorn imports it."""
     root = logging.getLogger()
-    handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if log_format(settings, handler.stream) == "json":
         handler.setFormatter(
             _Json(
                 "%(levelname)s %(name)s %(message)s",

@@ -1,4 +1,5 @@
-"""Bearer tokens: verified with PyJWT, HS256 in development, RS256 in production."""
+"""Bearer tokens, verified with PyJWT: HS256 with JWT_SECRET (development), RS256 with
+JWT_PUBLIC_KEY, or an identity provider's keys (JWT_JWKS_URL, security/jwks.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import jwt
 from cachetools import LRUCache
 
 from graphql_api.errors import Unauthenticated
+from graphql_api.security.jwks import ALGORITHMS, SigningKey, key_set
 from graphql_api.settings import Settings
 
 MAX_SUB_LENGTH = 255
+MAX_KID_LENGTH = 255
 LEEWAY_S = 30
 
 
@@ -32,29 +35,61 @@ class Claims:
 _VERIFIED: LRUCache[tuple[str, ...], Claims] = LRUCache(maxsize=10_000)
 
 
-def verify_token(token: str, settings: Settings) -> Claims:
-    key = settings.jwt_public_key or settings.jwt_secret
+async def verify_token(token: str, settings: Settings) -> Claims:
+    """The claims of a valid token; Unauthenticated (HTTP 401) for any other. Waits only
+    when a JWKS must be fetched (an unknown `kid`, or the first token)."""
+    if settings.jwks_enabled:
+        signing = await _provider_key(token, settings)
+        key: str | jwt.PyJWK = signing.jwk
+        key_text, algorithm = signing.fingerprint, signing.algorithm
+    else:
+        key = key_text = settings.jwt_public_key or settings.jwt_secret
+        algorithm = settings.jwt_algorithm
     remembered = (
         token,
-        key,
-        settings.jwt_algorithm,
+        key_text,
+        algorithm,
         settings.jwt_issuer or "",
         settings.jwt_audience or "",
     )
     claims = _VERIFIED.get(remembered)
     if claims is not None and time.time() < claims.expires_at.timestamp() + LEEWAY_S:
         return claims
-    claims = _verify(token, key, settings)
+    claims = _verify(token, key, algorithm, settings)
     _VERIFIED[remembered] = claims
     return claims
 
 
-def _verify(token: str, key: str, settings: Settings) -> Claims:
+async def _provider_key(token: str, settings: Settings) -> SigningKey:
+    """The identity provider's key for this token: the one its `kid` names, and only
+    for the algorithm that key is for (no `none`, no HS256 with a public key)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as e:
+        raise Unauthenticated(f"the bearer token is not valid: {e}") from None
+    algorithm, kid = header.get("alg"), header.get("kid")
+    if algorithm not in ALGORITHMS:
+        accepted = ", ".join(sorted(ALGORITHMS))
+        raise Unauthenticated(f"the bearer token is not valid: its alg is not one of {accepted}")
+    if not isinstance(kid, str) or not kid or len(kid) > MAX_KID_LENGTH:
+        raise Unauthenticated("the bearer token is not valid: it names no key (`kid`)")
+    signing = await key_set(settings).key(kid)
+    if signing is None:
+        raise Unauthenticated(f"the bearer token is not valid: no signing key {kid!r}")
+    if signing.algorithm != algorithm:
+        raise Unauthenticated(
+            f"the bearer token is not valid: key {kid!r} is for {signing.algorithm}, "
+            f"not {algorithm}"
+        )
+    return signing
+
+
+def _verify(token: str, key: str | jwt.PyJWK, algorithm: str, settings: Settings) -> Claims:
     try:
         payload = jwt.decode(
             token,
             key,
-            algorithms=[settings.jwt_algorithm],  # one algorithm: no alg confusion
+            algorithms=[algorithm],  # one algorithm: no alg confusion
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             options={"require": ["sub", "exp"], "verify_aud": settings.jwt_audience is not None},
