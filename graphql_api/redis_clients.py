@@ -15,8 +15,10 @@ from one Redis is kept here:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
+import time
 from collections.abc import Awaitable, Mapping
 from typing import Any, cast
 
@@ -27,14 +29,85 @@ from redis.exceptions import RedisClusterException, RedisError
 
 AnyRedis = Redis | RedisCluster
 # What a Redis that is down, slow or failing over raises: a cluster client's own
-# exceptions (no slot covered yet, no node reachable) are not RedisErrors.
-FAILURES: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)
+# exceptions (no slot covered yet, no node reachable) are not RedisErrors, and while it
+# drops a failed node's connections a call may write to one just closed (RuntimeError).
+FAILURES: tuple[type[Exception], ...] = (
+    RedisError,
+    RedisClusterException,
+    OSError,
+    RuntimeError,
+)
+
+
+class ClusterClient(RedisCluster):
+    """A RedisCluster that reads the cluster's layout (which node serves which slots) in a
+    task of its own. Callers bound their calls with short timeouts (the cache's 50 ms);
+    redis-py reads the layout inside the first call after a node failed, and a read cut
+    short by the caller's timeout starts over from nothing the next time, so after a
+    failover a busy process might never finish one. Here a timeout ends the caller's wait,
+    not the reading, and the next call finds the new master."""
+
+    _reading: asyncio.Future[Any] | None = None
+    _read_at = 0.0
+
+    async def initialize(self) -> ClusterClient:
+        if self._initialize:
+            reading = self._reading
+            if reading is None or reading.done():
+                reading = self._start_reading()
+            await asyncio.shield(reading)
+        return self
+
+    def read_layout_again(self, every_s: float = 1.0) -> None:
+        """Reads the layout again in the background, at most every `every_s`: while
+        calls are paused after failures, the next one then goes to the new master."""
+        reading = self._reading is not None and not self._reading.done()
+        if reading or time.monotonic() - self._read_at < every_s:
+            return
+        self._initialize = True
+        self._start_reading()
+
+    def _start_reading(self) -> asyncio.Future[Any]:
+        self._read_at = time.monotonic()
+        self._reading = asyncio.ensure_future(self._read_layout())
+        self._reading.add_done_callback(_retrieved)
+        return self._reading
+
+    async def _read_layout(self) -> None:
+        before = {id(n): n for n in self._known_nodes()}
+        try:
+            await super().initialize()
+        finally:
+            # redis-py forgets a node that left the layout (the killed master) with its
+            # connections open: close them, rather than leave them to the collector.
+            kept = {id(n) for n in self._known_nodes()}
+            for key, node in before.items():
+                if key not in kept:
+                    await node.disconnect()
+
+    async def aclose(self) -> None:
+        """Closes every node's connections (redis-py closes none while the layout is
+        due to be read again, as after a failure)."""
+        if self._reading is not None:
+            self._reading.cancel()
+        await super().aclose()
+        await self.nodes_manager.aclose()
+        await self.nodes_manager.aclose("startup_nodes")
+
+    def _known_nodes(self) -> list[Any]:
+        manager = self.nodes_manager
+        return [*manager.nodes_cache.values(), *manager.startup_nodes.values()]
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()  # whoever waited got it; nobody need have
 
 
 def connect(url: str, *, cluster: bool, **options: Any) -> AnyRedis:
     """A client of the Redis at `url`; of the whole cluster it belongs to when `cluster`."""
     if cluster:
-        return RedisCluster.from_url(url, **options)
+        return ClusterClient.from_url(url, **options)
     return Redis.from_url(url, **options)
 
 

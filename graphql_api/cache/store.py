@@ -166,7 +166,13 @@ class Cache:
 
     async def _call(self, op: Callable[[AnyRedis], Awaitable[T]]) -> T:
         """One bounded Redis call; `Unavailable` when Redis is off, slow or failing."""
-        if self.redis is None or not self.breaker.allow():
+        if self.redis is None:
+            raise Unavailable
+        if not self.breaker.allow():
+            if isinstance(self.redis, redis_clients.ClusterClient):
+                # Paused after failures: where did the failed node's slots go? The trial
+                # that ends the pause then asks the new master.
+                self.redis.read_layout_again()
             raise Unavailable
         budget = self.config.timeout_s + self.slack()
         started = time.monotonic()

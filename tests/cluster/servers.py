@@ -51,6 +51,7 @@ def cluster_port() -> int:
 class Node:
     port: int
     directory: Path
+    node_timeout_ms: int = NODE_TIMEOUT_MS
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,7 +72,7 @@ class Node:
                 "--dir", str(self.directory.resolve()),
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                "--cluster-node-timeout", str(self.node_timeout_ms),
                 # The other masters keep serving their slots while one fails over.
                 "--cluster-require-full-coverage", "no",
                 "--repl-diskless-sync-delay", "0",  # replicas in sync at once
@@ -111,6 +112,7 @@ class Node:
 @dataclass
 class Cluster:
     directory: Path
+    node_timeout_ms: int = NODE_TIMEOUT_MS
     nodes: list[Node] = field(default_factory=list)
 
     @property
@@ -123,7 +125,10 @@ class Cluster:
         return f"redis://{self.seed.address}"
 
     def start(self) -> None:
-        self.nodes = [Node(cluster_port(), self.directory / f"node-{i}") for i in range(NODES)]
+        self.nodes = [
+            Node(cluster_port(), self.directory / f"node-{i}", self.node_timeout_ms)
+            for i in range(NODES)
+        ]
         for node in self.nodes:
             node.start()
         subprocess.run(
