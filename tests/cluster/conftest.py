@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 from redis.asyncio.cluster import RedisCluster
 
 from graphql_api.settings import Settings
@@ -113,7 +112,3 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-
-
-def standalone(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
