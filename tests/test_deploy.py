@@ -527,3 +527,67 @@ def test_the_production_overlay_builds() -> None:
         if "configMapRef" in s
     }
     assert refs == {config["metadata"]["name"]}
+
+
+CLUSTER_OVERLAY = DEPLOY / "k8s" / "overlays" / "redis-cluster"
+
+
+def test_the_compose_cluster_variant_joins_six_nodes_and_keeps_the_queue_apart() -> None:
+    # given
+    [variant] = documents(DEPLOY / "compose.cluster.yaml")
+    services = variant["services"]
+    nodes = sorted(name for name in services if name.startswith("redis-node-"))
+    # when
+    merged = {
+        name: {**compose_environment(compose()["services"][name]), **services[name]["environment"]}
+        for name in ("api", "worker")
+    }
+    settings = Settings.model_validate({k.lower(): v for k, v in merged["api"].items()})
+    create = services["redis-cluster-init"]["command"][-1]
+    # then: six nodes in cluster mode, joined with a replica each
+    assert len(nodes) == 6
+    for name in nodes:
+        command = services[name]["command"]
+        assert command[command.index("--cluster-enabled") + 1] == "yes"
+        assert services[name]["image"] == "redis:7"
+    assert "--cluster create" in create
+    assert "--cluster-replicas 1" in create
+    assert "for n in 0 1 2 3 4 5" in create
+    # and the app: the cluster for everything but the queue, which stays on compose's Redis
+    assert settings.redis_cluster
+    assert urlsplit(settings.redis_url or "").hostname in nodes
+    assert urlsplit(settings.queue_redis_url or "").hostname == "redis"
+    assert "redis" in compose()["services"]
+    assert merged["worker"]["QUEUE_REDIS_URL"] == merged["api"]["QUEUE_REDIS_URL"]
+    for name in ("api", "worker"):
+        init = services[name]["depends_on"]["redis-cluster-init"]
+        assert init["condition"] == "service_completed_successfully"
+    unknown = {k for env in merged.values() for k in env} - setting_names() - NON_APP_ENV
+    assert unknown == set()
+
+
+@pytest.mark.skipif(KUSTOMIZE is None and KUBECTL is None, reason="no kustomize or kubectl")
+def test_the_redis_cluster_overlay_builds_on_production_with_redis_cluster_set() -> None:
+    # given
+    command = [KUSTOMIZE, "build"] if KUSTOMIZE else [str(KUBECTL), "kustomize"]
+    # when
+    built = subprocess.run(
+        [*map(str, command), str(CLUSTER_OVERLAY)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    objects = [o for o in yaml.safe_load_all(built.stdout) if o]
+    # then
+    [config] = [
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("scheduling-worker-config")
+    ]
+    assert config["data"]["REDIS_CLUSTER"] == "true"
+    assert config["data"]["MONGO_SECONDARY_READS"] == "true"  # the production overlay's
+    assert {"REDIS_CLUSTER"} <= setting_names()
+    [secret] = documents(BASE / "secret.example.yaml")
+    assert "QUEUE_REDIS_URL" in (BASE / "secret.example.yaml").read_text()
+    assert "REDIS_URL" in secret["stringData"]

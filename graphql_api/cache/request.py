@@ -10,7 +10,7 @@ from typing import TypeVar
 from aiodataloader import DataLoader
 
 from graphql_api.cache.codecs import Codec
-from graphql_api.cache.store import EPOCH, Cache
+from graphql_api.cache.store import EPOCH, Cache, user_tag
 
 T = TypeVar("T")
 
@@ -20,7 +20,8 @@ SHARED = "shared:"  # scopes of data every user's answers may show (e.g. the ser
 
 class RequestCache:
     """Scopes are the user's own (`goals`, `habit:<id>`, `cal:<id>`, ...): the user id is
-    part of every scope and every key, so no key can hold another user's data. Scopes
+    part of every scope and every key (`{u:<id>}`, a hash tag on a Redis Cluster), so no
+    key can hold another user's data. Scopes
     named `shared:...` are the same for everyone (they version data, not hold it)."""
 
     def __init__(self, cache: Cache, user_id: str) -> None:
@@ -39,7 +40,7 @@ class RequestCache:
         return DataLoader(self._load_versions)
 
     def _scope(self, name: str) -> str:
-        return name if name.startswith(SHARED) else f"u:{self.user_id}:{name}"
+        return name if name.startswith(SHARED) else f"{user_tag(self.user_id)}:{name}"
 
     async def _load_versions(self, scopes: list[str]) -> list[str | None]:
         tokens = await self.cache.versions(scopes)
@@ -72,7 +73,7 @@ class RequestCache:
         self.until = moment if self.until is None else min(self.until, moment)
 
     def key(self, name: str, tokens: list[str]) -> str:
-        return self.cache.key("u", self.user_id, name, *tokens)
+        return self.cache.key(user_tag(self.user_id), name, *tokens)
 
     async def cached(
         self,

@@ -20,7 +20,7 @@ import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast
 from graphql.language.parser import parse
 
-from graphql_api.cache.store import CACHE_REQUESTS, Cache
+from graphql_api.cache.store import CACHE_REQUESTS, Cache, user_tag
 from graphql_api.context import Context
 
 MAX_QUERY_LENGTH = 20_000
@@ -61,7 +61,7 @@ class ResponseCache:
             return None
         what = orjson.dumps([operation_name, query, variables], option=orjson.OPT_SORT_KEYS)
         digest = hashlib.sha256(what).hexdigest()
-        return ctx.state.cache.key("u", ctx.user_id, "response", digest)
+        return ctx.state.cache.key(user_tag(ctx.user_id), "response", digest)
 
     async def lookup(self, ctx: Context, key: str) -> tuple[dict[str, Any], str] | None:
         """The stored data and Cache-Control header, if nothing it showed has changed."""

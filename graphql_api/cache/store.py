@@ -11,6 +11,13 @@ a short timeout, and a circuit breaker stops trying for a few seconds after
 repeated failures. If an invalidation could not be written, the cache stays off
 in this process until a new global epoch (which retires every entry everywhere)
 has been written.
+
+On a Redis Cluster every key of a user's carries the hash tag `{u:<id>}` (`user_tag`):
+the user's versions and values sit in one slot, so one MGET reads them; the epoch
+and `shared:` scopes live in slots of their own and are read alongside (one MGET
+per slot, one round trip per node). The epoch names the run of every master: a
+failover (whose new master may lack the last writes, invalidations included)
+retires every entry, as a restarted Redis does.
 """
 
 from __future__ import annotations
@@ -28,7 +35,9 @@ from typing import Any, TypeVar
 from cachetools import TTLCache
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+from graphql_api import redis_clients
+from graphql_api.redis_clients import AnyRedis
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,6 +47,12 @@ CACHE_REQUESTS = Counter(
 )
 EPOCH = "epoch"
 RUN_ID_RECHECK_S = 5.0
+
+
+def user_tag(user_id: str) -> str:
+    """`{u:<id>}`, the start of every scope and key of a user's: its hash tag on a Redis
+    Cluster, so everything of one user's is in one slot."""
+    return f"{{u:{user_id}}}"
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,7 @@ class CircuitBreaker:
 class Cache:
     def __init__(
         self,
-        redis: Redis | None,
+        redis: AnyRedis | None,
         config: CacheConfig,
         slack: Callable[[], float] = lambda: 0.0,
     ) -> None:
@@ -121,8 +136,10 @@ class Cache:
         self._epoch_stale = False
         self._run_id: str | None = None
         self._run_id_at = 0.0
-        if redis is not None:
+        if isinstance(redis, Redis):
             # Every (re)connection may be to a restarted Redis: look at its run id again.
+            # (A cluster client has a pool per node; there an error or the periodic
+            # recheck looks again.)
             pool = redis.connection_pool
             make = pool.make_connection
 
@@ -147,9 +164,15 @@ class Cache:
     def key(self, *parts: str) -> str:
         return self.config.prefix + ":".join(parts)
 
-    async def _call(self, op: Callable[[Redis], Awaitable[T]]) -> T:
+    async def _call(self, op: Callable[[AnyRedis], Awaitable[T]]) -> T:
         """One bounded Redis call; `Unavailable` when Redis is off, slow or failing."""
-        if self.redis is None or not self.breaker.allow():
+        if self.redis is None:
+            raise Unavailable
+        if not self.breaker.allow():
+            if isinstance(self.redis, redis_clients.ClusterClient):
+                # Paused after failures: where did the failed node's slots go? The trial
+                # that ends the pause then asks the new master.
+                self.redis.read_layout_again()
             raise Unavailable
         budget = self.config.timeout_s + self.slack()
         started = time.monotonic()
@@ -166,7 +189,7 @@ class Cache:
                 self.breaker.failure("TimeoutError")
             self._run_id = None
             raise Unavailable from e
-        except (RedisError, OSError) as e:
+        except redis_clients.FAILURES as e:
             self.breaker.failure(type(e).__name__)
             self._run_id = None  # a restart is one reason: look again before trusting
             raise Unavailable from e
@@ -190,7 +213,7 @@ class Cache:
         try:
             run_id = await self._server_run()
             keys = [self.key("v", scope) for scope in scopes]
-            found = await self._call(lambda r: r.mget(keys))
+            found = await self._call(lambda r: redis_clients.mget(r, keys))
             if self._run_id is None:  # that call had to reconnect: a restart, maybe
                 run_id = await self._server_run()
             tokens = {s: _bytes(v).decode() for s, v in zip(scopes, found, strict=True) if v}
@@ -211,8 +234,8 @@ class Cache:
         """The Redis server's run id (it changes with every restart), looked up every few s."""
         now = time.monotonic()
         if self._run_id is None or now - self._run_id_at > RUN_ID_RECHECK_S:
-            info = await self._call(lambda r: r.info("server"))
-            self._run_id, self._run_id_at = str(info["run_id"]), now
+            self._run_id = await self._call(redis_clients.server_run)
+            self._run_id_at = now
         return self._run_id
 
     async def _new_epoch(self, run_id: str) -> str:
@@ -226,7 +249,7 @@ class Cache:
     async def _claim(self, fresh: dict[str, str]) -> dict[str, str]:
         """Sets tokens for scopes that have none; whichever process was first wins."""
 
-        async def claim(r: Redis) -> list[Any]:
+        async def claim(r: AnyRedis) -> list[Any]:
             pipe = r.pipeline(transaction=False)
             for scope, token in fresh.items():
                 pipe.set(self.key("v", scope), token, nx=True)
@@ -243,9 +266,8 @@ class Cache:
         if not self.enabled or not fresh:
             return fresh
         try:
-            await self._call(
-                lambda r: r.mset({self.key("v", scope): token for scope, token in fresh.items()})
-            )
+            versions = {self.key("v", scope): token for scope, token in fresh.items()}
+            await self._call(lambda r: redis_clients.mset(r, versions))
         except Unavailable:
             # The old entries could be read again once Redis answers: retire them all then.
             self._epoch_stale = True
@@ -329,7 +351,7 @@ class Cache:
             CACHE_REQUESTS.labels("l1", "miss").inc(len(rest))
         if rest:
             try:
-                values = await self._call(lambda r: r.mget(rest))
+                values = await self._call(lambda r: redis_clients.mget(r, rest))
             except Unavailable:
                 if counted:
                     CACHE_REQUESTS.labels("l2", "error").inc(len(rest))
@@ -350,7 +372,7 @@ class Cache:
             self.l1[key] = raw
         ttl = self._ttl(ttl_s)
 
-        async def store(r: Redis) -> Any:
+        async def store(r: AnyRedis) -> Any:
             pipe = r.pipeline(transaction=False)
             for key, raw in items.items():
                 pipe.set(key, raw, ex=ttl)

@@ -27,10 +27,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
 from graphql_api.persisted.manifest import Manifest, sha256
+from graphql_api.redis_clients import FAILURES, AnyRedis
 
 log = logging.getLogger(__name__)
 Mode = Literal["off", "apq", "log-unknown", "safelist"]
@@ -55,7 +53,7 @@ class PersistedQueries:
         mode: Mode,
         manifest: Manifest,
         *,
-        redis: Redis | None,
+        redis: AnyRedis | None,
         prefix: str,
         ttl_s: int,
         timeout_s: float = 0.1,
@@ -129,7 +127,7 @@ class PersistedQueries:
         try:
             async with asyncio.timeout(self.timeout_s):
                 raw = await self.redis.get(self._key(digest))
-        except (RedisError, OSError, TimeoutError):
+        except FAILURES:  # TimeoutError is an OSError
             return None  # the client resends the text
         if raw is None:
             return None
@@ -141,5 +139,5 @@ class PersistedQueries:
         try:
             async with asyncio.timeout(self.timeout_s):
                 await self.redis.set(self._key(digest), query, ex=self.ttl_s)
-        except (RedisError, OSError, TimeoutError):
+        except FAILURES:
             log.warning("could not register persisted query %s; it runs unregistered", digest)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import LockError
 
 from graphql_api import validation
 from graphql_api.cache import codecs
@@ -48,6 +48,7 @@ from graphql_api.recommend.data import (
 )
 from graphql_api.recommend.features import LABELS, NAMES
 from graphql_api.recommend.model import MODELS_SCOPE, Ranker
+from graphql_api.redis_clients import FAILURES
 from graphql_api.relay import ref_of
 from graphql_api.scheduling.slots import STEP, Slot, free_slots
 from models import Calendar, Event, Feedback, Habit
@@ -353,13 +354,13 @@ async def _booking(ctx: Context) -> AsyncIterator[None]:
     )
     try:
         acquired = await lock.acquire()
-    except RedisError:
+    except FAILURES:
         acquired = False
     try:
         yield
     finally:
         if acquired:
-            with suppress(RedisError, LockError):
+            with suppress(*FAILURES, LockError):
                 await lock.release()
 
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
+from graphql_api.redis_clients import AnyRedis
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def digest(query: str | None, variables: dict[str, Any] | None, operation: str |
 
 
 class Idempotency:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: AnyRedis, prefix: str) -> None:
         self.redis = redis
         self.prefix = prefix
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from graphql_api.redis_clients import AnyRedis, script
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Verdict:
 class RateLimiter:
     def __init__(
         self,
-        redis: Redis | None,
+        redis: AnyRedis | None,
         prefix: str,
         per_s: float,
         burst: int,
@@ -61,7 +61,7 @@ class RateLimiter:
         self.prefix = prefix
         self.per_ms = per_s / 1000
         self.burst = burst
-        self._script = redis.register_script(_TAKE) if redis is not None and per_s > 0 else None
+        self._script = script(redis, _TAKE) if redis is not None and per_s > 0 else None
 
     async def take(self, user_id: str) -> Verdict:
         if self._script is None:

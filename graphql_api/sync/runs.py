@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from graphql_api.cache.store import Cache
+from graphql_api.cache.store import Cache, user_tag
 from graphql_api.sync import engine, status
 from graphql_api.sync.providers import provider_for
 from graphql_api.sync.providers.base import ProviderRefused
@@ -68,7 +68,7 @@ async def _mark_calendar(
 
 async def retire(cache: Cache, user_id: str, *scopes: str) -> None:
     """What a sync changed, retired from the field and answer caches of that user."""
-    await cache.bump([f"u:{user_id}:{scope}" for scope in scopes])
+    await cache.bump([f"{user_tag(user_id)}:{scope}" for scope in scopes])
 
 
 @contextlib.asynccontextmanager

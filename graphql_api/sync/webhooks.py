@@ -13,11 +13,11 @@ import hmac
 import math
 
 from bson import ObjectId
-from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from graphql_api.lifespan import AppState
+from graphql_api.redis_clients import FAILURES
 from graphql_api.settings import Settings
 from graphql_api.sync.runs import request_sync
 from models import Calendar
@@ -54,7 +54,7 @@ async def google(request: Request) -> Response:
     key = f"{state.settings.cache_prefix}webhook:{calendar_id}"
     try:
         first = await state.redis.set(key, "1", nx=True, ex=max(1, math.ceil(window)))
-    except (RedisError, OSError):
+    except FAILURES:
         first = True  # no Redis to debounce with: a sync too many is harmless
     if first:
         await request_sync(state, calendar, full=False, delay_s=window)

@@ -686,12 +686,12 @@ async def test_users_never_share_a_key_and_a_bump_retires_only_its_own_user(
     alice_key = RequestCache(cache, "alice").key("goals", alice_tokens)
     bob_key = RequestCache(cache, "bob").key("goals", bob_tokens)
     assert alice_key != bob_key
-    assert ":alice:" in alice_key
-    assert ":bob:" in bob_key
-    stored = {k.decode() for k in r.scan_iter(match=f"{prefix}u:*")}
+    assert "{u:alice}:" in alice_key
+    assert "{u:bob}:" in bob_key
+    stored = {k.decode() for k in r.scan_iter(match=f"{prefix}{{u:*")}
     assert stored == {alice_key, bob_key}
     alice_version, bob_version = cast(
-        "list[bytes | None]", r.mget(f"{prefix}v:u:alice:goals", f"{prefix}v:u:bob:goals")
+        "list[bytes | None]", r.mget(f"{prefix}v:{{u:alice}}:goals", f"{prefix}v:{{u:bob}}:goals")
     )
     assert alice_version is not None
     assert bob_version is not None

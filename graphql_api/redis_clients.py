@@ -1,0 +1,189 @@
+"""Redis clients: one Redis, or a Redis Cluster when REDIS_CLUSTER is set.
+
+On a cluster, `REDIS_URL` is one seed node; redis-py's `RedisCluster` finds the
+others, routes each key to its slot's master and follows failovers. What differs
+from one Redis is kept here:
+
+- commands over several keys (MGET, MSET) are split per slot (keys that share a
+  hash tag, such as a user's `{u:<id>}`, stay one command);
+- the run id that names the data's incarnation is that of every master at once
+  (a restart or a failover anywhere changes it);
+- pub/sub: a PUBLISH on any node reaches the subscribers of every node, so a
+  subscriber listens on one node through a plain connection (redis-py's asyncio
+  cluster client has no pub/sub) and moves to another node if that one goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+from collections.abc import Awaitable, Mapping
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisClusterException, RedisError
+
+AnyRedis = Redis | RedisCluster
+# What a Redis that is down, slow or failing over raises: a cluster client's own
+# exceptions (no slot covered yet, no node reachable) are not RedisErrors, and while it
+# drops a failed node's connections a call may write to one just closed (RuntimeError).
+FAILURES: tuple[type[Exception], ...] = (
+    RedisError,
+    RedisClusterException,
+    OSError,
+    RuntimeError,
+)
+
+
+class ClusterClient(RedisCluster):
+    """A RedisCluster that reads the cluster's layout (which node serves which slots) in a
+    task of its own. Callers bound their calls with short timeouts (the cache's 50 ms);
+    redis-py reads the layout inside the first call after a node failed, and a read cut
+    short by the caller's timeout starts over from nothing the next time, so after a
+    failover a busy process might never finish one. Here a timeout ends the caller's wait,
+    not the reading, and the next call finds the new master."""
+
+    _reading: asyncio.Future[Any] | None = None
+    _read_at = 0.0
+
+    async def initialize(self) -> ClusterClient:
+        if self._initialize:
+            reading = self._reading
+            if reading is None or reading.done():
+                reading = self._start_reading()
+            await asyncio.shield(reading)
+        return self
+
+    def read_layout_again(self, every_s: float = 1.0) -> None:
+        """Reads the layout again in the background, at most every `every_s`: while
+        calls are paused after failures, the next one then goes to the new master."""
+        reading = self._reading is not None and not self._reading.done()
+        if reading or time.monotonic() - self._read_at < every_s:
+            return
+        self._initialize = True
+        self._start_reading()
+
+    def _start_reading(self) -> asyncio.Future[Any]:
+        self._read_at = time.monotonic()
+        self._reading = asyncio.ensure_future(self._read_layout())
+        self._reading.add_done_callback(_retrieved)
+        return self._reading
+
+    async def _read_layout(self) -> None:
+        before = {id(n): n for n in self._known_nodes()}
+        try:
+            await super().initialize()
+        finally:
+            # redis-py forgets a node that left the layout (the killed master) with its
+            # connections open: close them, rather than leave them to the collector.
+            kept = {id(n) for n in self._known_nodes()}
+            for key, node in before.items():
+                if key not in kept:
+                    await node.disconnect()
+
+    async def aclose(self) -> None:
+        """Closes every node's connections (redis-py closes none while the layout is
+        due to be read again, as after a failure)."""
+        if self._reading is not None:
+            self._reading.cancel()
+        await super().aclose()
+        await self.nodes_manager.aclose()
+        await self.nodes_manager.aclose("startup_nodes")
+
+    def _known_nodes(self) -> list[Any]:
+        manager = self.nodes_manager
+        return [*manager.nodes_cache.values(), *manager.startup_nodes.values()]
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()  # whoever waited got it; nobody need have
+
+
+def connect(url: str, *, cluster: bool, **options: Any) -> AnyRedis:
+    """A client of the Redis at `url`; of the whole cluster it belongs to when `cluster`."""
+    if cluster:
+        return ClusterClient.from_url(url, **options)
+    return Redis.from_url(url, **options)
+
+
+async def mget(redis: AnyRedis, keys: list[str]) -> list[Any]:
+    """MGET, one per slot on a cluster (in one round trip per node)."""
+    if isinstance(redis, RedisCluster):
+        return await redis.mget_nonatomic(keys)
+    found: list[Any] = await redis.mget(keys)
+    return found
+
+
+async def mset(redis: AnyRedis, mapping: Mapping[str, Any]) -> None:
+    """MSET, one per slot on a cluster."""
+    if isinstance(redis, RedisCluster):
+        await redis.mset_nonatomic(mapping)
+    else:
+        await redis.mset(mapping)
+
+
+async def server_run(redis: AnyRedis) -> str:
+    """What changes whenever the data may have gone back in time: the run id of one
+    Redis (a restart), or a digest of every master's run id (a restart, or a replica
+    taking over with the writes it had not yet received)."""
+    if isinstance(redis, RedisCluster):
+        infos = await redis.info("server", target_nodes=RedisCluster.PRIMARIES)
+        runs = sorted(str(info["run_id"]) for info in infos.values())
+        return hashlib.sha256(":".join(runs).encode()).hexdigest()[:16]
+    info = await redis.info("server")
+    return str(info["run_id"])
+
+
+async def ping(redis: AnyRedis) -> object:
+    """One node answers: on a cluster, the client's default node (replaced if it fails),
+    so a failover elsewhere does not make every API process unready at once."""
+    if isinstance(redis, RedisCluster):
+        return await redis.execute_command("PING", target_nodes=RedisCluster.DEFAULT_NODE)
+    return await cast("Awaitable[object]", redis.ping())
+
+
+async def publish(redis: AnyRedis, channel: str, message: str) -> None:
+    """PUBLISH; on a cluster through any node (the cluster bus carries it to every node)."""
+    await redis.execute_command("PUBLISH", channel, message)
+
+
+def script(redis: AnyRedis, source: str) -> AsyncScript:
+    """A Lua script run by EVALSHA; on a cluster, on the master of its keys' slot (the
+    keys of one call must share a slot)."""
+    return AsyncScript(redis, source)  # type: ignore[arg-type]
+
+
+async def subscriber(redis: AnyRedis, avoid: Redis | None = None) -> tuple[Redis, bool]:
+    """A plain client to subscribe with, and whether it is one of our own to close.
+
+    One Redis: that client itself. A cluster: a node's own client, another node than
+    `avoid` (the one that just failed) where there is one.
+    """
+    if not isinstance(redis, RedisCluster):
+        return redis, False
+    if redis._initialize:
+        await redis.initialize()
+    nodes = redis.get_nodes()
+    if avoid is not None:
+        address = avoid.connection_pool.connection_kwargs
+        others = [
+            n for n in nodes if (n.host, n.port) != (address.get("host"), address.get("port"))
+        ]
+        nodes = others or nodes
+    node = random.choice(nodes)  # noqa: S311 - spreads subscribers over the nodes
+    options = redis.connection_kwargs
+    return Redis(
+        host=node.host,
+        port=int(node.port),
+        username=options.get("username"),
+        password=options.get("password"),
+        ssl=options.get("connection_class") is not None
+        and options["connection_class"].__name__ == "SSLConnection",
+        socket_connect_timeout=options.get("socket_connect_timeout"),
+        health_check_interval=30,
+    ), True
