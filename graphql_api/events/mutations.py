@@ -29,19 +29,19 @@ async def load_event(ctx: Context, event_id: strawberry.ID) -> EventDoc:
 class EventMutations:
     @strawberry.mutation
     async def create_event(self, info: Info, input: CreateEventInput) -> Event:
-        return Event(doc=await service.create_event(info.context, input))
+        return Event.of(await service.create_event(info.context, input))
 
     @strawberry.mutation(
         description="Creates all the events or, if any input is bad, none (the error names "
         "the input's index)."
     )
     async def batch_create_events(self, info: Info, inputs: list[CreateEventInput]) -> list[Event]:
-        return [Event(doc=d) for d in await service.batch_create_events(info.context, inputs)]
+        return [Event.of(d) for d in await service.batch_create_events(info.context, inputs)]
 
     @strawberry.mutation
     async def update_event(self, info: Info, id: strawberry.ID, input: UpdateEventInput) -> Event:
         event = await load_event(info.context, id)
-        return Event(doc=await service.update_event(info.context, event, input))
+        return Event.of(await service.update_event(info.context, event, input))
 
     @strawberry.mutation
     async def delete_event(self, info: Info, id: strawberry.ID) -> bool:

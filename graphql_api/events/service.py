@@ -412,6 +412,4 @@ async def events_page(
     wanted = {ref_of(c, "Calendar") for c in calendar_ids} if calendar_ids is not None else None
     calendars = [ref(c) for c in await user_calendars(ctx) if wanted is None or ref(c) in wanted]
     events = sorted(await events_between(ctx, calendars, start, end), key=_event_key)
-    return paginate(
-        events, _event_key, first, after, lambda e: EventType(doc=e), valid=_valid_event_key
-    )
+    return paginate(events, _event_key, first, after, EventType.of, valid=_valid_event_key)

@@ -44,70 +44,58 @@ class Recurrence:
 @strawberry.type
 class Event(Node):
     doc: strawberry.Private[EventDoc]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        if is_generated(self.doc):  # an instance of a series: the series' id and its start
-            return to_global_id("Event", f"{self.doc.id}@{self.doc.instance}")
-        return to_global_id("Event", self.doc.id)
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.doc.title
-
-    @strawberry.field
-    def description(self) -> str | None:
-        return self.doc.description
-
-    @strawberry.field
-    def location(self) -> str | None:
-        return self.doc.location
-
-    @strawberry.field(
+    title: str
+    description: str | None
+    location: str | None
+    start: datetime = strawberry.field(
         description="The start instant. For an all-day event: its first date at 00:00Z, "
         "a date that no time zone shifts (see startDate). A series' own node has its first "
         "occurrence's start and end."
     )
-    def start(self) -> datetime:
-        if self.doc.all_day and self.doc.start_date:
-            return _floating(self.doc.start_date)
-        return self.doc.start_time
-
-    @strawberry.field(
+    end: datetime = strawberry.field(
         description="The end instant, exclusive. For an all-day event: the day after its last "
         "date at 00:00Z (see endDate)."
     )
-    def end(self) -> datetime:
-        if self.doc.all_day and self.doc.end_date:
-            return _floating(self.doc.end_date)
-        if self.doc.recurrence:  # a series' own node: its first occurrence
-            return first_end(self.doc)
-        return self.doc.end_time
+    all_day: bool
+    start_date: date | None = strawberry.field(
+        description="First date of an all-day event; null otherwise."
+    )
+    end_date: date | None = strawberry.field(
+        description="End date of an all-day event, exclusive; null otherwise."
+    )
+    busy: bool = strawberry.field(description="Whether the event blocks time for scheduling.")
+    status: EventStatus
+    recurring_event_id: strawberry.ID | None = strawberry.field(
+        description="The recurring event this is an instance of, if any."
+    )
 
-    @strawberry.field
-    def all_day(self) -> bool:
-        return self.doc.all_day
-
-    @strawberry.field(description="First date of an all-day event; null otherwise.")
-    def start_date(self) -> date | None:
-        return date.fromisoformat(self.doc.start_date) if self.doc.start_date else None
-
-    @strawberry.field(description="End date of an all-day event, exclusive; null otherwise.")
-    def end_date(self) -> date | None:
-        return date.fromisoformat(self.doc.end_date) if self.doc.end_date else None
-
-    @strawberry.field(description="Whether the event blocks time for scheduling.")
-    def busy(self) -> bool:
-        return self.doc.busy
-
-    @strawberry.field
-    def status(self) -> EventStatus:
-        return EventStatus(self.doc.status)
-
-    @strawberry.field(description="The recurring event this is an instance of, if any.")
-    def recurring_event_id(self) -> strawberry.ID | None:
-        rid = self.doc.recurring_event_id
-        return to_global_id("Event", rid) if rid else None
+    @classmethod
+    def of(cls, doc: EventDoc) -> Event:
+        # An instance of a series has the series' id and its own start.
+        raw_id = f"{doc.id}@{doc.instance}" if is_generated(doc) else doc.id
+        all_day, start_date, end_date = doc.all_day, doc.start_date, doc.end_date
+        if all_day and end_date:
+            end = _floating(end_date)
+        elif doc.recurrence:  # a series' own node: its first occurrence
+            end = first_end(doc)
+        else:
+            end = doc.end_time
+        rid = doc.recurring_event_id
+        return cls(
+            doc=doc,
+            id=to_global_id("Event", raw_id),
+            title=doc.title,
+            description=doc.description,
+            location=doc.location,
+            start=_floating(start_date) if all_day and start_date else doc.start_time,
+            end=end,
+            all_day=all_day,
+            start_date=date.fromisoformat(start_date) if start_date else None,
+            end_date=date.fromisoformat(end_date) if end_date else None,
+            busy=doc.busy,
+            status=EventStatus(doc.status),
+            recurring_event_id=to_global_id("Event", rid) if rid else None,
+        )
 
     @strawberry.field(
         description="How the series repeats, on a series and on each of its instances; "
@@ -132,7 +120,7 @@ class Event(Node):
         calendar = await calendar_of(info.context, self.doc.calendar_id)
         if calendar is None:  # removed while this request ran
             raise not_found("Calendar")
-        return Calendar(doc=calendar)
+        return Calendar.of(calendar)
 
     @strawberry.field(description="The habit this event was booked for, if any.")
     async def habit(
@@ -144,4 +132,4 @@ class Event(Node):
         if self.doc.habit_id is None:
             return None
         habit = await habit_of(info.context, self.doc.habit_id)
-        return Habit(doc=habit) if habit else None
+        return Habit.of(habit) if habit else None

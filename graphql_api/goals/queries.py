@@ -22,4 +22,4 @@ class GoalQueries:
     ) -> Connection[Goal]:
         order = (order_by or GoalOrder.PRIORITY).value
         docs, key = await service.list_goals(info.context, status.value if status else None, order)
-        return paginate(docs, key, first, after, lambda d: Goal(doc=d))
+        return paginate(docs, key, first, after, Goal.of)

@@ -9,7 +9,7 @@ import strawberry
 from graphql_api.cache.control import cache
 from graphql_api.context import Info
 from graphql_api.goals import service
-from graphql_api.relay import Node
+from graphql_api.relay import Node, to_global_id
 from models import Goal as GoalDoc
 from models.base import ref
 
@@ -56,39 +56,31 @@ class ProgressEntry:
 @strawberry.type
 class Goal(Node):
     doc: strawberry.Private[GoalDoc]
+    title: str
+    description: str | None
+    status: GoalStatus
+    priority: Priority
+    target_date: date | None
+    target: GoalTarget | None
+    created_at: datetime
+    updated_at: datetime
 
-    @strawberry.field
-    def title(self) -> str:
-        return self.doc.title
-
-    @strawberry.field
-    def description(self) -> str | None:
-        return self.doc.description
-
-    @strawberry.field
-    def status(self) -> GoalStatus:
-        return GoalStatus(self.doc.status)
-
-    @strawberry.field
-    def priority(self) -> Priority:
-        return Priority(service.priority_name(self.doc.priority))
-
-    @strawberry.field
-    def target_date(self) -> date | None:
-        return date.fromisoformat(self.doc.target_date) if self.doc.target_date else None
-
-    @strawberry.field
-    def target(self) -> GoalTarget | None:
-        t = self.doc.target
-        return GoalTarget(value=t.value, unit=t.unit) if t else None
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.doc.created_at
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.doc.updated_at
+    @classmethod
+    def of(cls, doc: GoalDoc) -> Goal:
+        t = doc.target
+        target_date = doc.target_date
+        return cls(
+            doc=doc,
+            id=to_global_id("Goal", doc.id),
+            title=doc.title,
+            description=doc.description,
+            status=GoalStatus(doc.status),
+            priority=Priority(service.priority_name(doc.priority)),
+            target_date=date.fromisoformat(target_date) if target_date else None,
+            target=GoalTarget(value=t.value, unit=t.unit) if t else None,
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+        )
 
     @strawberry.field(
         description="In [0, 1]: logged value over the target where one is set, else the mean "
@@ -116,4 +108,5 @@ class Goal(Node):
         from graphql_api.habits.types import Habit
 
         docs = await user_habits(info.context)
-        return [Habit(doc=d) for d in docs if d.goal_id == ref(self.doc)]
+        goal_id = ref(self.doc)
+        return [Habit.of(d) for d in docs if d.goal_id == goal_id]

@@ -24,7 +24,7 @@ class RecommendationMutations:
         calendar_id: strawberry.ID | None = None,
     ) -> Event:
         habit = await habit_named(info.context, habit_id)
-        return Event(doc=await service.schedule_habit(info.context, habit, start, calendar_id))
+        return Event.of(await service.schedule_habit(info.context, habit, start, calendar_id))
 
     @strawberry.mutation(
         description="What the user thought of a recommended slot: taken or turned down. "
