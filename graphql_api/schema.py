@@ -27,7 +27,7 @@ from graphql_api.errors import ErrorCodes, answer_unavailable, unavailable
 from graphql_api.events.mutations import EventMutations
 from graphql_api.events.queries import EventQueries
 from graphql_api.events.service import instance_of
-from graphql_api.events.types import Event
+from graphql_api.events.types import Event, event_of
 from graphql_api.goals.mutations import GoalMutations
 from graphql_api.goals.queries import GoalQueries
 from graphql_api.goals.types import Goal
@@ -71,13 +71,13 @@ async def _event(ctx: Context, raw: str) -> Node | None:
     _, local = decode_global_id(raw)
     if "@" in local:  # an instance of a recurring series
         instance = await instance_of(ctx, local)
-        return Event.of(instance) if instance else None
+        return await event_of(ctx, instance) if instance else None
     doc = await ctx.loaders.event_by_id.load(ref_of(raw, "Event"))
     if doc is None:
         ctx.cache.untracked()  # an id that is not (or no longer) the user's
         return None
     await ctx.cache.depend_on(f"cal:{doc.calendar_id}")
-    return Event.of(doc)
+    return await event_of(ctx, doc)
 
 
 async def _user(ctx: Context, global_id: str) -> Node | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -403,13 +403,21 @@ async def events_page(
     calendar_ids: list[str] | None,
     first: int | None,
     after: str | None,
+    *,
+    wrap: Callable[[Event, Calendar], Any],
 ) -> Connection[Any]:
-    """Events overlapping the range, ordered by start; cancelled ones left out."""
-    from graphql_api.events.types import Event as EventType
-
+    """Events overlapping the range, ordered by start; cancelled ones left out. Each
+    page item is `wrap(event, its calendar)`."""
     start, end = validation.time_range(time_range.start, time_range.end)
     page_size(first)
     wanted = {ref_of(c, "Calendar") for c in calendar_ids} if calendar_ids is not None else None
-    calendars = [ref(c) for c in await user_calendars(ctx) if wanted is None or ref(c) in wanted]
-    events = sorted(await events_between(ctx, calendars, start, end), key=_event_key)
-    return paginate(events, _event_key, first, after, EventType.of, valid=_valid_event_key)
+    calendars = {ref(c): c for c in await user_calendars(ctx) if wanted is None or ref(c) in wanted}
+    events = sorted(await events_between(ctx, list(calendars), start, end), key=_event_key)
+    return paginate(
+        events,
+        _event_key,
+        first,
+        after,
+        lambda e: wrap(e, calendars[e.calendar_id]),
+        valid=_valid_event_key,
+    )

@@ -8,7 +8,7 @@ import strawberry
 
 from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.types import Calendar
-from graphql_api.context import Info
+from graphql_api.context import Context, Info
 from graphql_api.errors import not_found
 from graphql_api.events.recurrence import first_end, is_generated, rrule_of
 from graphql_api.relay import Node, to_global_id
@@ -41,6 +41,33 @@ class Recurrence:
     )
 
 
+async def _recurrence(root: Event, info: Info) -> Recurrence | None:
+    series: EventDoc | None = root.doc
+    if not root.doc.recurrence:
+        rid = root.doc.recurring_event_id
+        series = await info.context.loaders.event_by_id.load(rid) if rid else None
+    rule = rrule_of(series) if series is not None else None
+    if series is None or rule is None:  # a single event, or a series of RDATEs alone
+        return None
+    zone = series.timezone
+    if zone is None:  # all-day series run in their calendar's zone
+        calendar = await calendar_of(info.context, series.calendar_id)
+        zone = calendar.timezone if calendar is not None else "UTC"
+    return Recurrence(rrule=rule, timezone=zone)
+
+
+async def _habit(
+    root: Event, info: Info
+) -> Annotated[Habit, strawberry.lazy("graphql_api.habits.types")] | None:
+    from graphql_api.habits.service import habit_of
+    from graphql_api.habits.types import Habit
+
+    if root.doc.habit_id is None:
+        return None
+    habit = await habit_of(info.context, root.doc.habit_id)
+    return Habit.of(habit) if habit else None
+
+
 @strawberry.type
 class Event(Node):
     doc: strawberry.Private[EventDoc]
@@ -68,9 +95,19 @@ class Event(Node):
     recurring_event_id: strawberry.ID | None = strawberry.field(
         description="The recurring event this is an instance of, if any."
     )
+    recurrence: Recurrence | None = strawberry.field(
+        resolver=_recurrence,
+        description="How the series repeats, on a series and on each of its instances; "
+        "null on single events.",
+    )
+    calendar: Calendar
+    habit: Annotated[Habit, strawberry.lazy("graphql_api.habits.types")] | None = strawberry.field(
+        resolver=_habit, description="The habit this event was booked for, if any."
+    )
 
     @classmethod
-    def of(cls, doc: EventDoc) -> Event:
+    def of(cls, doc: EventDoc, calendar: Calendar) -> Event:
+        """`calendar`: the event's own, which a page of events has at hand (see `event_of`)."""
         # An instance of a series has the series' id and its own start.
         raw_id = f"{doc.id}@{doc.instance}" if is_generated(doc) else doc.id
         all_day, start_date, end_date = doc.all_day, doc.start_date, doc.end_date
@@ -95,41 +132,13 @@ class Event(Node):
             busy=doc.busy,
             status=EventStatus(doc.status),
             recurring_event_id=to_global_id("Event", rid) if rid else None,
+            calendar=calendar,
         )
 
-    @strawberry.field(
-        description="How the series repeats, on a series and on each of its instances; "
-        "null on single events."
-    )
-    async def recurrence(self, info: Info) -> Recurrence | None:
-        series: EventDoc | None = self.doc
-        if not self.doc.recurrence:
-            rid = self.doc.recurring_event_id
-            series = await info.context.loaders.event_by_id.load(rid) if rid else None
-        rule = rrule_of(series) if series is not None else None
-        if series is None or rule is None:  # a single event, or a series of RDATEs alone
-            return None
-        zone = series.timezone
-        if zone is None:  # all-day series run in their calendar's zone
-            calendar = await calendar_of(info.context, series.calendar_id)
-            zone = calendar.timezone if calendar is not None else "UTC"
-        return Recurrence(rrule=rule, timezone=zone)
 
-    @strawberry.field
-    async def calendar(self, info: Info) -> Calendar:
-        calendar = await calendar_of(info.context, self.doc.calendar_id)
-        if calendar is None:  # removed while this request ran
-            raise not_found("Calendar")
-        return Calendar.of(calendar)
-
-    @strawberry.field(description="The habit this event was booked for, if any.")
-    async def habit(
-        self, info: Info
-    ) -> Annotated[Habit, strawberry.lazy("graphql_api.habits.types")] | None:
-        from graphql_api.habits.service import habit_of
-        from graphql_api.habits.types import Habit
-
-        if self.doc.habit_id is None:
-            return None
-        habit = await habit_of(info.context, self.doc.habit_id)
-        return Habit.of(habit) if habit else None
+async def event_of(ctx: Context, doc: EventDoc) -> Event:
+    """The event with its calendar, one of the user's (from the request's list)."""
+    calendar = await calendar_of(ctx, doc.calendar_id)
+    if calendar is None:  # removed while this request ran
+        raise not_found("Calendar")
+    return Event.of(doc, Calendar.of(calendar))
