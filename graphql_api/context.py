@@ -31,6 +31,9 @@ T = TypeVar("T")
 # (a goal or habit written a moment ago may show a moment late there).
 SECONDARY_SCOPES = frozenset({"goals", "habits"})
 SECONDARY_CACHE_TTL_S = 5
+# The scopes of the user's lists (see `documents`), which nearly every operation reads:
+# their versions are read along with the user's own.
+LISTS = ("goals", "habits", "calendars")
 D = TypeVar("D", bound=Document)
 
 
@@ -79,6 +82,7 @@ class Context:
             claims = self.claims
             if claims is None:
                 raise Unauthenticated("a bearer token is required")
+            self.cache.prefetch(*LISTS)
             self.user = await self.cache.cached(
                 "user",
                 ["profile"],
