@@ -23,7 +23,7 @@ from graphql_api.events.recurrence import (
     series_end,
 )
 from graphql_api.relay import Connection, page_size, paginate, ref_of
-from loaders.base import BATCH_SIZE
+from loaders.base import find_all
 from models import Calendar, Event
 from models.base import Ref, apply_change, ref
 from models.event import overlapping
@@ -271,10 +271,9 @@ async def _query_events(
     # The user's events in the range, the calendars picked here: a `calendarId: {$in}`
     # beside the range makes the embedded Mongo-wire server scan the whole collection.
     wanted = set(calendar_ids)
-    found = await Event.find(
-        {**overlapping(ctx.user_id, start, end), "status": {"$ne": "CANCELLED"}},
-        batch_size=BATCH_SIZE,
-    ).to_list()
+    found = await find_all(
+        Event, {**overlapping(ctx.user_id, start, end), "status": {"$ne": "CANCELLED"}}
+    )
     return [e for e in found if e.calendar_id in wanted]
 
 
