@@ -28,6 +28,7 @@ from graphql_api.events.mutations import EventMutations
 from graphql_api.events.queries import EventQueries
 from graphql_api.events.service import instance_of
 from graphql_api.events.types import Event, event_of
+from graphql_api.execution import Execution
 from graphql_api.goals.mutations import GoalMutations
 from graphql_api.goals.queries import GoalQueries
 from graphql_api.goals.types import Goal
@@ -167,6 +168,7 @@ def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]
         mutation=Mutation,
         subscription=Subscription,
         types=[Goal, Habit, Calendar, Event, User, SyncRun],
+        execution_context_class=Execution,
         extensions=[
             OperationMetrics,  # first: it sees the errors once ErrorCodes has coded them
             request_limits(settings, LIST_SIZES),
