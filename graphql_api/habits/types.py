@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -8,8 +9,10 @@ import strawberry
 
 from graphql_api import validation
 from graphql_api.cache.control import cache
-from graphql_api.context import Info
+from graphql_api.context import Context, Info
 from graphql_api.habits import service
+from graphql_api.habits.loop import HabitStats
+from graphql_api.lookahead import known
 from graphql_api.relay import Node, to_global_id
 from models import CheckInEntry
 from models import Habit as HabitDoc
@@ -52,6 +55,10 @@ class Streak:
     longest: int
 
 
+def _streak(stats: HabitStats) -> Streak:
+    return Streak(current=stats.current_streak, longest=stats.longest_streak)
+
+
 @strawberry.type
 class CheckIn:
     doc: strawberry.Private[CheckInEntry]
@@ -85,6 +92,8 @@ class Habit(Node):
     duration_minutes: int
     preferred_windows: list[PreferredWindow]
     created_at: datetime
+    # Its streaks and strength, when its page worked them out for all its habits at once.
+    page_stats: strawberry.Private[HabitStats | Exception | None] = None
 
     @classmethod
     def of(cls, doc: HabitDoc) -> Habit:
@@ -115,17 +124,29 @@ class Habit(Node):
         goal = await goal_of(info.context, self.doc.goal_id)
         return Goal.of(goal) if goal else None
 
-    @strawberry.field(description="Counted up to the user's today.", directives=cache(60))
-    async def streak(self, info: Info) -> Streak:
-        stats = await service.habit_stats(info.context, self.doc)
-        return Streak(current=stats.current_streak, longest=stats.longest_streak)
+    @strawberry.field(
+        description="Counted up to the user's today.", directives=cache(60), graphql_type=Streak
+    )
+    def streak(self, info: Info) -> Streak | Awaitable[Streak]:
+        if self.page_stats is not None:
+            return _streak(known(self.page_stats))
+        return self._streak(info.context)
+
+    async def _streak(self, ctx: Context) -> Streak:
+        return _streak(await service.habit_stats(ctx, self.doc))
 
     @strawberry.field(
         description="Loop Habit Tracker's habit score on the user's today, in [0, 1].",
         directives=cache(60),
+        graphql_type=float,
     )
-    async def strength(self, info: Info) -> float:
-        return (await service.habit_stats(info.context, self.doc)).strength
+    def strength(self, info: Info) -> float | Awaitable[float]:
+        if self.page_stats is not None:
+            return known(self.page_stats).strength
+        return self._strength(info.context)
+
+    async def _strength(self, ctx: Context) -> float:
+        return (await service.habit_stats(ctx, self.doc)).strength
 
     @strawberry.field(description="Check-ins from `from` to `to`, both included, oldest first.")
     async def check_ins(
