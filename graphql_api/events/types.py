@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime, time
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -13,6 +14,8 @@ from graphql_api.errors import not_found
 from graphql_api.events.recurrence import first_end, is_generated, rrule_of
 from graphql_api.relay import Node, to_global_id
 from models import Event as EventDoc
+from models import Habit as HabitDoc
+from models.base import ref
 
 if TYPE_CHECKING:
     from graphql_api.habits.types import Habit
@@ -56,15 +59,20 @@ async def _recurrence(root: Event, info: Info) -> Recurrence | None:
     return Recurrence(rrule=rule, timezone=zone)
 
 
-async def _habit(
-    root: Event, info: Info
-) -> Annotated[Habit, strawberry.lazy("graphql_api.habits.types")] | None:
+def _habit(root: Event, info: Info) -> Habit | Awaitable[Habit | None] | None:
+    habit_id = root.doc.habit_id
+    if habit_id is None:
+        return None
+    if root.page_habits is not None:
+        return root.page_habits.get(habit_id)
+    return _habit_of(info.context, habit_id)
+
+
+async def _habit_of(ctx: Context, habit_id: str) -> Habit | None:
     from graphql_api.habits.service import habit_of
     from graphql_api.habits.types import Habit
 
-    if root.doc.habit_id is None:
-        return None
-    habit = await habit_of(info.context, root.doc.habit_id)
+    habit = await habit_of(ctx, habit_id)
     return Habit.of(habit) if habit else None
 
 
@@ -101,8 +109,11 @@ class Event(Node):
         "null on single events.",
     )
     calendar: Calendar
+    # The user's habits by id, when the event's page read them for all its events.
+    page_habits: strawberry.Private[dict[str, Any] | None] = None  # of Habit (a lazy type here)
     habit: Annotated[Habit, strawberry.lazy("graphql_api.habits.types")] | None = strawberry.field(
-        resolver=_habit, description="The habit this event was booked for, if any."
+        resolver=_habit,  # type: ignore[assignment] # a value, or an awaitable of one
+        description="The habit this event was booked for, if any.",
     )
 
     @classmethod
@@ -134,6 +145,17 @@ class Event(Node):
             recurring_event_id=to_global_id("Event", rid) if rid else None,
             calendar=calendar,
         )
+
+
+def complete_events(events: list[Event], habits: list[HabitDoc]) -> None:
+    """Gives a page's events the user's habits (one Habit each, shared), when the query
+    asks for the habits they were booked for: those fields then answer at once."""
+    from graphql_api.habits.types import Habit
+
+    booked = {e.doc.habit_id for e in events}
+    views = {ref(h): Habit.of(h) for h in habits if ref(h) in booked}
+    for event in events:
+        event.page_habits = views
 
 
 async def event_of(ctx: Context, doc: EventDoc) -> Event:
