@@ -23,7 +23,7 @@ from graphql_api.lifespan import AppState
 from graphql_api.security.tokens import Claims
 from graphql_api.settings import Settings
 from loaders import Loaders, create_loaders
-from loaders.base import BATCH_SIZE
+from loaders.base import find_all
 from models import User
 
 T = TypeVar("T")
@@ -31,6 +31,9 @@ T = TypeVar("T")
 # (a goal or habit written a moment ago may show a moment late there).
 SECONDARY_SCOPES = frozenset({"goals", "habits"})
 SECONDARY_CACHE_TTL_S = 5
+# The scopes of the user's lists (see `documents`), which nearly every operation reads:
+# their versions are read along with the user's own.
+LISTS = ("goals", "habits", "calendars")
 D = TypeVar("D", bound=Document)
 
 
@@ -79,6 +82,7 @@ class Context:
             claims = self.claims
             if claims is None:
                 raise Unauthenticated("a bearer token is required")
+            self.cache.prefetch(*LISTS)
             self.user = await self.cache.cached(
                 "user",
                 ["profile"],
@@ -139,14 +143,12 @@ class Context:
             self.cache.valid_until(self.now + timedelta(seconds=SECONDARY_CACHE_TTL_S))
 
         async def load() -> list[D]:
-            query = {"userId": self.user_id}
+            collection = model.get_pymongo_collection()
             if secondary:
-                collection = model.get_pymongo_collection().with_options(
+                collection = collection.with_options(
                     read_preference=ReadPreference.SECONDARY_PREFERRED
                 )
-                rows = await collection.find(query, batch_size=BATCH_SIZE).to_list()
-                return [model.model_validate(row) for row in rows]
-            return await model.find(query, batch_size=BATCH_SIZE).to_list()
+            return await find_all(model, {"userId": self.user_id}, collection)
 
         async def cached() -> list[D]:
             return await self.cache.cached(scope, [scope], ttl_s, load, codecs.documents(model))

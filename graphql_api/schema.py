@@ -27,7 +27,8 @@ from graphql_api.errors import ErrorCodes, answer_unavailable, unavailable
 from graphql_api.events.mutations import EventMutations
 from graphql_api.events.queries import EventQueries
 from graphql_api.events.service import instance_of
-from graphql_api.events.types import Event
+from graphql_api.events.types import Event, event_of
+from graphql_api.execution import Execution
 from graphql_api.goals.mutations import GoalMutations
 from graphql_api.goals.queries import GoalQueries
 from graphql_api.goals.types import Goal
@@ -53,36 +54,36 @@ from models import SyncRun as SyncRunDoc
 async def _goal(ctx: Context, raw: str) -> Node | None:
     await ctx.cache.depend_on("goals")
     doc = await ctx.loaders.goal_by_id.load(ref_of(raw, "Goal"))
-    return Goal(doc=doc) if doc else None
+    return Goal.of(doc) if doc else None
 
 
 async def _habit(ctx: Context, raw: str) -> Node | None:
     await ctx.cache.depend_on("habits")
     doc = await ctx.loaders.habit_by_id.load(ref_of(raw, "Habit"))
-    return Habit(doc=doc) if doc else None
+    return Habit.of(doc) if doc else None
 
 
 async def _calendar(ctx: Context, raw: str) -> Node | None:
     doc = await calendar_of(ctx, ref_of(raw, "Calendar"))
-    return Calendar(doc=doc) if doc else None
+    return Calendar.of(doc) if doc else None
 
 
 async def _event(ctx: Context, raw: str) -> Node | None:
     _, local = decode_global_id(raw)
     if "@" in local:  # an instance of a recurring series
         instance = await instance_of(ctx, local)
-        return Event(doc=instance) if instance else None
+        return await event_of(ctx, instance) if instance else None
     doc = await ctx.loaders.event_by_id.load(ref_of(raw, "Event"))
     if doc is None:
         ctx.cache.untracked()  # an id that is not (or no longer) the user's
         return None
     await ctx.cache.depend_on(f"cal:{doc.calendar_id}")
-    return Event(doc=doc)
+    return await event_of(ctx, doc)
 
 
 async def _user(ctx: Context, global_id: str) -> Node | None:
     viewer = ctx.viewer
-    return User(doc=viewer) if ref_of(global_id, "User") == str(viewer.id) else None
+    return User.of(viewer) if ref_of(global_id, "User") == str(viewer.id) else None
 
 
 async def _sync_run(ctx: Context, raw: str) -> Node | None:
@@ -90,7 +91,7 @@ async def _sync_run(ctx: Context, raw: str) -> Node | None:
         {"_id": ObjectId(ref_of(raw, "SyncRun")), "userId": ctx.user_id}
     )
     ctx.cache.untracked()  # runs move on by themselves
-    return SyncRun(doc=run) if run else None
+    return SyncRun.of(run) if run else None
 
 
 NODE_RESOLVERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {
@@ -167,6 +168,7 @@ def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]
         mutation=Mutation,
         subscription=Subscription,
         types=[Goal, Habit, Calendar, Event, User, SyncRun],
+        execution_context_class=Execution,
         extensions=[
             OperationMetrics,  # first: it sees the errors once ErrorCodes has coded them
             request_limits(settings, LIST_SIZES),

@@ -15,6 +15,7 @@ from aiodataloader import DataLoader
 from beanie import Document
 from bson import ObjectId
 from prometheus_client import Histogram
+from pymongo.asynchronous.collection import AsyncCollection
 
 from models.base import Ref
 
@@ -34,6 +35,23 @@ BATCH_SIZES = Histogram(
     ["loader"],
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
 )
+
+
+async def find_all(
+    model: type[D], query: dict[str, Any], collection: AsyncCollection[Any] | None = None
+) -> list[D]:
+    """`model.find(query).to_list()` in one round trip, through pymongo: Beanie adds a
+    projection naming every field, which makes the embedded Mongo-wire server copy
+    each document, and its query building and parsing cost ~40% more CPU."""
+    collection = collection if collection is not None else model.get_pymongo_collection()
+    rows = await collection.find(query, batch_size=BATCH_SIZE).to_list()
+    return [model.model_validate(row) for row in rows]
+
+
+async def find_one(model: type[D], query: dict[str, Any]) -> D | None:
+    """`model.find_one(query)`, through pymongo (see `find_all`)."""
+    row = await model.get_pymongo_collection().find_one(query)
+    return None if row is None else model.model_validate(row)
 
 
 class UserScopedLoader(DataLoader[K, V]):
@@ -57,9 +75,7 @@ class ByIdLoader(UserScopedLoader[Ref, D | None], Generic[D]):
 
     async def load_batch(self, keys: list[Ref]) -> list[D | None]:
         ids = [ObjectId(k) for k in set(keys) if ObjectId.is_valid(k)]
-        docs = await self.document.find(
-            {"_id": {"$in": ids}, "userId": self.user_id}, batch_size=BATCH_SIZE
-        ).to_list()
+        docs = await find_all(self.document, {"_id": {"$in": ids}, "userId": self.user_id})
         by_id: dict[str, Any] = {str(doc.id): doc for doc in docs}
         return [by_id.get(key) for key in keys]
 
@@ -77,10 +93,9 @@ class ByParentLoader(UserScopedLoader[Ref, list[D]], Generic[D]):
     order_by: ClassVar[str]
 
     async def load_batch(self, keys: list[Ref]) -> list[list[D]]:
-        docs: list[Any] = await self.document.find(
-            {self.field: {"$in": list(set(keys))}, "userId": self.user_id},
-            batch_size=BATCH_SIZE,
-        ).to_list()
+        docs: list[Any] = await find_all(
+            self.document, {self.field: {"$in": list(set(keys))}, "userId": self.user_id}
+        )
         grouped: dict[Ref, list[Any]] = defaultdict(list)
         for doc in sorted(docs, key=lambda d: (getattr(d, self.order_by), d.id)):
             grouped[getattr(doc, self.attribute)].append(doc)

@@ -209,3 +209,51 @@ async def test_goals_page_survives_a_deletion_before_the_cursor(alice: Client) -
     ).data["goals"]
     # then
     assert [e["node"]["title"] for e in second["edges"]] == ["g2", "g1", "g0"]
+
+
+PAGE = """
+query Page($yes: Boolean!) {
+  goals {
+    edges { node { id p: progress ...Habits hidden: progress @skip(if: true) } }
+  }
+}
+fragment Habits on Goal {
+  habits @include(if: $yes) { id s: streak { current longest } strength }
+}
+"""
+ALONE = """
+query Alone($id: ID!) {
+  node(id: $id) {
+    ... on Goal { id p: progress habits { id s: streak { current longest } strength } }
+  }
+}
+"""
+
+
+async def test_a_page_of_goals_shows_what_each_goal_shows_alone(alice: Client) -> None:
+    """A page works out its goals' progress and habits at once (graphql_api.lookahead),
+    through fragments, aliases, @skip and @include; each goal alone works its own out."""
+    # given: goals with and without a target, habits with and without check-ins
+    measured = await create_goal(alice, target={"value": 10, "unit": "km"})
+    await alice.op("LogGoalProgress", {"goalId": measured["id"], "value": 4})
+    habitual = await create_goal(alice)
+    daily = await create_habit(alice, goalId=habitual["id"])
+    await create_habit(alice, goalId=habitual["id"])
+    await check_in(alice, daily["id"], _today_utc())
+    await create_goal(alice)
+
+    # when
+    page = await alice.execute(PAGE, {"yes": True})
+    bare = await alice.execute(PAGE, {"yes": False})
+
+    # then
+    nodes = [e["node"] for e in page.data["goals"]["edges"]]
+    assert len(nodes) == 3
+    for node in nodes:
+        alone = await alice.execute(ALONE, {"id": node["id"]})
+        assert node == alone.data["node"]
+    progress = {n["id"]: n["p"] for n in nodes}
+    assert progress[measured["id"]] == pytest.approx(0.4)
+    assert progress[habitual["id"]] > 0
+    assert [len(n["habits"]) for n in nodes if n["id"] == habitual["id"]] == [2]
+    assert [sorted(e["node"]) for e in bare.data["goals"]["edges"]] == [["id", "p"]] * 3

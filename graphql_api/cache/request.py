@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -16,6 +17,11 @@ T = TypeVar("T")
 
 
 SHARED = "shared:"  # scopes of data every user's answers may show (e.g. the served models)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # a failed prefetch matters only to whoever awaits it
 
 
 class RequestCache:
@@ -58,6 +64,14 @@ class RequestCache:
             return None
         self.read.update(zip(names, tokens, strict=True))
         return tokens
+
+    def prefetch(self, *scopes: str) -> None:
+        """Reads these scopes' versions with the request's next batch, without counting
+        them as shown: those the answer uses later are at hand then, and the request
+        reads its versions in fewer round trips (each some 100 µs of CPU)."""
+        if self.cache.enabled:
+            for scope in scopes:
+                self._versions.load(self._scope(scope)).add_done_callback(_retrieved)
 
     async def depend_on(self, *scopes: str) -> None:
         """Records that the answer shows data of these scopes, read without the cache."""

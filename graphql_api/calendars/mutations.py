@@ -13,7 +13,7 @@ from graphql_api.relay import ref_of
 class CalendarMutations:
     @strawberry.mutation
     async def connect_calendar(self, info: Info, input: ConnectCalendarInput) -> Calendar:
-        return Calendar(doc=await service.connect_calendar(info.context, input))
+        return Calendar.of(await service.connect_calendar(info.context, input))
 
     @strawberry.mutation(
         description="Queues a sync of the calendar (joining one already queued) and returns it."
@@ -24,7 +24,7 @@ class CalendarMutations:
         run = await service.sync_calendar(
             info.context, ref_of(calendar_id, "Calendar"), full=full_sync
         )
-        return SyncRun(doc=run)
+        return SyncRun.of(run)
 
     @strawberry.mutation(description="Removes the calendar and every event on it.")
     async def disconnect_calendar(self, info: Info, id: strawberry.ID) -> bool:

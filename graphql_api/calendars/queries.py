@@ -14,4 +14,4 @@ class CalendarQueries:
         description="The user's calendars, the primary one first.", directives=cache(300)
     )
     async def calendars(self, info: Info) -> list[Calendar]:
-        return [Calendar(doc=d) for d in await service.user_calendars(info.context)]
+        return [Calendar.of(d) for d in await service.user_calendars(info.context)]

@@ -7,7 +7,7 @@ import strawberry
 
 from graphql_api.context import Info
 from graphql_api.errors import not_found
-from graphql_api.relay import Node
+from graphql_api.relay import Node, to_global_id
 from models import Calendar as CalendarDoc
 from models import SyncRun as SyncRunDoc
 
@@ -39,100 +39,85 @@ class SyncState:
 @strawberry.type
 class Calendar(Node):
     doc: strawberry.Private[CalendarDoc]
+    name: str
+    provider: CalendarProvider
+    timezone: str = strawberry.field(
+        description="IANA zone in which the calendar's all-day events fall."
+    )
+    color: str | None
+    is_primary: bool
+    sync_state: SyncState | None = strawberry.field(
+        description="The last sync; null for LOCAL calendars, which do not sync."
+    )
+    created_at: datetime
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.doc.name
-
-    @strawberry.field
-    def provider(self) -> CalendarProvider:
-        return CalendarProvider(self.doc.provider)
-
-    @strawberry.field(description="IANA zone in which the calendar's all-day events fall.")
-    def timezone(self) -> str:
-        return self.doc.timezone
-
-    @strawberry.field
-    def color(self) -> str | None:
-        return self.doc.color
-
-    @strawberry.field
-    def is_primary(self) -> bool:
-        return self.doc.is_primary
-
-    @strawberry.field(description="The last sync; null for LOCAL calendars, which do not sync.")
-    def sync_state(self) -> SyncState | None:
-        s = self.doc.sync_state
-        if s is None:
-            return None
-        return SyncState(
-            status=SyncRunStatus(s.status),
-            last_synced_at=s.last_synced_at,
-            last_error=s.last_error,
-            event_count=s.event_count,
+    @classmethod
+    def of(cls, doc: CalendarDoc) -> Calendar:
+        s = doc.sync_state
+        return cls(
+            doc=doc,
+            id=to_global_id("Calendar", doc.id),
+            name=doc.name,
+            provider=CalendarProvider(doc.provider),
+            timezone=doc.timezone,
+            color=doc.color,
+            is_primary=doc.is_primary,
+            sync_state=None
+            if s is None
+            else SyncState(
+                status=SyncRunStatus(s.status),
+                last_synced_at=s.last_synced_at,
+                last_error=s.last_error,
+                event_count=s.event_count,
+            ),
+            created_at=doc.created_at,
         )
 
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.doc.created_at
+
+async def _sync_run_calendar(root: SyncRun, info: Info) -> Calendar:
+    from graphql_api.calendars.service import calendar_of
+
+    calendar = await calendar_of(info.context, root.doc.calendar_id)
+    if calendar is None:
+        raise not_found("Calendar")
+    return Calendar.of(calendar)
 
 
 @strawberry.type(description="One sync of one calendar.")
 class SyncRun(Node):
     doc: strawberry.Private[SyncRunDoc]
+    status: SyncRunStatus
+    full: bool = strawberry.field(
+        description="Whether it lists the whole calendar (else: changes only)."
+    )
+    calendar: Calendar = strawberry.field(resolver=_sync_run_calendar)
+    processed: int
+    total: int | None = strawberry.field(description="Of the whole sync, when the provider says.")
+    created: int
+    updated: int
+    deleted: int
+    error: str | None
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
 
-    @strawberry.field
-    def status(self) -> SyncRunStatus:
-        return SyncRunStatus(self.doc.status)
-
-    @strawberry.field(description="Whether it lists the whole calendar (else: changes only).")
-    def full(self) -> bool:
-        return self.doc.full
-
-    @strawberry.field
-    async def calendar(self, info: Info) -> Calendar:
-        from graphql_api.calendars.service import calendar_of
-
-        calendar = await calendar_of(info.context, self.doc.calendar_id)
-        if calendar is None:
-            raise not_found("Calendar")
-        return Calendar(doc=calendar)
-
-    @strawberry.field
-    def processed(self) -> int:
-        return self.doc.processed
-
-    @strawberry.field(description="Of the whole sync, when the provider says.")
-    def total(self) -> int | None:
-        return self.doc.total
-
-    @strawberry.field
-    def created(self) -> int:
-        return self.doc.created
-
-    @strawberry.field
-    def updated(self) -> int:
-        return self.doc.updated
-
-    @strawberry.field
-    def deleted(self) -> int:
-        return self.doc.deleted
-
-    @strawberry.field
-    def error(self) -> str | None:
-        return self.doc.error
-
-    @strawberry.field
-    def queued_at(self) -> datetime:
-        return self.doc.queued_at
-
-    @strawberry.field
-    def started_at(self) -> datetime | None:
-        return self.doc.started_at
-
-    @strawberry.field
-    def finished_at(self) -> datetime | None:
-        return self.doc.finished_at
+    @classmethod
+    def of(cls, doc: SyncRunDoc) -> SyncRun:
+        return cls(
+            doc=doc,
+            id=to_global_id("SyncRun", doc.id),
+            status=SyncRunStatus(doc.status),
+            full=doc.full,
+            processed=doc.processed,
+            total=doc.total,
+            created=doc.created,
+            updated=doc.updated,
+            deleted=doc.deleted,
+            error=doc.error,
+            queued_at=doc.queued_at,
+            started_at=doc.started_at,
+            finished_at=doc.finished_at,
+        )
 
 
 @strawberry.type(description="Where a sync run stands, as it goes.")

@@ -6,7 +6,7 @@ from graphql_api.context import Context, Info
 from graphql_api.errors import BadUserInput, not_found
 from graphql_api.events import service
 from graphql_api.events.inputs import CreateEventInput, UpdateEventInput
-from graphql_api.events.types import Event
+from graphql_api.events.types import Event, event_of
 from graphql_api.relay import decode_global_id, ref_of
 from models import Event as EventDoc
 from models.base import ref
@@ -29,19 +29,20 @@ async def load_event(ctx: Context, event_id: strawberry.ID) -> EventDoc:
 class EventMutations:
     @strawberry.mutation
     async def create_event(self, info: Info, input: CreateEventInput) -> Event:
-        return Event(doc=await service.create_event(info.context, input))
+        return await event_of(info.context, await service.create_event(info.context, input))
 
     @strawberry.mutation(
         description="Creates all the events or, if any input is bad, none (the error names "
         "the input's index)."
     )
     async def batch_create_events(self, info: Info, inputs: list[CreateEventInput]) -> list[Event]:
-        return [Event(doc=d) for d in await service.batch_create_events(info.context, inputs)]
+        docs = await service.batch_create_events(info.context, inputs)
+        return [await event_of(info.context, d) for d in docs]
 
     @strawberry.mutation
     async def update_event(self, info: Info, id: strawberry.ID, input: UpdateEventInput) -> Event:
         event = await load_event(info.context, id)
-        return Event(doc=await service.update_event(info.context, event, input))
+        return await event_of(info.context, await service.update_event(info.context, event, input))
 
     @strawberry.mutation
     async def delete_event(self, info: Info, id: strawberry.ID) -> bool:

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import asyncio
+
 import strawberry
 
 from graphql_api.cache.control import cache
+from graphql_api.calendars.types import Calendar
 from graphql_api.context import Info
 from graphql_api.events import service
 from graphql_api.events.inputs import TimeRangeInput
-from graphql_api.events.types import Event
+from graphql_api.events.types import Event, complete_events
+from graphql_api.habits.service import user_habits
+from graphql_api.lookahead import asks_for
 from graphql_api.relay import Connection
+from models import Calendar as CalendarDoc
+from models import Event as EventDoc
 
 
 @strawberry.type
@@ -25,4 +32,18 @@ class EventQueries:
         after: str | None = None,
     ) -> Connection[Event]:
         ids = [str(c) for c in calendar_ids] if calendar_ids is not None else None
-        return await service.events_page(info.context, range, ids, first, after)
+        views: dict[str, Calendar] = {}  # one per calendar, shared by its events
+
+        def wrap(doc: EventDoc, calendar: CalendarDoc) -> Event:
+            view = views.get(doc.calendar_id)
+            if view is None:
+                view = views[doc.calendar_id] = Calendar.of(calendar)
+            return Event.of(doc, view)
+
+        listed = service.events_page(info.context, range, ids, first, after, wrap=wrap)
+        if not asks_for(info, "edges", "node", "habit"):
+            return await listed
+        page: Connection[Event]
+        page, habits = await asyncio.gather(listed, user_habits(info.context))
+        complete_events([edge.node for edge in page.edges], habits)
+        return page

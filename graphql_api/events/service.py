@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from graphql_api.events.recurrence import (
     series_end,
 )
 from graphql_api.relay import Connection, page_size, paginate, ref_of
-from loaders.base import BATCH_SIZE
+from loaders.base import find_all
 from models import Calendar, Event
 from models.base import Ref, apply_change, ref
 from models.event import overlapping
@@ -271,10 +271,9 @@ async def _query_events(
     # The user's events in the range, the calendars picked here: a `calendarId: {$in}`
     # beside the range makes the embedded Mongo-wire server scan the whole collection.
     wanted = set(calendar_ids)
-    found = await Event.find(
-        {**overlapping(ctx.user_id, start, end), "status": {"$ne": "CANCELLED"}},
-        batch_size=BATCH_SIZE,
-    ).to_list()
+    found = await find_all(
+        Event, {**overlapping(ctx.user_id, start, end), "status": {"$ne": "CANCELLED"}}
+    )
     return [e for e in found if e.calendar_id in wanted]
 
 
@@ -403,15 +402,21 @@ async def events_page(
     calendar_ids: list[str] | None,
     first: int | None,
     after: str | None,
+    *,
+    wrap: Callable[[Event, Calendar], Any],
 ) -> Connection[Any]:
-    """Events overlapping the range, ordered by start; cancelled ones left out."""
-    from graphql_api.events.types import Event as EventType
-
+    """Events overlapping the range, ordered by start; cancelled ones left out. Each
+    page item is `wrap(event, its calendar)`."""
     start, end = validation.time_range(time_range.start, time_range.end)
     page_size(first)
     wanted = {ref_of(c, "Calendar") for c in calendar_ids} if calendar_ids is not None else None
-    calendars = [ref(c) for c in await user_calendars(ctx) if wanted is None or ref(c) in wanted]
-    events = sorted(await events_between(ctx, calendars, start, end), key=_event_key)
+    calendars = {ref(c): c for c in await user_calendars(ctx) if wanted is None or ref(c) in wanted}
+    events = sorted(await events_between(ctx, list(calendars), start, end), key=_event_key)
     return paginate(
-        events, _event_key, first, after, lambda e: EventType(doc=e), valid=_valid_event_key
+        events,
+        _event_key,
+        first,
+        after,
+        lambda e: wrap(e, calendars[e.calendar_id]),
+        valid=_valid_event_key,
     )

@@ -1,18 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime, time
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.types import Calendar
-from graphql_api.context import Info
+from graphql_api.context import Context, Info
 from graphql_api.errors import not_found
 from graphql_api.events.recurrence import first_end, is_generated, rrule_of
 from graphql_api.relay import Node, to_global_id
 from models import Event as EventDoc
+from models import Habit as HabitDoc
+from models.base import ref
 
 if TYPE_CHECKING:
     from graphql_api.habits.types import Habit
@@ -41,107 +44,123 @@ class Recurrence:
     )
 
 
+async def _recurrence(root: Event, info: Info) -> Recurrence | None:
+    series: EventDoc | None = root.doc
+    if not root.doc.recurrence:
+        rid = root.doc.recurring_event_id
+        series = await info.context.loaders.event_by_id.load(rid) if rid else None
+    rule = rrule_of(series) if series is not None else None
+    if series is None or rule is None:  # a single event, or a series of RDATEs alone
+        return None
+    zone = series.timezone
+    if zone is None:  # all-day series run in their calendar's zone
+        calendar = await calendar_of(info.context, series.calendar_id)
+        zone = calendar.timezone if calendar is not None else "UTC"
+    return Recurrence(rrule=rule, timezone=zone)
+
+
+def _habit(root: Event, info: Info) -> Habit | Awaitable[Habit | None] | None:
+    habit_id = root.doc.habit_id
+    if habit_id is None:
+        return None
+    if root.page_habits is not None:
+        return root.page_habits.get(habit_id)
+    return _habit_of(info.context, habit_id)
+
+
+async def _habit_of(ctx: Context, habit_id: str) -> Habit | None:
+    from graphql_api.habits.service import habit_of
+    from graphql_api.habits.types import Habit
+
+    habit = await habit_of(ctx, habit_id)
+    return Habit.of(habit) if habit else None
+
+
 @strawberry.type
 class Event(Node):
     doc: strawberry.Private[EventDoc]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        if is_generated(self.doc):  # an instance of a series: the series' id and its start
-            return to_global_id("Event", f"{self.doc.id}@{self.doc.instance}")
-        return to_global_id("Event", self.doc.id)
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.doc.title
-
-    @strawberry.field
-    def description(self) -> str | None:
-        return self.doc.description
-
-    @strawberry.field
-    def location(self) -> str | None:
-        return self.doc.location
-
-    @strawberry.field(
+    title: str
+    description: str | None
+    location: str | None
+    start: datetime = strawberry.field(
         description="The start instant. For an all-day event: its first date at 00:00Z, "
         "a date that no time zone shifts (see startDate). A series' own node has its first "
         "occurrence's start and end."
     )
-    def start(self) -> datetime:
-        if self.doc.all_day and self.doc.start_date:
-            return _floating(self.doc.start_date)
-        return self.doc.start_time
-
-    @strawberry.field(
+    end: datetime = strawberry.field(
         description="The end instant, exclusive. For an all-day event: the day after its last "
         "date at 00:00Z (see endDate)."
     )
-    def end(self) -> datetime:
-        if self.doc.all_day and self.doc.end_date:
-            return _floating(self.doc.end_date)
-        if self.doc.recurrence:  # a series' own node: its first occurrence
-            return first_end(self.doc)
-        return self.doc.end_time
-
-    @strawberry.field
-    def all_day(self) -> bool:
-        return self.doc.all_day
-
-    @strawberry.field(description="First date of an all-day event; null otherwise.")
-    def start_date(self) -> date | None:
-        return date.fromisoformat(self.doc.start_date) if self.doc.start_date else None
-
-    @strawberry.field(description="End date of an all-day event, exclusive; null otherwise.")
-    def end_date(self) -> date | None:
-        return date.fromisoformat(self.doc.end_date) if self.doc.end_date else None
-
-    @strawberry.field(description="Whether the event blocks time for scheduling.")
-    def busy(self) -> bool:
-        return self.doc.busy
-
-    @strawberry.field
-    def status(self) -> EventStatus:
-        return EventStatus(self.doc.status)
-
-    @strawberry.field(description="The recurring event this is an instance of, if any.")
-    def recurring_event_id(self) -> strawberry.ID | None:
-        rid = self.doc.recurring_event_id
-        return to_global_id("Event", rid) if rid else None
-
-    @strawberry.field(
-        description="How the series repeats, on a series and on each of its instances; "
-        "null on single events."
+    all_day: bool
+    start_date: date | None = strawberry.field(
+        description="First date of an all-day event; null otherwise."
     )
-    async def recurrence(self, info: Info) -> Recurrence | None:
-        series: EventDoc | None = self.doc
-        if not self.doc.recurrence:
-            rid = self.doc.recurring_event_id
-            series = await info.context.loaders.event_by_id.load(rid) if rid else None
-        rule = rrule_of(series) if series is not None else None
-        if series is None or rule is None:  # a single event, or a series of RDATEs alone
-            return None
-        zone = series.timezone
-        if zone is None:  # all-day series run in their calendar's zone
-            calendar = await calendar_of(info.context, series.calendar_id)
-            zone = calendar.timezone if calendar is not None else "UTC"
-        return Recurrence(rrule=rule, timezone=zone)
+    end_date: date | None = strawberry.field(
+        description="End date of an all-day event, exclusive; null otherwise."
+    )
+    busy: bool = strawberry.field(description="Whether the event blocks time for scheduling.")
+    status: EventStatus
+    recurring_event_id: strawberry.ID | None = strawberry.field(
+        description="The recurring event this is an instance of, if any."
+    )
+    recurrence: Recurrence | None = strawberry.field(
+        resolver=_recurrence,
+        description="How the series repeats, on a series and on each of its instances; "
+        "null on single events.",
+    )
+    calendar: Calendar
+    # The user's habits by id, when the event's page read them for all its events.
+    page_habits: strawberry.Private[dict[str, Any] | None] = None  # of Habit (a lazy type here)
+    habit: Annotated[Habit, strawberry.lazy("graphql_api.habits.types")] | None = strawberry.field(
+        resolver=_habit,  # type: ignore[assignment] # a value, or an awaitable of one
+        description="The habit this event was booked for, if any.",
+    )
 
-    @strawberry.field
-    async def calendar(self, info: Info) -> Calendar:
-        calendar = await calendar_of(info.context, self.doc.calendar_id)
-        if calendar is None:  # removed while this request ran
-            raise not_found("Calendar")
-        return Calendar(doc=calendar)
+    @classmethod
+    def of(cls, doc: EventDoc, calendar: Calendar) -> Event:
+        """`calendar`: the event's own, which a page of events has at hand (see `event_of`)."""
+        # An instance of a series has the series' id and its own start.
+        raw_id = f"{doc.id}@{doc.instance}" if is_generated(doc) else doc.id
+        all_day, start_date, end_date = doc.all_day, doc.start_date, doc.end_date
+        if all_day and end_date:
+            end = _floating(end_date)
+        elif doc.recurrence:  # a series' own node: its first occurrence
+            end = first_end(doc)
+        else:
+            end = doc.end_time
+        rid = doc.recurring_event_id
+        return cls(
+            doc=doc,
+            id=to_global_id("Event", raw_id),
+            title=doc.title,
+            description=doc.description,
+            location=doc.location,
+            start=_floating(start_date) if all_day and start_date else doc.start_time,
+            end=end,
+            all_day=all_day,
+            start_date=date.fromisoformat(start_date) if start_date else None,
+            end_date=date.fromisoformat(end_date) if end_date else None,
+            busy=doc.busy,
+            status=EventStatus(doc.status),
+            recurring_event_id=to_global_id("Event", rid) if rid else None,
+            calendar=calendar,
+        )
 
-    @strawberry.field(description="The habit this event was booked for, if any.")
-    async def habit(
-        self, info: Info
-    ) -> Annotated[Habit, strawberry.lazy("graphql_api.habits.types")] | None:
-        from graphql_api.habits.service import habit_of
-        from graphql_api.habits.types import Habit
 
-        if self.doc.habit_id is None:
-            return None
-        habit = await habit_of(info.context, self.doc.habit_id)
-        return Habit(doc=habit) if habit else None
+def complete_events(events: list[Event], habits: list[HabitDoc]) -> None:
+    """Gives a page's events the user's habits (one Habit each, shared), when the query
+    asks for the habits they were booked for: those fields then answer at once."""
+    from graphql_api.habits.types import Habit
+
+    booked = {e.doc.habit_id for e in events}
+    views = {ref(h): Habit.of(h) for h in habits if ref(h) in booked}
+    for event in events:
+        event.page_habits = views
+
+
+async def event_of(ctx: Context, doc: EventDoc) -> Event:
+    """The event with its calendar, one of the user's (from the request's list)."""
+    calendar = await calendar_of(ctx, doc.calendar_id)
+    if calendar is None:  # removed while this request ran
+        raise not_found("Calendar")
+    return Event.of(doc, Calendar.of(calendar))

@@ -22,12 +22,12 @@ async def load_goal(ctx: Context, goal_id: strawberry.ID) -> GoalDoc:
 class GoalMutations:
     @strawberry.mutation
     async def create_goal(self, info: Info, input: CreateGoalInput) -> Goal:
-        return Goal(doc=await service.create_goal(info.context, input))
+        return Goal.of(await service.create_goal(info.context, input))
 
     @strawberry.mutation
     async def update_goal(self, info: Info, id: strawberry.ID, input: UpdateGoalInput) -> Goal:
         goal = await load_goal(info.context, id)
-        return Goal(doc=await service.update_goal(info.context, goal, input))
+        return Goal.of(await service.update_goal(info.context, goal, input))
 
     @strawberry.mutation(description="Deletes the goal; its habits stay, without a goal.")
     async def delete_goal(self, info: Info, id: strawberry.ID) -> bool:
@@ -42,4 +42,4 @@ class GoalMutations:
     ) -> Goal:
         goal = await load_goal(info.context, goal_id)
         await service.log_progress(info.context, goal, value, note)
-        return Goal(doc=goal)
+        return Goal.of(goal)

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import asyncio
+
 import strawberry
 
 from graphql_api.cache.control import cache
 from graphql_api.context import Info
 from graphql_api.goals import service
-from graphql_api.goals.types import Goal, GoalOrder, GoalStatus
+from graphql_api.goals.types import Goal, GoalOrder, GoalStatus, complete_goals
+from graphql_api.habits.service import user_habits
+from graphql_api.lookahead import asks_for
 from graphql_api.relay import Connection, paginate
 
 
@@ -21,5 +25,17 @@ class GoalQueries:
         order_by: GoalOrder | None = None,
     ) -> Connection[Goal]:
         order = (order_by or GoalOrder.PRIORITY).value
-        docs, key = await service.list_goals(info.context, status.value if status else None, order)
-        return paginate(docs, key, first, after, lambda d: Goal(doc=d))
+        progress = asks_for(info, "edges", "node", "progress")
+        habits = asks_for(info, "edges", "node", "habits")
+        stats = asks_for(info, "edges", "node", "habits", "streak") or asks_for(
+            info, "edges", "node", "habits", "strength"
+        )
+        listed = service.list_goals(info.context, status.value if status else None, order)
+        if habits or stats:  # read along with the goals, in the same round of reads
+            (docs, key), _ = await asyncio.gather(listed, user_habits(info.context))
+        else:
+            docs, key = await listed
+        page = paginate(docs, key, first, after, Goal.of)
+        nodes = [edge.node for edge in page.edges]
+        await complete_goals(info.context, nodes, progress=progress, habits=habits, stats=stats)
+        return page

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import date, datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from graphql_api.cache.control import cache
-from graphql_api.context import Info
+from graphql_api.context import Context, Info
 from graphql_api.goals import service
-from graphql_api.relay import Node
+from graphql_api.lookahead import known, settled
+from graphql_api.relay import Node, to_global_id
 from models import Goal as GoalDoc
 from models.base import ref
 
@@ -56,47 +59,46 @@ class ProgressEntry:
 @strawberry.type
 class Goal(Node):
     doc: strawberry.Private[GoalDoc]
+    title: str
+    description: str | None
+    status: GoalStatus
+    priority: Priority
+    target_date: date | None
+    target: GoalTarget | None
+    created_at: datetime
+    updated_at: datetime
+    # What the goal's page worked out for all its goals at once (`complete_goals`):
+    # the fields answer from it at once, without a coroutine of their own.
+    page_progress: strawberry.Private[float | Exception | None] = None
+    page_habits: strawberry.Private[list[Any] | None] = None  # Habits (lazily imported here)
 
-    @strawberry.field
-    def title(self) -> str:
-        return self.doc.title
-
-    @strawberry.field
-    def description(self) -> str | None:
-        return self.doc.description
-
-    @strawberry.field
-    def status(self) -> GoalStatus:
-        return GoalStatus(self.doc.status)
-
-    @strawberry.field
-    def priority(self) -> Priority:
-        return Priority(service.priority_name(self.doc.priority))
-
-    @strawberry.field
-    def target_date(self) -> date | None:
-        return date.fromisoformat(self.doc.target_date) if self.doc.target_date else None
-
-    @strawberry.field
-    def target(self) -> GoalTarget | None:
-        t = self.doc.target
-        return GoalTarget(value=t.value, unit=t.unit) if t else None
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.doc.created_at
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.doc.updated_at
+    @classmethod
+    def of(cls, doc: GoalDoc) -> Goal:
+        t = doc.target
+        target_date = doc.target_date
+        return cls(
+            doc=doc,
+            id=to_global_id("Goal", doc.id),
+            title=doc.title,
+            description=doc.description,
+            status=GoalStatus(doc.status),
+            priority=Priority(service.priority_name(doc.priority)),
+            target_date=date.fromisoformat(target_date) if target_date else None,
+            target=GoalTarget(value=t.value, unit=t.unit) if t else None,
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+        )
 
     @strawberry.field(
         description="In [0, 1]: logged value over the target where one is set, else the mean "
         "strength of the goal's active habits, else 0; 1 once COMPLETED.",
         directives=cache(60),
+        graphql_type=float,
     )
-    async def progress(self, info: Info) -> float:
-        return await service.goal_progress(info.context, self.doc)
+    def progress(self, info: Info) -> float | Awaitable[float]:
+        if self.page_progress is not None:
+            return known(self.page_progress)
+        return service.goal_progress(info.context, self.doc)
 
     @strawberry.field(
         description=f"Logged progress, oldest first: the latest {service.PROGRESS_LOG_LATEST} "
@@ -108,12 +110,45 @@ class Goal(Node):
         latest = entries[-service.PROGRESS_LOG_LATEST :]
         return [ProgressEntry(at=e.at, value=e.value, note=e.note) for e in latest]
 
-    @strawberry.field(description="The goal's habits, active or not, oldest first.")
-    async def habits(
-        self, info: Info
-    ) -> list[Annotated[Habit, strawberry.lazy("graphql_api.habits.types")]]:
+    @strawberry.field(
+        description="The goal's habits, active or not, oldest first.",
+        graphql_type=list[Annotated["Habit", strawberry.lazy("graphql_api.habits.types")]],
+    )
+    def habits(self, info: Info) -> list[Habit] | Awaitable[list[Habit]]:
+        if self.page_habits is not None:
+            return self.page_habits
+        return self._habits(info.context)
+
+    async def _habits(self, ctx: Context) -> list[Habit]:
         from graphql_api.habits.service import user_habits
         from graphql_api.habits.types import Habit
 
-        docs = await user_habits(info.context)
-        return [Habit(doc=d) for d in docs if d.goal_id == ref(self.doc)]
+        goal_id = ref(self.doc)
+        return [Habit.of(d) for d in await user_habits(ctx) if d.goal_id == goal_id]
+
+
+async def complete_goals(
+    ctx: Context, goals: list[Goal], *, progress: bool, habits: bool, stats: bool
+) -> None:
+    """Works out, for all the goals of a page at once, what the query asks of them: their
+    progress, their habits, and those habits' streak and strength (`stats`). One batch
+    of reads instead of one per goal and habit, and fields that answer at once."""
+    from graphql_api.habits.service import habit_stats, user_habits
+    from graphql_api.habits.types import Habit
+
+    if habits or stats:
+        docs = await user_habits(ctx)
+        for goal in goals:
+            goal_id = ref(goal.doc)
+            goal.page_habits = [Habit.of(d) for d in docs if d.goal_id == goal_id]
+
+    async def progress_of(goal: Goal) -> None:
+        goal.page_progress = await settled(service.goal_progress(ctx, goal.doc))
+
+    async def stats_of(habit: Habit) -> None:
+        habit.page_stats = await settled(habit_stats(ctx, habit.doc))
+
+    await asyncio.gather(
+        *(progress_of(goal) for goal in goals if progress),
+        *(stats_of(h) for goal in goals if stats for h in goal.page_habits or []),
+    )

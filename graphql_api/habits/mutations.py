@@ -25,12 +25,12 @@ async def load_habit(ctx: Context, habit_id: strawberry.ID) -> HabitDoc:
 class HabitMutations:
     @strawberry.mutation
     async def create_habit(self, info: Info, input: CreateHabitInput) -> Habit:
-        return Habit(doc=await service.create_habit(info.context, input))
+        return Habit.of(await service.create_habit(info.context, input))
 
     @strawberry.mutation
     async def update_habit(self, info: Info, id: strawberry.ID, input: UpdateHabitInput) -> Habit:
         habit = await load_habit(info.context, id)
-        return Habit(doc=await service.update_habit(info.context, habit, input))
+        return Habit.of(await service.update_habit(info.context, habit, input))
 
     @strawberry.mutation(description="Deletes the habit and its check-ins.")
     async def delete_habit(self, info: Info, id: strawberry.ID) -> bool:
@@ -53,7 +53,7 @@ class HabitMutations:
     ) -> CheckIn:
         habit = await load_habit(info.context, habit_id)
         doc = await service.check_in(info.context, habit, date, status.value, value)
-        return CheckIn(doc=CheckInEntry.of(doc))
+        return CheckIn.of(CheckInEntry.of(doc))
 
     @strawberry.mutation(description="Removes the day's check-in; true if there was one.")
     async def clear_check_in(self, info: Info, habit_id: strawberry.ID, date: date) -> bool:

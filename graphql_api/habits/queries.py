@@ -27,4 +27,4 @@ class HabitQueries:
         after: str | None = None,
     ) -> Connection[Habit]:
         docs = [h for h in await service.user_habits(info.context) if active in (None, h.is_active)]
-        return paginate(docs, _key, first, after, lambda d: Habit(doc=d))
+        return paginate(docs, _key, first, after, Habit.of)

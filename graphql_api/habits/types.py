@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated
@@ -8,9 +9,11 @@ import strawberry
 
 from graphql_api import validation
 from graphql_api.cache.control import cache
-from graphql_api.context import Info
+from graphql_api.context import Context, Info
 from graphql_api.habits import service
-from graphql_api.relay import Node
+from graphql_api.habits.loop import HabitStats
+from graphql_api.lookahead import known
+from graphql_api.relay import Node, to_global_id
 from models import CheckInEntry
 from models import Habit as HabitDoc
 from models.base import ref
@@ -52,60 +55,62 @@ class Streak:
     longest: int
 
 
+def _streak(stats: HabitStats) -> Streak:
+    return Streak(current=stats.current_streak, longest=stats.longest_streak)
+
+
 @strawberry.type
 class CheckIn:
     doc: strawberry.Private[CheckInEntry]
+    date: date
+    status: CheckInStatus
+    value: float | None
 
-    @strawberry.field
-    def date(self) -> date:
-        return date.fromisoformat(self.doc.date)
-
-    @strawberry.field
-    def status(self) -> CheckInStatus:
-        return CheckInStatus(self.doc.status)
-
-    @strawberry.field
-    def value(self) -> float | None:
-        return self.doc.value
+    @classmethod
+    def of(cls, doc: CheckInEntry) -> CheckIn:
+        return cls(
+            doc=doc,
+            date=date.fromisoformat(doc.date),
+            status=CheckInStatus(doc.status),
+            value=doc.value,
+        )
 
     @strawberry.field
     async def habit(self, info: Info) -> Habit:
         habit = await info.context.loaders.habit_by_id.load(self.doc.habit_id)
         if habit is None:  # deleted in this very request
             raise service.habit_not_found()
-        return Habit(doc=habit)
+        return Habit.of(habit)
 
 
 @strawberry.type
 class Habit(Node):
     doc: strawberry.Private[HabitDoc]
+    name: str
+    is_active: bool
+    frequency: Frequency
+    duration_minutes: int
+    preferred_windows: list[PreferredWindow]
+    created_at: datetime
+    # Its streaks and strength, when its page worked them out for all its habits at once.
+    page_stats: strawberry.Private[HabitStats | Exception | None] = None
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.doc.name
-
-    @strawberry.field
-    def is_active(self) -> bool:
-        return self.doc.is_active
-
-    @strawberry.field
-    def frequency(self) -> Frequency:
-        return Frequency(times=self.doc.frequency.times, per=Period(self.doc.frequency.per))
-
-    @strawberry.field
-    def duration_minutes(self) -> int:
-        return self.doc.duration_minutes
-
-    @strawberry.field
-    def preferred_windows(self) -> list[PreferredWindow]:
-        return [
-            PreferredWindow(weekdays=list(w.weekdays), start=w.start, end=w.end)
-            for w in self.doc.preferred_windows
-        ]
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.doc.created_at
+    @classmethod
+    def of(cls, doc: HabitDoc) -> Habit:
+        frequency = doc.frequency
+        return cls(
+            doc=doc,
+            id=to_global_id("Habit", doc.id),
+            name=doc.name,
+            is_active=doc.is_active,
+            frequency=Frequency(times=frequency.times, per=Period(frequency.per)),
+            duration_minutes=doc.duration_minutes,
+            preferred_windows=[
+                PreferredWindow(weekdays=list(w.weekdays), start=w.start, end=w.end)
+                for w in doc.preferred_windows
+            ],
+            created_at=doc.created_at,
+        )
 
     @strawberry.field
     async def goal(
@@ -117,19 +122,31 @@ class Habit(Node):
         if self.doc.goal_id is None:
             return None
         goal = await goal_of(info.context, self.doc.goal_id)
-        return Goal(doc=goal) if goal else None
+        return Goal.of(goal) if goal else None
 
-    @strawberry.field(description="Counted up to the user's today.", directives=cache(60))
-    async def streak(self, info: Info) -> Streak:
-        stats = await service.habit_stats(info.context, self.doc)
-        return Streak(current=stats.current_streak, longest=stats.longest_streak)
+    @strawberry.field(
+        description="Counted up to the user's today.", directives=cache(60), graphql_type=Streak
+    )
+    def streak(self, info: Info) -> Streak | Awaitable[Streak]:
+        if self.page_stats is not None:
+            return _streak(known(self.page_stats))
+        return self._streak(info.context)
+
+    async def _streak(self, ctx: Context) -> Streak:
+        return _streak(await service.habit_stats(ctx, self.doc))
 
     @strawberry.field(
         description="Loop Habit Tracker's habit score on the user's today, in [0, 1].",
         directives=cache(60),
+        graphql_type=float,
     )
-    async def strength(self, info: Info) -> float:
-        return (await service.habit_stats(info.context, self.doc)).strength
+    def strength(self, info: Info) -> float | Awaitable[float]:
+        if self.page_stats is not None:
+            return known(self.page_stats).strength
+        return self._strength(info.context)
+
+    async def _strength(self, ctx: Context) -> float:
+        return (await service.habit_stats(ctx, self.doc)).strength
 
     @strawberry.field(description="Check-ins from `from` to `to`, both included, oldest first.")
     async def check_ins(
@@ -142,4 +159,4 @@ class Habit(Node):
         await info.context.cache.depend_on(f"habit:{ref(self.doc)}")
         low, high = from_.isoformat(), to.isoformat()
         docs = await info.context.loaders.check_ins_by_habit.load(ref(self.doc))
-        return [CheckIn(doc=d) for d in docs if low <= d.date <= high]
+        return [CheckIn.of(d) for d in docs if low <= d.date <= high]

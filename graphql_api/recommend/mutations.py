@@ -5,7 +5,7 @@ from datetime import datetime
 import strawberry
 
 from graphql_api.context import Info
-from graphql_api.events.types import Event
+from graphql_api.events.types import Event, event_of
 from graphql_api.recommend import service
 from graphql_api.recommend.service import habit_named
 
@@ -24,7 +24,8 @@ class RecommendationMutations:
         calendar_id: strawberry.ID | None = None,
     ) -> Event:
         habit = await habit_named(info.context, habit_id)
-        return Event(doc=await service.schedule_habit(info.context, habit, start, calendar_id))
+        event = await service.schedule_habit(info.context, habit, start, calendar_id)
+        return await event_of(info.context, event)
 
     @strawberry.mutation(
         description="What the user thought of a recommended slot: taken or turned down. "

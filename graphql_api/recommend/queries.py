@@ -23,4 +23,4 @@ class RecommendationQueries:
     ) -> list[Recommendation]:
         habit = await habit_named(info.context, habit_id)
         picks = await service.recommend(info.context, habit, range.start, range.end, limit)
-        return [Recommendation(pick=p) for p in picks]
+        return [Recommendation.of(p) for p in picks]

@@ -17,24 +17,24 @@ class Reason:
 
 @strawberry.type(description="A free slot for a habit, best first.")
 class Recommendation:
-    pick: strawberry.Private[Pick]
+    start: datetime
+    end: datetime
+    score: float = strawberry.field(
+        description="How likely the habit is done in this slot, in [0, 1]."
+    )
+    reasons: list[Reason] = strawberry.field(
+        description="The features that moved the score most, strongest first."
+    )
+    ranked_by: str = strawberry.field(
+        description='What ranked the slot: "heuristic" or the model and version.'
+    )
 
-    @strawberry.field
-    def start(self) -> datetime:
-        return self.pick.start
-
-    @strawberry.field
-    def end(self) -> datetime:
-        return self.pick.end
-
-    @strawberry.field(description="How likely the habit is done in this slot, in [0, 1].")
-    def score(self) -> float:
-        return self.pick.score
-
-    @strawberry.field(description="The features that moved the score most, strongest first.")
-    def reasons(self) -> list[Reason]:
-        return [Reason(feature=f, contribution=c) for f, c in self.pick.reasons]
-
-    @strawberry.field(description='What ranked the slot: "heuristic" or the model and version.')
-    def ranked_by(self) -> str:
-        return self.pick.ranked_by
+    @classmethod
+    def of(cls, pick: Pick) -> Recommendation:
+        return cls(
+            start=pick.start,
+            end=pick.end,
+            score=pick.score,
+            reasons=[Reason(feature=f, contribution=c) for f, c in pick.reasons],
+            ranked_by=pick.ranked_by,
+        )

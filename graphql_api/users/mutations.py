@@ -14,4 +14,4 @@ class UserMutations:
     async def update_profile(self, info: Info, input: UpdateProfileInput) -> User:
         user = await service.update_profile(info.context, input)
         info.context.user = user
-        return User(doc=user)
+        return User.of(user)

@@ -11,4 +11,4 @@ from graphql_api.users.types import User
 class UserQueries:
     @strawberry.field(description="The user of the bearer token.", directives=cache(300))
     def me(self, info: Info) -> User:
-        return User(doc=info.context.viewer)
+        return User.of(info.context.viewer)

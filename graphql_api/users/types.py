@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from graphql_api.relay import Node
+from graphql_api.relay import Node, to_global_id
 from models import User as UserDoc
 
 
@@ -16,22 +16,22 @@ class WorkingHours:
 @strawberry.type
 class User(Node):
     doc: strawberry.Private[UserDoc]
+    email: str | None
+    display_name: str | None
+    timezone: str = strawberry.field(
+        description="IANA time zone name; dates of check-ins are in this zone."
+    )
+    working_hours: list[WorkingHours]
 
-    @strawberry.field
-    def email(self) -> str | None:
-        return self.doc.email
-
-    @strawberry.field
-    def display_name(self) -> str | None:
-        return self.doc.display_name
-
-    @strawberry.field(description="IANA time zone name; dates of check-ins are in this zone.")
-    def timezone(self) -> str:
-        return self.doc.timezone
-
-    @strawberry.field
-    def working_hours(self) -> list[WorkingHours]:
-        return [
-            WorkingHours(weekday=w.weekday, start=w.start, end=w.end)
-            for w in self.doc.working_hours
-        ]
+    @classmethod
+    def of(cls, doc: UserDoc) -> User:
+        return cls(
+            doc=doc,
+            id=to_global_id("User", doc.id),
+            email=doc.email,
+            display_name=doc.display_name,
+            timezone=doc.timezone,
+            working_hours=[
+                WorkingHours(weekday=w.weekday, start=w.start, end=w.end) for w in doc.working_hours
+            ],
+        )

@@ -151,6 +151,30 @@ async def test_booking_a_slot_creates_a_linked_event_and_takes_the_time(
     assert await morning.starts() == [berlin(7), berlin(8)]
 
 
+async def test_a_page_of_events_shows_the_habit_each_one_was_booked_for(
+    morning: Morning,
+) -> None:
+    """A page reads the user's habits once for all its events (graphql_api.lookahead);
+    each event alone reads its own."""
+    # given: the run booked beside the call
+    r = await morning.client.op(
+        "ScheduleHabit", {"habitId": morning.habit["id"], "start": berlin(8, 30)}
+    )
+    booked = r.data["scheduleHabit"]["id"]
+    # when
+    page = await morning.client.op("Events", {"range": MONDAY})
+    # then
+    habits = {e["node"]["id"]: e["node"]["habit"] for e in page.data["events"]["edges"]}
+    assert habits[booked] == {"id": morning.habit["id"], "name": "Run"}
+    assert sorted(habits.values(), key=bool) == [None, habits[booked]]
+    for event_id, habit in habits.items():
+        alone = await morning.client.execute(
+            "query($id: ID!) { node(id: $id) { ... on Event { habit { id name } } } }",
+            {"id": event_id},
+        )
+        assert alone.data["node"]["habit"] == habit
+
+
 async def test_a_time_no_longer_free_is_refused_and_nothing_is_written(
     morning: Morning, app_state: AppState
 ) -> None:

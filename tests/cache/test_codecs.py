@@ -1,0 +1,36 @@
+"""Cached documents come back as the caller's own, however often the same value is read."""
+
+from __future__ import annotations
+
+from graphql_api.cache import codecs
+from graphql_api.lifespan import AppState
+from models import Goal, Target
+
+
+def test_documents_decoded_from_one_cached_value_are_each_callers_own(
+    app_state: AppState,  # Beanie initialised
+) -> None:
+    # given: a user's goals, cached
+    goals = [
+        Goal(user_id="u", title="Read"),
+        Goal(user_id="u", title="Run", target=Target(value=5, unit="km")),
+    ]
+    codec = codecs.documents(Goal)
+    raw = codec.encode(goals)
+
+    # when: two requests read the value, and one changes its goal as a write does
+    first, second = codec.decode(raw), codec.decode(raw)
+    first[1].title = "Swim"
+    first[1].target = Target(value=1, unit="km")
+
+    # then: neither the other request nor a later one sees the change
+    expected = [g.model_dump() for g in goals]
+    assert [g.model_dump() for g in second] == expected
+    assert [g.model_dump() for g in codec.decode(raw)] == expected
+    assert first[0] is not second[0]
+
+
+def test_a_cached_document_decodes_to_what_was_encoded(app_state: AppState) -> None:
+    goal = Goal(user_id="u", title="Read", target=Target(value=5, unit="km"))
+    codec = codecs.document(Goal)
+    assert codec.decode(codec.encode(goal)).model_dump() == goal.model_dump()

@@ -1,0 +1,126 @@
+"""Plain fields take a shortcut (graphql_api.execution): answers and errors are the same
+as graphql-core's own execution gives, field for field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+import pytest
+import strawberry
+from strawberry.extensions import SchemaExtension
+
+from graphql_api.execution import Execution
+from graphql_api.scalars import SCALAR_MAP
+
+
+@strawberry.enum
+class Colour(Enum):
+    RED = "RED"
+    BLUE = "BLUE"
+
+
+@strawberry.type
+class Item:
+    name: str
+    count: int
+    colour: Colour
+    at: datetime
+    note: str | None
+    tags: list[str]
+
+    @strawberry.field
+    def loud(self) -> str:
+        return self.name.upper()
+
+
+def item(**changes: Any) -> Item:
+    values: dict[str, Any] = {
+        "name": "a",
+        "count": 1,
+        "colour": Colour.RED,
+        "at": datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        "note": None,
+        "tags": ["x"],
+    }
+    return Item(**{**values, **changes})
+
+
+ITEMS: list[Item | None] = []
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item | None]:
+        return ITEMS
+
+
+QUERY = "{ items { name count colour at note tags loud } }"
+
+
+def schemas(*extensions: type[SchemaExtension]) -> tuple[strawberry.Schema, strawberry.Schema]:
+    config = strawberry.schema.config.StrawberryConfig(scalar_map=SCALAR_MAP)
+    ordinary = strawberry.Schema(Query, config=config, extensions=extensions)
+    shortcut = strawberry.Schema(
+        Query, config=config, extensions=extensions, execution_context_class=Execution
+    )
+    return ordinary, shortcut
+
+
+async def answers(schema: strawberry.Schema) -> tuple[Any, list[Any]]:
+    result = await schema.execute(QUERY)
+    errors = [(e.message, e.path) for e in result.errors or []]
+    return result.data, errors
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        pytest.param([item(), item(name="b", colour=Colour.BLUE, note="n")], id="plain"),
+        pytest.param([item(), item(name=None)], id="null-in-non-null"),
+        pytest.param([item(count="many")], id="does-not-serialize"),
+        pytest.param([item(colour="GREEN")], id="not-an-enum-value"),
+        pytest.param([item(at="yesterday")], id="not-a-datetime"),
+    ],
+)
+async def test_answers_and_errors_are_graphql_cores(items: list[Item | None]) -> None:
+    # given
+    ITEMS[:] = items
+    ordinary, shortcut = schemas()
+
+    # when
+    expected = await answers(ordinary)
+    got = await answers(shortcut)
+
+    # then
+    assert got == expected
+
+
+class Seen(SchemaExtension):
+    fields: ClassVar[list[str]] = []
+
+    def resolve(
+        self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        Seen.fields.append(info.field_name)
+        return _next(root, info, *args, **kwargs)
+
+
+async def test_a_resolve_hook_still_sees_every_field() -> None:
+    # given: an extension that hooks every field (as tracing does)
+    ITEMS[:] = [item()]
+    _, shortcut = schemas(Seen)
+    Seen.fields.clear()
+
+    # when
+    data, errors = await answers(shortcut)
+
+    # then
+    assert not errors
+    assert data["items"][0]["name"] == "a"
+    assert sorted(Seen.fields) == sorted(
+        ["items", "name", "count", "colour", "at", "note", "tags", "loud"]
+    )
