@@ -48,12 +48,6 @@ async def find_all(
     return [model.model_validate(row) for row in rows]
 
 
-async def find_one(model: type[D], query: dict[str, Any]) -> D | None:
-    """`model.find_one(query)`, through pymongo (see `find_all`)."""
-    row = await model.get_pymongo_collection().find_one(query)
-    return None if row is None else model.model_validate(row)
-
-
 class UserScopedLoader(DataLoader[K, V]):
     def __init__(self, user_id: str) -> None:
         super().__init__()

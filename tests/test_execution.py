@@ -23,6 +23,17 @@ class Colour(Enum):
 
 
 @strawberry.type
+class Part:
+    label: str
+
+    @strawberry.field
+    def checked(self) -> str:
+        if self.label == "bad":
+            raise ValueError("a bad part")
+        return self.label
+
+
+@strawberry.type
 class Item:
     name: str
     count: int
@@ -30,6 +41,8 @@ class Item:
     at: datetime
     note: str | None
     tags: list[str]
+    part: Part
+    spare: Part | None
 
     @strawberry.field
     def loud(self) -> str:
@@ -44,6 +57,8 @@ def item(**changes: Any) -> Item:
         "at": datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
         "note": None,
         "tags": ["x"],
+        "part": Part(label="p"),
+        "spare": None,
     }
     return Item(**{**values, **changes})
 
@@ -58,7 +73,9 @@ class Query:
         return ITEMS
 
 
-QUERY = "{ items { name count colour at note tags loud } }"
+QUERY = """{
+  items { name count colour at note tags loud part { label checked } spare { label } }
+}"""
 
 
 def schemas(*extensions: type[SchemaExtension]) -> tuple[strawberry.Schema, strawberry.Schema]:
@@ -84,6 +101,10 @@ async def answers(schema: strawberry.Schema) -> tuple[Any, list[Any]]:
         pytest.param([item(count="many")], id="does-not-serialize"),
         pytest.param([item(colour="GREEN")], id="not-an-enum-value"),
         pytest.param([item(at="yesterday")], id="not-a-datetime"),
+        pytest.param([item(spare=Part(label="s")), item()], id="objects"),
+        pytest.param([item(part=None)], id="null-object-in-non-null"),
+        pytest.param([item(part="not a part")], id="not-of-the-type"),
+        pytest.param([item(part=Part(label="bad")), item()], id="error-inside-an-object"),
     ],
 )
 async def test_answers_and_errors_are_graphql_cores(items: list[Item | None]) -> None:
@@ -121,6 +142,5 @@ async def test_a_resolve_hook_still_sees_every_field() -> None:
     # then
     assert not errors
     assert data["items"][0]["name"] == "a"
-    assert sorted(Seen.fields) == sorted(
-        ["items", "name", "count", "colour", "at", "note", "tags", "loud"]
-    )
+    leaves = ["name", "count", "colour", "at", "note", "tags", "loud", "label", "checked"]
+    assert sorted(Seen.fields) == sorted(["items", *leaves, "part", "spare"])

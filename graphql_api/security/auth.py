@@ -23,13 +23,12 @@ from strawberry.types.graphql import OperationType
 
 from graphql_api.errors import Unauthenticated
 from graphql_api.security.tokens import Claims
-from loaders.base import find_one
 from models import User
 
 
 async def ensure_user(claims: Claims) -> User:
     """The user of these claims, created on first sight."""
-    user = await find_one(User, {"sub": claims.sub})
+    user = await User.find_one({"sub": claims.sub})
     if user is not None:
         return user
     user = User(sub=claims.sub, email=claims.email, display_name=claims.name)
