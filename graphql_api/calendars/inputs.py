@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from graphql_api.calendars.types import CalendarProvider
+from graphql_api.calendars.enums import CalendarProvider
 
 
 @strawberry.input

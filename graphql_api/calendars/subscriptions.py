@@ -6,8 +6,9 @@ from typing import Any
 
 import strawberry
 
+from graphql_api.calendars.enums import SyncRunStatus
 from graphql_api.calendars.service import calendar_of
-from graphql_api.calendars.types import SyncRunStatus, SyncStatusEvent
+from graphql_api.calendars.types import SyncStatusEvent
 from graphql_api.context import Context, Info
 from graphql_api.errors import not_found
 from graphql_api.observability.operations import counted

@@ -1,31 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
+from graphql_api.calendars.enums import CalendarProvider, SyncRunStatus
 from graphql_api.context import Info
 from graphql_api.errors import not_found
 from graphql_api.relay import Node, to_global_id
 from models import Calendar as CalendarDoc
 from models import SyncRun as SyncRunDoc
-
-
-@strawberry.enum
-class CalendarProvider(Enum):
-    GOOGLE = "GOOGLE"
-    CALDAV = "CALDAV"
-    ICS = "ICS"
-    LOCAL = "LOCAL"
-
-
-@strawberry.enum
-class SyncRunStatus(Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
 
 
 @strawberry.type

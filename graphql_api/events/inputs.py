@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from graphql_api.events.types import EventStatus
+from graphql_api.events.enums import EventStatus
 
 
 @strawberry.input(description="Half-open: events overlapping [start, end).")

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import UTC, date, datetime, time
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -11,6 +10,7 @@ from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Context, Info
 from graphql_api.errors import not_found
+from graphql_api.events.enums import EventStatus
 from graphql_api.events.recurrence import first_end, is_generated, rrule_of
 from graphql_api.relay import Node, to_global_id
 from models import Event as EventDoc
@@ -19,13 +19,6 @@ from models.base import ref
 
 if TYPE_CHECKING:
     from graphql_api.habits.types import Habit
-
-
-@strawberry.enum
-class EventStatus(Enum):
-    CONFIRMED = "CONFIRMED"
-    TENTATIVE = "TENTATIVE"
-    CANCELLED = "CANCELLED"
 
 
 def _floating(iso_date: str) -> datetime:

@@ -4,7 +4,7 @@ from datetime import date
 
 import strawberry
 
-from graphql_api.goals.types import GoalStatus, Priority
+from graphql_api.goals.enums import GoalStatus, Priority
 
 
 @strawberry.input

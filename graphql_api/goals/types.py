@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from datetime import date, datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -11,6 +10,7 @@ import strawberry
 from graphql_api.cache.control import cache
 from graphql_api.context import Context, Info
 from graphql_api.goals import service
+from graphql_api.goals.enums import GoalStatus, Priority
 from graphql_api.lookahead import known, settled
 from graphql_api.relay import Node, to_global_id
 from models import Goal as GoalDoc
@@ -18,29 +18,6 @@ from models.base import ref
 
 if TYPE_CHECKING:
     from graphql_api.habits.types import Habit
-
-
-@strawberry.enum
-class GoalStatus(Enum):
-    ACTIVE = "ACTIVE"
-    PAUSED = "PAUSED"
-    COMPLETED = "COMPLETED"
-    ARCHIVED = "ARCHIVED"
-
-
-@strawberry.enum
-class GoalOrder(Enum):
-    PRIORITY = "PRIORITY"
-    TARGET_DATE = "TARGET_DATE"
-    CREATED_AT = "CREATED_AT"
-
-
-@strawberry.enum(description="P1 is the most important.")
-class Priority(Enum):
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
-    P4 = "P4"
 
 
 @strawberry.type

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import strawberry
 
-from graphql_api.habits.types import Period
+from graphql_api.habits.enums import Period
 
 
 @strawberry.input

@@ -6,8 +6,9 @@ import strawberry
 
 from graphql_api.context import Context, Info
 from graphql_api.habits import service
+from graphql_api.habits.enums import CheckInStatus
 from graphql_api.habits.inputs import CreateHabitInput, UpdateHabitInput
-from graphql_api.habits.types import CheckIn, CheckInStatus, Habit
+from graphql_api.habits.types import CheckIn, Habit
 from graphql_api.relay import ref_of
 from models import CheckInEntry
 from models import Habit as HabitDoc

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import date, datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -11,6 +10,7 @@ from graphql_api import validation
 from graphql_api.cache.control import cache
 from graphql_api.context import Context, Info
 from graphql_api.habits import service
+from graphql_api.habits.enums import CheckInStatus, Period
 from graphql_api.habits.loop import HabitStats
 from graphql_api.lookahead import known
 from graphql_api.relay import Node, to_global_id
@@ -20,20 +20,6 @@ from models.base import ref
 
 if TYPE_CHECKING:
     from graphql_api.goals.types import Goal
-
-
-@strawberry.enum
-class Period(Enum):
-    DAY = "DAY"
-    WEEK = "WEEK"
-    MONTH = "MONTH"
-
-
-@strawberry.enum
-class CheckInStatus(Enum):
-    DONE = "DONE"
-    SKIPPED = "SKIPPED"
-    MISSED = "MISSED"
 
 
 @strawberry.type(description="`times` check-ins in a rolling window of 1, 7 or 30 days.")
