@@ -31,9 +31,10 @@ from pymongo import monitoring
 from bench.lib import RESULTS, ROOT, backends, machine
 from bench.results import update_section
 from graphql_api.embedded import free_port
-from graphql_api.lifespan import AppState, close_state, open_state
+from graphql_api.lifespan import close_state, open_state
 from graphql_api.security.secrets import seal, unseal
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from graphql_api.sync import runs
 from models import Calendar, Event, SyncRun
 from models.base import ref

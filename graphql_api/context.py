@@ -19,9 +19,9 @@ from strawberry.types import Info as StrawberryInfo
 from graphql_api.cache import codecs
 from graphql_api.cache.request import RequestCache
 from graphql_api.errors import Unauthenticated
-from graphql_api.lifespan import AppState
 from graphql_api.security.tokens import Claims
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from loaders import Loaders, create_loaders
 from loaders.base import find_all
 from models import User

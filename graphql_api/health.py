@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from graphql_api import redis_clients
-from graphql_api.lifespan import AppState
+from graphql_api.state import AppState
 
 
 async def healthz(request: Request) -> JSONResponse:

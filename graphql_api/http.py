@@ -38,7 +38,6 @@ from graphql_api.cache.responses import ResponseCache, operation_name_of
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
-from graphql_api.lifespan import AppState
 from graphql_api.media import GRAPHQL_RESPONSE_JSON, JSON, is_request_error, negotiated
 from graphql_api.multipart import bounded, is_subscription, is_valid
 from graphql_api.observability.metrics import (
@@ -53,6 +52,7 @@ from graphql_api.security.sockets import SocketGuard
 from graphql_api.security.tokens import Claims, bearer_token, verify_token
 from graphql_api.settings import Settings
 from graphql_api.shutdown import Drain
+from graphql_api.state import AppState
 from loaders import create_loaders
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from beanie import init_beanie
@@ -30,30 +28,29 @@ from graphql_api.redis_clients import AnyRedis, connect
 from graphql_api.security.idempotency import Idempotency
 from graphql_api.security.ratelimit import RateLimiter
 from graphql_api.settings import Settings
+from graphql_api.state import AppState, utc_now
 from models import DOCUMENT_MODELS
 from models.migrations import migrate
 
+# AppState and utc_now live in graphql_api.state (below the domains); named here too
+# for the code that opens a state and reads its type from one place.
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "AppState",
+    "cache_of",
+    "close_state",
+    "general_client",
+    "lifespan",
+    "limiter_of",
+    "mongo_client",
+    "open_state",
+    "persisted_queries_of",
+    "queue_of",
+    "redis_client",
+    "utc_now",
+]
+
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class AppState:
-    settings: Settings
-    mongo: AsyncMongoClient[dict[str, Any]]
-    redis: AnyRedis  # one Redis, or a Redis Cluster (REDIS_CLUSTER)
-    cache: Cache
-    persisted: PersistedQueries
-    queue: Queue  # sync jobs (saq)
-    events_redis: AnyRedis  # pub/sub of sync progress: no read timeout
-    # Swappable so tests can stand on a given day (DST, midnight, ...).
-    clock: Callable[[], datetime] = field(default=utc_now)
-    rankers: ModelStore = field(default_factory=ModelStore)
-    limiter: RateLimiter | None = None  # per-user request rate; None: no limit
-    idempotency: Idempotency | None = None  # Idempotency-Key of retried mutations
 
 
 def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:

@@ -60,6 +60,22 @@ class Node:
     id: strawberry.ID
 
 
+# Each Node type's `of(doc)`, by type name: a field of one domain that returns another
+# domain's type (Habit.goal is a Goal) builds it through here, so that domain's types
+# module is imported by the schema, not by every type that points at it.
+_VIEWS: dict[str, Callable[[Any], Any]] = {}
+
+
+def register_view(type_name: str, of: Callable[[Any], Any]) -> None:
+    """Called by each types module for its own Node types, when the schema imports it."""
+    _VIEWS[type_name] = of
+
+
+def view_of(type_name: str, doc: Any) -> Any:
+    """The `type_name` Node of `doc` (as that type's `of(doc)` builds it)."""
+    return _VIEWS[type_name](doc)
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool

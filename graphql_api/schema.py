@@ -19,7 +19,6 @@ from strawberry.types import ExecutionContext
 from graphql_api.cache.control import CacheControlHeader, cache
 from graphql_api.calendars.mutations import CalendarMutations
 from graphql_api.calendars.queries import CalendarQueries
-from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.subscriptions import CalendarSubscriptions
 from graphql_api.calendars.types import Calendar, SyncRun
 from graphql_api.context import Context, Info
@@ -38,6 +37,7 @@ from graphql_api.habits.types import Habit
 from graphql_api.list_sizes import LIST_SIZES
 from graphql_api.observability.operations import OperationMetrics
 from graphql_api.persisted.sockets import SocketOperations
+from graphql_api.reads import calendar_of, event_by_id, goal_by_id, habit_by_id
 from graphql_api.recommend.mutations import RecommendationMutations
 from graphql_api.recommend.queries import RecommendationQueries
 from graphql_api.relay import Node, decode_global_id, ref_of
@@ -53,13 +53,13 @@ from models import SyncRun as SyncRunDoc
 
 async def _goal(ctx: Context, raw: str) -> Node | None:
     await ctx.cache.depend_on("goals")
-    doc = await ctx.loaders.goal_by_id.load(ref_of(raw, "Goal"))
+    doc = await goal_by_id(ctx, ref_of(raw, "Goal"))
     return Goal.of(doc) if doc else None
 
 
 async def _habit(ctx: Context, raw: str) -> Node | None:
     await ctx.cache.depend_on("habits")
-    doc = await ctx.loaders.habit_by_id.load(ref_of(raw, "Habit"))
+    doc = await habit_by_id(ctx, ref_of(raw, "Habit"))
     return Habit.of(doc) if doc else None
 
 
@@ -73,7 +73,7 @@ async def _event(ctx: Context, raw: str) -> Node | None:
     if "@" in local:  # an instance of a recurring series
         instance = await instance_of(ctx, local)
         return await event_of(ctx, instance) if instance else None
-    doc = await ctx.loaders.event_by_id.load(ref_of(raw, "Event"))
+    doc = await event_by_id(ctx, ref_of(raw, "Event"))
     if doc is None:
         ctx.cache.untracked()  # an id that is not (or no longer) the user's
         return None

@@ -21,9 +21,9 @@ from starlette.applications import Starlette
 
 from graphql_api.app import create_app
 from graphql_api.embedded import free_port, start_mongo, start_redis, stop_process
-from graphql_api.lifespan import AppState, utc_now
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
+from graphql_api.state import AppState, utc_now
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "operations"

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from graphql_api.lifespan import AppState
 from graphql_api.relay import encode_cursor, to_global_id
+from graphql_api.state import AppState
 from tests.conftest import Client, Response
 from tests.helpers import connect_local, create_event, create_goal, create_habit, set_timezone
 

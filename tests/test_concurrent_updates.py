@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import models.base
-from graphql_api.lifespan import AppState
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from tests.conftest import Client
 from tests.helpers import connect_local, create_event, create_goal, create_habit
 

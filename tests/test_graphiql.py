@@ -10,8 +10,8 @@ import httpx
 from starlette.applications import Starlette
 
 from graphql_api.app import create_app
-from graphql_api.lifespan import AppState
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 
 ASSET = re.compile(r'(?:src|href)="(/graphiql/[^"]+)"\s+integrity="sha384-([^"]+)"')
 

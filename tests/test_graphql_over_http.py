@@ -10,10 +10,10 @@ import pytest
 from bson import ObjectId
 
 from graphql_api.app import create_app
-from graphql_api.lifespan import AppState
 from graphql_api.relay import to_global_id
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from tests.conftest import Client, operation
 from tests.test_clients import node
 

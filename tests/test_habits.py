@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from graphql_api.lifespan import AppState
+from graphql_api.state import AppState
 from tests.conftest import Client
 from tests.helpers import check_in, create_goal, create_habit, set_timezone
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from graphql_api.lifespan import AppState
 from graphql_api.relay import to_global_id
+from graphql_api.state import AppState
 from tests.conftest import Client
 from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit
 

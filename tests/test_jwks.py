@@ -21,10 +21,10 @@ from starlette.applications import Starlette
 from websockets.typing import Subprotocol
 
 from graphql_api.app import create_app
-from graphql_api.lifespan import AppState
 from graphql_api.security.jwks import key_set
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from tests.conftest import api_process, process_env
 from tests.fakes.identity_provider import AUDIENCE, IdentityProvider, Key, new_key
 from tests.fakes.serve import serving

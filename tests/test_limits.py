@@ -13,9 +13,9 @@ from starlette.applications import Starlette
 
 from graphql_api.app import create_app
 from graphql_api.embedded import free_port
-from graphql_api.lifespan import AppState
 from graphql_api.security.ratelimit import RateLimiter
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from tests.conftest import OPERATIONS, Client
 from tests.test_dataloaders import mongo_commands
 

@@ -11,9 +11,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from graphql_api.app import create_app
-from graphql_api.lifespan import AppState
 from graphql_api.observability.logs import RedactSecrets, _Json, redact
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from tests.conftest import Client, operation
 
 WEEK = {"start": "2026-03-23T00:00:00Z", "end": "2026-03-30T00:00:00Z"}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from graphql import parse, validate
 
-from graphql_api.lifespan import AppState
 from graphql_api.schema import schema
+from graphql_api.state import AppState
 from tests.conftest import OPERATIONS, ROOT
 
 SHARED = ROOT.parent / "shared" / "operations"

@@ -11,7 +11,7 @@ import pytest
 from pymongo import ReadPreference
 from pymongo.asynchronous.collection import AsyncCollection
 
-from graphql_api.lifespan import AppState
+from graphql_api.state import AppState
 from tests.conftest import Client
 
 LIST = "query Goals { goals(first: 50) { totalCount edges { node { title } } } }"

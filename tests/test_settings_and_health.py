@@ -8,8 +8,8 @@ from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
-from graphql_api.lifespan import AppState
 from graphql_api.settings import DEFAULT_JWT_SECRET, Settings
+from graphql_api.state import AppState
 from tests.conftest import Client
 
 

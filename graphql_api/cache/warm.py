@@ -6,12 +6,12 @@ from collections import Counter
 from datetime import datetime, time, timedelta
 
 from graphql_api.cache.request import RequestCache
-from graphql_api.calendars.service import user_calendars
 from graphql_api.context import Context
 from graphql_api.events.service import events_between
-from graphql_api.goals.service import goal_progress, user_goals
-from graphql_api.habits.service import habit_stats, user_habits
-from graphql_api.lifespan import AppState
+from graphql_api.goals.service import goal_progress
+from graphql_api.habits.service import habit_stats
+from graphql_api.reads import user_calendars, user_goals, user_habits
+from graphql_api.state import AppState
 from loaders import create_loaders
 from models import CheckIn, User
 from models.base import ref

@@ -3,9 +3,9 @@ from __future__ import annotations
 import strawberry
 
 from graphql_api.cache.control import cache
-from graphql_api.calendars import service
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Info
+from graphql_api.reads import user_calendars
 
 
 @strawberry.type
@@ -14,4 +14,4 @@ class CalendarQueries:
         description="The user's calendars, the primary one first.", directives=cache(300)
     )
     async def calendars(self, info: Info) -> list[Calendar]:
-        return [Calendar.of(d) for d in await service.user_calendars(info.context)]
+        return [Calendar.of(d) for d in await user_calendars(info.context)]

@@ -7,7 +7,9 @@ from urllib.parse import urlparse
 from bson import ObjectId
 
 from graphql_api import validation
+from graphql_api.changes import calendars_changed
 from graphql_api.errors import BadUserInput, not_found
+from graphql_api.reads import calendar_of, user_calendars
 from graphql_api.security.secrets import seal
 from graphql_api.security.urls import refused_url
 from graphql_api.sync.runs import request_sync
@@ -31,22 +33,6 @@ def color(value: str | None) -> str | None:
     if value is not None and not _COLOR.fullmatch(value):
         raise BadUserInput(f"color must look like #1a73e8, got {value!r}", field="color")
     return value
-
-
-async def user_calendars(ctx: Context) -> list[Calendar]:
-    """The user's calendars, the primary one first, from the request's (cached) list."""
-    calendars = await ctx.documents(Calendar, "calendars", ctx.settings.cache_ttl_user_calendars)
-    return sorted(calendars, key=lambda c: (not c.is_primary, c.created_at, str(c.id)))
-
-
-async def calendar_of(ctx: Context, calendar_id: Ref) -> Calendar | None:
-    return next((c for c in await user_calendars(ctx) if ref(c) == calendar_id), None)
-
-
-async def calendars_changed(ctx: Context, *calendar_ids: Ref, listed: bool = False) -> None:
-    """Retires the cached events of these calendars (and the calendar list when `listed`)."""
-    await ctx.cache.bump(*(f"cal:{c}" for c in calendar_ids), "calendars" if listed else None)
-    ctx.forget("documents")
 
 
 URL_MAX = 2048

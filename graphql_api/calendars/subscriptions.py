@@ -7,11 +7,11 @@ from typing import Any
 import strawberry
 
 from graphql_api.calendars.enums import SyncRunStatus
-from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.types import SyncStatusEvent
 from graphql_api.context import Context, Info
 from graphql_api.errors import not_found
 from graphql_api.observability.operations import counted
+from graphql_api.reads import calendar_of
 from graphql_api.relay import ref_of, to_global_id
 from graphql_api.sync.status import follow
 

@@ -7,6 +7,7 @@ import strawberry
 from graphql_api.calendars.enums import CalendarProvider, SyncRunStatus
 from graphql_api.context import Info
 from graphql_api.errors import not_found
+from graphql_api.reads import calendar_of
 from graphql_api.relay import Node, to_global_id
 from models import Calendar as CalendarDoc
 from models import SyncRun as SyncRunDoc
@@ -59,8 +60,6 @@ class Calendar(Node):
 
 
 async def _sync_run_calendar(root: SyncRun, info: Info) -> Calendar:
-    from graphql_api.calendars.service import calendar_of
-
     calendar = await calendar_of(info.context, root.doc.calendar_id)
     if calendar is None:
         raise not_found("Calendar")

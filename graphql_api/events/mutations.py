@@ -7,6 +7,7 @@ from graphql_api.errors import BadUserInput, not_found
 from graphql_api.events import service
 from graphql_api.events.inputs import CreateEventInput, UpdateEventInput
 from graphql_api.events.types import Event, event_of
+from graphql_api.reads import event_by_id
 from graphql_api.relay import decode_global_id, ref_of
 from models import Event as EventDoc
 from models.base import ref
@@ -19,7 +20,7 @@ async def load_event(ctx: Context, event_id: strawberry.ID) -> EventDoc:
             "(its recurringEventId)",
             field="id",
         )
-    event = await ctx.loaders.event_by_id.load(ref_of(event_id, "Event"))
+    event = await event_by_id(ctx, ref_of(event_id, "Event"))
     if event is None:
         raise not_found("Event")
     return event

@@ -10,8 +10,8 @@ from graphql_api.context import Info
 from graphql_api.events import service
 from graphql_api.events.inputs import TimeRangeInput
 from graphql_api.events.types import Event, complete_events
-from graphql_api.habits.service import user_habits
 from graphql_api.lookahead import asks_for
+from graphql_api.reads import user_habits
 from graphql_api.relay import Connection
 from models import Calendar as CalendarDoc
 from models import Event as EventDoc

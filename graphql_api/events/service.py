@@ -13,7 +13,7 @@ from strawberry import UNSET
 
 from graphql_api import validation
 from graphql_api.cache import codecs
-from graphql_api.calendars.service import calendar_of, calendars_changed, user_calendars
+from graphql_api.changes import calendars_changed
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
 from graphql_api.events.recurrence import (
     checked_rule,
@@ -22,6 +22,7 @@ from graphql_api.events.recurrence import (
     rrule_of,
     series_end,
 )
+from graphql_api.reads import calendar_of, event_by_id, user_calendars
 from graphql_api.relay import Connection, page_size, paginate, ref_of
 from loaders.base import find_all
 from models import Calendar, Event
@@ -294,7 +295,7 @@ async def instance_of(ctx: Context, local_id: str) -> Event | None:
     series_id, _, key = local_id.partition("@")
     if not ObjectId.is_valid(series_id) or not re.fullmatch(r"\d{8}(T\d{6}Z)?", key):
         raise BadUserInput(f"{local_id!r} is not a valid event instance ID")
-    master = await ctx.loaders.event_by_id.load(series_id)
+    master = await event_by_id(ctx, series_id)
     if master is None or not master.recurrence:
         ctx.cache.untracked()
         return None

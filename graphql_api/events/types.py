@@ -2,23 +2,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.calendars.service import calendar_of
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Context, Info
 from graphql_api.errors import not_found
 from graphql_api.events.enums import EventStatus
 from graphql_api.events.recurrence import first_end, is_generated, rrule_of
+from graphql_api.habits.types import Habit
+from graphql_api.reads import calendar_of, event_by_id, habit_of
 from graphql_api.relay import Node, to_global_id
 from models import Event as EventDoc
 from models import Habit as HabitDoc
 from models.base import ref
-
-if TYPE_CHECKING:
-    from graphql_api.habits.types import Habit
 
 
 def _floating(iso_date: str) -> datetime:
@@ -41,7 +38,7 @@ async def _recurrence(root: Event, info: Info) -> Recurrence | None:
     series: EventDoc | None = root.doc
     if not root.doc.recurrence:
         rid = root.doc.recurring_event_id
-        series = await info.context.loaders.event_by_id.load(rid) if rid else None
+        series = await event_by_id(info.context, rid) if rid else None
     rule = rrule_of(series) if series is not None else None
     if series is None or rule is None:  # a single event, or a series of RDATEs alone
         return None
@@ -62,9 +59,6 @@ def _habit(root: Event, info: Info) -> Habit | Awaitable[Habit | None] | None:
 
 
 async def _habit_of(ctx: Context, habit_id: str) -> Habit | None:
-    from graphql_api.habits.service import habit_of
-    from graphql_api.habits.types import Habit
-
     habit = await habit_of(ctx, habit_id)
     return Habit.of(habit) if habit else None
 
@@ -103,8 +97,8 @@ class Event(Node):
     )
     calendar: Calendar
     # The user's habits by id, when the event's page read them for all its events.
-    page_habits: strawberry.Private[dict[str, Any] | None] = None  # of Habit (a lazy type here)
-    habit: Annotated[Habit, strawberry.lazy("graphql_api.habits.types")] | None = strawberry.field(
+    page_habits: strawberry.Private[dict[str, Habit] | None] = None
+    habit: Habit | None = strawberry.field(
         resolver=_habit,  # type: ignore[assignment] # a value, or an awaitable of one
         description="The habit this event was booked for, if any.",
     )
@@ -143,8 +137,6 @@ class Event(Node):
 def complete_events(events: list[Event], habits: list[HabitDoc]) -> None:
     """Gives a page's events the user's habits (one Habit each, shared), when the query
     asks for the habits they were booked for: those fields then answer at once."""
-    from graphql_api.habits.types import Habit
-
     booked = {e.doc.habit_id for e in events}
     views = {ref(h): Habit.of(h) for h in habits if ref(h) in booked}
     for event in events:

@@ -7,12 +7,13 @@ from graphql_api.errors import not_found
 from graphql_api.goals import service
 from graphql_api.goals.inputs import CreateGoalInput, UpdateGoalInput
 from graphql_api.goals.types import Goal
+from graphql_api.reads import goal_by_id
 from graphql_api.relay import ref_of
 from models import Goal as GoalDoc
 
 
 async def load_goal(ctx: Context, goal_id: strawberry.ID) -> GoalDoc:
-    goal = await ctx.loaders.goal_by_id.load(ref_of(goal_id, "Goal"))
+    goal = await goal_by_id(ctx, ref_of(goal_id, "Goal"))
     if goal is None:
         raise not_found("Goal")
     return goal

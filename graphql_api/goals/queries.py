@@ -9,8 +9,8 @@ from graphql_api.context import Info
 from graphql_api.goals import service
 from graphql_api.goals.enums import GoalOrder, GoalStatus
 from graphql_api.goals.types import Goal, complete_goals
-from graphql_api.habits.service import user_habits
 from graphql_api.lookahead import asks_for
+from graphql_api.reads import user_habits
 from graphql_api.relay import Connection, paginate
 
 

@@ -9,7 +9,10 @@ from strawberry import UNSET
 
 from graphql_api import validation
 from graphql_api.cache import codecs
+from graphql_api.changes import goal_changed, goal_progress_logged, habits_changed
 from graphql_api.errors import BadUserInput, not_found
+from graphql_api.habits.service import habit_stats
+from graphql_api.reads import user_goals, user_habits
 from models import Goal, GoalProgress, Habit, Target
 from models.base import Ref, ref, save_changes
 
@@ -40,21 +43,6 @@ def _target(data: GoalTargetInput | None) -> Target | None:
         raise BadUserInput("target.value must be greater than 0", field="target.value")
     unit = validation.text(data.unit, "target.unit", UNIT_MAX)
     return Target(value=value, unit=unit)
-
-
-async def user_goals(ctx: Context) -> list[Goal]:
-    return await ctx.documents(Goal, "goals", ctx.settings.cache_ttl_goals)
-
-
-async def goal_of(ctx: Context, goal_id: Ref) -> Goal | None:
-    """One of the user's goals, from the request's (cached) list."""
-    return next((g for g in await user_goals(ctx) if ref(g) == goal_id), None)
-
-
-async def goal_changed(ctx: Context, *goal_ids: Ref | None, listed: bool = False) -> None:
-    """Retires what was cached about these goals (and the goal list when `listed`)."""
-    await ctx.cache.bump(*(f"goal:{g}" for g in goal_ids if g), "goals" if listed else None)
-    ctx.forget("documents")
 
 
 async def create_goal(ctx: Context, data: CreateGoalInput) -> Goal:
@@ -108,7 +96,7 @@ async def delete_goal(ctx: Context, goal_id: Ref) -> None:
         {"goalId": goal_id, **owner}, {"$set": {"goalId": None}, "$inc": {"rev": 1}}
     )
     await GoalProgress.get_pymongo_collection().delete_many({"goalId": goal_id, **owner})
-    await ctx.cache.bump("habits")
+    await habits_changed(ctx)
     await goal_changed(ctx, goal_id, listed=True)
 
 
@@ -123,9 +111,7 @@ async def log_progress(ctx: Context, goal: Goal, value: float, note: str | None)
         note=validation.optional_text(note, "note", NOTE_MAX),
     )
     await entry.insert()
-    ctx.loaders.progress_total_by_goal.clear(ref(goal))
-    ctx.loaders.progress_log_by_goal.clear(ref(goal))
-    await goal_changed(ctx, ref(goal))
+    await goal_progress_logged(ctx, ref(goal))
     return entry
 
 
@@ -157,8 +143,6 @@ async def list_goals(ctx: Context, status: str | None, order: str) -> tuple[list
 
 
 async def goal_progress(ctx: Context, goal: Goal) -> float:
-    from graphql_api.habits.service import habit_stats, user_habits
-
     async def compute() -> float:
         if goal.status == "COMPLETED":
             return 1.0

@@ -3,7 +3,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -11,13 +10,13 @@ from graphql_api.cache.control import cache
 from graphql_api.context import Context, Info
 from graphql_api.goals import service
 from graphql_api.goals.enums import GoalStatus, Priority
+from graphql_api.habits.service import habit_stats
+from graphql_api.habits.types import Habit
 from graphql_api.lookahead import known, settled
-from graphql_api.relay import Node, to_global_id
+from graphql_api.reads import user_habits
+from graphql_api.relay import Node, register_view, to_global_id
 from models import Goal as GoalDoc
 from models.base import ref
-
-if TYPE_CHECKING:
-    from graphql_api.habits.types import Habit
 
 
 @strawberry.type
@@ -47,7 +46,7 @@ class Goal(Node):
     # What the goal's page worked out for all its goals at once (`complete_goals`):
     # the fields answer from it at once, without a coroutine of their own.
     page_progress: strawberry.Private[float | Exception | None] = None
-    page_habits: strawberry.Private[list[Any] | None] = None  # Habits (lazily imported here)
+    page_habits: strawberry.Private[list[Habit] | None] = None
 
     @classmethod
     def of(cls, doc: GoalDoc) -> Goal:
@@ -89,7 +88,7 @@ class Goal(Node):
 
     @strawberry.field(
         description="The goal's habits, active or not, oldest first.",
-        graphql_type=list[Annotated["Habit", strawberry.lazy("graphql_api.habits.types")]],
+        graphql_type=list[Habit],
     )
     def habits(self, info: Info) -> list[Habit] | Awaitable[list[Habit]]:
         if self.page_habits is not None:
@@ -97,11 +96,11 @@ class Goal(Node):
         return self._habits(info.context)
 
     async def _habits(self, ctx: Context) -> list[Habit]:
-        from graphql_api.habits.service import user_habits
-        from graphql_api.habits.types import Habit
-
         goal_id = ref(self.doc)
         return [Habit.of(d) for d in await user_habits(ctx) if d.goal_id == goal_id]
+
+
+register_view("Goal", Goal.of)
 
 
 async def complete_goals(
@@ -110,9 +109,6 @@ async def complete_goals(
     """Works out, for all the goals of a page at once, what the query asks of them: their
     progress, their habits, and those habits' streak and strength (`stats`). One batch
     of reads instead of one per goal and habit, and fields that answer at once."""
-    from graphql_api.habits.service import habit_stats, user_habits
-    from graphql_api.habits.types import Habit
-
     if habits or stats:
         docs = await user_habits(ctx)
         for goal in goals:

@@ -9,6 +9,7 @@ from graphql_api.habits import service
 from graphql_api.habits.enums import CheckInStatus
 from graphql_api.habits.inputs import CreateHabitInput, UpdateHabitInput
 from graphql_api.habits.types import CheckIn, Habit
+from graphql_api.reads import habit_by_id
 from graphql_api.relay import ref_of
 from models import CheckInEntry
 from models import Habit as HabitDoc
@@ -16,7 +17,7 @@ from models.base import ref
 
 
 async def load_habit(ctx: Context, habit_id: strawberry.ID) -> HabitDoc:
-    habit = await ctx.loaders.habit_by_id.load(ref_of(habit_id, "Habit"))
+    habit = await habit_by_id(ctx, ref_of(habit_id, "Habit"))
     if habit is None:
         raise service.habit_not_found()
     return habit

@@ -6,8 +6,8 @@ import strawberry
 
 from graphql_api.cache.control import cache
 from graphql_api.context import Info
-from graphql_api.habits import service
 from graphql_api.habits.types import Habit
+from graphql_api.reads import user_habits
 from graphql_api.relay import Connection, paginate
 from models import Habit as HabitDoc
 
@@ -26,5 +26,5 @@ class HabitQueries:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[Habit]:
-        docs = [h for h in await service.user_habits(info.context) if active in (None, h.is_active)]
+        docs = [h for h in await user_habits(info.context) if active in (None, h.is_active)]
         return paginate(docs, _key, first, after, Habit.of)

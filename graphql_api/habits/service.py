@@ -7,9 +7,11 @@ from strawberry import UNSET
 
 from graphql_api import validation
 from graphql_api.cache import codecs
+from graphql_api.changes import calendars_changed, habit_changed
 from graphql_api.errors import BadUserInput, NotFound, not_found
 from graphql_api.habits.loop import DENOMINATOR_BY_PERIOD, HabitStats
 from graphql_api.habits.loop import habit_stats as loop_stats
+from graphql_api.reads import goal_of, user_habits
 from graphql_api.relay import ref_of
 from models import CheckIn, Event, Frequency, Habit, PreferredWindow
 from models.base import Ref, as_stored, ref, save_changes
@@ -73,35 +75,11 @@ def preferred_windows(items: list[PreferredWindowInput]) -> list[PreferredWindow
     return result
 
 
-async def user_habits(ctx: Context) -> list[Habit]:
-    """The user's habits, oldest first, from the request's (cached) list."""
-    habits = await ctx.documents(Habit, "habits", ctx.settings.cache_ttl_habits)
-    return sorted(habits, key=lambda h: (h.created_at, str(h.id)))
-
-
-async def habit_of(ctx: Context, habit_id: Ref) -> Habit | None:
-    return next((h for h in await user_habits(ctx) if ref(h) == habit_id), None)
-
-
-async def habit_changed(
-    ctx: Context, habit: Habit, *goal_ids: Ref | None, listed: bool = False
-) -> None:
-    """Retires what was cached about the habit, the goals it counts for, and maybe the list."""
-    from graphql_api.goals.service import goal_changed
-
-    await ctx.cache.bump(f"habit:{ref(habit)}", "habits" if listed else None)
-    await goal_changed(ctx, habit.goal_id, *goal_ids)
-    ctx.loaders.check_ins_by_habit.clear(ref(habit))
-    ctx.forget("habit_stats")
-
-
 async def goal_reference(
     ctx: Context, goal_id: str | None, habit: Habit | None = None
 ) -> Ref | None:
     """The id of one of the user's goals with room for one more habit (`habit` itself
     not counted), or NOT_FOUND, or BAD_USER_INPUT when the goal is full."""
-    from graphql_api.goals.service import goal_of
-
     if goal_id is None:
         return None
     oid = ref_of(goal_id, "Goal")
@@ -158,8 +136,6 @@ async def update_habit(ctx: Context, habit: Habit, data: UpdateHabitInput) -> Ha
 
 async def delete_habit(ctx: Context, habit: Habit) -> None:
     """Deletes the habit and its check-ins; events booked for it stay, unlinked."""
-    from graphql_api.calendars.service import calendars_changed
-
     owner = {"userId": ctx.user_id}
     result = await Habit.get_pymongo_collection().delete_one({"_id": habit.id, **owner})
     if result.deleted_count == 0:

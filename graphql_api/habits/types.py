@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
@@ -13,7 +13,8 @@ from graphql_api.habits import service
 from graphql_api.habits.enums import CheckInStatus, Period
 from graphql_api.habits.loop import HabitStats
 from graphql_api.lookahead import known
-from graphql_api.relay import Node, to_global_id
+from graphql_api.reads import goal_of, habit_by_id
+from graphql_api.relay import Node, register_view, to_global_id, view_of
 from models import CheckInEntry
 from models import Habit as HabitDoc
 from models.base import ref
@@ -63,7 +64,7 @@ class CheckIn:
 
     @strawberry.field
     async def habit(self, info: Info) -> Habit:
-        habit = await info.context.loaders.habit_by_id.load(self.doc.habit_id)
+        habit = await habit_by_id(info.context, self.doc.habit_id)
         if habit is None:  # deleted in this very request
             raise service.habit_not_found()
         return Habit.of(habit)
@@ -102,13 +103,12 @@ class Habit(Node):
     async def goal(
         self, info: Info
     ) -> Annotated[Goal, strawberry.lazy("graphql_api.goals.types")] | None:
-        from graphql_api.goals.service import goal_of
-        from graphql_api.goals.types import Goal
-
         if self.doc.goal_id is None:
             return None
         goal = await goal_of(info.context, self.doc.goal_id)
-        return Goal.of(goal) if goal else None
+        # Goals are made of habits (goals.types imports this module): a Goal is built
+        # through the registry of Node views, not by importing goals.types back.
+        return cast("Goal", view_of("Goal", goal)) if goal else None
 
     @strawberry.field(
         description="Counted up to the user's today.", directives=cache(60), graphql_type=Streak
@@ -146,3 +146,6 @@ class Habit(Node):
         low, high = from_.isoformat(), to.isoformat()
         docs = await info.context.loaders.check_ins_by_habit.load(ref(self.doc))
         return [CheckIn.of(d) for d in docs if low <= d.date <= high]
+
+
+register_view("Habit", Habit.of)

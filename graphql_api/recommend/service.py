@@ -25,12 +25,13 @@ from redis.exceptions import LockError
 
 from graphql_api import validation
 from graphql_api.cache import codecs
-from graphql_api.calendars.service import calendar_of, calendars_changed, user_calendars
+from graphql_api.changes import calendars_changed, habit_history_changed
 from graphql_api.errors import BadUserInput
 from graphql_api.events.service import events_between, writable
 from graphql_api.habits.loop import HabitStats
 from graphql_api.habits.loop import habit_stats as loop_stats
-from graphql_api.habits.service import STATS, habit_not_found, habit_of, user_habits
+from graphql_api.habits.service import STATS, habit_not_found
+from graphql_api.reads import calendar_of, habit_of, user_calendars, user_habits
 from graphql_api.recommend import heuristic
 from graphql_api.recommend.data import (
     HORIZON,
@@ -321,7 +322,7 @@ async def give_feedback(ctx: Context, habit: Habit, start: datetime, accepted: b
     await Feedback.get_pymongo_collection().replace_one(
         {"userId": ctx.user_id, "habitId": ref(habit), "start": moment}, stored, upsert=True
     )
-    await ctx.cache.bump(f"habit:{ref(habit)}")
+    await habit_history_changed(ctx, ref(habit))
 
 
 async def schedule_habit(
@@ -395,7 +396,7 @@ async def _book(
     )
     await event.insert()
     await calendars_changed(ctx, ref(calendar))
-    await ctx.cache.bump(f"habit:{ref(habit)}")
+    await habit_history_changed(ctx, ref(habit))
     return event
 
 

@@ -8,19 +8,17 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from graphql_api.cache.store import Cache, user_tag
+from graphql_api.state import AppState
 from graphql_api.sync import engine, status
 from graphql_api.sync.providers import provider_for
 from graphql_api.sync.providers.base import ProviderRefused
 from models import Calendar, Event, SyncRun, SyncState
 from models.base import apply_change, ref, save_changes
-
-if TYPE_CHECKING:
-    from graphql_api.lifespan import AppState
 
 log = logging.getLogger(__name__)
 

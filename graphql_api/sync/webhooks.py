@@ -16,9 +16,9 @@ from bson import ObjectId
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from graphql_api.lifespan import AppState
 from graphql_api.redis_clients import FAILURES
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from graphql_api.sync.runs import request_sync
 from models import Calendar
 

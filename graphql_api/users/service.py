@@ -6,13 +6,14 @@ from typing import TYPE_CHECKING, Any
 from strawberry import UNSET
 
 from graphql_api import validation
+from graphql_api.changes import profile_changed
 from graphql_api.errors import BadUserInput
 from graphql_api.users.inputs import UpdateProfileInput, WorkingHoursInput
 from models import User, WorkingHours
+from models.base import save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
-from models.base import save_changes
 
 # As many as a habit's preferred windows; User.workingHours is sized by it.
 MAX_WORKING_HOURS = 50
@@ -54,5 +55,5 @@ async def update_profile(ctx: Context, data: UpdateProfileInput) -> User:
         changes["working_hours"] = working_hours(data.working_hours or [])
     if changes:
         await save_changes(user, {}, **changes)
-        await ctx.cache.bump("profile")
+        await profile_changed(ctx)
     return user

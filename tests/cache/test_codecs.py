@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphql_api.cache import codecs
-from graphql_api.lifespan import AppState
+from graphql_api.state import AppState
 from models import Goal, Target
 
 

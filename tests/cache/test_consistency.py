@@ -16,9 +16,9 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
 from graphql_api.app import create_app
-from graphql_api.lifespan import AppState
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from tests.conftest import Client
 from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit
 from tests.test_dataloaders import mongo_commands

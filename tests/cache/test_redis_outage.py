@@ -17,8 +17,9 @@ from starlette.applications import Starlette
 
 from graphql_api.app import create_app
 from graphql_api.cache.store import Cache
-from graphql_api.lifespan import AppState, cache_of, limiter_of
+from graphql_api.lifespan import cache_of, limiter_of
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from tests.cache.redis_servers import RedisServer, cache_requests
 from tests.conftest import Client, Response
 from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit

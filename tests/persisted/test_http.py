@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from graphql_api.lifespan import AppState
 from graphql_api.persisted.manifest import PACKAGED, Manifest, sha256
 from graphql_api.persisted.queries import Mode, PersistedQueries
+from graphql_api.state import AppState
 from tests.conftest import Client, operation
 
 ME = "query Mine { me { id email } }"

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from graphql_api.lifespan import AppState
 from graphql_api.recommend import training
 from graphql_api.recommend.model import ModelStore
 from graphql_api.relay import ref_of
+from graphql_api.state import AppState
 from models import CheckIn, Event, RecommenderModel, User
 from tests.conftest import Client, operation
 from tests.helpers import connect_local, create_event, create_habit, set_timezone

@@ -33,9 +33,9 @@ from caldav.davclient import DAVClient
 from caldav.lib.url import URL
 
 from graphql_api.embedded import free_port
-from graphql_api.lifespan import AppState
 from graphql_api.security.secrets import seal
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from graphql_api.sync import engine
 from graphql_api.sync.providers.base import Provider
 from graphql_api.sync.runs import retire

@@ -18,8 +18,8 @@ from hypothesis import settings as examples
 from hypothesis import strategies as st
 
 from graphql_api.embedded import free_port
-from graphql_api.lifespan import AppState
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from graphql_api.sync.engine import Progress
 from graphql_api.sync.providers.base import Listing, Provider, ProviderError, ProviderRefused
 from graphql_api.sync.providers.caldav import CalDav

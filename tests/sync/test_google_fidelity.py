@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 from hypothesis import strategies as st
 
-from graphql_api.lifespan import AppState
 from graphql_api.relay import ref_of
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from tests.conftest import Client
 from tests.fakes.google_calendar import FakeGoogle
 from tests.sync.test_google_sync import (

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from graphql_api.lifespan import AppState
 from graphql_api.relay import ref_of
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from graphql_api.sync import engine, runs
 from graphql_api.sync.providers import provider_for
 from graphql_api.sync.webhooks import channel_token

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from graphql_api.embedded import free_port
-from graphql_api.lifespan import AppState
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from graphql_api.sync.engine import Progress
 from graphql_api.sync.providers import ics
 from graphql_api.sync.providers.base import ProviderError, ProviderRefused

@@ -7,9 +7,9 @@ import httpx
 import pytest
 
 from graphql_api.embedded import free_port
-from graphql_api.lifespan import AppState
 from graphql_api.security.urls import private_address
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from graphql_api.sync.providers import ics
 from graphql_api.sync.providers.base import ProviderRefused
 from graphql_api.sync.providers.ics import IcsFeed

@@ -1,0 +1,59 @@
+"""Changes: what a write retires, announced in one place that every domain calls.
+
+A write calls the function for what it changed; the function bumps the cache scopes
+that cover it (every cached value and whole answer read under them is retired, in
+every process) and drops what this request has already read of it. Domains never call
+each other for this: a habit's change retires its goal's progress here, not through
+the goals' service.
+"""
+
+from __future__ import annotations
+
+from graphql_api.context import Context
+from models import Habit
+from models.base import Ref, ref
+
+
+async def goal_changed(ctx: Context, *goal_ids: Ref | None, listed: bool = False) -> None:
+    """Retires what was cached about these goals (and the goal list when `listed`)."""
+    await ctx.cache.bump(*(f"goal:{g}" for g in goal_ids if g), "goals" if listed else None)
+    ctx.forget("documents")
+
+
+async def goal_progress_logged(ctx: Context, goal_id: Ref) -> None:
+    """A progress entry was logged: the goal's progress and log are read afresh."""
+    ctx.loaders.progress_total_by_goal.clear(goal_id)
+    ctx.loaders.progress_log_by_goal.clear(goal_id)
+    await goal_changed(ctx, goal_id)
+
+
+async def habits_changed(ctx: Context) -> None:
+    """Retires the habit list after a write to several habits at once."""
+    await ctx.cache.bump("habits")
+
+
+async def habit_changed(
+    ctx: Context, habit: Habit, *goal_ids: Ref | None, listed: bool = False
+) -> None:
+    """Retires what was cached about the habit, the goals it counts for, and maybe the list."""
+    await ctx.cache.bump(f"habit:{ref(habit)}", "habits" if listed else None)
+    await goal_changed(ctx, habit.goal_id, *goal_ids)
+    ctx.loaders.check_ins_by_habit.clear(ref(habit))
+    ctx.forget("habit_stats")
+
+
+async def habit_history_changed(ctx: Context, habit_id: Ref) -> None:
+    """The habit's feedback or bookings changed: what is cached under the habit (its
+    recommendations among it) is retired; its goals' progress is not."""
+    await ctx.cache.bump(f"habit:{habit_id}")
+
+
+async def calendars_changed(ctx: Context, *calendar_ids: Ref, listed: bool = False) -> None:
+    """Retires the cached events of these calendars (and the calendar list when `listed`)."""
+    await ctx.cache.bump(*(f"cal:{c}" for c in calendar_ids), "calendars" if listed else None)
+    ctx.forget("documents")
+
+
+async def profile_changed(ctx: Context) -> None:
+    """Retires what was cached about the user's profile (time zone, working hours)."""
+    await ctx.cache.bump("profile")

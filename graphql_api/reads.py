@@ -1,0 +1,70 @@
+"""Reads: the one home of every read of the user's documents, below every domain.
+
+Resolvers and services read through here, never through `ctx.loaders` or another
+domain's service. Two kinds of read, each with one function per kind of document:
+
+- `<kind>_by_id`: an id the client sent (`node`, a mutation's target) or a document
+  that names another (a check-in's habit, an instance's series). Read through the
+  request's DataLoader: the ids one request asks for are read in one query.
+- `<kind>_of`: one of the user's goals, habits or calendars, picked from the user's
+  whole list (`user_goals`, `user_habits`, `user_calendars`). These are few per user
+  and nearly every operation reads the lists anyway (one cached read per request, see
+  `Context.documents`); what is picked from them is cached under the list's version,
+  so a whole cached answer that showed it is retired by a write to the list.
+
+Either way the read is the user's own: another user's id is simply a miss (None).
+"""
+
+from __future__ import annotations
+
+from graphql_api.context import Context
+from models import Calendar, Event, Goal, Habit
+from models.base import Ref, ref
+
+
+async def user_goals(ctx: Context) -> list[Goal]:
+    """The user's goals, from the request's (cached) list."""
+    return await ctx.documents(Goal, "goals", ctx.settings.cache_ttl_goals)
+
+
+async def goal_of(ctx: Context, goal_id: Ref) -> Goal | None:
+    """One of the user's goals, from the request's (cached) list."""
+    return next((g for g in await user_goals(ctx) if ref(g) == goal_id), None)
+
+
+async def user_habits(ctx: Context) -> list[Habit]:
+    """The user's habits, oldest first, from the request's (cached) list."""
+    habits = await ctx.documents(Habit, "habits", ctx.settings.cache_ttl_habits)
+    return sorted(habits, key=lambda h: (h.created_at, str(h.id)))
+
+
+async def habit_of(ctx: Context, habit_id: Ref) -> Habit | None:
+    """One of the user's habits, from the request's (cached) list."""
+    return next((h for h in await user_habits(ctx) if ref(h) == habit_id), None)
+
+
+async def user_calendars(ctx: Context) -> list[Calendar]:
+    """The user's calendars, the primary one first, from the request's (cached) list."""
+    calendars = await ctx.documents(Calendar, "calendars", ctx.settings.cache_ttl_user_calendars)
+    return sorted(calendars, key=lambda c: (not c.is_primary, c.created_at, str(c.id)))
+
+
+async def calendar_of(ctx: Context, calendar_id: Ref) -> Calendar | None:
+    """One of the user's calendars, from the request's (cached) list."""
+    return next((c for c in await user_calendars(ctx) if ref(c) == calendar_id), None)
+
+
+async def goal_by_id(ctx: Context, goal_id: Ref) -> Goal | None:
+    """One of the user's goals by id, through the request's DataLoader."""
+    return await ctx.loaders.goal_by_id.load(goal_id)
+
+
+async def habit_by_id(ctx: Context, habit_id: Ref) -> Habit | None:
+    """One of the user's habits by id, through the request's DataLoader."""
+    return await ctx.loaders.habit_by_id.load(habit_id)
+
+
+async def event_by_id(ctx: Context, event_id: Ref) -> Event | None:
+    """One of the user's stored events (a single event or a series), through the request's
+    DataLoader: the ids asked for at once are read in one query."""
+    return await ctx.loaders.event_by_id.load(event_id)
