@@ -17,13 +17,13 @@ from strawberry.subscriptions import (
     MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
 
-from graphql_api.cache.responses import ResponseCache
 from graphql_api.graphiql import GraphiQLPage
 from graphql_api.health import healthz, readyz
 from graphql_api.http import GraphQLApp
 from graphql_api.lifespan import lifespan
 from graphql_api.observability.metrics import exposition
 from graphql_api.observability.requests import RequestMetrics
+from graphql_api.responses import ResponseCache
 from graphql_api.schema import build_schema
 from graphql_api.security.body import BodyLimit
 from graphql_api.security.cors import cors

@@ -14,13 +14,29 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import uvloop
+from hypercorn.asyncio import serve as hypercorn_serve
 from pydantic import ValidationError
+from tqdm import tqdm
 
-from graphql_api.embedded import die_with_parent, stop_process
+from graphql_api.app import create_app
+from graphql_api.embedded import die_with_parent, embedded_backends, stop_process
+from graphql_api.lifespan import close_state, open_state
+from graphql_api.observability.logs import configure_logging
+from graphql_api.persisted.manifest import build_manifest, render
+from graphql_api.recommend.simulate import evaluate as run_evaluation
+from graphql_api.recommend.training import Report
+from graphql_api.recommend.training import train as train_models
+from graphql_api.schema import schema
+from graphql_api.security.tokens import mint_dev_token
+from graphql_api.seed import seed
+from graphql_api.serving import BOOT_FAILED, Processes, hypercorn_config, process_count
 from graphql_api.settings import Settings, get_settings
+from graphql_api.shutdown import on_termination
+from graphql_api.worker import run_worker
 
 if TYPE_CHECKING:
     from hypercorn.config import Config
@@ -82,7 +98,6 @@ def _embedded_worker(settings: Settings, resolved: Settings) -> Iterator[None]:
 
 
 def _logging() -> None:
-    from graphql_api.observability.logs import configure_logging
 
     configure_logging(_settings())
 
@@ -111,9 +126,6 @@ def serve(
     ] = None,
 ) -> None:
     """Run the API; with MONGODB_URI / REDIS_URL unset, start the embedded backends too."""
-    from graphql_api.embedded import embedded_backends
-    from graphql_api.security.tokens import mint_dev_token
-    from graphql_api.serving import Processes, hypercorn_config, process_count
 
     _logging()
     settings = _settings()
@@ -148,10 +160,6 @@ def _serve_here(
 ) -> None:
     """The app in this process until SIGTERM or SIGINT, then the drain; `on_serving` is
     called once the socket is served (hypercorn starts the trigger after listening)."""
-    from hypercorn.asyncio import serve as hypercorn_serve
-
-    from graphql_api.app import create_app
-    from graphql_api.shutdown import on_termination
 
     app = create_app(settings)
     termination = on_termination(app.state.drain)
@@ -163,8 +171,6 @@ def _serve_here(
 
     serving = hypercorn_serve(app, config, shutdown_trigger=trigger)  # type: ignore[arg-type]
     if config.worker_class == "uvloop":
-        import uvloop
-
         uvloop.run(serving)
     else:
         asyncio.run(serving)
@@ -176,7 +182,6 @@ def serve_process(
     config_file: Annotated[Path | None, typer.Option("--config")] = None,
 ) -> None:
     """One of the processes of `serve --workers N`: serves the socket it was given."""
-    from graphql_api.serving import BOOT_FAILED, hypercorn_config
 
     _logging()
     config = hypercorn_config(config_file)
@@ -200,8 +205,6 @@ def serve_process(
 @cli.command()
 def worker() -> None:
     """Run the sync worker (jobs from Redis); on the embedded backends of a running serve, too."""
-    from graphql_api.embedded import embedded_backends
-    from graphql_api.sync.jobs import run_worker
 
     _logging()
     with embedded_backends(_settings()) as resolved:
@@ -216,12 +219,10 @@ def train(
     rounds: Annotated[int, typer.Option(help="Most boosting rounds of the global model")] = 400,
 ) -> None:
     """Train the slot ranker on everyone's history: a global model and per-user ones."""
-    from graphql_api.embedded import embedded_backends
-    from graphql_api.recommend.training import run
 
     _logging()
     with embedded_backends(_settings()) as resolved:
-        report = asyncio.run(run(resolved, min_user_rows=min_user_rows, rounds=rounds))
+        report = asyncio.run(_train(resolved, min_user_rows=min_user_rows, rounds=rounds))
     typer.echo(report)
 
 
@@ -233,7 +234,6 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Random seed")] = 7,
 ) -> None:
     """Score the model, the heuristic and random order on simulated users (no database)."""
-    from graphql_api.recommend.simulate import evaluate as run_evaluation
 
     result = run_evaluation(users, days, test_days, seed=seed, progress=typer.echo)
     typer.echo(result.summary())
@@ -247,7 +247,6 @@ def token(
     days: Annotated[int, typer.Option(help="Validity in days")] = 30,
 ) -> None:
     """Mint a development bearer token (HS256, signed with JWT_SECRET)."""
-    from graphql_api.security.tokens import mint_dev_token
 
     settings = _settings()
     if not settings.dev_tokens_accepted:
@@ -264,7 +263,6 @@ def export_schema(
     ),
 ) -> None:
     """Write the schema's SDL (what the code builds) to schema.graphql."""
-    from graphql_api.schema import schema
 
     output.write_text(schema.as_str() + "\n")
     typer.echo(f"wrote {output}")
@@ -282,7 +280,6 @@ def persisted_manifest(
     """Print a persisted-query manifest (apollo-persisted-query-manifest) of the operations
     exactly as written, for clients that send them unchanged. The packaged manifest is
     Apollo Client's (`make manifest`), with the `__typename` fields Apollo Client adds."""
-    from graphql_api.persisted.manifest import build_manifest, render
 
     manifest = build_manifest(operations)
     if output is None:
@@ -299,16 +296,37 @@ def seed_demo(
     train: Annotated[bool, typer.Option(help="Then train the slot ranker on it")] = False,
 ) -> None:
     """Create a demo user with goals, habits, months of check-ins and a LOCAL calendar."""
-    from graphql_api.embedded import embedded_backends
-    from graphql_api.recommend.training import run
-    from graphql_api.seed import seed
 
     _logging()
     with embedded_backends(_settings()) as resolved:
         summary = asyncio.run(seed(resolved, sub, days))
         typer.echo(summary)
         if train:
-            typer.echo(asyncio.run(run(resolved, min_user_rows=200, rounds=400)))
+            typer.echo(asyncio.run(_train(resolved, min_user_rows=200, rounds=400)))
+
+
+async def _train(settings: Settings, *, min_user_rows: int, rounds: int) -> Report:
+    """`scheduling-worker train`: with progress bars on the terminal."""
+    bars: list[tqdm[Any]] = []
+
+    def progress(what: str, total: int) -> Callable[[int], None]:
+        bar = tqdm(total=total, desc=what, unit="" if what == "rounds" else " users")
+        bars.append(bar)
+
+        def step(n: int) -> None:
+            bar.update(n)
+
+        return step
+
+    state = await open_state(settings)
+    try:
+        return await train_models(
+            cache=state.cache, min_user_rows=min_user_rows, rounds=rounds, progress=progress
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+        await close_state(state)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from strawberry.types import Info as StrawberryInfo
 from graphql_api.cache import codecs
 from graphql_api.cache.request import RequestCache
 from graphql_api.errors import Unauthenticated
+from graphql_api.security.auth import ensure_user
 from graphql_api.security.tokens import Claims
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
@@ -53,6 +54,25 @@ class Context:
     _memo: dict[Any, asyncio.Future[Any]] = field(default_factory=dict)
     read_only: bool = False  # a query (not a mutation): may read from secondaries
 
+    @classmethod
+    def for_user(cls, state: AppState, user: User, request_id: str) -> Context:
+        """A context for work done for the user outside any request (cache warming)."""
+        ctx = cls(
+            request=None, response=None, state=state, request_id=request_id, now=state.clock()
+        )
+        ctx.user = user
+        ctx._read_as(user.sub)
+        return ctx
+
+    def authenticate(self, claims: Claims) -> None:
+        """The token's user is known: the request reads through their cache and loaders."""
+        self.claims = claims
+        self._read_as(claims.sub)
+
+    def _read_as(self, user_id: str) -> None:
+        self._cache = RequestCache(self.state.cache, user_id)
+        self._loaders = create_loaders(user_id)
+
     @property
     def viewer(self) -> User:
         """The user of the bearer token; the auth extension guarantees one for data fields."""
@@ -69,15 +89,12 @@ class Context:
     def start_operation(self) -> None:
         """A WebSocket carries many operations over one context: each reads afresh."""
         if self.claims is not None:
-            self._cache = RequestCache(self.state.cache, self.claims.sub)
-            self._loaders = create_loaders(self.claims.sub)
+            self._read_as(self.claims.sub)
         self._memo = {}
         self.now = self.state.clock()
 
     async def load_viewer(self) -> User:
         """The token's user (created on first sight), through the cache."""
-        from graphql_api.security.auth import ensure_user
-
         if self.user is None:
             claims = self.claims
             if claims is None:
@@ -102,6 +119,11 @@ class Context:
     def cache(self) -> RequestCache:
         if self._cache is None:
             raise Unauthenticated("a bearer token is required")
+        return self._cache
+
+    @property
+    def request_cache(self) -> RequestCache | None:
+        """The user's cache, or None before a token has named the user."""
         return self._cache
 
     @property

@@ -33,8 +33,6 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from graphql_api.cache.request import RequestCache
-from graphql_api.cache.responses import ResponseCache, operation_name_of
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
@@ -47,13 +45,13 @@ from graphql_api.observability.metrics import (
 from graphql_api.observability.operations import label_of, operation_duration
 from graphql_api.observability.requests import current, request_id_from
 from graphql_api.persisted.queries import Refusal
+from graphql_api.responses import ResponseCache, operation_name_of
 from graphql_api.security.idempotency import Conflict, Replay, digest
 from graphql_api.security.sockets import SocketGuard
 from graphql_api.security.tokens import Claims, bearer_token, verify_token
 from graphql_api.settings import Settings
 from graphql_api.shutdown import Drain
 from graphql_api.state import AppState
-from loaders import create_loaders
 
 
 def request_id_of(request: Request | WebSocket) -> str:
@@ -220,9 +218,7 @@ class GraphQLApp(GraphQL[Context, None]):
             if token is not None:
                 # The user document is read when an operation runs (a whole answer
                 # served from the cache needs only the token).
-                ctx.claims = await verify_token(token, state.settings)
-                ctx._cache = RequestCache(state.cache, ctx.claims.sub)
-                ctx._loaders = create_loaders(ctx.claims.sub)
+                ctx.authenticate(await verify_token(token, state.settings))
         except Unauthenticated as e:
             ctx.auth_error = e
         if isinstance(response, Response):

@@ -15,14 +15,14 @@ from graphql_api import validation
 from graphql_api.cache import codecs
 from graphql_api.changes import calendars_changed
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
-from graphql_api.events.recurrence import (
+from graphql_api.reads import calendar_of, event_by_id, user_calendars
+from graphql_api.recurrence import (
     checked_rule,
     expand,
     first_end,
     rrule_of,
     series_end,
 )
-from graphql_api.reads import calendar_of, event_by_id, user_calendars
 from graphql_api.relay import Connection, page_size, paginate, ref_of
 from loaders.base import find_all
 from models import Calendar, Event

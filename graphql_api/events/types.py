@@ -9,9 +9,9 @@ from graphql_api.calendars.types import Calendar
 from graphql_api.context import Context, Info
 from graphql_api.errors import not_found
 from graphql_api.events.enums import EventStatus
-from graphql_api.events.recurrence import first_end, is_generated, rrule_of
 from graphql_api.habits.types import Habit
 from graphql_api.reads import calendar_of, event_by_id, habit_of
+from graphql_api.recurrence import first_end, is_generated, rrule_of
 from graphql_api.relay import Node, to_global_id
 from models import Event as EventDoc
 from models import Habit as HabitDoc

@@ -27,10 +27,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 import xgboost as xgb
-from tqdm import tqdm
 
 from graphql_api.cache.store import Cache
-from graphql_api.events.recurrence import expand
 from graphql_api.recommend.data import (
     HabitData,
     HabitRecord,
@@ -42,7 +40,7 @@ from graphql_api.recommend.data import (
 from graphql_api.recommend.features import NAMES
 from graphql_api.recommend.model import GLOBAL, MODELS_SCOPE
 from graphql_api.recommend.scores import log_loss, roc_auc
-from graphql_api.settings import Settings
+from graphql_api.recurrence import expand
 from models import Calendar, CheckIn, CheckInEntry, Event, Feedback, Habit, RecommenderModel, User
 from models.event import overlapping
 
@@ -330,29 +328,3 @@ def _with_enough(users: Iterable[str], least: int) -> list[str]:
     for user in users:
         counts[user] += 1
     return sorted(u for u, n in counts.items() if n >= least)
-
-
-async def run(settings: Settings, *, min_user_rows: int, rounds: int) -> Report:
-    """`scheduling-worker train`: with progress bars on the terminal."""
-    from graphql_api.lifespan import close_state, open_state
-
-    bars: list[tqdm[Any]] = []
-
-    def progress(what: str, total: int) -> Callable[[int], None]:
-        bar = tqdm(total=total, desc=what, unit="" if what == "rounds" else " users")
-        bars.append(bar)
-
-        def step(n: int) -> None:
-            bar.update(n)
-
-        return step
-
-    state = await open_state(settings)
-    try:
-        return await train(
-            cache=state.cache, min_user_rows=min_user_rows, rounds=rounds, progress=progress
-        )
-    finally:
-        for bar in bars:
-            bar.close()
-        await close_state(state)

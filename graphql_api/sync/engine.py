@@ -23,7 +23,7 @@ from bson import ObjectId
 from pymongo import InsertOne, ReplaceOne
 from pymongo.errors import BulkWriteError
 
-from graphql_api.events.recurrence import series_end
+from graphql_api.recurrence import series_end
 from graphql_api.sync.providers.base import CursorExpired, Page, Provider, RemoteEvent
 from models import Calendar, Event
 from models.base import as_stored, ref, save_changes

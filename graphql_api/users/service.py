@@ -8,12 +8,12 @@ from strawberry import UNSET
 from graphql_api import validation
 from graphql_api.changes import profile_changed
 from graphql_api.errors import BadUserInput
-from graphql_api.users.inputs import UpdateProfileInput, WorkingHoursInput
 from models import User, WorkingHours
 from models.base import save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
+    from graphql_api.users.inputs import UpdateProfileInput, WorkingHoursInput
 
 # As many as a habit's preferred windows; User.workingHours is sized by it.
 MAX_WORKING_HOURS = 50

@@ -15,7 +15,7 @@ class RemoteEvent:
     """An event as the provider defines it, in our terms.
 
     `instance` is "" for a single event or a series' master, and the original
-    start (see events.recurrence.instance_key) for an instance that differs
+    start (see graphql_api.recurrence.instance_key) for an instance that differs
     from its series; such an instance shares the master's `external_id`.
     A date (not a datetime) start makes an all-day event, end exclusive.
     """

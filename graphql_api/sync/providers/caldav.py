@@ -32,7 +32,6 @@ from caldav.response import DAVResponse
 from graphql_api.security.secrets import unseal
 from graphql_api.security.urls import refused_url
 from graphql_api.settings import Settings
-from graphql_api.sync.ical import remote_events
 from graphql_api.sync.providers.base import (
     CursorExpired,
     Listing,
@@ -42,6 +41,7 @@ from graphql_api.sync.providers.base import (
     RemoteEvent,
     Removed,
 )
+from graphql_api.sync.providers.ical import remote_events
 from models import Calendar
 
 log = logging.getLogger(__name__)

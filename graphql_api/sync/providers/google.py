@@ -22,10 +22,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from graphql_api.events.recurrence import instance_key
+from graphql_api.recurrence import instance_key
 from graphql_api.security.secrets import seal, unseal
 from graphql_api.settings import Settings
-from graphql_api.sync.ical import normalize_recurrence, zone_of
 from graphql_api.sync.providers.base import (
     CursorExpired,
     Listing,
@@ -35,6 +34,7 @@ from graphql_api.sync.providers.base import (
     RemoteEvent,
     Removed,
 )
+from graphql_api.sync.providers.ical import normalize_recurrence, zone_of
 from models import Calendar
 from models.base import save_changes
 

@@ -22,7 +22,6 @@ import icalendar
 from graphql_api.security.secrets import unseal
 from graphql_api.security.urls import refused_url
 from graphql_api.settings import Settings
-from graphql_api.sync.ical import remote_events
 from graphql_api.sync.providers.base import (
     Listing,
     Page,
@@ -30,6 +29,7 @@ from graphql_api.sync.providers.base import (
     ProviderRefused,
     RemoteEvent,
 )
+from graphql_api.sync.providers.ical import remote_events
 from models import Calendar
 
 log = logging.getLogger(__name__)

@@ -54,7 +54,11 @@ class ResponseCache:
         """The answer's key, or None when this request's answer is not cached whole."""
         if self.ttl_s <= 0:  # whole answers switched off
             return None
-        if ctx._cache is None or not ctx.state.cache.enabled or len(query) > MAX_QUERY_LENGTH:
+        if (
+            ctx.request_cache is None
+            or not ctx.state.cache.enabled
+            or len(query) > MAX_QUERY_LENGTH
+        ):
             return None
         found = _operation(query, operation_name)
         if found is None or found[0] is not OperationType.QUERY:
@@ -89,7 +93,7 @@ class ResponseCache:
         return entry["data"], entry["cacheControl"]
 
     async def store(self, ctx: Context, key: str, data: dict[str, Any], cache_control: str) -> None:
-        request_cache = ctx._cache
+        request_cache = ctx.request_cache
         if request_cache is None or not request_cache.complete or not request_cache.read:
             return
         entry = {

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, time, timedelta
 
-from graphql_api.cache.request import RequestCache
 from graphql_api.context import Context
 from graphql_api.events.service import events_between
 from graphql_api.goals.service import goal_progress
 from graphql_api.habits.service import habit_stats
 from graphql_api.reads import user_calendars, user_goals, user_habits
 from graphql_api.state import AppState
-from loaders import create_loaders
 from models import CheckIn, User
 from models.base import ref
 
@@ -35,12 +33,7 @@ async def warm_most_active(state: AppState, since: datetime, limit: int = 50) ->
 
 async def warm_user(state: AppState, user: User) -> None:
     """What a Dashboard reads, computed into the cache: lists, streaks, progress, this week."""
-    ctx = Context(
-        request=None, response=None, state=state, request_id="cache-warm", now=state.clock()
-    )
-    ctx.user = user
-    ctx._cache = RequestCache(state.cache, user.sub)
-    ctx._loaders = create_loaders(user.sub)
+    ctx = Context.for_user(state, user, request_id="cache-warm")
     for habit in await user_habits(ctx):
         if habit.is_active:
             await habit_stats(ctx, habit)

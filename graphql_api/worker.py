@@ -1,4 +1,7 @@
-"""The job queue (saq, on Redis) and the worker: `scheduling-worker worker`."""
+"""The worker process (`scheduling-worker worker`): sync jobs from the queue (saq, on
+Redis), the periodic sync of every calendar and the cache warming (cron).
+
+An entry point: it may import anything; nothing imports it but the command line."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import httpx
 from saq import CronJob, Worker
 from saq.types import Context, PartialTimersDict
 
-from graphql_api.lifespan import AppState, close_state, open_state
+from graphql_api.lifespan import close_state, open_state
 from graphql_api.observability.jobs import (
     job_finished,
     job_started,
@@ -19,7 +22,9 @@ from graphql_api.observability.jobs import (
     watch_queue_depth,
 )
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
 from graphql_api.sync import runs
+from graphql_api.warm import warm_most_active
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +59,6 @@ async def schedule_syncs(ctx: JobContext) -> None:
 
 async def warm_caches(ctx: JobContext) -> None:
     """The seed's cache warming: the most active users' dashboards, computed ahead."""
-    from graphql_api.cache.warm import warm_most_active
-
     warmed = await warm_most_active(ctx["state"], since=datetime.now(UTC) - timedelta(days=7))
     log.info("warmed the caches of %d users", warmed)
 

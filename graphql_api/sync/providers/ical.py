@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
-from graphql_api.events.recurrence import instance_key
+from graphql_api.recurrence import instance_key
 from graphql_api.sync.providers.base import RemoteEvent
 
 log = logging.getLogger(__name__)
