@@ -13,13 +13,11 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from dataclasses import replace
 from typing import Any, cast
 
 import orjson
 import strawberry
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -36,17 +34,15 @@ from strawberry.types.unset import UNSET, UnsetType
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
+from graphql_api.guards import admit, idempotent, refusal
 from graphql_api.media import GRAPHQL_RESPONSE_JSON, JSON, is_request_error, negotiated
 from graphql_api.multipart import bounded, is_subscription, is_valid
 from graphql_api.observability.metrics import (
-    GRAPHQL_ERRORS,
     WEBSOCKETS_OPEN,
 )
 from graphql_api.observability.operations import label_of, operation_duration
 from graphql_api.observability.requests import current, request_id_from
-from graphql_api.persisted.queries import Refusal
 from graphql_api.responses import ResponseCache, operation_name_of
-from graphql_api.security.idempotency import Conflict, Replay, digest
 from graphql_api.security.sockets import SocketGuard
 from graphql_api.security.tokens import Claims, bearer_token, verify_token
 from graphql_api.settings import Settings
@@ -66,17 +62,6 @@ def request_id_of(request: Request | WebSocket) -> str:
 VARY = "Accept, Authorization"
 
 SUBSCRIPTION_ACCEPT = 'multipart/mixed;subscriptionSpec="1.0"'
-
-
-def refusal(response: Response, code: str, message: str, **extensions: Any) -> ExecutionResult:
-    """An answer refused before (or instead of) execution: counted and logged like others."""
-    response.headers["Cache-Control"] = "no-store"
-    GRAPHQL_ERRORS.labels(code).inc()
-    record = current()
-    if record is not None:
-        record.error_codes.append(code)
-    error = GraphQLError(message, extensions={"code": code, **extensions})
-    return ExecutionResult(data=None, errors=[error])
 
 
 def wrong_operation_type(response: Response, kind: OperationType) -> ExecutionResult:
@@ -246,7 +231,7 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().execute_operation(
                 request, request_adapter, request_data, context, root_value, sub_response
             )
-        admitted = await self._admit(context, request_data, sub_response)
+        admitted = await admit(context, request_data, sub_response)
         if isinstance(admitted, ExecutionResult):
             return admitted
         max_tokens = self.settings.max_tokens
@@ -300,7 +285,7 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> ExecutionResult:
         """Rate limit, persisted queries (APQ, the manifest, the safelist), then execution
         within EXECUTION_TIMEOUT_S."""
-        admitted = await self._admit(context, request_data, sub_response)
+        admitted = await admit(context, request_data, sub_response)
         if isinstance(admitted, ExecutionResult):
             return admitted
         if admitted.query and is_subscription(
@@ -311,29 +296,6 @@ class GraphQLApp(GraphQL[Context, None]):
         return await self._idempotent(
             request, request_adapter, sub_response, context, root_value, admitted
         )
-
-    async def _admit(
-        self, context: Context, request_data: GraphQLRequestData, sub_response: Response
-    ) -> GraphQLRequestData | ExecutionResult:
-        """The request with its persisted query's text, or why it is refused."""
-        limiter = context.state.limiter
-        if limiter is not None and context.claims is not None:
-            verdict = await limiter.take(context.claims.sub)
-            if not verdict.allowed:
-                sub_response.status_code = 429
-                sub_response.headers["Retry-After"] = str(verdict.retry_after_s)
-                return refusal(
-                    sub_response,
-                    "RATE_LIMITED",
-                    f"too many requests; try again in {verdict.retry_after_s} s",
-                    retryAfter=verdict.retry_after_s,
-                )
-        resolved = await context.state.persisted.resolve(
-            request_data.query, request_data.extensions
-        )
-        if isinstance(resolved, Refusal):
-            return refusal(sub_response, resolved.code, resolved.message)
-        return replace(request_data, query=resolved or request_data.query)
 
     async def _idempotent(  # noqa: PLR0917 - execute_single's
         self,
@@ -348,35 +310,10 @@ class GraphQLApp(GraphQL[Context, None]):
         run = self._answer(
             request, request_adapter, sub_response, context, root_value, request_data
         )
-        given_key = request.headers.get("idempotency-key")
-        if given_key is None or context.claims is None or context.state.idempotency is None:
-            return await run
-        idempotency = context.state.idempotency
-        body = digest(request_data.query, request_data.variables, request_data.operation_name)
-        claim = await idempotency.claim(
-            context.claims.sub, given_key, body, self.settings.execution_timeout_s
+        timeout_s = self.settings.execution_timeout_s
+        return await idempotent(
+            request, context, request_data, sub_response, run, timeout_s=timeout_s
         )
-        if isinstance(claim, Conflict):
-            run.close()
-            sub_response.status_code = claim.status
-            return refusal(sub_response, claim.code, claim.message)
-        if isinstance(claim, Replay):
-            run.close()
-            sub_response.headers["Idempotent-Replayed"] = "true"
-            sub_response.headers["Cache-Control"] = "no-store"
-            return ExecutionResult(data=claim.data, errors=None)
-        try:
-            result = await run
-        except BaseException:
-            if claim is not None:
-                await idempotency.abandon(claim)
-            raise
-        if claim is not None:
-            if result.errors or result.data is None:
-                await idempotency.abandon(claim)  # nothing written; a retry runs again
-            else:
-                await idempotency.finish(claim, body, result.data)
-        return result
 
     async def _answer(  # noqa: PLR0917 - execute_single's
         self,

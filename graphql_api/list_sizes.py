@@ -10,7 +10,7 @@ from __future__ import annotations
 from graphql_api.events.service import MAX_BATCH
 from graphql_api.goals.service import PROGRESS_LOG_LATEST
 from graphql_api.habits.service import MAX_HABITS_PER_GOAL, MAX_WINDOWS
-from graphql_api.recommend.service import MAX_LIMIT, REASONS
+from graphql_api.recommend.ranking import MAX_LIMIT, REASONS
 from graphql_api.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graphql_api.security.limits import ListSize
 from graphql_api.users.service import MAX_WORKING_HOURS

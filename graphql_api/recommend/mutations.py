@@ -6,8 +6,8 @@ import strawberry
 
 from graphql_api.context import Info
 from graphql_api.events.types import Event, event_of
-from graphql_api.recommend import service
-from graphql_api.recommend.service import habit_named
+from graphql_api.recommend import booking
+from graphql_api.recommend.ranking import habit_named
 
 
 @strawberry.type
@@ -24,7 +24,7 @@ class RecommendationMutations:
         calendar_id: strawberry.ID | None = None,
     ) -> Event:
         habit = await habit_named(info.context, habit_id)
-        event = await service.schedule_habit(info.context, habit, start, calendar_id)
+        event = await booking.schedule_habit(info.context, habit, start, calendar_id)
         return await event_of(info.context, event)
 
     @strawberry.mutation(
@@ -35,5 +35,5 @@ class RecommendationMutations:
         self, info: Info, habit_id: strawberry.ID, start: datetime, accepted: bool
     ) -> bool:
         habit = await habit_named(info.context, habit_id)
-        await service.give_feedback(info.context, habit, start, accepted)
+        await booking.give_feedback(info.context, habit, start, accepted)
         return True

@@ -5,8 +5,8 @@ import strawberry
 from graphql_api.cache.control import cache
 from graphql_api.context import Info
 from graphql_api.events.inputs import TimeRangeInput
-from graphql_api.recommend import service
-from graphql_api.recommend.service import habit_named
+from graphql_api.recommend import ranking
+from graphql_api.recommend.ranking import habit_named
 from graphql_api.recommend.types import Recommendation
 
 
@@ -22,5 +22,5 @@ class RecommendationQueries:
         self, info: Info, habit_id: strawberry.ID, range: TimeRangeInput, limit: int = 5
     ) -> list[Recommendation]:
         habit = await habit_named(info.context, habit_id)
-        picks = await service.recommend(info.context, habit, range.start, range.end, limit)
+        picks = await ranking.recommend(info.context, habit, range.start, range.end, limit)
         return [Recommendation.of(p) for p in picks]

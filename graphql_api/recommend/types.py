@@ -4,7 +4,7 @@ from datetime import datetime
 
 import strawberry
 
-from graphql_api.recommend.service import Pick
+from graphql_api.recommend.ranking import Pick
 
 
 @strawberry.type(description="A feature that moved a slot's score, and how much (signed).")
