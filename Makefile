@@ -1,5 +1,5 @@
 # Two commands on a fresh machine: `make run` (the server on the embedded
-# default) and `make test` (lint, types, the whole suite).
+# default) and `make test` (lint, types, the import layers, the whole suite).
 
 PYTHON ?= python3
 VENV := .venv
@@ -28,9 +28,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
+# The coverage figure is printed after the tests (no threshold: it is there to read).
 test: lint $(NODE_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
 
 schema: $(STAMP)
 	$(BIN)/scheduling-worker export-schema
@@ -42,4 +44,4 @@ manifest: $(NODE_STAMP)
 
 # Also removes .data: the embedded database and Redis of `make run`.
 clean:
-	rm -rf $(VENV) node_modules .data .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .data .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache .coverage htmlcov

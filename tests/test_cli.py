@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pymongo
 import pytest
 from gql import Client as GqlClient
 from gql import gql
@@ -78,8 +79,6 @@ def test_seed_demo_trains_the_slot_ranker_when_asked(settings: Settings) -> None
         assert int(found[2]) > 200
         assert 0.5 < float(found[3]) <= 1.0
     finally:
-        import pymongo
-
         client: pymongo.MongoClient[dict[str, Any]]
         with pymongo.MongoClient(str(settings.mongodb_uri)) as client:
             client[settings.mongodb_db]["recommender_models"].delete_many({})

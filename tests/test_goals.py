@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -128,8 +129,6 @@ async def test_delete_goal_keeps_its_habits_without_a_goal(alice: Client) -> Non
 
 
 def _today_utc() -> str:
-    from datetime import UTC, datetime
-
     return datetime.now(UTC).date().isoformat()
 
 

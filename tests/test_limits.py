@@ -9,13 +9,20 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+from redis.asyncio import Redis
 from starlette.applications import Starlette
+from strawberry.http.async_base_view import AsyncBaseHTTPView
 
 from graphql_api.app import create_app
 from graphql_api.embedded import free_port
+from graphql_api.list_sizes import LIST_SIZES
+from graphql_api.schema import schema
+from graphql_api.security.limits import operation_cost
 from graphql_api.security.ratelimit import RateLimiter
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
+from tests.cache.redis_servers import SilentServer
 from tests.conftest import OPERATIONS, Client
 from tests.test_dataloaders import mongo_commands
 
@@ -181,11 +188,6 @@ REALISTIC: dict[str, dict[str, Any]] = {"Dashboard": {"goalsFirst": 303}}
 def client_operation_costs(
     variables: dict[str, Any], realistic: dict[str, dict[str, Any]]
 ) -> dict[str, int]:
-    from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
-
-    from graphql_api.list_sizes import LIST_SIZES
-    from graphql_api.schema import schema
-    from graphql_api.security.limits import operation_cost
 
     costs = {}
     for path in sorted(OPERATIONS.glob("*.graphql")):
@@ -257,8 +259,6 @@ async def test_an_operation_past_the_execution_timeout_gets_a_clean_error(
 @pytest.fixture
 def slow_execution(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """Every execution takes 0.1 s; the most running at once is counted."""
-    from strawberry.http.async_base_view import AsyncBaseHTTPView
-
     seen = {"running": 0, "most": 0}
     execute = AsyncBaseHTTPView.execute_single
 
@@ -358,8 +358,6 @@ async def test_the_rate_limit_answers_429_with_retry_after_per_user(
 async def test_the_rate_limit_fails_open_when_redis_is_down(
     variant: Any, app_state: AppState, settings: Settings, alice: Client
 ) -> None:
-    from redis.asyncio import Redis
-
     dead = Redis(port=free_port(), socket_connect_timeout=0.05, socket_timeout=0.05)
     saved, app_state.limiter = app_state.limiter, RateLimiter(dead, "x:", per_s=1, burst=1)
     try:
@@ -376,9 +374,6 @@ async def test_the_rate_limit_lets_requests_through_when_redis_hangs(
 ) -> None:
     # given: a limiter whose Redis accepts the connection and never answers, built as the
     # server builds its own (no socket timeout: the limiter's timeout bounds each call)
-    from redis.asyncio import Redis
-
-    from tests.cache.redis_servers import SilentServer
 
     hung = SilentServer()
     await hung.start()

@@ -8,10 +8,16 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
+from pymongo import AsyncMongoClient
 
 from graphql_api.app import create_app
 from graphql_api.observability.logs import RedactSecrets, _Json, redact
+from graphql_api.observability.metrics import SlowCommandLog
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from tests.conftest import Client, operation
@@ -222,10 +228,6 @@ async def test_tracing_when_enabled_records_spans_without_argument_values(
     settings: Settings, app_state: AppState, alice: Client
 ) -> None:
     # given: a tracer provider of our own (as a host process would set up), and tracing on
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     spans = InMemorySpanExporter()
     provider = TracerProvider()
@@ -259,9 +261,6 @@ async def test_tracing_when_enabled_records_spans_without_argument_values(
 async def test_a_slow_mongo_command_is_logged_with_its_filter_shape_and_no_values(
     mongo_uri: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from pymongo import AsyncMongoClient
-
-    from graphql_api.observability.metrics import SlowCommandLog
 
     # given: every command counts as slow
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(

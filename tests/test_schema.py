@@ -9,6 +9,7 @@ from graphql import parse, validate
 
 from graphql_api.schema import schema
 from graphql_api.state import AppState
+from models import Goal
 from tests.conftest import OPERATIONS, ROOT
 
 SHARED = ROOT.parent / "shared" / "operations"
@@ -75,8 +76,6 @@ async def test_collections_carry_the_seed_indexes(app_state: AppState, collectio
 
 
 def test_models_declare_the_seed_index_directions() -> None:
-    from models import Goal
-
     declared = [m.document["key"] for m in Goal.Settings.indexes]
     assert {"createdAt": -1} in [dict(k) for k in declared]
     assert {"userId": 1, "status": 1, "priority": -1, "targetDate": 1} in [

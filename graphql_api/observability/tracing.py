@@ -28,14 +28,20 @@ def no_arguments(kwargs: dict[str, Any], info: Any) -> dict[str, Any]:
 
 
 def configure_tracing(settings: Settings) -> Tracing:
+    # The `otel` extra is optional: imported here, only when OTEL_ENABLED asks for it, so
+    # the API runs without it and does not pay for importing it when tracing is off.
     try:
-        from opentelemetry import trace
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-        from strawberry.extensions.tracing import OpenTelemetryExtension
+        from opentelemetry import trace  # noqa: PLC0415 - optional extra, see above
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
+            OTLPSpanExporter,
+        )
+        from opentelemetry.instrumentation.asgi import (  # noqa: PLC0415
+            OpenTelemetryMiddleware,
+        )
+        from opentelemetry.sdk.resources import Resource  # noqa: PLC0415
+        from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+        from strawberry.extensions.tracing import OpenTelemetryExtension  # noqa: PLC0415
     except ImportError as e:
         raise RuntimeError(
             "OTEL_ENABLED=true needs the `otel` extra: pip install 'scheduling-worker[otel]'"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -213,8 +214,6 @@ async def test_booking_without_a_local_calendar_makes_one(alice: Client, clock: 
 async def test_two_bookings_of_the_same_time_at_once_make_one_event(
     morning: Morning,
 ) -> None:
-    import asyncio
-
     booking = {"habitId": morning.habit["id"], "start": berlin(8, 30)}
     answers = await asyncio.gather(*(morning.client.op("ScheduleHabit", booking) for _ in range(3)))
     assert sorted(bool(a.errors) for a in answers) == [False, True, True]

@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from graphql_api.relay import ref_of
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from graphql_api.sync import engine, runs
+from graphql_api.sync.providers import google as google_provider
 from graphql_api.sync.providers import provider_for
 from graphql_api.sync.webhooks import channel_token
 from models import Calendar, Event, SyncRun
@@ -279,8 +281,6 @@ async def test_an_incremental_sync_with_nothing_changed_is_one_request_and_no_wr
 
 
 def mongo_commands_of(name: str) -> float:
-    from prometheus_client import REGISTRY
-
     return REGISTRY.get_sample_value("mongo_commands_total", {"command": name}) or 0.0
 
 
@@ -369,8 +369,6 @@ async def test_rate_limits_are_waited_out_honouring_retry_after(
 
     async def sleep(seconds: float) -> None:
         waited.append(seconds)
-
-    from graphql_api.sync.providers import google as google_provider
 
     original = google_provider.GoogleCalendar.__init__
 

@@ -329,8 +329,6 @@ def test_apollo_clients_http_link_follows_a_sync_over_multipart(
 
 
 async def test_a_bad_token_in_connection_init_closes_with_4403(api: str) -> None:
-    import websockets
-    from websockets.typing import Subprotocol
 
     url = api.replace("http", "ws") + "/graphql"
     init = {"type": "connection_init", "payload": {"Authorization": "Bearer nope"}}

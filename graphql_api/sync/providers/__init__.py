@@ -6,21 +6,18 @@ import httpx
 
 from graphql_api.settings import Settings
 from graphql_api.sync.providers.base import Provider, ProviderRefused
+from graphql_api.sync.providers.caldav import CalDav
+from graphql_api.sync.providers.google import GoogleCalendar
+from graphql_api.sync.providers.ics import IcsFeed
 from models import Calendar
 
 
 def provider_for(calendar: Calendar, settings: Settings, http: httpx.AsyncClient) -> Provider:
     if calendar.provider == "GOOGLE":
-        from graphql_api.sync.providers.google import GoogleCalendar
-
         provider: Provider = GoogleCalendar(settings, http)
         return provider
     if calendar.provider == "CALDAV":
-        from graphql_api.sync.providers.caldav import CalDav
-
         return CalDav(settings)
     if calendar.provider == "ICS":
-        from graphql_api.sync.providers.ics import IcsFeed
-
         return IcsFeed(settings, http)
     raise ProviderRefused(f"{calendar.provider} calendars do not sync")
