@@ -92,9 +92,23 @@ def channel_of(calendar: Calendar) -> PushChannel | None:
     return calendar.sync_state.channel if calendar.sync_state else None
 
 
-def _with_channel(stored: Calendar, channel: PushChannel | None) -> dict[str, Any]:
-    previous = stored.sync_state or SyncState(status="QUEUED")
-    return {"sync_state": previous.model_copy(update={"channel": channel})}
+async def _store_channel(calendar: Calendar, channel: PushChannel | None) -> list[PushChannel]:
+    """`channel` stored as the calendar's (revision-checked): the one it replaced, if any,
+    in a list; None when the calendar is gone."""
+    replaced: list[PushChannel] = []
+
+    def change(stored: Calendar) -> dict[str, Any]:
+        replaced[:] = [c for c in [channel_of(stored)] if c is not None]
+        previous = stored.sync_state or SyncState(status="QUEUED")
+        return {"sync_state": previous.model_copy(update={"channel": channel})}
+
+    if await apply_change(calendar, {"userId": calendar.user_id}, change) is None:
+        raise CalendarGone
+    return replaced
+
+
+class CalendarGone(Exception):
+    """The calendar was removed (disconnected) meanwhile."""
 
 
 def _due(channel: PushChannel | None, settings: Settings) -> bool:
@@ -147,18 +161,16 @@ async def _replace(
         log.warning("calendar %s: no push channel (%s); polling instead", calendar.id, e)
         return
     channel = PushChannel(id=made.id, resource_id=made.resource_id, expiration=made.expiration)
-    stored = await apply_change(
-        calendar, {"userId": calendar.user_id}, lambda s: _with_channel(s, channel)
-    )
-    if stored is None:  # disconnected meanwhile: nothing is to keep this channel
+    try:
+        replaced = await _store_channel(calendar, channel)
+    except CalendarGone:  # disconnected meanwhile: nothing is to keep this channel
         await _stop(google, calendar, channel)
         return
     CHANNEL_CHANGES.labels("renewed" if old else "created").inc()
     log.info("calendar %s: push channel %s until %s", calendar.id, channel.id, made.expiration)
     # Only now, with the new one stored, does the old one go: no time without a channel.
-    replaced = channel_of(stored)
-    if replaced is not None:
-        await _stop(google, calendar, replaced)
+    for previous in replaced:
+        await _stop(google, calendar, previous)
 
 
 async def _stop(google: GoogleCalendar, calendar: Calendar, channel: PushChannel) -> None:
@@ -177,14 +189,13 @@ async def forget_channel(state: AppState, http: httpx.AsyncClient, calendar: Cal
     notifications are ignored from now on), and a stop is tried."""
     if channel_of(calendar) is None:
         return
-    stored = await apply_change(
-        calendar, {"userId": calendar.user_id}, lambda s: _with_channel(s, None)
-    )
-    channel = channel_of(stored) if stored is not None else None
-    if channel is None:
-        return
-    CHANNEL_CHANGES.labels("forgotten").inc()
-    await _stop(GoogleCalendar(state.settings, http), calendar, channel)
+    try:
+        replaced = await _store_channel(calendar, None)
+    except CalendarGone:
+        return  # disconnecting it asked for the stop
+    for channel in replaced:
+        CHANNEL_CHANGES.labels("forgotten").inc()
+        await _stop(GoogleCalendar(state.settings, http), calendar, channel)
 
 
 async def renew_due(state: AppState, http: httpx.AsyncClient) -> int:
