@@ -11,7 +11,13 @@ from typing import Any, cast
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from graphql_api.lifespan import AppState
 from graphql_api.relay import ref_of
@@ -20,7 +26,8 @@ from graphql_api.sync import jobs
 from graphql_api.sync.channels import channel_token
 from models import Calendar, PushChannel, SyncRun
 from tests.conftest import Client
-from tests.fakes.google_calendar import FakeGoogle
+from tests.fakes.google_calendar import API, FakeGoogle
+from tests.fakes.serve import serving
 from tests.sync.test_google_sync import (
     berlin,
     connect,
@@ -36,6 +43,7 @@ from tests.sync.test_google_sync import (
 WEBHOOK = "http://127.0.0.1:9/webhooks/google"
 
 Worker = tuple[AppState, httpx.AsyncClient]
+HOUR = (datetime(2026, 3, 24, 9, tzinfo=UTC), datetime(2026, 3, 24, 10, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -271,3 +279,90 @@ async def test_no_channel_without_a_webhook_url_and_one_at_the_next_sync_with_it
     # then
     assert await stored_channel(calendar_id) is not None
     assert [call[0] for call in google.channel_calls] == ["watch"]
+
+
+def test_production_wants_an_https_webhook_and_a_channel_secret() -> None:
+    # given
+    production = {
+        "env": "production",
+        "jwt_public_key": "-----BEGIN PUBLIC KEY-----...",
+        "mongodb_uri": "mongodb://db",
+        "redis_url": "redis://cache",
+        "credentials_key": Fernet.generate_key().decode(),
+    }
+    # when / then
+    with pytest.raises(ValidationError) as refused:
+        Settings.model_validate({**production, "google_webhook_url": "http://api.example.com/w"})
+    assert "GOOGLE_WEBHOOK_URL must be https" in str(refused.value)
+    assert "GOOGLE_CHANNEL_TOKEN" in str(refused.value)
+    with pytest.raises(ValidationError, match="GOOGLE_WEBHOOK_URL"):
+        Settings(google_webhook_url="ftp://api.example.com/webhooks/google")
+    accepted = Settings.model_validate(
+        {
+            **production,
+            "google_webhook_url": "https://api.example.com/webhooks/google",
+            "google_channel_token": "a-long-random-secret",
+        }
+    )
+    assert accepted.google_channel_ttl_s == 7 * 24 * 3600
+
+
+async def test_the_local_googles_channels_follow_googles_documented_semantics() -> None:
+    # given: a receiver of notifications, and the local Google
+    heard: list[dict[str, str]] = []
+
+    async def receive(request: Request) -> Response:
+        heard.append(dict(request.headers) | {"body": (await request.body()).decode()})
+        return Response(status_code=200)
+
+    fake = FakeGoogle(https_only=False)
+    fake.calendar("work")
+    grant = fake.grant()
+    auth = {"Authorization": f"Bearer {grant['accessToken']}"}
+    watch = f"{API}/calendars/work/events/watch"
+    with serving(Starlette(routes=[Route("/hook", receive, methods=["POST"])])) as url:
+        async with google_client(fake) as google_http:
+            body = {"id": "ch-1", "type": "web_hook", "address": f"{url}/hook", "token": "t"}
+            # when: a channel is made for an hour
+            made = await google_http.post(
+                watch, json={**body, "params": {"ttl": "3600"}}, headers=auth
+            )
+            again = await google_http.post(watch, json=body, headers=auth)
+            anonymous = await google_http.post(watch, json={**body, "id": "ch-2"})
+            fake.put("Changed", *HOUR, calendar_id="work")
+            fake.wait_delivered()
+            stop = {"id": "ch-1", "resourceId": made.json()["resourceId"]}
+            wrong = await google_http.post(
+                f"{API}/channels/stop", json={**stop, "resourceId": "x"}, headers=auth
+            )
+            stopped = await google_http.post(f"{API}/channels/stop", json=stop, headers=auth)
+            twice = await google_http.post(f"{API}/channels/stop", json=stop, headers=auth)
+            fake.put("Unheard", *HOUR, calendar_id="work")
+            fake.wait_delivered()
+    # then: the watch answers the channel, its resource and expiry (ms since the epoch)
+    channel = made.json()
+    assert made.status_code == 200
+    assert (channel["kind"], channel["id"], channel["token"]) == ("api#channel", "ch-1", "t")
+    assert channel["resourceUri"].endswith("/calendars/work/events?alt=json")
+    expires_in = int(channel["expiration"]) / 1000 - datetime.now(UTC).timestamp()
+    assert 3500 < expires_in <= 3600
+    # and an id in use is 400, no credentials 401
+    assert (again.status_code, again.json()["error"]["errors"][0]["reason"]) == (
+        400,
+        "channelIdNotUnique",
+    )
+    assert anonymous.status_code == 401
+    # and the receiver heard `sync` first, then `exists`, headers only, numbered
+    assert [(h["x-goog-resource-state"], h["x-goog-message-number"]) for h in heard] == [
+        ("sync", "1"),
+        ("exists", "2"),
+    ]
+    for h in heard:
+        assert h["x-goog-channel-id"] == "ch-1"
+        assert h["x-goog-channel-token"] == "t"
+        assert h["x-goog-resource-id"] == channel["resourceId"]
+        assert h["x-goog-channel-expiration"].endswith("GMT")
+        assert h["body"] == ""
+    # and a stop needs the channel's resource id, is 204, and a stopped channel is 404
+    assert (wrong.status_code, stopped.status_code, twice.status_code) == (404, 204, 404)
+    assert len(heard) == 2  # nothing after the stop
