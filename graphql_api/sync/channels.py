@@ -220,13 +220,22 @@ async def request_stop(state: AppState, calendar: Calendar) -> None:
     channel = channel_of(calendar)
     if calendar.provider != "GOOGLE" or channel is None or calendar.source is None:
         return
+    try:
+        await _enqueue_stop(state, calendar, calendar.source, channel)
+    except FAILURES as e:  # the calendar is gone all the same: its messages are ignored
+        log.warning("push channel %s not stopped (queue: %s); it expires", channel.id, e)
+
+
+async def _enqueue_stop(
+    state: AppState, calendar: Calendar, source: Source, channel: PushChannel
+) -> None:
     await state.queue.enqueue(
         STOP_JOB,
         key=f"stop-channel:{channel.id}",
         user_id=calendar.user_id,
         calendar_id=str(calendar.id),
-        external_id=calendar.source.external_id,
-        credentials=calendar.source.credentials,
+        external_id=source.external_id,
+        credentials=source.credentials,
         channel_id=channel.id,
         resource_id=channel.resource_id,
         timeout=120,
