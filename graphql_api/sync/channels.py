@@ -24,6 +24,7 @@ every SYNC_INTERVAL_S as before.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -93,8 +94,8 @@ def channel_of(calendar: Calendar) -> PushChannel | None:
 
 
 async def _store_channel(calendar: Calendar, channel: PushChannel | None) -> list[PushChannel]:
-    """`channel` stored as the calendar's (revision-checked): the one it replaced, if any,
-    in a list; None when the calendar is gone."""
+    """`channel` stored as the calendar's (revision-checked); the one it replaced, if any,
+    in a list. Raises CalendarGone when the calendar was removed."""
     replaced: list[PushChannel] = []
 
     def change(stored: Calendar) -> dict[str, Any]:
@@ -119,7 +120,8 @@ def _due(channel: PushChannel | None, settings: Settings) -> bool:
 async def keep_channel(state: AppState, http: httpx.AsyncClient, calendar: Calendar) -> None:
     """The calendar has a live channel that is not about to expire, if push is configured.
 
-    Never raises: a channel that cannot be made leaves the calendar to polling.
+    A channel Google does not make (refused, failing, unreachable) is logged and
+    counted, and the calendar is left to polling: nothing of Google's is raised.
     """
     settings = state.settings
     if calendar.provider != "GOOGLE" or not push_enabled(settings):
@@ -159,6 +161,11 @@ async def _replace(
         kind = "refused" if isinstance(e, ProviderRefused) else "error"
         CHANNEL_FAILURES.labels("watch", kind).inc()
         log.warning("calendar %s: no push channel (%s); polling instead", calendar.id, e)
+        if old is not None and old.expiration <= datetime.now(UTC):
+            # Expired and not replaced: forgotten, so that the renewal job stops asking
+            # and the next sync tries again.
+            with contextlib.suppress(CalendarGone):
+                await _store_channel(calendar, None)
         return
     channel = PushChannel(id=made.id, resource_id=made.resource_id, expiration=made.expiration)
     try:

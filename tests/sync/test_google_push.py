@@ -25,6 +25,7 @@ from graphql_api.settings import Settings
 from graphql_api.sync import jobs
 from graphql_api.sync.channels import channel_token
 from models import Calendar, PushChannel, SyncRun
+from models.base import save_changes
 from tests.conftest import Client
 from tests.fakes.google_calendar import API, FakeGoogle
 from tests.fakes.serve import serving
@@ -209,6 +210,34 @@ async def test_a_channel_is_renewed_before_it_expires_with_no_gap(
     # and a channel further from its expiry than the margin is left alone
     await jobs.renew_channels(cast("jobs.JobContext", {"state": hourly, "http": google_http}))
     assert len(google.channel_calls) == 3
+
+
+async def test_an_expired_channel_google_will_not_renew_is_forgotten(
+    alice: Client, google: FakeGoogle, worker: Worker
+) -> None:
+    # given: a channel that expired (no worker renewed it in time)
+    state, google_http = worker
+    _, calendar_id = await connected(alice, google, worker)
+    stored = await Calendar.get(calendar_id)
+    assert stored is not None
+    assert stored.sync_state is not None
+    assert stored.sync_state.channel is not None
+    expired = stored.sync_state.channel.model_copy(update={"expiration": datetime.now(UTC)})
+    sync_state = stored.sync_state.model_copy(update={"channel": expired})
+    await save_changes(stored, {"userId": stored.user_id}, sync_state=sync_state)
+    # when: the renewal job meets a Google that refuses the watch
+    google.refuse_watch()
+    await jobs.renew_channels(cast("jobs.JobContext", {"state": state, "http": google_http}))
+    # then: the channel is forgotten, so the job asks no more (the next sync will)
+    assert await stored_channel(calendar_id) is None
+
+    # (the job also renews other tests' calendars: their credentials are unknown here, 401)
+    def ours() -> list[tuple[str, str, int]]:
+        return [c for c in google.channel_calls if c[2] != 401]
+
+    calls = ours()
+    await jobs.renew_channels(cast("jobs.JobContext", {"state": state, "http": google_http}))
+    assert ours() == calls
 
 
 async def test_revoked_credentials_stop_listening_to_the_channel(
