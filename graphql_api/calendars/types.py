@@ -15,6 +15,7 @@ from models import SyncRun as SyncRunDoc
 @strawberry.enum
 class CalendarProvider(Enum):
     GOOGLE = "GOOGLE"
+    OUTLOOK = "OUTLOOK"
     CALDAV = "CALDAV"
     ICS = "ICS"
     LOCAL = "LOCAL"

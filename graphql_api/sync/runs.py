@@ -214,7 +214,7 @@ async def _event_count(calendar: Calendar, run: SyncRun) -> int:
 async def schedule_due(state: AppState) -> int:
     """Every synced calendar whose time has come gets a run; how many were asked for."""
     now = datetime.now(UTC)
-    synced = {"provider": {"$in": ["GOOGLE", "CALDAV", "ICS"]}}
+    synced = {"provider": {"$in": ["GOOGLE", "OUTLOOK", "CALDAV", "ICS"]}}
     due = await Calendar.find(
         {**synced, "$or": [{"nextSyncAt": None}, {"nextSyncAt": {"$lte": now}}]}
     ).to_list()

@@ -6,6 +6,7 @@ import httpx
 
 from graphql_api.settings import Settings
 from graphql_api.sync.providers.base import Provider, ProviderRefused
+from graphql_api.sync.providers.outlook import OutlookCalendar
 from models import Calendar
 
 
@@ -15,6 +16,8 @@ def provider_for(calendar: Calendar, settings: Settings, http: httpx.AsyncClient
 
         provider: Provider = GoogleCalendar(settings, http)
         return provider
+    if calendar.provider == "OUTLOOK":
+        return OutlookCalendar(settings, http)
     if calendar.provider == "CALDAV":
         from graphql_api.sync.providers.caldav import CalDav
 
