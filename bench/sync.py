@@ -87,7 +87,7 @@ OUTLOOK = Kind(
     "Calendar sync: Outlook",
     "Full syncs from the local Microsoft Graph (calendarView/delta in its own process, 250\n"
     "instances a page; a tenth of the events weekly series of 10, each listed as its 10\n"
-    "instances and read once as its master, so 30,000 events are 57,000 stored),",
+    "instances and read once as its master: twice as many events stored as made),",
 )
 
 
@@ -317,8 +317,9 @@ def report(fulls: list[Full], memory: dict[int, float], quiet: Quiet, kind: Kind
     growth = memory[large] / memory[small]
     return "\n".join(
         [
-            "Command: `.venv/bin/python -m bench.sync`"
-            + (" --provider outlook" if kind is OUTLOOK else ""),
+            "Command: `.venv/bin/python -m bench.sync"
+            + (" --provider outlook" if kind is OUTLOOK else "")
+            + "`",
             f"Machine: {machine()}",
             "",
             kind.described,
