@@ -8,7 +8,10 @@ with `startDateTime`/`endDateTime`, pages of `Prefer: odata.maxpagesize`
 (a `$deltatoken`), and with it only what changed: changed instances, and
 `@removed` entries for those that left the view. The view holds instances: single
 events and each occurrence or exception of a series (`type`, `seriesMasterId`,
-`originalStart`, opaque ids); masters are read with `/me/events/{id}`. Times come
+`originalStart`, opaque ids); masters are read with `/me/events/{id}`, alone or up to
+20 at a time through JSON batching (`POST /$batch`: one response per request, matched
+by its `id` and not in request order, each with its own status, a 429 with its own
+Retry-After among them when asked with `fail_next_in_batch`). Times come
 in UTC as Graph answers by default (`fake.utc = False`: in the zone the event was
 made in, which may be a Windows name), with `originalStartTimeZone`. Also: 410 Gone
 (`SyncStateNotFound` / `resyncRequired`) for a forgotten delta token, 429 and 503
@@ -28,7 +31,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
@@ -38,6 +41,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 API = "/v1.0"
+BATCH_MAX = 20  # requests in one JSON batch
 # The zones the tests make events in, as Outlook names them.
 WINDOWS = {
     "W. Europe Standard Time": "Europe/Berlin",
@@ -113,7 +117,9 @@ class FakeGraph:
         self.delta_tokens: dict[str, dict[str, Any]] = {}  # token -> window and what it saw
         self.listings: dict[str, dict[str, Any]] = {}  # skip token -> the rest of a listing
         self.failures: list[tuple[int, str | None]] = []
-        self.requests: list[str] = []  # every calendarView/delta and events request
+        self.batch_failures: list[tuple[int, str | None]] = []  # for requests inside a $batch
+        self.requests: list[str] = []  # every calendarView/delta, events and $batch request
+        self.batched = 0  # requests answered inside $batch requests
         self.page_size_cap = page_size_cap
         self.utc = True  # times in UTC, as Graph answers without Prefer: outlook.timezone
         self.delay_s = 0.0
@@ -124,6 +130,7 @@ class FakeGraph:
                 Route(f"{API}/me/calendarView/delta", self._delta),
                 Route(f"{API}/me/calendars/{{calendar_id}}/calendarView/delta", self._delta),
                 Route(f"{API}/me/events/{{event_id}}", self._event),
+                Route(f"{API}/$batch", self._batch, methods=["POST"]),
                 Route("/token", self._token, methods=["POST"]),
             ]
         )
@@ -205,6 +212,12 @@ class FakeGraph:
 
     def fail_next(self, count: int, status: int = 429, retry_after: str | None = "1") -> None:
         self.failures += [(status, retry_after)] * count
+
+    def fail_next_in_batch(
+        self, count: int, status: int = 429, retry_after: str | None = "1"
+    ) -> None:
+        """The next `count` requests inside $batch requests fail alone, the batch answering 200."""
+        self.batch_failures += [(status, retry_after)] * count
 
     # --- the calendar view ----------------------------------------------------------
 
@@ -360,12 +373,54 @@ class FakeGraph:
         refused = self._refused(request)
         if refused is not None:
             return refused
-        event_id = request.path_params["event_id"]
+        status, body = self._read_event(request.path_params["event_id"])
+        return JSONResponse(body, status_code=status)
+
+    def _read_event(self, event_id: str) -> tuple[int, dict[str, Any]]:
         for cal in self.calendars.values():
             if event_id in cal.events:
                 event = cal.events[event_id]
-                return JSONResponse(self._resource(event, event.start, event.end))
-        return _error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+                return 200, self._resource(event, event.start, event.end)
+        message = "The specified object was not found in the store."
+        return 404, {"error": {"code": "ErrorItemNotFound", "message": message}}
+
+    async def _batch(self, request: Request) -> JSONResponse:
+        """JSON batching: up to 20 requests (here: GET /me/events/{id}), each answered
+        with its own status, headers and body; the batch itself answers 200."""
+        self.requests.append(str(request.url))
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        try:
+            asked = (await request.json())["requests"]
+            ids = [str(r["id"]) for r in asked]
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "BadRequest", "Invalid batch payload format.")
+        if not 0 < len(asked) <= BATCH_MAX:
+            return _error(400, "BadRequest", f"A batch holds 1 to {BATCH_MAX} requests.")
+        if len(set(ids)) != len(ids):
+            return _error(400, "BadRequest", "Batch request ids must be unique.")
+        responses = []
+        for item in asked:
+            self.batched += 1
+            url = str(item.get("url", ""))
+            if self.batch_failures:
+                status, retry_after = self.batch_failures.pop(0)
+                headers = {"Retry-After": retry_after} if retry_after else {}
+                code = "TooManyRequests" if status == 429 else "ServiceNotAvailable"
+                body: dict[str, Any] = {"error": {"code": code, "message": "Try again later"}}
+                responses.append(
+                    {"id": item["id"], "status": status, "headers": headers, "body": body}
+                )
+                continue
+            if item.get("method", "GET") != "GET" or not url.startswith("/me/events/"):
+                status, body = 400, {"error": {"code": "BadRequest", "message": "Unsupported"}}
+            else:
+                status, body = self._read_event(unquote(url.removeprefix("/me/events/")))
+            headers = {"Content-Type": "application/json"}
+            responses.append({"id": item["id"], "status": status, "headers": headers, "body": body})
+        responses.reverse()  # Graph answers in no particular order
+        return JSONResponse({"responses": responses})
 
     def _listing(self, cal: FakeCalendar, params: Any) -> dict[str, Any] | JSONResponse:
         """Where a delta request is: a listing under way, or the changes since a token."""

@@ -11,18 +11,23 @@ again with a window from the new today. 410 Gone (`SyncStateNotFound`,
 
 Graph's calendar view holds instances, not series: single events, and each
 occurrence or exception of a series (`seriesMasterId`, `originalStart`). Series
-are stored as the other providers store them: the master once (fetched from
-`/me/events/{id}` the first time a run meets it, its `recurrence` pattern as an
-RRULE) and each instance as an override keyed by its original start, remembering
-its Graph id (`href`) so that a later `@removed` of that id cancels that
-instance, or removes the whole series once its master is gone. `isCancelled`
-instances are cancelled, `showAs: free` is not busy, all-day events are dates.
+are stored as the other providers store them: the master once (read with
+`/me/events/{id}` the first time a run meets it, the masters a page needs 20 to a
+JSON batch request, `POST /$batch`; its `recurrence` pattern as an RRULE) and each
+instance as an override keyed by its original start, remembering its Graph id
+(`href`) so that a later `@removed` of that id cancels that instance, or removes the
+whole series once its master is gone. `isCancelled` instances are cancelled,
+`showAs: free` is not busy, all-day events are dates. A run remembers what it met in
+a few bytes a series and an instance (digests, see `_Run`); the series themselves
+are read back from our copy at the end, a batch at a time, to find the instances
+Graph did not list.
 
 Times are read in the zone Graph names (`start.timeZone`: UTC unless asked
 otherwise, an IANA name or a Windows one such as "Pacific Standard Time", mapped
 with CLDR's windowsZones table as the icalendar package ships it); an event's
 own zone is its `originalStartTimeZone`. 429 and 5xx are retried with
-exponential backoff and jitter, honouring Retry-After; a 401 refreshes the access
+exponential backoff and jitter, honouring Retry-After (also each request of a batch
+by itself: only those that failed are asked again); a 401 refreshes the access
 token once with the refresh token (Microsoft rotates it: the new one is kept,
 sealed), then fails the run with Graph's reason.
 """
@@ -32,6 +37,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sys
+from array import array
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -54,6 +61,7 @@ from graphql_api.sync.providers.base import (
     ProviderRefused,
     RemoteEvent,
     Removed,
+    key_digest,
 )
 from models import Calendar, Event
 from models.base import ref, save_changes
@@ -63,6 +71,9 @@ WINDOW_PAST = timedelta(days=90)
 WINDOW_FUTURE = timedelta(days=365)
 WINDOW_ROLL = timedelta(days=7)  # a delta link this much older than today's window: full sync
 MAX_ATTEMPTS = 6
+BATCH_MAX = 20  # requests in one JSON batch, Graph's limit
+SERIES_BATCH = 500  # series read back from our copy at a time, to find unlisted instances
+MISSING_CHUNK = 10_000  # instances expected, looked up at a time among those listed
 MAX_BACKOFF_S = 32.0
 SCOPE = "offline_access https://graph.microsoft.com/Calendars.Read"
 DAYS = {
@@ -173,6 +184,12 @@ def _original(item: dict[str, Any], *, all_day: bool) -> datetime | date:
     return moment.date() if all_day else moment
 
 
+def _as_utc(value: Any) -> datetime:
+    """A stored instant (a BSON date, or the text some Mongo-wire servers keep) in UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _instant(key: str) -> datetime | date:
     """The inverse of instance_key."""
     if "T" in key:
@@ -212,7 +229,7 @@ class OutlookCalendar:
         return "/me"
 
     async def _pages(self, calendar: Calendar, link: str | None) -> AsyncIterator[Page]:
-        run = _Run(full=link is None)
+        full = link is None
         params: dict[str, str] | None = None
         if link is None:
             start, end = window(datetime.now(UTC).date())
@@ -228,8 +245,9 @@ class OutlookCalendar:
                 date.fromisoformat(calendar.cursor.window_start or ""), time(), UTC
             )
             end = start + WINDOW_PAST + WINDOW_FUTURE
+        run = _Run(full=full, window=(start, end))
         while True:
-            data = await self._get(calendar, link, params)
+            data = await self._call(calendar, link, params=params)
             if data is None:  # pragma: no cover - only asked of a series' master
                 raise ProviderError("Microsoft Graph lost the calendar view")
             yield await self._page(calendar, data.get("value") or [], run)
@@ -240,11 +258,10 @@ class OutlookCalendar:
             delta = data.get("@odata.deltaLink")
             calendar.cursor.token = self._followed(str(delta)) if delta else None
             break
-        # Instances a series' rule makes in the window that Graph did not list were deleted
-        # before we met the series: they are not held.
-        gaps = Page(upserts=[g for m in run.whole for g in _unlisted(run, m, start, end)])
-        if gaps.upserts:
-            yield gaps
+        missing = _missing(run)
+        if missing:
+            async for page in self._unlisted(calendar, run, missing):
+                yield page
 
     def _followed(self, link: str) -> str:
         """A link Graph gave us, which our access token may be sent to: Graph's own only."""
@@ -259,14 +276,20 @@ class OutlookCalendar:
         upserts: dict[tuple[str, str], RemoteEvent] = {}
         gone = [str(i["id"]) for i in items if "@removed" in i and "id" in i]
         known = await self._instances(calendar, gone)
+        wanted = {master_id for master_id, _ in known.values()} | {
+            str(i["seriesMasterId"])
+            for i in items
+            if "@removed" not in i
+            and i.get("type") in ("occurrence", "exception")
+            and i.get("seriesMasterId")
+        }
+        zones = await self._series(page, upserts, calendar, wanted, run)
         for item in items:
             try:
                 if "@removed" in item:
-                    await self._remove(
-                        page, upserts, calendar, str(item["id"]), known=known, run=run
-                    )
+                    self._remove(page, upserts, str(item["id"]), known, zones)
                 else:
-                    await self._add(page, upserts, calendar, item, run)
+                    self._add(page, upserts, calendar, item, run=run, zones=zones)
             except (KeyError, ValueError, TypeError) as e:
                 log.warning("calendar %s: skipped a malformed Graph event (%s)", calendar.id, e)
         page.upserts += upserts.values()
@@ -287,37 +310,90 @@ class OutlookCalendar:
         )
         return {row["href"]: (row["externalId"], row["instance"]) async for row in rows}
 
-    async def _remove(
+    async def _series(
         self,
         page: Page,
         upserts: dict[tuple[str, str], RemoteEvent],
         calendar: Calendar,
-        graph_id: str,
-        *,
-        known: dict[str, tuple[str, str]],
+        wanted: set[str],
         run: _Run,
+    ) -> dict[str, str | None]:
+        """The zone of each series the page needs (None: it is gone): known from earlier
+        in the run, or read now (in JSON batches) and then stored with the page."""
+        zones: dict[str, str | None] = {}
+        unread = []
+        for master_id in sorted(wanted):
+            digest = key_digest(master_id, "")
+            if digest in run.zones:
+                zones[master_id] = run.zones[digest]
+            else:
+                unread.append(master_id)
+        if not unread:
+            return zones
+        items = await self._read(calendar, unread)
+        held = set() if run.full else await self._held(calendar, unread)
+        for master_id in unread:
+            digest = key_digest(master_id, "")
+            item = items.get(master_id)
+            if item is None or item.get("isCancelled"):
+                run.zones[digest] = zones[master_id] = None
+                page.removed.append(Removed(master_id))
+                continue
+            try:
+                master = self._event(calendar, item, master_id, "")
+            except (KeyError, ValueError, TypeError) as e:
+                log.warning("calendar %s: skipped a malformed series (%s)", calendar.id, e)
+                continue
+            zone = sys.intern(master.timezone or calendar.timezone)
+            run.zones[digest] = zones[master_id] = zone
+            upserts[master_id, ""] = master
+            if master_id in held:
+                continue
+            # Every instance it has in the window will be listed: those it makes that are
+            # not were deleted before we met the series.
+            try:
+                made = _made(master.recurrence, master.start, _length(master), run.window)
+            except (ValueError, TypeError) as e:
+                log.warning("calendar %s: unreadable series %s (%s)", calendar.id, master_id, e)
+                continue
+            run.whole.append(digest)
+            run.expected.extend(key_digest(master_id, key) for key in made)
+        return zones
+
+    def _remove(
+        self,
+        page: Page,
+        upserts: dict[tuple[str, str], RemoteEvent],
+        graph_id: str,
+        known: dict[str, tuple[str, str]],
+        zones: dict[str, str | None],
     ) -> None:
         if graph_id not in known:
             page.removed.append(Removed(graph_id))  # a single event (or a series master)
             return
         master_id, instance = known[graph_id]
-        master = await self._master(page, calendar, master_id, run)
-        if master is None or (master_id, instance) in upserts:
+        if master_id not in zones:
+            raise ValueError(f"the series {master_id} could not be read")
+        zone = zones[master_id]
+        if zone is None or (master_id, instance) in upserts:
             return  # the whole series is gone; or the instance lives on under a new id
-        upserts[master_id, instance] = _cancelled(master, instance, graph_id)
+        upserts[master_id, instance] = _cancelled(master_id, zone, instance, graph_id)
 
-    async def _add(
+    def _add(
         self,
         page: Page,
         upserts: dict[tuple[str, str], RemoteEvent],
         calendar: Calendar,
         item: dict[str, Any],
+        *,
         run: _Run,
+        zones: dict[str, str | None],
     ) -> None:
         kind = item.get("type") or "singleInstance"
         if kind == "seriesMaster":
             master = self._event(calendar, item, str(item["id"]), "")
-            run.masters.setdefault(master.external_id, master)
+            digest = key_digest(master.external_id, "")
+            run.zones.setdefault(digest, sys.intern(master.timezone or calendar.timezone))
             upserts[master.external_id, ""] = master
             return
         if kind not in ("occurrence", "exception"):
@@ -327,47 +403,71 @@ class OutlookCalendar:
                 upserts[str(item["id"]), ""] = self._event(calendar, item, str(item["id"]), "")
             return
         master_id = str(item["seriesMasterId"])
-        series = await self._master(page, calendar, master_id, run)
-        if series is None:
-            return
+        if master_id not in zones:
+            raise ValueError(f"the series {master_id} could not be read")
+        zone = zones[master_id]
+        if zone is None:
+            return  # the series is gone
         instance = instance_key(_original(item, all_day=bool(item.get("isAllDay"))))
-        run.listed.setdefault(master_id, set()).add(instance)
+        run.listed.append(key_digest(master_id, instance))
         if item.get("isCancelled"):
-            upserts[master_id, instance] = _cancelled(series, instance, str(item["id"]))
+            upserts[master_id, instance] = _cancelled(master_id, zone, instance, str(item["id"]))
             return
         event = self._event(calendar, item, master_id, instance)
         upserts[master_id, instance] = replace(event, recurrence=[], href=str(item["id"]))
 
-    async def _master(
-        self, page: Page, calendar: Calendar, master_id: str, run: _Run
-    ) -> RemoteEvent | None:
-        """The series (fetched once a run, then in this page), or None once it is gone."""
-        if master_id in run.masters:
-            return run.masters[master_id]
-        url = f"{self.settings.microsoft_graph_url}/me/events/{quote(master_id, safe='')}"
-        item = await self._get(calendar, url, None, missing_ok=True)
-        if item is None or item.get("isCancelled"):
-            run.masters[master_id] = None
-            page.removed.append(Removed(master_id))
-            return None
-        master = self._event(calendar, item, master_id, "")
-        run.masters[master_id] = master
-        if run.full or not await self._held(calendar, master_id):
-            run.whole.append(master_id)  # every instance it has in the window will be listed
-        page.upserts.append(master)
-        return master
-
-    async def _held(self, calendar: Calendar, master_id: str) -> bool:
-        found = await Event.get_pymongo_collection().find_one(
+    async def _held(self, calendar: Calendar, master_ids: list[str]) -> set[str]:
+        """Which of these series we already hold."""
+        rows = Event.get_pymongo_collection().find(
             {
                 "userId": calendar.user_id,
                 "calendarId": ref(calendar),
-                "externalId": master_id,
+                "externalId": {"$in": master_ids},
                 "instance": "",
             },
-            {"_id": 1},
+            {"externalId": 1},
         )
-        return found is not None
+        return {row["externalId"] async for row in rows}
+
+    async def _unlisted(
+        self, calendar: Calendar, run: _Run, missing: set[int]
+    ) -> AsyncIterator[Page]:
+        """The instances (`missing`) the series met whole make in the window that Graph did
+        not list: deleted before we met the series, so not held. The series are read back
+        from our copy (their pages are applied), SERIES_BATCH at a time."""
+        rows = (
+            Event.get_pymongo_collection()
+            .find(
+                {
+                    "userId": calendar.user_id,
+                    "calendarId": ref(calendar),
+                    "instance": "",
+                    "recurrence": {"$ne": []},
+                },
+                {
+                    "externalId": 1,
+                    "recurrence": 1,
+                    "startTime": 1,
+                    "durationS": 1,
+                    "timezone": 1,
+                    "allDay": 1,
+                    "startDate": 1,
+                },
+            )
+            .batch_size(SERIES_BATCH)
+        )
+        batch: dict[int, dict[str, Any]] = {}
+        async for row in rows:
+            if row.get("recurrence"):
+                batch[key_digest(str(row.get("externalId")), "")] = row
+            if len(batch) >= SERIES_BATCH:
+                page = _unlisted_in(batch, run, missing)
+                batch = {}
+                if page.upserts:
+                    yield page
+        page = _unlisted_in(batch, run, missing)
+        if page.upserts:
+            yield page
 
     def _event(
         self, calendar: Calendar, item: dict[str, Any], external_id: str, instance: str
@@ -408,23 +508,70 @@ class OutlookCalendar:
 
     # --- HTTP -------------------------------------------------------------------------
 
-    async def _get(
+    async def _read(
+        self, calendar: Calendar, event_ids: list[str]
+    ) -> dict[str, dict[str, Any] | None]:
+        """Events by id (None for those Graph no longer has), BATCH_MAX to a JSON batch.
+
+        One batch at a time: Outlook serves a mailbox at most four requests at once,
+        and runs a batch's own requests among them. Each request of a batch has its own
+        status: those throttled (429, with their own Retry-After) or failing (5xx) are
+        asked again, alone, once the longest wait asked for has passed.
+        """
+        found: dict[str, dict[str, Any] | None] = {}
+        url = f"{self.settings.microsoft_graph_url}/$batch"
+        for first in range(0, len(event_ids), BATCH_MAX):
+            pending = {str(n): e for n, e in enumerate(event_ids[first : first + BATCH_MAX])}
+            for attempt in range(MAX_ATTEMPTS):
+                requests = [
+                    {"id": n, "method": "GET", "url": f"/me/events/{quote(e, safe='')}"}
+                    for n, e in pending.items()
+                ]
+                data = await self._call(calendar, url, batch={"requests": requests})
+                waits: list[str | None] = []
+                for answer in (data or {}).get("responses") or []:
+                    event_id = pending.get(str(answer.get("id")))
+                    if event_id is None:
+                        continue
+                    status = int(answer.get("status") or 0)
+                    if status in (200, 404):
+                        found[event_id] = answer.get("body") or {} if status == 200 else None
+                        del pending[str(answer["id"])]
+                    elif status == 429 or status >= 500:
+                        waits.append(_header(answer, "Retry-After"))
+                    else:
+                        raise ProviderRefused(
+                            f"Microsoft Graph answered HTTP {status} for event {event_id}: "
+                            f"{_error_of(answer.get('body'))}"
+                        )
+                if not pending:
+                    break
+                wait = max((w for w in waits if w and w.isdigit()), key=int, default=None)
+                await self._back_off(attempt, wait, f"{len(pending)} of a batch unanswered")
+            else:
+                raise ProviderError(f"Microsoft Graph still failing after {MAX_ATTEMPTS} attempts")
+        return found
+
+    async def _call(
         self,
         calendar: Calendar,
         url: str,
-        params: dict[str, str] | None,
         *,
-        missing_ok: bool = False,
+        params: dict[str, str] | None = None,
+        batch: dict[str, Any] | None = None,
     ) -> dict[str, Any] | None:
+        """GET `url`, or POST `batch` to it: the answer, after retries and a token refresh."""
         refreshed = False
         headers = {"Prefer": f"odata.maxpagesize={self.settings.sync_page_size}"}
         for attempt in range(MAX_ATTEMPTS):
             token = await self._access_token(calendar)
             self.requests += 1
+            auth = {"Authorization": f"Bearer {token}"}
             try:
-                response = await self.http.get(
-                    url, params=params, headers={**headers, "Authorization": f"Bearer {token}"}
-                )
+                if batch is None:
+                    response = await self.http.get(url, params=params, headers={**headers, **auth})
+                else:
+                    response = await self.http.post(url, json=batch, headers=auth)
             except httpx.HTTPError as e:
                 await self._back_off(attempt, None, f"network: {type(e).__name__}")
                 continue
@@ -433,23 +580,21 @@ class OutlookCalendar:
                 return data
             if response.status_code == 410:
                 raise CursorExpired(_message(response))
-            if response.status_code == 404 and missing_ok:
-                return None
             if response.status_code == 401 and not refreshed:
                 await self._refresh(calendar)
                 refreshed = True
                 continue
             if response.status_code == 429 or response.status_code >= 500:
-                await self._back_off(attempt, response, f"HTTP {response.status_code}")
+                retry_after = response.headers.get("Retry-After")
+                await self._back_off(attempt, retry_after, f"HTTP {response.status_code}")
                 continue
             raise ProviderRefused(
                 f"Microsoft Graph answered HTTP {response.status_code}: {_message(response)}"
             )
         raise ProviderError(f"Microsoft Graph still failing after {MAX_ATTEMPTS} attempts")
 
-    async def _back_off(self, attempt: int, response: httpx.Response | None, why: str) -> None:
+    async def _back_off(self, attempt: int, retry_after: str | None, why: str) -> None:
         delay = min(MAX_BACKOFF_S, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
-        retry_after = response.headers.get("Retry-After") if response is not None else None
         if retry_after and retry_after.isdigit():
             delay = max(delay, float(retry_after))
         log.info("Microsoft Graph: %s; retrying in %.2f s", why, delay)
@@ -502,56 +647,84 @@ class OutlookCalendar:
 
 @dataclass
 class _Run:
-    """What one sync has met so far."""
+    """What one sync has met so far, in a few bytes each: series and instances by the
+    digests of their keys (see key_digest), a series' zone by a shared string."""
 
     full: bool
-    masters: dict[str, RemoteEvent | None] = field(default_factory=dict)  # None: gone
-    listed: dict[str, set[str]] = field(default_factory=dict)  # series -> instances listed
-    whole: list[str] = field(default_factory=list)  # series all of whose instances are listed
+    window: tuple[datetime, datetime]
+    zones: dict[int, str | None] = field(default_factory=dict)  # series -> its zone; None: gone
+    whole: array[int] = field(default_factory=lambda: array("Q"))  # all their instances listed
+    expected: array[int] = field(default_factory=lambda: array("Q"))  # what `whole` make
+    listed: array[int] = field(default_factory=lambda: array("Q"))  # instances listed
 
 
-def _unlisted(run: _Run, master_id: str, start: datetime, end: datetime) -> list[RemoteEvent]:
-    """The instances the series' rule makes in the window that Graph did not list."""
-    master = run.masters.get(master_id)
-    if master is None or not master.recurrence:
-        return []
-    listed = run.listed.get(master_id, set())
-    if isinstance(master.start, datetime):
-        length = _length(master)
-        rule = rrulestr("\n".join(master.recurrence), dtstart=master.start, forceset=True)
-        made: list[datetime | date] = list(rule.between(start - length, end, inc=False))
-    else:
-        first = datetime.combine(master.start, time())
-        rule = rrulestr("\n".join(master.recurrence), dtstart=first, forceset=True, ignoretz=True)
+def _missing(run: _Run) -> set[int]:
+    """The instances series met whole make in the window that were not listed (a chunk
+    of them at a time against what was listed: nothing the size of the calendar is built)."""
+    missing: set[int] = set()
+    for first in range(0, len(run.expected), MISSING_CHUNK):
+        missing |= set(run.expected[first : first + MISSING_CHUNK]).difference(run.listed)
+    return missing
+
+
+def _unlisted_in(series: dict[int, dict[str, Any]], run: _Run, missing: set[int]) -> Page:
+    """Of these stored series (by digest), those met whole: their missing instances, as
+    cancelled overrides."""
+    page = Page()
+    for digest in series.keys() & run.whole:
+        row = series[digest]
+        master_id, zone = str(row["externalId"]), row.get("timezone") or "UTC"
+        if row.get("allDay"):
+            start: datetime | date = date.fromisoformat(str(row["startDate"]))
+        else:
+            start = _as_utc(row["startTime"]).astimezone(ZoneInfo(zone))
+        length = timedelta(seconds=int(row.get("durationS") or 0))
+        for key in _made(row["recurrence"], start, length, run.window):
+            if key_digest(master_id, key) in missing:
+                page.upserts.append(_cancelled(master_id, zone, key, None))
+    return page
+
+
+def _made(
+    recurrence: list[str],
+    first: datetime | date,
+    length: timedelta,
+    window: tuple[datetime, datetime],
+) -> list[str]:
+    """The instance keys a series' rule makes in the window."""
+    start, end = window
+    rules = "\n".join(recurrence)
+    if not isinstance(first, datetime):
+        begins = datetime.combine(first, time())
+        rule = rrulestr(rules, dtstart=begins, forceset=True, ignoretz=True)
         naive = (start - timedelta(days=1)).replace(tzinfo=None), end.replace(tzinfo=None)
-        made = [d.date() for d in rule.between(*naive, inc=True)]
-    return [
-        _cancelled(master, key, None)
-        for key in (instance_key(m) for m in made)
-        if key not in listed
-    ]
+        return [instance_key(d.date()) for d in rule.between(*naive, inc=True)]
+    length = max(length, timedelta(seconds=1))
+    rule = rrulestr(rules, dtstart=first, forceset=True)
+    return [instance_key(m) for m in rule.between(start - length, end, inc=False)]
 
 
 def _length(master: RemoteEvent) -> timedelta:
     if isinstance(master.start, datetime) and isinstance(master.end, datetime):
-        return max(master.end - master.start, timedelta(seconds=1))
+        return master.end - master.start
     return timedelta(days=1)
 
 
-def _cancelled(master: RemoteEvent, instance: str, graph_id: str | None) -> RemoteEvent:
-    """An instance of the series that is not held (deleted or cancelled in Outlook)."""
+def _cancelled(master_id: str, zone: str, instance: str, graph_id: str | None) -> RemoteEvent:
+    """An instance of the series (kept in `zone`) that is not held (deleted or cancelled in
+    Outlook)."""
     when = _instant(instance)
-    if isinstance(when, datetime) and master.timezone:
-        when = when.astimezone(ZoneInfo(master.timezone))
+    if isinstance(when, datetime):
+        when = when.astimezone(ZoneInfo(zone))
     ends = when if isinstance(when, datetime) else when + timedelta(days=1)
     return RemoteEvent(
-        external_id=master.external_id,
+        external_id=master_id,
         instance=instance,
         title="(cancelled)",
         start=when,
         end=ends,
         status="CANCELLED",
-        timezone=master.timezone,
+        timezone=zone if isinstance(when, datetime) else None,
         href=graph_id,
     )
 
@@ -562,6 +735,19 @@ def _message(response: httpx.Response) -> str:
         return f"{error.get('code')}: {str(error.get('message'))[:200]}"
     except (ValueError, KeyError, TypeError, AttributeError):
         return response.text[:200]
+
+
+def _header(answer: dict[str, Any], name: str) -> str | None:
+    """A header of one answer in a batch (their names in any case)."""
+    headers = answer.get("headers") or {}
+    return next((str(v) for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+def _error_of(body: Any) -> str:
+    try:
+        return f"{body['error'].get('code')}: {str(body['error'].get('message'))[:200]}"
+    except (KeyError, TypeError, AttributeError):
+        return str(body)[:200]
 
 
 def _oauth_error(response: httpx.Response) -> str:
