@@ -465,3 +465,73 @@ async def test_graph_change_notifications_start_one_sync_per_burst(
     assert len(queued) == 1
     assert not queued[0].full
     assert (await http.post("/webhooks/microsoft", content=b"nope")).status_code == 400
+
+
+def batches(graph: FakeGraph) -> int:
+    return sum(r.endswith("/$batch") for r in graph.requests)
+
+
+def standups(graph: FakeGraph, count: int) -> Counter[tuple[str, str]]:
+    """`count` series of three daily instances in the week; what the API should show."""
+    want: Counter[tuple[str, str]] = Counter()
+    for n in range(count):
+        graph.put(
+            f"Series {n}",
+            berlin(0, 7 + n % 10, 5 * (n // 10)),
+            berlin(0, 7 + n % 10, 5 * (n // 10) + 4),
+            zone="W. Europe Standard Time",
+            series=Series("daily", count=3),
+        )
+        want.update((f"Series {n}", utc(berlin(d, 7 + n % 10, 5 * (n // 10)))) for d in range(3))
+    return want
+
+
+async def test_series_masters_are_read_twenty_to_a_json_batch(
+    alice: Client, graph: FakeGraph, worker_state: Any
+) -> None:
+    # given: 45 series, listed in pages of 200 instances
+    app_state, http = worker_state
+    big_pages = app_state.settings.model_copy(update={"sync_page_size": 200})
+    want = standups(graph, 45)
+    calendar = await connect(alice, graph)
+    # when
+    run = await run_pending(
+        (replace(app_state, settings=big_pages), http), ref_of(calendar["id"], "Calendar")
+    )
+    # then: the masters in 3 batches (20, 20, 5), none read alone, every instance once
+    assert run.status == "SUCCEEDED"
+    assert (batches(graph), graph.batched) == (3, 45)
+    assert not [r for r in graph.requests if "/me/events/" in r]
+    assert await titles(alice) == want
+
+
+async def test_a_throttled_request_in_a_batch_is_asked_again_after_its_retry_after(
+    alice: Client, graph: FakeGraph, worker_state: Any, waited: list[float]
+) -> None:
+    # given: 5 series in one page; in the batch that reads their masters, two requests
+    # are throttled (429, Retry-After: 4) while the batch itself answers 200
+    app_state, http = worker_state
+    big_pages = app_state.settings.model_copy(update={"sync_page_size": 200})
+    want = standups(graph, 5)
+    calendar = await connect(alice, graph)
+    calendar_id = ref_of(calendar["id"], "Calendar")
+    graph.fail_next_in_batch(2, status=429, retry_after="4")
+    # when
+    run = await run_pending((replace(app_state, settings=big_pages), http), calendar_id)
+    # then: one wait as long as Graph asked, only the two asked again, every event once
+    assert run.status == "SUCCEEDED"
+    assert len(waited) == 1
+    assert waited[0] >= 4
+    assert (batches(graph), graph.batched) == (2, 7)
+    assert await titles(alice) == want
+    stored = await Event.find({"calendarId": calendar_id}).to_list()
+    assert max(Counter((e.external_id, e.instance) for e in stored).values()) == 1
+    assert len(stored) == 5 * (1 + 3)
+    # when: the same again after a 503 in a batch, as a full resync
+    graph.fail_next_in_batch(1, status=503, retry_after="2")
+    graph.expire_delta_tokens()
+    again = await sync_now(alice, worker_state, calendar)
+    # then: nothing doubled or lost, nothing rewritten
+    assert (again.status, again.created, again.updated, again.deleted) == ("SUCCEEDED", 0, 0, 0)
+    assert await titles(alice) == want
+    assert await Event.find({"calendarId": calendar_id}).count() == 5 * (1 + 3)
