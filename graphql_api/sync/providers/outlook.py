@@ -18,9 +18,10 @@ instance as an override keyed by its original start, remembering its Graph id
 (`href`) so that a later `@removed` of that id cancels that instance, or removes the
 whole series once its master is gone. `isCancelled` instances are cancelled,
 `showAs: free` is not busy, all-day events are dates. A run remembers what it met in
-a few bytes a series and an instance (digests, see `_Run`); the series themselves
-are read back from our copy at the end, a batch at a time, to find the instances
-Graph did not list.
+a few bytes a series and an instance (digests, see `_Run`): its memory does not grow
+with whole events. When a series met whole lacks an instance its rule makes in the
+window, the series are read back from our copy at the end, a batch at a time, to
+cancel it.
 
 Times are read in the zone Graph names (`start.timeZone`: UTC unless asked
 otherwise, an IANA name or a Windows one such as "Pacific Standard Time", mapped
@@ -35,6 +36,7 @@ sealed), then fails the run with Graph's reason.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import sys
@@ -73,7 +75,7 @@ WINDOW_ROLL = timedelta(days=7)  # a delta link this much older than today's win
 MAX_ATTEMPTS = 6
 BATCH_MAX = 20  # requests in one JSON batch, Graph's limit
 SERIES_BATCH = 500  # series read back from our copy at a time, to find unlisted instances
-MISSING_CHUNK = 10_000  # instances expected, looked up at a time among those listed
+MISSING_CHUNK = 2_000  # instances expected, looked up at a time among those listed
 MAX_BACKOFF_S = 32.0
 SCOPE = "offline_access https://graph.microsoft.com/Calendars.Read"
 DAYS = {
@@ -248,8 +250,6 @@ class OutlookCalendar:
         run = _Run(full=full, window=(start, end))
         while True:
             data = await self._call(calendar, link, params=params)
-            if data is None:  # pragma: no cover - only asked of a series' master
-                raise ProviderError("Microsoft Graph lost the calendar view")
             yield await self._page(calendar, data.get("value") or [], run)
             params = None
             if data.get("@odata.nextLink"):
@@ -529,13 +529,13 @@ class OutlookCalendar:
                 ]
                 data = await self._call(calendar, url, batch={"requests": requests})
                 waits: list[str | None] = []
-                for answer in (data or {}).get("responses") or []:
+                for answer in data.get("responses") or []:
                     event_id = pending.get(str(answer.get("id")))
                     if event_id is None:
                         continue
                     status = int(answer.get("status") or 0)
                     if status in (200, 404):
-                        found[event_id] = answer.get("body") or {} if status == 200 else None
+                        found[event_id] = (answer.get("body") or {}) if status == 200 else None
                         del pending[str(answer["id"])]
                     elif status == 429 or status >= 500:
                         waits.append(_header(answer, "Retry-After"))
@@ -559,7 +559,7 @@ class OutlookCalendar:
         *,
         params: dict[str, str] | None = None,
         batch: dict[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
+    ) -> dict[str, Any]:
         """GET `url`, or POST `batch` to it: the answer, after retries and a token refresh."""
         refreshed = False
         headers = {"Prefer": f"odata.maxpagesize={self.settings.sync_page_size}"}
@@ -569,14 +569,15 @@ class OutlookCalendar:
             auth = {"Authorization": f"Bearer {token}"}
             try:
                 if batch is None:
-                    response = await self.http.get(url, params=params, headers={**headers, **auth})
+                    response, data = await self._send(
+                        "GET", url, params=params, headers={**headers, **auth}
+                    )
                 else:
-                    response = await self.http.post(url, json=batch, headers=auth)
+                    response, data = await self._send("POST", url, json=batch, headers=auth)
             except httpx.HTTPError as e:
                 await self._back_off(attempt, None, f"network: {type(e).__name__}")
                 continue
-            if response.status_code == 200:
-                data: dict[str, Any] = response.json()
+            if data is not None:
                 return data
             if response.status_code == 410:
                 raise CursorExpired(_message(response))
@@ -592,6 +593,28 @@ class OutlookCalendar:
                 f"Microsoft Graph answered HTTP {response.status_code}: {_message(response)}"
             )
         raise ProviderError(f"Microsoft Graph still failing after {MAX_ATTEMPTS} attempts")
+
+    async def _send(
+        self, method: str, url: str, **request: Any
+    ) -> tuple[httpx.Response, dict[str, Any] | None]:
+        """One request: its response, and the JSON body of a 200.
+
+        The body is read as a stream into bytes of our own. httpx keeps a response and
+        its stream in a reference cycle, so a body read into the response lives on
+        until the cyclic collector's next full pass, which a large process makes
+        rarely: over a long sync, a page a request would pile up.
+        """
+        asked = self.http.build_request(method, url, **request)
+        response = await self.http.send(asked, stream=True)
+        try:
+            if response.status_code == 200:
+                body = b"".join([part async for part in response.aiter_bytes()])
+                data: dict[str, Any] = json.loads(body)
+                return response, data
+            await response.aread()  # an error's few bytes, for its message
+            return response, None
+        finally:
+            await response.aclose()
 
     async def _back_off(self, attempt: int, retry_after: str | None, why: str) -> None:
         delay = min(MAX_BACKOFF_S, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
