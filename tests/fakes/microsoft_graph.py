@@ -106,6 +106,7 @@ class FakeEvent:
 @dataclass
 class FakeCalendar:
     events: dict[str, FakeEvent] = field(default_factory=dict)
+    version: int = 0  # bumped by every change: its view is worked out once a version
 
 
 class FakeGraph:
@@ -125,7 +126,6 @@ class FakeGraph:
         self.delay_s = 0.0
         self.broken_after: int | None = None  # every delta request after this many fails (503)
         self.lock = threading.Lock()
-        self.version = 0  # bumped by every change: a calendar view is worked out once a version
         self.views: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
         self.app = Starlette(
             routes=[
@@ -165,7 +165,7 @@ class FakeGraph:
     ) -> str:
         """Creates or replaces an event (a series' master when `series`); its id."""
         with self.lock:
-            self.version += 1
+            self.calendar(calendar_id).version += 1
             event_id = event_id or "AAMk" + secrets.token_hex(12)
             old = self.calendar(calendar_id).events.get(event_id)
             self.calendar(calendar_id).events[event_id] = FakeEvent(
@@ -194,14 +194,14 @@ class FakeGraph:
         """Changes one instance of a series (subject, start, end, show_as, cancelled),
         or deletes it."""
         with self.lock:
-            self.version += 1
+            self.calendar(calendar_id).version += 1
             master = self.calendar(calendar_id).events[master_id]
             key = original.astimezone(UTC) if isinstance(original, datetime) else original
             master.exceptions[key] = None if deleted else changes
 
     def delete(self, event_id: str, calendar_id: str = "default") -> None:
         with self.lock:
-            self.version += 1
+            self.calendar(calendar_id).version += 1
             self.calendar(calendar_id).events.pop(event_id, None)
 
     def expire_delta_tokens(self) -> None:
@@ -261,8 +261,8 @@ class FakeGraph:
 
     def _view(self, cal: FakeCalendar, start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
         """Every instance in the window: Graph id -> resource (worked out once for each
-        version of the calendars, as Graph keeps its view rather than making it anew)."""
-        key = (id(cal), start, end, self.version, self.utc)
+        version of the calendar, as Graph keeps its view rather than making it anew)."""
+        key = (id(cal), start, end, cal.version, self.utc)
         if key not in self.views:
             if len(self.views) >= 8:
                 self.views.pop(next(iter(self.views)))
