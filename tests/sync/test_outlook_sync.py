@@ -503,6 +503,8 @@ async def test_series_masters_are_read_twenty_to_a_json_batch(
     assert (batches(graph), graph.batched) == (3, 45)
     assert not [r for r in graph.requests if "/me/events/" in r]
     assert await titles(alice) == want
+    synced = (await alice.op("Calendars")).data["calendars"][0]["syncState"]
+    assert synced["eventCount"] == 45 * (1 + 3)  # counted by the sync's own walk
 
 
 async def test_a_throttled_request_in_a_batch_is_asked_again_after_its_retry_after(
