@@ -110,8 +110,10 @@ async def test_accepting_a_time_lifts_it_and_its_neighbours(morning: Morning) ->
     after = await morning.recommendations()
     assert [r["start"] for r in after][2:] == [berlin(8), berlin(7)]
     lifted = next(r for r in after if r["start"] == berlin(8))
-    assert {"feature": "feedback on nearby times"} in [
-        {"feature": reason["feature"]} for reason in lifted["reasons"] if reason["contribution"] > 0
+    assert lifted["score"] > next(r["score"] for r in after if r["start"] == berlin(7))
+    # the reason is the user's own answer, in words
+    assert "you liked weekdays around 08:00 1 of 1 times" in [
+        reason["feature"] for reason in lifted["reasons"] if reason["contribution"] > 0
     ]
 
 
