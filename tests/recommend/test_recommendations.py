@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -314,3 +315,54 @@ async def test_a_new_model_version_is_served_without_a_restart(
     assert second.global_model is not None
     assert before == {f"model global v{first.global_model.version}"}
     assert after == {f"model global v{second.global_model.version}"}
+
+
+async def test_an_answer_counts_at_the_next_request_without_training_again(
+    morning: Morning, fresh_models: None, app_state: AppState
+) -> None:
+    # given: a model trained on the early runs, ranking Tuesday's slots
+    await history_of_early_runs(morning)
+    user = await User.find_one({"sub": morning.client.sub})
+    assert user is not None
+    report = await training.train([user], cache=app_state.cache, rounds=60)
+    assert report.global_model is not None
+    tuesday = {"start": berlin(0, 0, 17), "end": berlin(23, 0, 17)}
+    before = {r["start"]: r for r in await morning.recommendations(range_=tuesday)}
+    # when: the user turns Tuesday 07:00 down
+    await morning.client.op(
+        "RecommendationFeedback",
+        {"habitId": morning.habit["id"], "start": berlin(7, 0, 17), "accepted": False},
+    )
+    # then: the next answer, by the same model, thinks less of it, and says why
+    after = {r["start"]: r for r in await morning.recommendations(range_=tuesday)}
+    seven = berlin(7, 0, 17)
+    assert after[seven]["rankedBy"] == before[seven]["rankedBy"]
+    assert after[seven]["score"] < before[seven]["score"]
+    assert 0 < after[seven]["score"] < 1
+    # (the booked Tuesday runs count as answers too: one more, and not a yes)
+    told_before, told_after = (
+        next(r["feature"] for r in found[seven]["reasons"] if r["feature"].startswith("you liked"))
+        for found in (before, after)
+    )
+    yes, of = (int(n) for n in re.findall(r"(\d+) of (\d+)", told_before)[0])
+    assert told_after == f"you liked Tuesdays around 07:00 {yes} of {of + 1} times"
+
+
+async def test_a_new_user_is_offered_one_time_to_learn_from_last(
+    alice: Client, clock: Any
+) -> None:
+    # given: a habit that fits anywhere from 07:00 to 22:00, and no answers yet
+    clock(NOW)
+    await set_timezone(alice, "Europe/Berlin")
+    habit = await create_habit(alice, name="Read", durationMinutes=30)
+    variables = {"habitId": habit["id"], "range": MONDAY, "limit": 5}
+    # when
+    first = (await alice.execute(RECOMMENDATIONS, variables)).data["recommendations"]
+    every = (await alice.execute(RECOMMENDATIONS, {**variables, "limit": 50})).data[
+        "recommendations"
+    ]
+    # then: the first four are the best four; the fifth is tried to learn the user's taste
+    assert [r["start"] for r in first[:4]] == [r["start"] for r in every[:4]]
+    assert first[4]["start"] not in [r["start"] for r in every[:4]]
+    assert first[4]["reasons"][0]["feature"] == "a time tried to learn your taste"
+    assert [r["score"] for r in first] == sorted((r["score"] for r in first), reverse=True)
