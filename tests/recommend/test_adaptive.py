@@ -27,6 +27,10 @@ def said(day: date, hour: int, accepted: bool) -> Said:
     return Said(tokyo(day, hour), accepted, tokyo(day, 5))
 
 
+def index_of(hour: float) -> int:
+    return int(np.flatnonzero(np.isclose(HOURS, hour))[0])
+
+
 def day_of(weekday: int) -> np.ndarray:
     return np.full(len(HOURS), float(weekday))
 
@@ -59,7 +63,7 @@ def test_a_yes_lifts_the_times_near_it_and_a_no_lowers_them() -> None:
     liked = mean(answers(TOKYO, NOW, [], [said(TUESDAY, 7, accepted=True)]))
     disliked = mean(answers(TOKYO, NOW, [], [said(TUESDAY, 7, accepted=False)]))
     # then: 07:00 moves most, 09:00 less, the evening not at all
-    at = {h: int(np.flatnonzero(HOURS == h)[0]) for h in (7, 9, 20)}
+    at = {h: index_of(h) for h in (7, 9, 20)}
     assert liked[at[7]] > liked[at[9]] > 0.3
     assert disliked[at[7]] < disliked[at[9]] < 0.3
     assert abs(liked[at[20]] - 0.3) < 1e-6
@@ -77,7 +81,7 @@ def test_weekends_are_learned_apart_from_weekdays() -> None:
         + [said(TUESDAY - timedelta(weeks=w), 19, False) for w in range(3)],
     )
     # when
-    evening = int(np.flatnonzero(HOURS == 19)[0])
+    evening = index_of(19)
     on_saturday, on_sunday = mean(a, weekday=5)[evening], mean(a, weekday=6)[evening]
     on_tuesday = mean(a, weekday=1)[evening]
     # then: the other weekend day leans the same way
@@ -92,13 +96,17 @@ def test_recent_answers_outweigh_old_ones_when_a_taste_moves() -> None:
         TOKYO,
         NOW,
         [],
-        [said(long_ago, 7, True), said(long_ago, 19, False)]
-        + [said(lately, 7, False), said(lately, 19, True)],
+        [
+            said(long_ago, 7, True),
+            said(long_ago, 19, False),
+            said(lately, 7, False),
+            said(lately, 19, True),
+        ],
     )
     # when
     m = mean(a)
     # then
-    assert m[int(np.flatnonzero(HOURS == 19)[0])] > m[int(np.flatnonzero(HOURS == 7)[0])]
+    assert m[index_of(19)] > m[index_of(7)]
 
 
 answer = st.tuples(

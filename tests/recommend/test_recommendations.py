@@ -348,9 +348,7 @@ async def test_an_answer_counts_at_the_next_request_without_training_again(
     assert told_after == f"you liked Tuesdays around 07:00 {yes} of {of + 1} times"
 
 
-async def test_a_new_user_is_offered_one_time_to_learn_from_last(
-    alice: Client, clock: Any
-) -> None:
+async def test_a_new_user_is_offered_one_time_to_learn_from_last(alice: Client, clock: Any) -> None:
     # given: a habit that fits anywhere from 07:00 to 22:00, and no answers yet
     clock(NOW)
     await set_timezone(alice, "Europe/Berlin")
