@@ -152,16 +152,16 @@ def posterior(prior: Array, local_hour: Array, weekday: Array, a: Answers) -> Po
     return Posterior(alpha + evidence.yes[day, quarter], beta + evidence.no[day, quarter])
 
 
-def explore(p: Posterior, chosen: Sequence[int], answered: int, seed: int) -> int | None:
-    """A slot not among `chosen`, drawn by Thompson sampling while the user has answered
-    fewer than EXPLORE_UNTIL times (None otherwise, or when nothing is left)."""
-    if answered >= EXPLORE_UNTIL:
-        return None
+def explore(p: Posterior, chosen: Sequence[int], answered: int, seed: int, k: int = 1) -> list[int]:
+    """Up to `k` slots not among `chosen`, by Thompson sampling (the highest draws from their
+    posteriors), while the user has answered fewer than EXPLORE_UNTIL times (none after)."""
+    if answered >= EXPLORE_UNTIL or k < 1:
+        return []
     left = np.setdiff1d(np.arange(len(p.alpha)), np.asarray(chosen, dtype=np.int64))
     if not len(left):
-        return None
+        return []
     draws = np.random.default_rng(seed).beta(p.alpha[left], p.beta[left])
-    return int(left[int(np.argmax(draws))])
+    return [int(i) for i in left[np.argsort(-draws, kind="stable")[:k]]]
 
 
 def reason(a: Answers, local_hour: float, weekday: int) -> tuple[str, int, int] | None:

@@ -9,8 +9,8 @@
    there are answers, the prior is computed with the features that summarise them by
    time of day set to "nothing known", so that each answer is counted once, by the
    posterior, which also tells weekdays apart (those features do not).
-3. While the user has answered little, the last slot of a longer answer is explored
-   (Thompson sampling), never one of the first three.
+3. While the user has answered little, the last slot of an answer of 4 or more is
+   explored (Thompson sampling), never one of the first three, which are the best known.
 
 Each slot's reasons are the terms of that score in log-odds: the model's SHAP values
 and the heuristic's signals times their blend weights, and the shift the answers made,
@@ -38,6 +38,8 @@ Matrix = npt.NDArray[np.float32]
 Array = npt.NDArray[np.float64]
 
 REASONS = 3
+SURE = 3  # the first slots of an answer are always the best known
+EXPLORED = 1  # the most slots explored, at the end of an answer (2 learnt no faster)
 HEURISTIC = "heuristic"
 EXPLORING = "a time tried to learn your taste"
 OTHER_ANSWERS = "your answers at other times"
@@ -99,17 +101,19 @@ def rank(rows: Matrix, said: Answers, ranker: Ranker | None, limit: int, key: st
     exploration, so the same question gets the same answer."""
     s = scored(rows, said, ranker)
     top = order(s.score, limit)
-    explored: int | None = None
-    if limit > 3 and len(top) == limit:
-        explored = adaptive.explore(s.posterior, top[:-1], len(said), zlib.crc32(key.encode()))
-        if explored is not None:
-            top = [*top[:-1], explored]
+    explored: list[int] = []
+    if limit > SURE and len(top) == limit:
+        kept = limit - min(EXPLORED, limit - SURE)
+        seed = zlib.crc32(key.encode())
+        explored = adaptive.explore(s.posterior, top[:kept], len(said), seed, limit - kept)
+        explored.sort(key=lambda i: (-s.score[i], i))
+        top = [*top[:kept], *explored] if explored else top
     by = f"model {ranker.scope} v{ranker.version}" if ranker is not None else HEURISTIC
     terms = _terms(top, s, said, ranker)
     picks = []
     for k, i in enumerate(top):
         reasons = terms[k]
-        if i == explored:
+        if i in explored:
             reasons = [(EXPLORING, 0.0), *reasons[: REASONS - 1]]
         picks.append(Ranked(i, round(float(s.score[i]), 4), reasons, by))
     return picks

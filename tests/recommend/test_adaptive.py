@@ -143,13 +143,16 @@ def test_exploration_offers_a_slot_not_chosen_while_answers_are_few() -> None:
     p = posterior(np.linspace(0.2, 0.4, len(HOURS)), HOURS, day_of(1), adaptive.NONE)
     chosen = [63, 62, 61, 60]
     # when
-    picks = {explore(p, chosen, answered=3, seed=seed) for seed in range(40)}
+    picks = {explore(p, chosen, answered=3, seed=seed)[0] for seed in range(40)}
     # then: never a chosen one, not always the same, and the same for the same seed
     assert picks.isdisjoint(chosen)
     assert len(picks) > 1
     assert explore(p, chosen, answered=3, seed=5) == explore(p, chosen, answered=3, seed=5)
-    assert explore(p, chosen, answered=EXPLORE_UNTIL, seed=5) is None
-    assert explore(p, list(range(len(HOURS))), answered=0, seed=5) is None
+    two = explore(p, chosen, answered=3, seed=5, k=2)
+    assert len(set(two)) == 2
+    assert set(two).isdisjoint(chosen)
+    assert explore(p, chosen, answered=EXPLORE_UNTIL, seed=5) == []
+    assert explore(p, list(range(len(HOURS))), answered=0, seed=5) == []
 
 
 def test_the_reason_counts_the_answers_near_the_slot_in_words() -> None:
