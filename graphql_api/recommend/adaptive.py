@@ -157,7 +157,9 @@ def explore(p: Posterior, chosen: Sequence[int], answered: int, seed: int, k: in
     posteriors), while the user has answered fewer than EXPLORE_UNTIL times (none after)."""
     if answered >= EXPLORE_UNTIL or k < 1:
         return []
-    left = np.setdiff1d(np.arange(len(p.alpha)), np.asarray(chosen, dtype=np.int64))
+    free = np.ones(len(p.alpha), dtype=bool)
+    free[np.asarray(chosen, dtype=np.int64)] = False
+    left = np.flatnonzero(free)
     if not len(left):
         return []
     draws = np.random.default_rng(seed).beta(p.alpha[left], p.beta[left])

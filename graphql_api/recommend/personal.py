@@ -125,24 +125,27 @@ def _terms(
     """The strongest terms of each picked row's log-odds, strongest first."""
     blend = ranker.blend if ranker is not None else HEURISTIC_BLEND
     picked = np.asarray(top, dtype=np.int64)
-    shap = ranker.contributions(s.rows[picked]) * blend.model if ranker is not None else None
+    labels: list[str] = list(heuristic.LABELS)
+    signals = s.heuristic_terms[picked]
+    total = signals.sum(axis=1)
+    # each signal's share of the heuristic's log-odds (h = 0.5 + the sum of the signals)
+    steep = np.abs(total) > 1e-6
+    scale = np.where(steep, logit(s.heuristic[picked]) / np.where(steep, total, 1.0), 4.0)
+    values = blend.heuristic * scale[:, None] * signals
+    if ranker is not None and blend.model != 0:
+        labels += [FEATURE_LABELS[name] for name in NAMES]
+        shap = ranker.contributions(s.rows[picked]) * blend.model
+        values = np.hstack([values, shap])
+    shifts = logit(s.score[picked]) - logit(s.prior[picked])
     found = []
     for k, i in enumerate(top):
         terms: dict[str, float] = defaultdict(float)
-        if shap is not None and blend.model != 0:
-            for j, name in enumerate(NAMES):
-                terms[FEATURE_LABELS[name]] += float(shap[k, j])
-        signals = s.heuristic_terms[i]
-        total = float(signals.sum())
-        # each signal's share of the heuristic's log-odds (h = 0.5 + the sum of the signals)
-        scale = float(logit(s.heuristic[i])) / total if abs(total) > 1e-6 else 4.0
-        for j, label in enumerate(heuristic.LABELS):
-            terms[label] += blend.heuristic * scale * float(signals[j])
-        shift = float(logit(s.score[i]) - logit(s.prior[i]))
+        for label, value in zip(labels, values[k].tolist(), strict=True):
+            terms[label] += value
         if len(said):
             hour = float(s.rows[i, COLUMN["local_hour"]])
             told = adaptive.reason(said, hour, int(s.rows[i, COLUMN["weekday"]]))
-            terms[told[0] if told else OTHER_ANSWERS] += shift
+            terms[told[0] if told else OTHER_ANSWERS] += float(shifts[k])
         strongest = sorted(terms.items(), key=lambda item: -abs(item[1]))[:REASONS]
         found.append([(label, round(value, 4)) for label, value in strongest if abs(value) >= 1e-4])
     return found
