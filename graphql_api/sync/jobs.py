@@ -19,7 +19,7 @@ from graphql_api.observability.jobs import (
     watch_queue_depth,
 )
 from graphql_api.settings import Settings
-from graphql_api.sync import runs
+from graphql_api.sync import channels, runs
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,18 @@ async def schedule_syncs(ctx: JobContext) -> None:
         log.info("scheduled %d calendar syncs", count)
 
 
+async def renew_channels(ctx: JobContext) -> None:
+    """Google push channels that expire within GOOGLE_CHANNEL_RENEW_MARGIN_S, replaced."""
+    count = await channels.renew_due(ctx["state"], ctx["http"])
+    if count:
+        log.info("renewed %d push channels", count)
+
+
+async def stop_google_channel(ctx: JobContext, **channel: Any) -> None:
+    """A disconnected calendar's push channel, stopped (channels.request_stop)."""
+    await channels.stop_detached(ctx["state"], ctx["http"], **channel)
+
+
 async def warm_caches(ctx: JobContext) -> None:
     """The seed's cache warming: the most active users' dashboards, computed ahead."""
     from graphql_api.cache.warm import warm_most_active
@@ -76,9 +88,10 @@ def worker(settings: Settings, state: AppState, **options: Any) -> Worker[JobCon
 
     return Worker(
         state.queue,
-        functions=[sync_calendar],
+        functions=[sync_calendar, stop_google_channel],
         cron_jobs=[
             CronJob(schedule_syncs, cron="* * * * *", timeout=300),
+            CronJob(renew_channels, cron="*/5 * * * *", timeout=300),
             CronJob(warm_caches, cron=settings.cache_warm_cron, timeout=3600),
         ],
         startup=startup,
