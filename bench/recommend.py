@@ -34,7 +34,7 @@ from bench.lib import (
     wrk,
 )
 from bench.results import update_section
-from graphql_api.recommend.simulate import evaluate
+from graphql_api.recommend.scenarios import evaluate
 from graphql_api.scheduling.slots import free_slots, windows_for
 
 RECOMMENDATIONS = (ROOT / "operations" / "Recommendations.graphql").read_text()
@@ -121,13 +121,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--scenario-users", type=int, default=40)
     parser.add_argument("--no-evaluation", action="store_true", help="latency only")
     args = parser.parse_args()
     runs, facts = latency(args.seconds, args.connections)
     reference, warm, reference_cached, cached = runs
     command = (
         f".venv/bin/python -m bench.recommend --seconds {args.seconds} "
-        f"--connections {args.connections} --users {args.users}"
+        f"--connections {args.connections} --users {args.users} "
+        f"--scenario-users {args.scenario_users}"
     )
     strongest = ", ".join(f"{r['feature']} {r['contribution']:+.2f}" for r in facts["reasons"])
     latency_body = "\n".join(
@@ -155,20 +157,39 @@ def main() -> None:
     if args.no_evaluation:
         return
 
-    result = evaluate(users=args.users, progress=print)
+    result = evaluate(users=args.users, scenario_users=args.scenario_users, progress=print)
     quality_body = "\n".join(
         [
-            f"Command: `{command}` (the same as `scheduling-worker evaluate --users {args.users}`)",
+            f"Command: `{command}` (the same as `scheduling-worker evaluate --users "
+            f"{args.users} --scenario-users {args.scenario_users} --seed {result.seed}`)",
             "",
-            "Simulated users (graphql_api/recommend/simulate.py) with hidden time-of-day and "
-            "weekday tastes, drift, busy calendars and noise; the model is trained on 80% of "
-            "them over all but the last 14 days. AUC: booked instances' outcomes. Top-3 hit "
-            "rate: the chance that the slot the user would have completed (drawn in proportion "
-            "to their hidden probabilities among the day's free slots) is among the first three.",
+            "Rankers: *shipped* is what the API serves (the calibrated blend of the model and "
+            "the heuristic, or the heuristic below `RECOMMEND_MIN_HISTORY` answers, as the "
+            "prior of a Beta posterior over the user's own answers by weekday and time of "
+            "day); *model alone* is the XGBoost model's probability; *heuristic* is the "
+            "cold-start ranker (Platt-scaled); *the hidden taste* is the simulated user's "
+            "own probabilities, the ceiling. Users: the behaviour simulator's "
+            "(graphql_api/recommend/simulate.py: months of booked habits, outcomes, a little "
+            "feedback) and, per scenario, users with a hidden band of the day who answer "
+            "only on slots they are shown, each ranker's copy of them on the slots that "
+            "ranker showed (5 a day, one answered; graphql_api/recommend/scenarios.py). The "
+            "model is trained on the simulator's users from 20% up (all but their last "
+            "14 days) and on "
+            f"{args.scenario_users} training users per scenario; every scenario is tested "
+            "on other users (the simulator's first 20%, and fresh scenario users), except "
+            "*simulator: later weeks* (the training users' last days). AUC and Brier: "
+            "outcomes drawn from the hidden taste for every free slot of the test days. "
+            "Top-3 hit rate: the chance that the slot the user would have kept (drawn in "
+            "proportion to their hidden probabilities among the day's free slots) is among "
+            "the first three.",
             "",
+            "```",
             result.summary(),
+            "```",
             "",
             result.table(),
+            "",
+            f"Verdict: {result.verdict()}.",
         ]
     )
     update_section(RESULTS, "Recommendations: quality", quality_body)

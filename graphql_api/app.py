@@ -31,7 +31,7 @@ from graphql_api.security.cors import cors
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings, get_settings
 from graphql_api.shutdown import Drain
-from graphql_api.sync import webhooks
+from graphql_api.sync import microsoft_webhooks, webhooks
 
 
 async def metrics(request: Request) -> Response:
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/webhooks/google", webhooks.google, methods=["POST"]),
+            Route("/webhooks/microsoft", microsoft_webhooks.microsoft, methods=["POST"]),
             *([Route("/graphiql/{path:path}", page.asset)] if page else []),
         ],
         middleware=[

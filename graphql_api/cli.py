@@ -27,7 +27,7 @@ from graphql_api.embedded import die_with_parent, embedded_backends, stop_proces
 from graphql_api.lifespan import close_state, open_state
 from graphql_api.observability.logs import configure_logging
 from graphql_api.persisted.manifest import build_manifest, render
-from graphql_api.recommend.simulate import evaluate as run_evaluation
+from graphql_api.recommend.scenarios import evaluate as run_evaluation
 from graphql_api.recommend.training import Report
 from graphql_api.recommend.training import train as train_models
 from graphql_api.schema import schema
@@ -228,16 +228,23 @@ def train(
 
 @cli.command()
 def evaluate(
-    users: Annotated[int, typer.Option(help="Synthetic users")] = 200,
+    users: Annotated[int, typer.Option(help="Users of the behaviour simulator")] = 200,
     days: Annotated[int, typer.Option(help="Days of simulated history")] = 112,
     test_days: Annotated[int, typer.Option(help="The last days, held out")] = 14,
+    scenario_users: Annotated[
+        int, typer.Option(help="Training users and test users of each scenario")
+    ] = 40,
     seed: Annotated[int, typer.Option(help="Random seed")] = 7,
 ) -> None:
-    """Score the model, the heuristic and random order on simulated users (no database)."""
+    """Score the shipped ranker, the model, the heuristic, random order and the hidden taste,
+    scenario by scenario, on simulated users (no database)."""
 
-    result = run_evaluation(users, days, test_days, seed=seed, progress=typer.echo)
+    result = run_evaluation(
+        users, days, test_days, scenario_users=scenario_users, seed=seed, progress=typer.echo
+    )
     typer.echo(result.summary())
     typer.echo(result.table())
+    typer.echo(result.verdict())
 
 
 @cli.command()

@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     google_webhook_url: str | None = None
     google_channel_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)  # asked of Google (params.ttl)
     google_channel_renew_margin_s: int = Field(default=12 * 3600, ge=0)  # renewed this long ahead
+    microsoft_graph_url: str = "https://graph.microsoft.com/v1.0"
+    microsoft_token_url: str = "https://login.microsoftonline.com/common/oauth2/v2.0/token"  # noqa: S105 - a URL
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = None
+    microsoft_client_state: str | None = (
+        None  # the secret Graph subscriptions' clientState is made of
+    )
     sync_interval_s: int = 900  # every calendar is synced at least this often
     sync_page_size: int = 250
     sync_retries: int = 5  # of a failed run, with exponential backoff

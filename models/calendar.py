@@ -34,7 +34,8 @@ class Source(BaseModel):
 
     url: str | None = None  # the CalDAV collection or the ICS feed
     username: str | None = None
-    external_id: str | None = Field(default=None, alias="externalId")  # Google calendar id
+    # Google calendar id; Graph calendar id (None: the user's default calendar)
+    external_id: str | None = Field(default=None, alias="externalId")
     credentials: str | None = None  # Fernet token of the password or the OAuth tokens
 
     model_config = DOCUMENT_CONFIG
@@ -43,7 +44,9 @@ class Source(BaseModel):
 class SyncCursor(BaseModel):
     """How far the last complete sync got: stored only once all of it is applied."""
 
-    token: str | None = None  # Google syncToken, CalDAV sync-token
+    token: str | None = None  # Google syncToken, CalDAV sync-token, Graph @odata.deltaLink
+    # Outlook: the start of the calendarView window the delta link was made for (ISO date)
+    window_start: str | None = Field(default=None, alias="windowStart")
     ctag: str | None = None  # CalDAV getctag, for servers without sync-collection
     etag: str | None = None  # ICS feed: conditional GET
     last_modified: str | None = Field(default=None, alias="lastModified")
@@ -58,7 +61,7 @@ class Calendar(Revised):
     id: DocumentId
     user_id: str = Field(alias="userId")
     name: str
-    provider: str  # GOOGLE | CALDAV | ICS | LOCAL
+    provider: str  # GOOGLE | OUTLOOK | CALDAV | ICS | LOCAL
     timezone: str
     color: str | None = None
     is_primary: bool = Field(default=False, alias="isPrimary")

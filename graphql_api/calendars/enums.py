@@ -10,6 +10,7 @@ import strawberry
 @strawberry.enum
 class CalendarProvider(Enum):
     GOOGLE = "GOOGLE"
+    OUTLOOK = "OUTLOOK"
     CALDAV = "CALDAV"
     ICS = "ICS"
     LOCAL = "LOCAL"

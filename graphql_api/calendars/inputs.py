@@ -16,7 +16,8 @@ class OAuthInput:
 
 @strawberry.input(
     description="`url` is the CalDAV collection or the ICS feed; `externalId` the Google "
-    "calendar id (default `primary`); LOCAL calendars need none of them."
+    "calendar id (default `primary`) or the Microsoft Graph calendar id (default: the user's "
+    "default calendar); LOCAL calendars need none of them."
 )
 class ConnectCalendarInput:
     provider: CalendarProvider

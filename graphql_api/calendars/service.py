@@ -25,6 +25,7 @@ _COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 DEFAULT_NAMES = {
     "LOCAL": "My calendar",
     "GOOGLE": "Google Calendar",
+    "OUTLOOK": "Outlook Calendar",
     "CALDAV": "CalDAV",
     "ICS": "ICS feed",
 }
@@ -63,15 +64,17 @@ def _source(ctx: Context, data: ConnectCalendarInput) -> Source | None:
     """Where the calendar syncs from, its credentials sealed (they are never read back out)."""
     provider = data.provider.value
     settings = ctx.settings
-    if provider == "GOOGLE":
+    if provider in ("GOOGLE", "OUTLOOK"):
         if data.oauth is None:
-            raise BadUserInput("oauth { accessToken } is required for GOOGLE", field="oauth")
+            raise BadUserInput(f"oauth {{ accessToken }} is required for {provider}", field="oauth")
         grant = {
             "accessToken": _secret(data.oauth.access_token, "oauth.accessToken"),
             "refreshToken": _secret(data.oauth.refresh_token, "oauth.refreshToken", required=False),
             "expiresAt": data.oauth.expires_at.isoformat() if data.oauth.expires_at else None,
         }
         calendar_id = validation.optional_text(data.external_id, "externalId", 1024)
+        if provider == "OUTLOOK":  # no id: the user's default calendar
+            return Source(external_id=calendar_id, credentials=seal(settings, grant))
         return Source(external_id=calendar_id or "primary", credentials=seal(settings, grant))
     if provider == "CALDAV":
         username = validation.text(data.username or "", "username", validation.NAME_MAX)

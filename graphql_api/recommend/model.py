@@ -17,12 +17,14 @@ import numpy.typing as npt
 import xgboost as xgb
 from cachetools import LRUCache, TTLCache
 
+from graphql_api.recommend.calibration import Blend
 from graphql_api.recommend.features import NAMES
 from models import RecommenderModel
 
 log = logging.getLogger(__name__)
 GLOBAL = "global"
 MODELS_SCOPE = "shared:models"  # bumped by `train`: cached answers name their model
+MODEL_ALONE = Blend(model=1.0, heuristic=0.0, bias=0.0)  # models stored without a blend
 
 Matrix = npt.NDArray[np.float32]
 Array = npt.NDArray[np.float64]
@@ -33,6 +35,7 @@ class Ranker:
     scope: str
     version: int
     booster: xgb.Booster
+    blend: Blend = MODEL_ALONE
 
     def scores(self, rows: Matrix) -> Array:
         """P(done) for each row: one call for all of them."""
@@ -103,7 +106,8 @@ class ModelStore:
             if doc is None:
                 return None
             booster = await asyncio.to_thread(load_booster, doc.booster)
-            self._boosters[key] = Ranker(scope, version, booster)
+            blend = Blend.of(doc.metrics.get("blend")) or MODEL_ALONE
+            self._boosters[key] = Ranker(scope, version, booster, blend)
             log.info("serving the %s ranker, version %d", scope, version)
         return self._boosters[key]
 

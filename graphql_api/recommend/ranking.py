@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
-
 from graphql_api import validation
 from graphql_api.cache import codecs
 from graphql_api.errors import BadUserInput
@@ -28,7 +25,7 @@ from graphql_api.habits.loop import HabitStats
 from graphql_api.habits.loop import habit_stats as loop_stats
 from graphql_api.habits.service import STATS, habit_not_found
 from graphql_api.reads import habit_of, user_calendars, user_habits
-from graphql_api.recommend import heuristic
+from graphql_api.recommend import adaptive, personal
 from graphql_api.recommend.data import (
     HORIZON,
     Busy,
@@ -43,10 +40,9 @@ from graphql_api.recommend.data import (
     rows_for,
     window_bounds,
 )
-from graphql_api.recommend.features import LABELS, NAMES
 from graphql_api.recommend.model import MODELS_SCOPE, Ranker
 from graphql_api.relay import ref_of
-from graphql_api.scheduling.slots import STEP, Slot, free_slots
+from graphql_api.scheduling.slots import STEP, free_slots
 from models import Calendar, Event, Feedback, Habit
 from models.base import ref
 
@@ -55,7 +51,7 @@ if TYPE_CHECKING:
 
 MAX_RANGE = timedelta(days=31)
 MAX_LIMIT = 50
-REASONS = 3
+REASONS = personal.REASONS
 HEURISTIC = "heuristic"
 
 
@@ -170,50 +166,15 @@ async def _rank(ctx: Context, asked: Asked, ranker: Ranker | None) -> list[Pick]
         return []
     rows = rows_for(data, ctx.now, [s.start for s in slots], window_bounds(slots))
     history = len(data.scheduled) + len(data.feedback)
-    if ranker is not None and history >= ctx.settings.recommend_min_history:
-        top, scores, contributions = await asyncio.to_thread(_by_model, ranker, rows, limit)
-        labels = [LABELS[n] for n in NAMES]
-        ranked_by = f"model {ranker.scope} v{ranker.version}"
+    use = ranker if ranker is not None and history >= ctx.settings.recommend_min_history else None
+    said = adaptive.answers(data.zone, ctx.now, data.outcomes(), data.feedback)
+    key = f"{ref(habit)}:{asked.not_before:%Y%m%dT%H%M}"
+    if use is not None:  # XGBoost in a worker thread
+        picks = await asyncio.to_thread(personal.rank, rows, said, use, limit, key)
     else:
-        top, scores, contributions = _by_heuristic(rows, limit)
-        labels, ranked_by = heuristic.LABELS, HEURISTIC
-    return [
-        _pick(slots[i], float(scores[k]), contributions[k], labels, ranked_by)
-        for k, i in enumerate(top)
-    ]
-
-
-Array = npt.NDArray[np.float64]
-
-
-def _order(scores: Array, limit: int) -> npt.NDArray[np.intp]:
-    """The best `limit` rows, best first; ties to the earlier slot (rows are in time order)."""
-    order = np.lexsort((np.arange(len(scores)), -scores))
-    return order[:limit]
-
-
-def _by_model(
-    ranker: Ranker, rows: npt.NDArray[np.float32], limit: int
-) -> tuple[list[int], Array, Array]:
-    scores = ranker.scores(rows)
-    top = _order(scores, limit)
-    return [int(i) for i in top], scores[top], ranker.contributions(rows[top])
-
-
-def _by_heuristic(rows: npt.NDArray[np.float32], limit: int) -> tuple[list[int], Array, Array]:
-    scores, contributions = heuristic.score(rows)
-    top = _order(scores, limit)
-    return [int(i) for i in top], scores[top], contributions[top]
-
-
-def _pick(slot: Slot, score: float, contributions: Array, labels: list[str], by: str) -> Pick:
-    strongest = np.argsort(-np.abs(contributions), kind="stable")[:REASONS]
-    reasons = [
-        (labels[j], round(float(contributions[j]), 4))
-        for j in strongest
-        if abs(contributions[j]) >= 1e-4
-    ]
-    return Pick(slot.start, slot.end, round(min(1.0, max(0.0, score)), 4), reasons, by)
+        picks = personal.rank(rows, said, None, limit, key)
+    chosen = [(slots[p.row], p) for p in picks]
+    return [Pick(s.start, s.end, p.score, p.reasons, p.ranked_by) for s, p in chosen]
 
 
 async def _habit_data(

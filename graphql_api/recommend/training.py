@@ -29,6 +29,7 @@ import numpy.typing as npt
 import xgboost as xgb
 
 from graphql_api.cache.store import Cache
+from graphql_api.recommend import calibration, heuristic
 from graphql_api.recommend.data import (
     HabitData,
     HabitRecord,
@@ -204,10 +205,21 @@ def fit_global(
         callbacks=callbacks,
     )
     best = probe.best_iteration + 1
-    validated = _metrics(y_valid, probe.predict(valid, iteration_range=(0, best)))
+    predicted = probe.predict(valid, iteration_range=(0, best))
+    validated = _metrics(y_valid, predicted)
+    # The blend of the model and the heuristic (and its calibration), fitted on rows the
+    # probe did not learn from.
+    cut = len(y) - len(y_valid)
+    by_heuristic = heuristic.score(x[cut:])[0]
+    blend = calibration.fit(y_valid, by_heuristic, predicted)
+    blended = blend.probability(predicted, by_heuristic)
     full = xgb.train(params, xgb.DMatrix(x, label=y, feature_names=NAMES), num_boost_round=best)
     metrics = {
         **validated,
+        "blend": blend.as_list(),
+        "blendAuc": _metrics(y_valid, blended)["auc"],
+        "brier": calibration.brier(y_valid, predicted),
+        "blendBrier": calibration.brier(y_valid, blended),
         "rounds": best,
         "rows": len(y),
         "validationRows": len(y_valid),
@@ -216,8 +228,11 @@ def fit_global(
     return Fitted(full, metrics, len(y))
 
 
-def fit_user(global_model: xgb.Booster, dataset: Dataset) -> Fitted | None:
-    """The global model continued on one user's rows; None unless it does better on them."""
+def fit_user(
+    global_model: xgb.Booster, dataset: Dataset, blend: list[float] | None = None
+) -> Fitted | None:
+    """The global model continued on one user's rows; None unless it does better on them.
+    `blend`: the global model's, kept."""
     x, y = dataset.matrix()
     train, valid, y_valid = _split(x, y)
     if len(set(y_valid.tolist())) < 2:
@@ -244,7 +259,13 @@ def fit_user(global_model: xgb.Booster, dataset: Dataset) -> Fitted | None:
         num_boost_round=extra,
         xgb_model=global_model,
     )
-    metrics = {**after, "globalLogloss": before["logloss"], "rounds": best, "rows": len(y)}
+    metrics = {
+        **after,
+        "globalLogloss": before["logloss"],
+        "rounds": best,
+        "rows": len(y),
+        "blend": blend,
+    }
     return Fitted(refit, metrics, len(y))
 
 
@@ -315,7 +336,7 @@ async def train(
     global_doc = await store(GLOBAL, fitted)
     per_user = []
     for sub in _with_enough(dataset.users, min_user_rows):
-        own = fit_user(fitted.booster, dataset.of(sub))
+        own = fit_user(fitted.booster, dataset.of(sub), fitted.metrics["blend"])
         if own is not None:
             per_user.append(await store(sub, own))
     if cache is not None:

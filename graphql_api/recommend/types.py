@@ -11,7 +11,9 @@ from graphql_api.recommend.ranking import Pick
 class Reason:
     feature: str
     contribution: float = strawberry.field(
-        description="The model's SHAP value in log-odds, or the heuristic's share of the score."
+        description="How much it moved the slot's score, in log-odds: a SHAP value of the "
+        "model, a signal of the heuristic (each times its blend weight), or the user's own "
+        "answers near the slot."
     )
 
 
@@ -20,7 +22,8 @@ class Recommendation:
     start: datetime
     end: datetime
     score: float = strawberry.field(
-        description="How likely the habit is done in this slot, in [0, 1]."
+        description="How likely the habit is done in this slot, in [0, 1]: a calibrated "
+        "probability, moved by the user's own answers at once."
     )
     reasons: list[Reason] = strawberry.field(
         description="The features that moved the score most, strongest first."

@@ -24,7 +24,13 @@ from pymongo import InsertOne, ReplaceOne
 from pymongo.errors import BulkWriteError
 
 from graphql_api.recurrence import series_end
-from graphql_api.sync.providers.base import CursorExpired, Page, Provider, RemoteEvent
+from graphql_api.sync.providers.base import (
+    CursorExpired,
+    Page,
+    Provider,
+    RemoteEvent,
+    key_digest,
+)
 from models import Calendar, Event
 from models.base import as_stored, ref, save_changes
 
@@ -41,6 +47,7 @@ class Progress:
     created: int = 0
     updated: int = 0
     deleted: int = 0
+    held: int | None = None  # events the calendar holds at the end, when a full sync counted
 
 
 def fingerprint(remote: RemoteEvent) -> str:
@@ -108,11 +115,6 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text[:limit] if text else None
 
 
-def _digest(external_id: str, instance: str) -> int:
-    key = f"{external_id}\0{instance}".encode()
-    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big")
-
-
 class Applier:
     """Writes pages into one calendar and counts what changed."""
 
@@ -136,8 +138,7 @@ class Applier:
     async def apply(self, page: Page) -> None:
         if page.total is not None:
             self.progress.total = page.total
-        await self._upsert([e for e in page.upserts if not e.instance])
-        await self._upsert([e for e in page.upserts if e.instance])  # after their masters
+        await self._upsert(page.upserts)
         await self._remove_undefined(page)
         for removed in page.removed:
             query: dict[str, Any] = self._mine()
@@ -169,10 +170,13 @@ class Applier:
             self.progress.deleted += result.deleted_count
 
     async def _upsert(self, remotes: list[RemoteEvent]) -> None:
+        """One read of what the page's keys hold, one bulk write. A new master gets its id
+        here, so that the instances written with it can name it."""
         if not remotes:
             return
+        remotes = sorted(remotes, key=lambda r: bool(r.instance))  # masters first
         for remote in remotes:
-            self.seen.append(_digest(remote.external_id, remote.instance))
+            self.seen.append(key_digest(remote.external_id, remote.instance))
         ids = list({r.external_id for r in remotes})
         stored = {
             (row["externalId"], row["instance"]): row
@@ -194,6 +198,8 @@ class Applier:
                 continue  # unchanged: no write
             document = as_stored(event)
             if existing is None:
+                if not remote.instance:
+                    document["_id"] = masters[remote.external_id] = ObjectId()
                 inserts.append(document)
                 self.progress.created += 1
             else:
@@ -220,9 +226,11 @@ class Applier:
             errors = e.details["writeErrors"]
             if any(w["code"] != DUPLICATE or w["index"] >= len(inserts) for w in errors):
                 raise
-            retried = []
+            retried, lost = [], []
             for w in errors:
                 document = {k: v for k, v in inserts[w["index"]].items() if k != "_id"}
+                if not document["instance"] and "_id" in inserts[w["index"]]:
+                    lost.append(str(inserts[w["index"]]["_id"]))  # the master keeps its id
                 retried.append(
                     ReplaceOne(
                         self._key(document["externalId"], document["instance"]),
@@ -231,6 +239,11 @@ class Applier:
                     )
                 )
             await self.collection.bulk_write(retried, ordered=False)
+            if lost:  # instances that named the id it did not get: linked again at the end
+                await self.collection.update_many(
+                    {**self._mine(), "recurringEventId": {"$in": lost}},
+                    {"$set": {"recurringEventId": None}, "$inc": {"rev": 1}},
+                )
 
     async def remove_unseen(self) -> None:
         """After a full listing: whatever it did not mention is gone.
@@ -243,12 +256,16 @@ class Applier:
             BATCH
         )
         batch: dict[int, Any] = {}
+        read, deleted = 0, self.progress.deleted
         async for row in rows:
-            batch[_digest(row.get("externalId", ""), row.get("instance", ""))] = row["_id"]
+            read += 1
+            batch[key_digest(row.get("externalId", ""), row.get("instance", ""))] = row["_id"]
             if len(batch) >= BATCH:
                 await self._delete_unseen(batch)
                 batch = {}
         await self._delete_unseen(batch)
+        # What this walk read and left is what the calendar holds: no second walk to count it.
+        self.progress.held = read - (self.progress.deleted - deleted)
 
     async def _delete_unseen(self, batch: dict[int, Any]) -> None:
         seen = batch.keys() & self.seen

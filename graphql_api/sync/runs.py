@@ -151,7 +151,9 @@ async def carry_out(
             await _mark_calendar(state, calendar, "QUEUED", last_error=str(e)[:500])
             raise
         # The final counts go out with SUCCEEDED, not as one more RUNNING update.
-        await _finish(state, run, calendar, "SUCCEEDED", counts=_counts(progress))
+        await _finish(
+            state, run, calendar, "SUCCEEDED", counts=_counts(progress), held=progress.held
+        )
 
 
 def _counts(progress: engine.Progress | SyncRun) -> dict[str, Any]:
@@ -172,14 +174,16 @@ async def _finish(
     *,
     error: str | None = None,
     counts: dict[str, Any] | None = None,
+    held: int | None = None,
 ) -> None:
-    """Records the outcome (with the run's final counts, when given); subscribers hear
-    of it only once caches show the new state."""
+    """Records the outcome (with the run's final counts, when given; with the events the
+    calendar holds when the sync counted them); subscribers hear of it only once caches
+    show the new state."""
     now = datetime.now(UTC)
     await save_changes(run, {}, status=outcome, error=error, finished_at=now, **(counts or {}))
     if calendar is not None:
         interval = max(60, calendar.cursor.refresh_interval_s or state.settings.sync_interval_s)
-        count = await _event_count(calendar, run)
+        count = held if held is not None else await _event_count(calendar, run)
 
         def change(stored: Calendar) -> dict[str, Any]:
             previous = stored.sync_state.last_synced_at if stored.sync_state else None
@@ -217,7 +221,7 @@ async def _event_count(calendar: Calendar, run: SyncRun) -> int:
 async def schedule_due(state: AppState) -> int:
     """Every synced calendar whose time has come gets a run; how many were asked for."""
     now = datetime.now(UTC)
-    synced = {"provider": {"$in": ["GOOGLE", "CALDAV", "ICS"]}}
+    synced = {"provider": {"$in": ["GOOGLE", "OUTLOOK", "CALDAV", "ICS"]}}
     due = await Calendar.find(
         {**synced, "$or": [{"nextSyncAt": None}, {"nextSyncAt": {"$lte": now}}]}
     ).to_list()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -111,8 +112,10 @@ async def test_accepting_a_time_lifts_it_and_its_neighbours(morning: Morning) ->
     after = await morning.recommendations()
     assert [r["start"] for r in after][2:] == [berlin(8), berlin(7)]
     lifted = next(r for r in after if r["start"] == berlin(8))
-    assert {"feature": "feedback on nearby times"} in [
-        {"feature": reason["feature"]} for reason in lifted["reasons"] if reason["contribution"] > 0
+    assert lifted["score"] > next(r["score"] for r in after if r["start"] == berlin(7))
+    # the reason is the user's own answer, in words
+    assert "you liked weekdays around 08:00 1 of 1 times" in [
+        reason["feature"] for reason in lifted["reasons"] if reason["contribution"] > 0
     ]
 
 
@@ -311,3 +314,55 @@ async def test_a_new_model_version_is_served_without_a_restart(
     assert second.global_model is not None
     assert before == {f"model global v{first.global_model.version}"}
     assert after == {f"model global v{second.global_model.version}"}
+
+
+async def test_an_answer_counts_at_the_next_request_without_training_again(
+    morning: Morning, fresh_models: None, app_state: AppState
+) -> None:
+    # given: a model trained on the early runs, ranking Tuesday's slots
+    await history_of_early_runs(morning)
+    user = await User.find_one({"sub": morning.client.sub})
+    assert user is not None
+    report = await training.train([user], cache=app_state.cache, rounds=60)
+    assert report.global_model is not None
+    tuesday = {"start": berlin(0, 0, 17), "end": berlin(23, 0, 17)}
+    before = {r["start"]: r for r in await morning.recommendations(range_=tuesday)}
+    # when: the user turns Tuesday 07:00 down
+    await morning.client.op(
+        "RecommendationFeedback",
+        {"habitId": morning.habit["id"], "start": berlin(7, 0, 17), "accepted": False},
+    )
+    # then: the next answer, by the same model, thinks less of it, and says why
+    after = {r["start"]: r for r in await morning.recommendations(range_=tuesday)}
+    seven = berlin(7, 0, 17)
+    assert after[seven]["rankedBy"] == before[seven]["rankedBy"]
+    assert after[seven]["score"] < before[seven]["score"]
+    assert 0 < after[seven]["score"] < 1
+    # (the booked Tuesday runs count as answers too: one more, and not a yes)
+    told_before, told_after = (
+        next(r["feature"] for r in found[seven]["reasons"] if r["feature"].startswith("you liked"))
+        for found in (before, after)
+    )
+    yes, of = (int(n) for n in re.findall(r"(\d+) of (\d+)", told_before)[0])
+    assert told_after == f"you liked Tuesdays around 07:00 {yes} of {of + 1} times"
+
+
+async def test_a_new_user_is_offered_a_time_to_learn_from_last(alice: Client, clock: Any) -> None:
+    # given: a habit that fits anywhere from 07:00 to 22:00, and no answers yet
+    clock(NOW)
+    await set_timezone(alice, "Europe/Berlin")
+    habit = await create_habit(alice, name="Read", durationMinutes=30)
+    variables = {"habitId": habit["id"], "range": MONDAY, "limit": 5}
+    # when
+    first = (await alice.execute(RECOMMENDATIONS, variables)).data["recommendations"]
+    every = (await alice.execute(RECOMMENDATIONS, {**variables, "limit": 50})).data[
+        "recommendations"
+    ]
+    # then: the first four are the best four; the last is tried to learn the user's taste
+    assert [r["start"] for r in first[:4]] == [r["start"] for r in every[:4]]
+    assert first[4]["start"] not in [r["start"] for r in every[:4]]
+    assert first[4]["reasons"][0]["feature"] == "a time tried to learn your taste"
+    assert [r["score"] for r in first] == sorted((r["score"] for r in first), reverse=True)
+    # and the same question gets the same answer
+    again = (await alice.execute(RECOMMENDATIONS, variables)).data["recommendations"]
+    assert again == first

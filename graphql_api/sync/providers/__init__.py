@@ -9,6 +9,7 @@ from graphql_api.sync.providers.base import Provider, ProviderRefused
 from graphql_api.sync.providers.caldav import CalDav
 from graphql_api.sync.providers.google import GoogleCalendar
 from graphql_api.sync.providers.ics import IcsFeed
+from graphql_api.sync.providers.outlook import OutlookCalendar
 from models import Calendar
 
 
@@ -16,6 +17,8 @@ def provider_for(calendar: Calendar, settings: Settings, http: httpx.AsyncClient
     if calendar.provider == "GOOGLE":
         provider: Provider = GoogleCalendar(settings, http)
         return provider
+    if calendar.provider == "OUTLOOK":
+        return OutlookCalendar(settings, http)
     if calendar.provider == "CALDAV":
         return CalDav(settings)
     if calendar.provider == "ICS":

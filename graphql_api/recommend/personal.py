@@ -1,0 +1,151 @@
+"""The ranking the API ships: the calibrated ranker, then the user's own answers on top.
+
+1. The heuristic's score, and the model's where one serves the user, blended into a
+   probability (`calibration.Blend`, fitted by `train`; the heuristic alone is Platt
+   scaled).
+2. That probability is the prior of each slot's Beta posterior over the user's
+   answers near its weekday and time (`adaptive`): the score is its mean, so it stays
+   a probability, and an answer given a minute ago counts at the next request. Once
+   there are answers, the prior is computed with the features that summarise them by
+   time of day set to "nothing known", so that each answer is counted once, by the
+   posterior, which also tells weekdays apart (those features do not).
+3. While the user has answered little, the last slot of an answer of 4 or more is
+   explored (Thompson sampling), never one of the first three, which are the best known.
+
+Each slot's reasons are the terms of that score in log-odds: the model's SHAP values
+and the heuristic's signals times their blend weights, and the shift the answers made,
+in words ("you liked Tuesdays around 07:00 4 of 5 times").
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from graphql_api.recommend import adaptive, heuristic
+from graphql_api.recommend.adaptive import Answers, Posterior
+from graphql_api.recommend.calibration import HEURISTIC as HEURISTIC_BLEND
+from graphql_api.recommend.calibration import logit
+from graphql_api.recommend.features import COLUMN, NAMES
+from graphql_api.recommend.features import LABELS as FEATURE_LABELS
+from graphql_api.recommend.model import Ranker
+
+Matrix = npt.NDArray[np.float32]
+Array = npt.NDArray[np.float64]
+
+REASONS = 3
+SURE = 3  # the first slots of an answer are always the best known
+EXPLORED = 1  # the most slots explored, at the end of an answer (2 learnt no faster)
+HEURISTIC = "heuristic"
+EXPLORING = "a time tried to learn your taste"
+OTHER_ANSWERS = "your answers at other times"
+
+
+@dataclass(frozen=True)
+class Ranked:
+    row: int
+    score: float
+    reasons: list[tuple[str, float]]
+    ranked_by: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    rows: Matrix  # as the ranker saw them
+    heuristic: Array
+    heuristic_terms: Array  # (n, len(heuristic.SIGNALS)), the heuristic's own units
+    model: Array | None
+    prior: Array
+    posterior: Posterior
+
+    @property
+    def score(self) -> Array:
+        return self.posterior.mean
+
+
+def without_answers(rows: Matrix) -> Matrix:
+    """The rows with the features that summarise the user's answers by time of day set to
+    "nothing known": the posterior counts those answers itself (by weekday too), once."""
+    out = rows.copy()
+    out[:, COLUMN["feedback_nearby"]] = 0.0
+    out[:, COLUMN["hour_rate"]] = 0.5
+    out[:, COLUMN["hours_from_usual"]] = np.nan
+    return out
+
+
+def scored(rows: Matrix, said: Answers, ranker: Ranker | None) -> Scored:
+    """Every row's probability, as shipped (also what `evaluate` measures)."""
+    if len(said):
+        rows = without_answers(rows)
+    h, terms = heuristic.score(rows)
+    m = ranker.scores(rows) if ranker is not None else None
+    blend = ranker.blend if ranker is not None else HEURISTIC_BLEND
+    prior = blend.probability(m, h)
+    hour = rows[:, COLUMN["local_hour"]].astype(np.float64)
+    weekday = rows[:, COLUMN["weekday"]].astype(np.float64)
+    return Scored(rows, h, terms, m, prior, adaptive.posterior(prior, hour, weekday, said))
+
+
+def order(scores: Array, limit: int) -> list[int]:
+    """The best `limit` rows, best first; ties to the earlier slot (rows are in time order)."""
+    ranked = np.lexsort((np.arange(len(scores)), -scores))
+    return [int(i) for i in ranked[:limit]]
+
+
+def rank(rows: Matrix, said: Answers, ranker: Ranker | None, limit: int, key: str) -> list[Ranked]:
+    """The best `limit` slots (row indices) with their scores and reasons. `key` seeds the
+    exploration, so the same question gets the same answer."""
+    s = scored(rows, said, ranker)
+    top = order(s.score, limit)
+    explored: list[int] = []
+    if limit > SURE and len(top) == limit:
+        kept = limit - min(EXPLORED, limit - SURE)
+        seed = zlib.crc32(key.encode())
+        explored = adaptive.explore(s.posterior, top[:kept], len(said), seed, limit - kept)
+        explored.sort(key=lambda i: (-s.score[i], i))
+        top = [*top[:kept], *explored] if explored else top
+    by = f"model {ranker.scope} v{ranker.version}" if ranker is not None else HEURISTIC
+    terms = _terms(top, s, said, ranker)
+    picks = []
+    for k, i in enumerate(top):
+        reasons = terms[k]
+        if i in explored:
+            reasons = [(EXPLORING, 0.0), *reasons[: REASONS - 1]]
+        picks.append(Ranked(i, round(float(s.score[i]), 4), reasons, by))
+    return picks
+
+
+def _terms(
+    top: list[int], s: Scored, said: Answers, ranker: Ranker | None
+) -> list[list[tuple[str, float]]]:
+    """The strongest terms of each picked row's log-odds, strongest first."""
+    blend = ranker.blend if ranker is not None else HEURISTIC_BLEND
+    picked = np.asarray(top, dtype=np.int64)
+    labels: list[str] = list(heuristic.LABELS)
+    signals = s.heuristic_terms[picked]
+    total = signals.sum(axis=1)
+    # each signal's share of the heuristic's log-odds (h = 0.5 + the sum of the signals)
+    steep = np.abs(total) > 1e-6
+    scale = np.where(steep, logit(s.heuristic[picked]) / np.where(steep, total, 1.0), 4.0)
+    values = blend.heuristic * scale[:, None] * signals
+    if ranker is not None and blend.model != 0:
+        labels += [FEATURE_LABELS[name] for name in NAMES]
+        shap = ranker.contributions(s.rows[picked]) * blend.model
+        values = np.hstack([values, shap])
+    shifts = logit(s.score[picked]) - logit(s.prior[picked])
+    found = []
+    for k, i in enumerate(top):
+        terms: dict[str, float] = defaultdict(float)
+        for label, value in zip(labels, values[k].tolist(), strict=True):
+            terms[label] += value
+        if len(said):
+            hour = float(s.rows[i, COLUMN["local_hour"]])
+            told = adaptive.reason(said, hour, int(s.rows[i, COLUMN["weekday"]]))
+            terms[told[0] if told else OTHER_ANSWERS] += float(shifts[k])
+        strongest = sorted(terms.items(), key=lambda item: -abs(item[1]))[:REASONS]
+        found.append([(label, round(value, 4)) for label, value in strongest if abs(value) >= 1e-4])
+    return found
