@@ -27,9 +27,6 @@ from graphql_api.embedded import die_with_parent, embedded_backends, stop_proces
 from graphql_api.lifespan import close_state, open_state
 from graphql_api.observability.logs import configure_logging
 from graphql_api.persisted.manifest import build_manifest, render
-from graphql_api.recommend.scenarios import evaluate as run_evaluation
-from graphql_api.recommend.training import Report
-from graphql_api.recommend.training import train as train_models
 from graphql_api.schema import schema
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.seed import seed
@@ -40,6 +37,8 @@ from graphql_api.worker import run_worker
 
 if TYPE_CHECKING:
     from hypercorn.config import Config
+
+    from graphql_api.recommend.training import Report
 
 # The shared contract when it sits beside the checkout, else the repository's copy.
 _SHARED = Path("../shared/operations")
@@ -238,6 +237,9 @@ def evaluate(
 ) -> None:
     """Score the shipped ranker, the model, the heuristic, random order and the hidden taste,
     scenario by scenario, on simulated users (no database)."""
+    # Loaded by the commands that use them: the simulator and training bring scipy.stats
+    # and more (some 50 MB), which `serve`, the process that holds the API, never needs.
+    from graphql_api.recommend.scenarios import evaluate as run_evaluation  # noqa: PLC0415
 
     result = run_evaluation(
         users, days, test_days, scenario_users=scenario_users, seed=seed, progress=typer.echo
@@ -324,6 +326,8 @@ async def _train(settings: Settings, *, min_user_rows: int, rounds: int) -> Repo
             bar.update(n)
 
         return step
+
+    from graphql_api.recommend.training import train as train_models  # noqa: PLC0415 - as above
 
     state = await open_state(settings)
     try:
