@@ -52,10 +52,7 @@ from graphql_api.scheduling.slots import Window, window_occurrences
 
 CELL_MINUTES = 15
 _CELL_S = CELL_MINUTES * 60
-_FREE = 1
-_TAKEN = 0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_Usable = Callable[[int], bool]
 _Evict = Callable[[int, int], None]
 
 
@@ -144,10 +141,15 @@ class _Task:
     need: int  # cells of work
     kept: list[tuple[int, int, Block]] = field(default_factory=list)
     added: list[tuple[int, int]] = field(default_factory=list)
+    booked: int = 0  # cells of `kept` and `added`
 
-    @property
-    def booked(self) -> int:
-        return sum(e - s for s, e, _ in self.kept) + sum(e - s for s, e in self.added)
+    def keep(self, a: int, b: int, block: Block) -> None:
+        self.kept.append((a, b, block))
+        self.booked += b - a
+
+    def add(self, a: int, b: int) -> None:
+        self.added.append((a, b))
+        self.booked += b - a
 
 
 class _Calendar:
@@ -203,14 +205,14 @@ def plan(data: PlanInput) -> Plan:
         elif block.start < data.now:
             a, b = cal.index(cell_of(block.start)), cal.index(cell_of(block.end, up=True))
             cal.hold(a, b, task.owner)
-            task.kept.append((a, b, block))
+            task.keep(a, b, block)
         else:
             waiting.setdefault(block.task_id, []).append(block)
     for task in tasks:
         for block in _fitting(task, waiting.pop(task.spec.id, []), cal, result):
             a, b = cal.index(cell_of(block.start)), cal.index(cell_of(block.end))
             cal.hold(a, b, task.owner)
-            task.kept.append((a, b, block))
+            task.keep(a, b, block)
 
     for task in tasks:
         _place(task, tasks, cal, result)
@@ -271,13 +273,18 @@ def _place(task: _Task, tasks: list[_Task], cal: _Calendar, result: Plan) -> Non
     """Books what the task's kept blocks leave of its work: in time nobody holds, then, if
     its due would be missed, also in time held by the kept blocks of later tasks."""
     _unsettle(task, cal, result)
-    _book(task, cal, lambda i: cal.free[i] == _FREE)
+    _book(task, cal, cal.free)
     if task.booked < task.need and task.spec.due is not None:
         owner = task.owner
+        # Free cells, and the (open) ones held by later tasks' kept blocks.
+        usable = bytearray(cal.free)
+        for later in tasks[owner:]:
+            for a, b, _ in later.kept:
+                usable[a:b] = cal.open[a:b]
         _book(
             task,
             cal,
-            lambda i: cal.free[i] == _FREE or (cal.open[i] == _FREE and cal.owner[i] > owner),
+            usable,
             evict=lambda a, b: _evict(a, b, owner=owner, tasks=tasks, cal=cal, result=result),
         )
     if task.booked < task.need and task.spec.due is not None:
@@ -291,24 +298,21 @@ def _unsettle(task: _Task, cal: _Calendar, result: Plan) -> None:
         return
     for entry in [k for k in task.kept if k[1] - k[0] < task.min_cells]:
         task.kept.remove(entry)
+        task.booked -= entry[1] - entry[0]
         cal.release(entry[0], entry[1])
         result.remove.append(entry[2])
 
 
-def _book(task: _Task, cal: _Calendar, usable: _Usable, evict: _Evict | None = None) -> None:
-    """Books the task's missing work in the earliest usable cells, in chunks; sweeps again
-    while a sweep booked something (a smaller rest may fit a gap skipped before)."""
+def _book(task: _Task, cal: _Calendar, usable: bytearray, evict: _Evict | None = None) -> None:
+    """Books the task's missing work in the earliest `usable` cells (1), in chunks; sweeps
+    again while a sweep booked something (a smaller rest may fit a gap skipped before)."""
     progress = True
     while progress and task.booked < task.need:
         progress = False
-        i = task.lo
-        while i < task.hi and task.booked < task.need:
-            if not usable(i):
-                i += 1
-                continue
-            j = i
-            while j < task.hi and usable(j):
-                j += 1
+        i = usable.find(1, task.lo, task.hi)
+        while i >= 0 and task.booked < task.need:
+            j = usable.find(0, i, task.hi)
+            j = task.hi if j < 0 else j
             # [i, j) is a run of usable cells: chunks from its start
             while task.booked < task.need:
                 missing = task.need - task.booked
@@ -318,10 +322,11 @@ def _book(task: _Task, cal: _Calendar, usable: _Usable, evict: _Evict | None = N
                 if evict is not None:
                     evict(i, i + length)
                 cal.hold(i, i + length, task.owner)
-                task.added.append((i, i + length))
+                usable[i : i + length] = bytes(length)
+                task.add(i, i + length)
                 progress = True
                 i += length
-            i = j
+            i = usable.find(1, j, task.hi) if j < task.hi else -1
 
 
 def _evict(a: int, b: int, *, owner: int, tasks: list[_Task], cal: _Calendar, result: Plan) -> None:
@@ -335,10 +340,6 @@ def _evict(a: int, b: int, *, owner: int, tasks: list[_Task], cal: _Calendar, re
             s, e, block = entry
             if s <= cell < e:
                 later.kept.remove(entry)
+                later.booked -= e - s
                 cal.release(s, e)
                 result.remove.append(block)
-        for entry2 in list(later.added):
-            s, e = entry2
-            if s <= cell < e:
-                later.added.remove(entry2)
-                cal.release(s, e)
