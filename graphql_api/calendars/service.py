@@ -8,6 +8,7 @@ from bson import ObjectId
 
 from graphql_api import validation
 from graphql_api.errors import BadUserInput, not_found
+from graphql_api.planning.triggers import request_replan
 from graphql_api.security.secrets import seal
 from graphql_api.security.urls import refused_url
 from graphql_api.sync.runs import request_sync
@@ -152,6 +153,7 @@ async def disconnect_calendar(ctx: Context, calendar_id: Ref) -> None:
         raise not_found("Calendar")
     await Event.get_pymongo_collection().delete_many({"calendarId": calendar_id, **owner})
     await calendars_changed(ctx, calendar_id, listed=True)
+    await request_replan(ctx.state, ctx.user_id, "CALENDAR_CHANGED")
     rest = [c for c in await user_calendars(ctx) if ref(c) != calendar_id]
     if calendar.is_primary and rest:
         oldest = min(rest, key=lambda c: (c.created_at, str(c.id)))

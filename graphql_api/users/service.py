@@ -7,6 +7,7 @@ from strawberry import UNSET
 
 from graphql_api import validation
 from graphql_api.errors import BadUserInput
+from graphql_api.planning.triggers import request_replan
 from graphql_api.users.inputs import UpdateProfileInput, WorkingHoursInput
 from models import User, WorkingHours
 
@@ -55,4 +56,7 @@ async def update_profile(ctx: Context, data: UpdateProfileInput) -> User:
     if changes:
         await save_changes(user, {}, **changes)
         await ctx.cache.bump("profile")
+        if {"timezone", "working_hours"} & changes.keys():
+            # Where work may go has moved: the user's tasks are planned again.
+            await request_replan(ctx.state, ctx.user_id, "CALENDAR_CHANGED")
     return user
