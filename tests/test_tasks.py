@@ -330,3 +330,22 @@ async def test_concurrent_updates_of_different_fields_all_hold(
         "durationMinutes": 90,
         "scheduledMinutes": 90,
     }
+
+
+async def test_a_task_moved_to_another_calendar_and_renamed_takes_its_blocks_along(
+    alice: Client, monday: dict[str, Any]
+) -> None:
+    # given
+    task = await create_task(alice, durationMinutes=90, maxChunkMinutes=60)
+    home = await connect_local(alice, name="Home")
+
+    # when
+    r = await alice.op(
+        "UpdateTask", {"id": task["id"], "input": {"calendarId": home["id"], "title": "Essay"}}
+    )
+
+    # then: the same times, on the other calendar, under the new title
+    assert spans(r.data["updateTask"]) == spans(task)
+    blocks = [e for e in await schedule(alice) if e["task"]]
+    assert [(e["start"], e["end"]) for e in blocks] == spans(task)
+    assert {(e["calendar"]["id"], e["title"]) for e in blocks} == {(home["id"], "Essay")}

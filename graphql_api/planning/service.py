@@ -151,6 +151,13 @@ async def _replan(ctx: Context) -> Replanned:
         if e.busy and e.status != "CANCELLED" and e.task_id is None
     ]
     specs, future = specs_of(tasks, booked, now)
+    # A block on another calendar than its task's (the task moved) is booked again there.
+    homes = _homes(calendars, tasks)
+    on = {ref(e): e.calendar_id for e in booked}
+    elsewhere = [
+        b for b in future if b.start >= now and b.id and homes.get(b.task_id, on[b.id]) != on[b.id]
+    ]
+    future = [b for b in future if b not in elsewhere]
     hours = [(w.weekday, w.start, w.end) for w in user.working_hours] or DEFAULT_HOURS
     result = plan(
         PlanInput(
@@ -164,6 +171,7 @@ async def _replan(ctx: Context) -> Replanned:
             notice=timedelta(minutes=settings.schedule_min_notice_min),
         )
     )
+    result.remove.extend(elsewhere)
     changed = bool(result.add or result.remove)
     touched: set[str] = set()
     if result.remove:
@@ -199,6 +207,20 @@ async def _replan(ctx: Context) -> Replanned:
     if changed:
         await ctx.cache.bump("tasks")
     return Replanned(result, tasks, changed)
+
+
+def _homes(calendars: list[Calendar], tasks: Sequence[Task]) -> dict[str, str]:
+    """Each task's calendar for blocks, where it exists already (see `_calendars`)."""
+    local = {ref(c): c for c in calendars if c.provider == "LOCAL"}
+    primary = next((c for c in local.values() if c.is_primary), None)
+    default = primary or next(iter(local.values()), None)
+    homes: dict[str, str] = {}
+    for task in tasks:
+        if task.calendar_id in local:
+            homes[ref(task)] = task.calendar_id
+        elif default is not None:
+            homes[ref(task)] = ref(default)
+    return homes
 
 
 async def _calendars(

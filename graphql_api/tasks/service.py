@@ -145,10 +145,23 @@ async def update_task(ctx: Context, task: Task, data: UpdateTaskInput) -> Task:
         checked(stored.model_copy(update=changes))
         return changes
 
-    if await apply_change(task, {"userId": ctx.user_id}, change) is None:
+    before = await apply_change(task, {"userId": ctx.user_id}, change)
+    if before is None:
         raise not_found("Task")
+    if before.title != task.title:
+        await _retitle_blocks(ctx, task)
     await ctx.cache.bump("tasks")
     return await _planned(ctx, task)
+
+
+async def _retitle_blocks(ctx: Context, task: Task) -> None:
+    """A task's blocks carry its title."""
+    owner = {"userId": ctx.user_id, "taskId": ref(task)}
+    blocks = await find_all(Event, owner)
+    await Event.get_pymongo_collection().update_many(
+        owner, {"$set": {"title": task.title}, "$inc": {"rev": 1}}
+    )
+    await calendars_changed(ctx, *sorted({b.calendar_id for b in blocks}))
 
 
 async def _remove_future_blocks(ctx: Context, task_id: Ref) -> None:
