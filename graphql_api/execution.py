@@ -8,14 +8,23 @@ read and serialized (or its object's fields executed) directly, at about half th
 cost; anything else (a field with a resolver, a list, a null in a non-null field, a
 value that does not serialize or is not of its type, any resolve middleware such as
 tracing) goes the ordinary way, so answers and errors are what graphql-core makes.
+
+An object whose selected fields are all plain (an events page: edges, nodes, their
+calendars) goes further: its selection is compiled once per request into a plan, and
+each object is completed by running the plan, one loop over its fields with no path,
+no awaitables and no per-field calls into graphql-core. The plan only answers when
+every value is what graphql-core would pass through untouched; on anything else (a
+null in a non-null field, a value of the wrong type, a failing serializer) the object
+is completed again the ordinary way, which makes the same answer and the same errors
+(plain fields are attribute reads, so reading twice changes nothing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeAlias
 
-from graphql import GraphQLField, GraphQLNonNull, GraphQLObjectType, is_leaf_type
+from graphql import GraphQLField, GraphQLList, GraphQLNonNull, GraphQLObjectType, is_leaf_type
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, UndefinedType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -23,13 +32,16 @@ from strawberry.types.field import StrawberryField
 
 
 class Plain(NamedTuple):
-    """How to read a field without a resolver, of a scalar, enum or object type."""
+    """How to read a field without a resolver, of a scalar, enum or object type (or, in
+    a plan, a list of one)."""
 
     read: Callable[[Any, str], Any]  # Strawberry's default resolver: getattr
     attribute: str
     non_null: bool
     serialize: Callable[[Any], Any] | None  # a scalar's or enum's
     object_type: GraphQLObjectType | None  # or the object's, whose fields come next
+    in_list: bool = False  # a list of such values (lists take the shortcut only in plans)
+    item_non_null: bool = False
 
 
 # Each field's Plain (or None), by the field's id; the field is kept alive with it, so
@@ -52,15 +64,143 @@ def _plan(field: GraphQLField) -> Plain | None:
         return None
     non_null = isinstance(field.type, GraphQLNonNull)
     named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    in_list = item_non_null = False
+    if isinstance(named, GraphQLList):
+        in_list, named = True, named.of_type
+        item_non_null = isinstance(named, GraphQLNonNull)
+        named = named.of_type if isinstance(named, GraphQLNonNull) else named
     read, attribute = definition.default_resolver, definition.python_name
     if is_leaf_type(named):
-        return Plain(read, attribute, non_null, named.coerce_output_value, None)
+        return Plain(
+            read, attribute, non_null, named.coerce_output_value, None, in_list, item_non_null
+        )
     if isinstance(named, GraphQLObjectType):
-        return Plain(read, attribute, non_null, None, named)
-    return None  # lists, interfaces and unions go the ordinary way
+        return Plain(read, attribute, non_null, None, named, in_list, item_non_null)
+    return None  # lists of lists, interfaces and unions go the ordinary way
+
+
+# Directives that collecting the fields has already applied.
+_APPLIED = frozenset({"skip", "include"})
+
+
+class _Fallback(Exception):
+    """A value the plan does not pass through: the ordinary way completes the object."""
+
+
+# A compiled selection: the object's type and, for each response key, `None` for
+# `__typename` or the field's Plain and, for an object (or list of objects), its plan.
+Step: TypeAlias = "tuple[str, Plain | None, Plan | None]"
+Plan: TypeAlias = "tuple[GraphQLObjectType, tuple[Step, ...]]"
+
+
+def _run(plan: Plan, value: Any) -> dict[str, Any]:
+    """The object's answer by the plan, or _Fallback."""
+    object_type, steps = plan
+    if not _is_a(object_type, value):
+        raise _Fallback
+    answer: dict[str, Any] = {}
+    for key, plain, sub in steps:
+        if plain is None:
+            answer[key] = object_type.name
+            continue
+        found = plain.read(value, plain.attribute)
+        if found is None:
+            if plain.non_null:
+                raise _Fallback
+            answer[key] = None
+        elif plain.in_list:
+            if not isinstance(found, list | tuple):
+                raise _Fallback
+            answer[key] = [_item(plain, sub, item) for item in found]
+        else:
+            answer[key] = _item(plain, sub, found)
+    return answer
+
+
+def _item(plain: Plain, sub: Plan | None, value: Any) -> Any:
+    if value is None:
+        if plain.in_list and not plain.item_non_null:
+            return None
+        raise _Fallback
+    if sub is not None:
+        return _run(sub, value)
+    if plain.serialize is None:
+        raise _Fallback
+    serialized = plain.serialize(value)
+    if serialized is None or serialized is Undefined:
+        raise _Fallback
+    return serialized
 
 
 class Execution(StrawberryGraphQLCoreExecutionContext):
+    _plans: dict[tuple[int, int], tuple[FieldDetailsList, Plan | None]]
+
+    def collect_and_execute_subfields(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[dict[str, Any]]:
+        if not (self.middleware_manager and self.middleware_manager.middlewares):
+            plan = self._plan_of(return_type, field_details_list)
+            if plan is not None:
+                try:
+                    return _run(plan, result)
+                except Exception:  # noqa: BLE001, S110 - the ordinary way reports it
+                    pass
+        return super().collect_and_execute_subfields(
+            return_type, field_details_list, path, result, position_context
+        )
+
+    def _plan_of(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Plan | None:
+        """The selection's plan, compiled once per request (it depends on the variables
+        through @skip and @include); None when a field of it is not plain."""
+        try:
+            plans = self._plans
+        except AttributeError:
+            plans = self._plans = {}
+        key = (id(object_type), id(field_details_list))
+        known = plans.get(key)
+        if known is not None:
+            return known[1]
+        plan = self._compile(object_type, field_details_list)
+        plans[key] = field_details_list, plan  # kept alive: its id is not reused
+        return plan
+
+    def _compile(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Plan | None:
+        grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        if new_defer_usages:
+            return None
+        steps: list[Step] = []
+        for key, details in grouped.items():
+            if any(
+                d.defer_usage is not None
+                or any(x.name.value not in _APPLIED for x in d.node.directives or ())
+                for d in details
+            ):
+                return None  # @defer, @stream and anything else a directive may ask
+            name = details[0].node.name.value
+            if name == "__typename":
+                steps.append((key, None, None))
+                continue
+            field = object_type.fields.get(name)
+            plain = _plain(field) if field is not None else None
+            if plain is None:
+                return None
+            sub = None
+            if plain.object_type is not None:
+                sub = self._plan_of(plain.object_type, details)
+                if sub is None:
+                    return None
+            steps.append((key, plain, sub))
+        return object_type, tuple(steps)
+
     def execute_field(
         self,
         parent_type: GraphQLObjectType,
@@ -74,7 +214,7 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
             self.middleware_manager and self.middleware_manager.middlewares
         ):
             plain = _plain(field)
-            if plain is not None:
+            if plain is not None and not plain.in_list:
                 value: Any = Undefined
                 try:
                     value = plain.read(source, plain.attribute)

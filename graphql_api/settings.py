@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     google_client_id: str | None = None
     google_client_secret: str | None = None
     google_channel_token: str | None = None  # the X-Goog-Channel-Token push notifications carry
+    # Push channels (events.watch) are made only when this public URL of /webhooks/google
+    # is set (https: Google delivers to nothing else); polling stays the fallback.
+    google_webhook_url: str | None = None
+    google_channel_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)  # asked of Google (params.ttl)
+    google_channel_renew_margin_s: int = Field(default=12 * 3600, ge=0)  # renewed this long ahead
     sync_interval_s: int = 900  # every calendar is synced at least this often
     sync_page_size: int = 250
     sync_retries: int = 5  # of a failed run, with exponential backoff
@@ -210,6 +215,11 @@ class Settings(BaseSettings):
             problems.append("JWT_OIDC_DISCOVERY finds the JWKS itself: unset JWT_JWKS_URL")
         if self.jwt_jwks_url and urlsplit(self.jwt_jwks_url).scheme not in {"http", "https"}:
             problems.append("JWT_JWKS_URL must be an http(s) URL")
+        if self.google_webhook_url and urlsplit(self.google_webhook_url).scheme not in {
+            "http",
+            "https",
+        }:
+            problems.append("GOOGLE_WEBHOOK_URL must be the https URL of /webhooks/google")
         if self.jwt_oidc_discovery and not self.jwt_issuer:
             problems.append("JWT_OIDC_DISCOVERY needs JWT_ISSUER, the provider it asks")
         if "*" in self.cors_origins and self.cors_allow_credentials:
@@ -251,6 +261,10 @@ class Settings(BaseSettings):
             problems.append("set REDIS_URL; the embedded Redis is for development only")
         if not self.credentials_key:
             problems.append("set CREDENTIALS_KEY (a Fernet key) to encrypt calendar credentials")
+        if self.google_webhook_url and urlsplit(self.google_webhook_url).scheme != "https":
+            problems.append("GOOGLE_WEBHOOK_URL must be https (Google pushes to nothing else)")
+        if self.google_webhook_url and not self.google_channel_token:
+            problems.append("set GOOGLE_CHANNEL_TOKEN (a secret) with GOOGLE_WEBHOOK_URL")
         if problems:
             raise UnsafeSettingsError("ENV=production refuses to start: " + "; ".join(problems))
         return self

@@ -2,7 +2,7 @@
 
 from beanie import Document
 
-from models.calendar import Calendar, Source, SyncCursor, SyncRun, SyncState
+from models.calendar import Calendar, PushChannel, Source, SyncCursor, SyncRun, SyncState
 from models.event import Event
 from models.goal import Goal, GoalProgress, Target
 from models.habit import CheckIn, CheckInEntry, Frequency, Habit, PreferredWindow
@@ -36,6 +36,7 @@ __all__ = [
     "GoalProgress",
     "Habit",
     "PreferredWindow",
+    "PushChannel",
     "RecommenderModel",
     "Source",
     "SyncCursor",

@@ -2,10 +2,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pymongo import IndexModel
 
 from models.base import DOCUMENT_CONFIG, DocumentId, Revised, owner_index, utcnow
+
+
+class PushChannel(BaseModel):
+    """A Google push channel (events.watch) that tells us of the calendar's changes."""
+
+    id: str  # ours (X-Goog-Channel-ID)
+    resource_id: str = Field(alias="resourceId")  # Google's id of the watched resource
+    expiration: datetime
+
+    # Spelled out (not DOCUMENT_CONFIG) for mypy's pydantic plugin: built by python names.
+    model_config = ConfigDict(populate_by_name=True)
 
 
 class SyncState(BaseModel):
@@ -13,6 +24,7 @@ class SyncState(BaseModel):
     last_synced_at: datetime | None = Field(default=None, alias="lastSyncedAt")
     last_error: str | None = Field(default=None, alias="lastError")
     event_count: int = Field(default=0, alias="eventCount")
+    channel: PushChannel | None = None  # the calendar's live push channel, if any
 
     model_config = DOCUMENT_CONFIG
 
@@ -63,6 +75,7 @@ class Calendar(Revised):
             owner_index(),
             IndexModel([("userId", 1), ("createdAt", 1)]),
             IndexModel([("provider", 1), ("nextSyncAt", 1)]),
+            IndexModel([("provider", 1), ("syncState.channel.expiration", 1)]),
         ]
 
 

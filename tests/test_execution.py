@@ -12,7 +12,9 @@ import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
 
+from graphql_api import execution
 from graphql_api.execution import Execution
+from graphql_api.execution import _run as run
 from graphql_api.scalars import SCALAR_MAP
 
 
@@ -34,6 +36,12 @@ class Part:
 
 
 @strawberry.type
+class Leaf:
+    label: str
+    code: int | None
+
+
+@strawberry.type
 class Item:
     name: str
     count: int
@@ -43,6 +51,8 @@ class Item:
     tags: list[str]
     part: Part
     spare: Part | None
+    leaves: list[Leaf]
+    maybe_leaves: list[Leaf | None] | None
 
     @strawberry.field
     def loud(self) -> str:
@@ -59,6 +69,8 @@ def item(**changes: Any) -> Item:
         "tags": ["x"],
         "part": Part(label="p"),
         "spare": None,
+        "leaves": [Leaf(label="l", code=None)],
+        "maybe_leaves": None,
     }
     return Item(**{**values, **changes})
 
@@ -77,6 +89,17 @@ QUERY = """{
   items { name count colour at note tags loud part { label checked } spare { label } }
 }"""
 
+# Every field plain: each item is completed by a compiled plan.
+PLAIN_QUERY = """query ($withCode: Boolean = true) {
+  items {
+    __typename name count colour at note tags
+    spare { label }
+    leaves { label code @include(if: $withCode) t: __typename }
+    maybeLeaves { ...L }
+  }
+}
+fragment L on Leaf { label code }"""
+
 
 def schemas(*extensions: type[SchemaExtension]) -> tuple[strawberry.Schema, strawberry.Schema]:
     config = strawberry.schema.config.StrawberryConfig(scalar_map=SCALAR_MAP)
@@ -87,8 +110,10 @@ def schemas(*extensions: type[SchemaExtension]) -> tuple[strawberry.Schema, stra
     return ordinary, shortcut
 
 
-async def answers(schema: strawberry.Schema) -> tuple[Any, list[Any]]:
-    result = await schema.execute(QUERY)
+async def answers(
+    schema: strawberry.Schema, query: str = QUERY, variables: dict[str, Any] | None = None
+) -> tuple[Any, list[Any]]:
+    result = await schema.execute(query, variable_values=variables)
     errors = [(e.message, e.path) for e in result.errors or []]
     return result.data, errors
 
@@ -118,6 +143,50 @@ async def test_answers_and_errors_are_graphql_cores(items: list[Item | None]) ->
 
     # then
     assert got == expected
+
+
+PLAIN_CASES = [
+    pytest.param([item(), item(name="b", colour=Colour.BLUE, note="n")], id="plain"),
+    pytest.param([item(), item(name=None)], id="null-in-non-null"),
+    pytest.param([item(count="many")], id="does-not-serialize"),
+    pytest.param([item(at="yesterday")], id="not-a-datetime"),
+    pytest.param([item(spare=Part(label="s")), item()], id="objects"),
+    pytest.param([item(spare="not a part")], id="not-of-the-type"),
+    pytest.param([item(leaves=[Leaf(label="a", code=1), Leaf(label="b", code=2)])], id="list"),
+    pytest.param([item(leaves=[Leaf(label="a", code=1), None])], id="null-in-a-non-null-list"),
+    pytest.param([item(leaves="not a list")], id="not-a-list"),
+    pytest.param(
+        [item(leaves=[Leaf(label=None, code=1)])],  # type: ignore[arg-type]
+        id="null-leaf-in-a-list",
+    ),
+    pytest.param([item(maybe_leaves=[None, Leaf(label="m", code=3)])], id="nullable-items"),
+    pytest.param([item(), None, item(tags=None)], id="null-items"),
+]
+
+
+@pytest.mark.parametrize("items", PLAIN_CASES)
+@pytest.mark.parametrize("variables", [None, {"withCode": False}])
+async def test_plans_answer_and_err_as_graphql_core(
+    items: list[Item | None], variables: dict[str, Any] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a selection of plain fields only, and a count of the objects plans complete
+    ITEMS[:] = items
+    ordinary, shortcut = schemas()
+    runs: list[str] = []
+
+    def counted(plan: Any, value: Any) -> dict[str, Any]:
+        runs.append(plan[0].name)
+        return run(plan, value)
+
+    monkeypatch.setattr(execution, "_run", counted)
+
+    # when
+    expected = await answers(ordinary, PLAIN_QUERY, variables)
+    got = await answers(shortcut, PLAIN_QUERY, variables)
+
+    # then: the same answer and errors; the items were completed by the plan
+    assert got == expected
+    assert "Item" in runs
 
 
 class Seen(SchemaExtension):

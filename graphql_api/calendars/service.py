@@ -11,6 +11,7 @@ from graphql_api.errors import BadUserInput, not_found
 from graphql_api.planning.triggers import request_replan
 from graphql_api.security.secrets import seal
 from graphql_api.security.urls import refused_url
+from graphql_api.sync import channels
 from graphql_api.sync.runs import request_sync
 from models import Calendar, Event, Source, SyncRun
 from models.base import Ref, ref, save_changes
@@ -146,12 +147,14 @@ async def disconnect_calendar(ctx: Context, calendar_id: Ref) -> None:
     """Removes the calendar and every event on it; the oldest other one becomes primary."""
     calendar = await calendar_of(ctx, calendar_id)
     owner = {"userId": ctx.user_id}
-    result = await Calendar.get_pymongo_collection().delete_one(
+    deleted = await Calendar.get_pymongo_collection().find_one_and_delete(
         {"_id": ObjectId(calendar_id), **owner}
     )
-    if calendar is None or result.deleted_count == 0:
+    if calendar is None or deleted is None:
         raise not_found("Calendar")
     await Event.get_pymongo_collection().delete_many({"calendarId": calendar_id, **owner})
+    # Its push channel as stored (a renewal may postdate the cached list): a worker stops it.
+    await channels.request_stop(ctx.state, Calendar.model_validate(deleted))
     await calendars_changed(ctx, calendar_id, listed=True)
     await request_replan(ctx.state, ctx.user_id, "CALENDAR_CHANGED")
     rest = [c for c in await user_calendars(ctx) if ref(c) != calendar_id]

@@ -20,7 +20,7 @@ from graphql_api.observability.jobs import (
 )
 from graphql_api.planning import jobs as planning
 from graphql_api.settings import Settings
-from graphql_api.sync import runs
+from graphql_api.sync import channels, runs
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,18 @@ async def schedule_syncs(ctx: JobContext) -> None:
     count = await runs.schedule_due(ctx["state"])
     if count:
         log.info("scheduled %d calendar syncs", count)
+
+
+async def renew_channels(ctx: JobContext) -> None:
+    """Google push channels that expire within GOOGLE_CHANNEL_RENEW_MARGIN_S, replaced."""
+    count = await channels.renew_due(ctx["state"], ctx["http"])
+    if count:
+        log.info("renewed %d push channels", count)
+
+
+async def stop_google_channel(ctx: JobContext, **channel: Any) -> None:
+    """A disconnected calendar's push channel, stopped (channels.request_stop)."""
+    await channels.stop_detached(ctx["state"], ctx["http"], **channel)
 
 
 async def warm_caches(ctx: JobContext) -> None:
@@ -87,9 +99,10 @@ def worker(settings: Settings, state: AppState, **options: Any) -> Worker[JobCon
 
     return Worker(
         state.queue,
-        functions=[sync_calendar, plan_user],
+        functions=[sync_calendar, stop_google_channel, plan_user],
         cron_jobs=[
             CronJob(schedule_syncs, cron="* * * * *", timeout=300),
+            CronJob(renew_channels, cron="*/5 * * * *", timeout=300),
             CronJob(warm_caches, cron=settings.cache_warm_cron, timeout=3600),
             CronJob(roll_plans, cron=settings.plan_horizon_cron, timeout=600),
         ],

@@ -14,7 +14,7 @@ import httpx
 
 from graphql_api.cache.store import Cache, user_tag
 from graphql_api.planning.triggers import request_replan
-from graphql_api.sync import engine, status
+from graphql_api.sync import channels, engine, status
 from graphql_api.sync.providers import provider_for
 from graphql_api.sync.providers.base import ProviderRefused
 from models import Calendar, Event, SyncRun, SyncState
@@ -134,10 +134,14 @@ async def carry_out(
             await save_changes(run, {}, **counts)
             await status.publish(state.redis, state.settings.cache_prefix, run)
 
+        # A push channel first (when configured): what changes during the listing is told.
+        await channels.keep_channel(state, http, calendar)
         try:
             provider = provider_for(calendar, state.settings, http)
             progress = await engine.sync(calendar, provider, full=run.full, on_page=report)
         except ProviderRefused as e:
+            # Refused for good (revoked credentials, a calendar gone): no channel either.
+            await channels.forget_channel(state, http, calendar)
             await _finish(state, run, calendar, "FAILED", error=str(e))
             return
         except Exception as e:
@@ -187,6 +191,7 @@ async def _finish(
                 last_synced_at=now if outcome == "SUCCEEDED" else previous,
                 last_error=error,
                 event_count=count,
+                channel=stored.sync_state.channel if stored.sync_state else None,
             )
             return {"sync_state": sync_state, "next_sync_at": now + timedelta(seconds=interval)}
 

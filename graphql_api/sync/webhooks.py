@@ -1,55 +1,51 @@
 """Google push notifications: POST /webhooks/google starts an incremental sync, debounced.
 
-A watch channel is created with the token `channel_token(settings, calendar id)`;
-Google sends it back in X-Goog-Channel-Token with every notification, which is
-how we know the calendar and that the notification is ours. Bursts of
-notifications start one sync; the periodic sync stays the fallback.
+Our channels (graphql_api/sync/channels.py) carry the token
+`channel_token(settings, calendar id)`; Google sends it back in
+X-Goog-Channel-Token with every notification, which names the calendar and
+proves the notification is ours. Only the channel stored on that calendar
+(X-Goog-Channel-ID, and X-Goog-Resource-ID) starts a sync: a forged token, a
+stopped, replaced or unknown channel is ignored, with 200 so that Google does
+not retry, and counted (google_push_notifications{outcome}). A `sync` message,
+sent when a channel is made, is acknowledged. Bursts of notifications start one
+sync; the periodic sync stays the fallback. Any API process may receive them:
+the sync is queued, a worker runs it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 
 from bson import ObjectId
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from graphql_api.lifespan import AppState
 from graphql_api.redis_clients import FAILURES
-from graphql_api.settings import Settings
+from graphql_api.sync.channels import NOTIFICATIONS, calendar_of_token, channel_of
 from graphql_api.sync.runs import request_sync
 from models import Calendar
 
 
-def _signature(settings: Settings, calendar_id: str) -> str:
-    secret = (settings.google_channel_token or settings.jwt_secret).encode()
-    return hmac.new(secret, calendar_id.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def channel_token(settings: Settings, calendar_id: str) -> str:
-    return f"{calendar_id}.{_signature(settings, calendar_id)}"
-
-
-def calendar_of_token(settings: Settings, token: str) -> str | None:
-    calendar_id, _, signature = token.partition(".")
-    expected = _signature(settings, calendar_id)
-    if ObjectId.is_valid(calendar_id) and hmac.compare_digest(signature, expected):
-        return calendar_id
-    return None
-
-
 async def google(request: Request) -> Response:
     state: AppState = request.app.state.app
-    calendar_id = calendar_of_token(state.settings, request.headers.get("x-goog-channel-token", ""))
+    headers = request.headers
+    calendar_id = calendar_of_token(state.settings, headers.get("x-goog-channel-token", ""))
     if calendar_id is None:
-        return JSONResponse({"error": "unknown channel token"}, status_code=403)
-    if request.headers.get("x-goog-resource-state") == "sync":
-        return Response(status_code=200)  # the channel's handshake
+        return _ignored("forged_token")
+    if headers.get("x-goog-resource-state") == "sync":
+        # A new channel's first message, possibly before it is stored (a renewal).
+        NOTIFICATIONS.labels("handshake").inc()
+        return Response(status_code=200)
     calendar = await Calendar.find_one({"_id": ObjectId(calendar_id), "provider": "GOOGLE"})
-    if calendar is None:
-        return Response(status_code=404)  # Google stops a channel that answers 404
+    channel = channel_of(calendar) if calendar is not None else None
+    if (
+        calendar is None
+        or channel is None
+        or headers.get("x-goog-channel-id") != channel.id
+        or headers.get("x-goog-resource-id", channel.resource_id) != channel.resource_id
+    ):
+        return _ignored("unknown_channel")
     window = state.settings.webhook_debounce_s
     key = f"{state.settings.cache_prefix}webhook:{calendar_id}"
     try:
@@ -58,4 +54,10 @@ async def google(request: Request) -> Response:
         first = True  # no Redis to debounce with: a sync too many is harmless
     if first:
         await request_sync(state, calendar, full=False, delay_s=window)
+    NOTIFICATIONS.labels("synced" if first else "debounced").inc()
+    return Response(status_code=200)
+
+
+def _ignored(why: str) -> Response:
+    NOTIFICATIONS.labels(why).inc()
     return Response(status_code=200)

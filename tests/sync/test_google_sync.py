@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +17,10 @@ from graphql_api.lifespan import AppState
 from graphql_api.relay import ref_of
 from graphql_api.settings import Settings
 from graphql_api.sync import engine, runs
+from graphql_api.sync.channels import channel_token
 from graphql_api.sync.providers import provider_for
-from graphql_api.sync.webhooks import channel_token
-from models import Calendar, Event, SyncRun
+from models import Calendar, Event, PushChannel, SyncRun, SyncState
+from models.base import save_changes
 from tests.conftest import Client
 from tests.fakes.google_calendar import FakeGoogle
 from tests.helpers import event_node, repeating
@@ -458,6 +459,11 @@ async def test_google_push_notifications_start_one_sync_per_burst(
         {"calendarId": calendar_id}, {"$set": {"status": "SUCCEEDED"}}
     )
     token = channel_token(settings, calendar_id)
+    stored = await Calendar.get(calendar_id)
+    assert stored is not None
+    channel = PushChannel(id="c1", resource_id="r1", expiration=datetime.now(UTC))
+    sync_state = SyncState(status="SUCCEEDED", channel=channel)
+    await save_changes(stored, {"userId": stored.user_id}, sync_state=sync_state)
 
     async def notify(channel_token_: str, state: str = "exists") -> httpx.Response:
         headers = {
@@ -467,8 +473,9 @@ async def test_google_push_notifications_start_one_sync_per_burst(
         }
         return await http.post("/webhooks/google", headers=headers)
 
-    # then
-    assert (await notify("forged.token")).status_code == 403
+    # then: a forged token is ignored (200: Google would retry anything else)
+    assert (await notify("forged.token")).status_code == 200
+    assert not await SyncRun.find({"calendarId": calendar_id, "status": "QUEUED"}).to_list()
     assert (await notify(token, "sync")).status_code == 200
     for _ in range(5):
         assert (await notify(token)).status_code == 200

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -44,6 +45,18 @@ MAX_ATTEMPTS = 6
 MAX_BACKOFF_S = 32.0
 
 
+WATCH_ATTEMPTS = 3  # a channel is not worth a long wait: polling covers for it
+
+
+@dataclass(frozen=True)
+class WatchedChannel:
+    """What events.watch answered: our channel id, Google's resource id, the expiry."""
+
+    id: str
+    resource_id: str
+    expiration: datetime
+
+
 class GoogleCalendar:
     def __init__(
         self,
@@ -62,8 +75,7 @@ class GoogleCalendar:
         return Listing(full=token is None, pages=self._pages(calendar, token))
 
     async def _pages(self, calendar: Calendar, sync_token: str | None) -> AsyncIterator[Page]:
-        calendar_id = (calendar.source and calendar.source.external_id) or "primary"
-        path = f"/calendars/{quote(calendar_id, safe='')}/events"
+        path = f"/calendars/{quote(_calendar_id(calendar), safe='')}/events"
         page_token = None
         while True:
             params = {
@@ -139,23 +151,75 @@ class GoogleCalendar:
 
     # --- HTTP -------------------------------------------------------------------
 
+    # --- push channels (events.watch, channels.stop) --------------------------------
+
+    async def watch(
+        self, calendar: Calendar, *, channel_id: str, address: str, token: str, ttl_s: int
+    ) -> WatchedChannel:
+        """A new push channel on the calendar's events: Google POSTs to `address` with
+        `token` when they change. A refusal (403 pushNotSupportedForRequestedResource,
+        an address Google will not push to) raises ProviderRefused."""
+        path = f"/calendars/{quote(_calendar_id(calendar), safe='')}/events/watch"
+        body = {
+            "id": channel_id,
+            "type": "web_hook",
+            "address": address,
+            "token": token,
+            "params": {"ttl": str(ttl_s)},
+        }
+        response = await self._send(calendar, "POST", path, json=body, attempts=WATCH_ATTEMPTS)
+        data = response.json()
+        return WatchedChannel(
+            id=str(data["id"]),
+            resource_id=str(data["resourceId"]),
+            expiration=datetime.fromtimestamp(int(data["expiration"]) / 1000, UTC),
+        )
+
+    async def stop(self, calendar: Calendar, *, channel_id: str, resource_id: str) -> bool:
+        """Stops a push channel; False when Google knows no such channel (404: stopped
+        or expired already)."""
+        body = {"id": channel_id, "resourceId": resource_id}
+        response = await self._send(
+            calendar, "POST", "/channels/stop", json=body, attempts=WATCH_ATTEMPTS, accept=(404,)
+        )
+        return response.status_code != 404
+
+    # --- HTTP -------------------------------------------------------------------
+
     async def _get(self, calendar: Calendar, path: str, params: dict[str, str]) -> dict[str, Any]:
+        data: dict[str, Any] = (await self._send(calendar, "GET", path, params=params)).json()
+        return data
+
+    async def _send(
+        self,
+        calendar: Calendar,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+        attempts: int = MAX_ATTEMPTS,
+        accept: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """A 2xx answer (or one of `accept`), after refreshing the access token once on
+        401 and backing off on rate limits and 5xx."""
         refreshed = False
-        for attempt in range(MAX_ATTEMPTS):
+        for attempt in range(attempts):
             token = await self._access_token(calendar)
             self.requests += 1
             try:
-                response = await self.http.get(
+                response = await self.http.request(
+                    method,
                     f"{self.settings.google_api_url}{path}",
                     params=params,
+                    json=json,
                     headers={"Authorization": f"Bearer {token}"},
                 )
             except httpx.HTTPError as e:
                 await self._back_off(attempt, None, f"network: {type(e).__name__}")
                 continue
-            if response.status_code == 200:
-                data: dict[str, Any] = response.json()
-                return data
+            if 200 <= response.status_code < 300 or response.status_code in accept:
+                return response
             if response.status_code == 410:
                 raise CursorExpired
             if response.status_code == 401 and not refreshed:
@@ -172,7 +236,7 @@ class GoogleCalendar:
             raise ProviderRefused(
                 f"Google answered HTTP {response.status_code}: {_message(response)}"
             )
-        raise ProviderError(f"Google still failing after {MAX_ATTEMPTS} attempts")
+        raise ProviderError(f"Google still failing after {attempts} attempts")
 
     async def _back_off(self, attempt: int, response: httpx.Response | None, why: str) -> None:
         delay = min(MAX_BACKOFF_S, 0.5 * 2**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
@@ -221,6 +285,10 @@ class GoogleCalendar:
         calendar.source.credentials = seal(self.settings, secret)
         await save_changes(calendar, {"userId": calendar.user_id}, source=calendar.source)
         return secret
+
+
+def _calendar_id(calendar: Calendar) -> str:
+    return (calendar.source and calendar.source.external_id) or "primary"
 
 
 def _moment(value: dict[str, Any], zone: str) -> datetime | date:
