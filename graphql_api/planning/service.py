@@ -140,6 +140,8 @@ async def _replan(ctx: Context) -> Replanned:
     settings, user, now = ctx.settings, ctx.viewer, ctx.now
     owner = {"userId": ctx.user_id}
     tasks = await find_all(Task, {**owner, "status": "OPEN"})
+    if not tasks:  # nothing to plan (a calendar change of a user without tasks)
+        return Replanned(Plan())
     ids = [ref(t) for t in tasks]
     booked = await find_all(Event, {**owner, "taskId": {"$in": ids}}) if ids else []
     end = horizon_end(now, tasks, settings.plan_horizon_days, settings.plan_max_days)

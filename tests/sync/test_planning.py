@@ -70,13 +70,13 @@ def blocks_of(api: str, token: str) -> list[tuple[datetime, datetime]]:
 
 
 def wait_for_move(api: str, token: str, block: dict[str, Any]) -> list[tuple[datetime, datetime]]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         now = blocks_of(api, token)
         if now != [(at(block["start"]), at(block["end"]))]:
             return now
         time.sleep(0.2)
-    raise AssertionError("the block did not move within 30 s")
+    raise AssertionError("the block did not move within 60 s")
 
 
 async def first_update(api: str, token: str, started: asyncio.Event) -> dict[str, Any]:
@@ -124,8 +124,9 @@ async def test_a_meeting_booked_over_a_block_moves_it_and_subscribers_hear_of_it
         },
     )
 
-    # then: the worker moves the block clear of the meeting within seconds
-    update = await asyncio.wait_for(listening, 30)
+    # then: the worker moves the block clear of the meeting within seconds (the suite's
+    # earlier re-plans may still be queued before it on a busy machine)
+    update = await asyncio.wait_for(listening, 60)
     assert update["reason"] == "CALENDAR_CHANGED"
     assert [(t["scheduledMinutes"], t["atRisk"]) for t in update["tasks"]] == [(60, False)]
     ((start, end),) = blocks_of(api, token)
