@@ -13,6 +13,7 @@ from graphql_api.habits.service import MAX_HABITS_PER_GOAL, MAX_WINDOWS
 from graphql_api.recommend.ranking import MAX_LIMIT, REASONS
 from graphql_api.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graphql_api.security.limits import ListSize
+from graphql_api.tasks.service import BLOCKS_SHOWN
 from graphql_api.users.service import MAX_WORKING_HOURS
 from graphql_api.validation import MAX_RANGE
 
@@ -28,6 +29,8 @@ PAGE = ListSize(
 
 # Assumed, not enforced: a user's calendars are few, and nothing nests under one.
 ASSUMED_CALENDARS = 20
+# Assumed: the tasks (or habits) a subscriber hears of in one plan update.
+ASSUMED_PLANNED = 100
 
 LIST_SIZES: dict[str, ListSize] = {
     "Query.goals": PAGE,
@@ -46,4 +49,10 @@ LIST_SIZES: dict[str, ListSize] = {
     "PreferredWindow.weekdays": ListSize(assumed=7),
     "Recommendation.reasons": ListSize(assumed=REASONS),
     "User.workingHours": ListSize(assumed=MAX_WORKING_HOURS),
+    "Query.tasks": PAGE,
+    # the resolver shows the blocks nearest now
+    "Task.blocks": ListSize(assumed=BLOCKS_SHOWN),
+    # assumed: the open tasks and auto-scheduled habits one re-plan is about
+    "PlanUpdate.tasks": ListSize(assumed=ASSUMED_PLANNED),
+    "PlanUpdate.habits": ListSize(assumed=ASSUMED_PLANNED),
 }

@@ -45,6 +45,10 @@ from graphql_api.scalars import SCALAR_MAP
 from graphql_api.security.auth import RequireAuthentication
 from graphql_api.security.limits import request_limits
 from graphql_api.settings import Settings
+from graphql_api.tasks.mutations import TaskMutations
+from graphql_api.tasks.queries import TaskQueries
+from graphql_api.tasks.subscriptions import TaskSubscriptions
+from graphql_api.tasks.types import Task
 from graphql_api.users.mutations import UserMutations
 from graphql_api.users.queries import UserQueries
 from graphql_api.users.types import User
@@ -81,6 +85,12 @@ async def _event(ctx: Context, raw: str) -> Node | None:
     return await event_of(ctx, doc)
 
 
+async def _task(ctx: Context, raw: str) -> Node | None:
+    ctx.cache.untracked()  # its minutes move with the clock
+    doc = await ctx.loaders.task_by_id.load(ref_of(raw, "Task"))
+    return Task.of(doc) if doc else None
+
+
 async def _user(ctx: Context, global_id: str) -> Node | None:
     viewer = ctx.viewer
     return User.of(viewer) if ref_of(global_id, "User") == str(viewer.id) else None
@@ -100,6 +110,7 @@ NODE_RESOLVERS: dict[str, Callable[[Context, str], Awaitable[Node | None]]] = {
     "Habit": _habit,
     "Calendar": _calendar,
     "Event": _event,
+    "Task": _task,
     "User": _user,
 }
 
@@ -112,6 +123,7 @@ class Query(
     CalendarQueries,
     EventQueries,
     RecommendationQueries,
+    TaskQueries,
 ):
     @strawberry.field(
         description="Any object by its ID; null when it is not the user's.", directives=cache(60)
@@ -130,12 +142,13 @@ class Mutation(
     CalendarMutations,
     EventMutations,
     RecommendationMutations,
+    TaskMutations,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(CalendarSubscriptions):
+class Subscription(CalendarSubscriptions, TaskSubscriptions):
     pass
 
 
@@ -167,7 +180,7 @@ def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Goal, Habit, Calendar, Event, User, SyncRun],
+        types=[Goal, Habit, Calendar, Event, User, SyncRun, Task],
         execution_context_class=Execution,
         extensions=[
             OperationMetrics,  # first: it sees the errors once ErrorCodes has coded them

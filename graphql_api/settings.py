@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     schedule_min_notice_min: int = 30  # no slot is offered sooner than this from now
     schedule_buffer_before_min: int = 0  # free time kept before every busy event
     schedule_buffer_after_min: int = 0  # and after it
+    # The planner (tasks): days ahead it books (further for a later due, up to plan_max_days),
+    # seconds a burst of calendar and task changes waits to make one re-plan, its daily roll.
+    plan_horizon_days: int = Field(default=14, ge=1, le=90)
+    plan_max_days: int = Field(default=90, ge=1, le=366)
+    plan_debounce_s: float = Field(default=2.0, ge=0)
+    plan_horizon_cron: str = "5 0 * * *"
     recommend_min_history: int = 10  # outcomes + feedback before a habit is ranked by the model
     model_refresh_s: float = 10.0  # how soon a newly trained model is served
     # CalDAV and ICS URLs on loopback or private networks: None = allowed in development only.

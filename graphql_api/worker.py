@@ -21,6 +21,7 @@ from graphql_api.observability.jobs import (
     serve_metrics,
     watch_queue_depth,
 )
+from graphql_api.planning import jobs as planning
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from graphql_api.sync import channels, runs
@@ -75,6 +76,16 @@ async def warm_caches(ctx: JobContext) -> None:
     log.info("warmed the caches of %d users", warmed)
 
 
+async def plan_user(ctx: JobContext, *, user_id: str) -> None:
+    await planning.plan_user(ctx["state"], user_id)
+
+
+async def roll_plans(ctx: JobContext) -> None:
+    """Every day: each user's plan reaches a day further."""
+    count = await planning.roll_horizon(ctx["state"])
+    log.info("queued the re-plans of %d users", count)
+
+
 def worker(settings: Settings, state: AppState, **options: Any) -> Worker[JobContext]:
     depth: asyncio.Task[None] | None = None
 
@@ -91,11 +102,12 @@ def worker(settings: Settings, state: AppState, **options: Any) -> Worker[JobCon
 
     return Worker(
         state.queue,
-        functions=[sync_calendar, stop_google_channel],
+        functions=[sync_calendar, stop_google_channel, plan_user],
         cron_jobs=[
             CronJob(schedule_syncs, cron="* * * * *", timeout=300),
             CronJob(renew_channels, cron="*/5 * * * *", timeout=300),
             CronJob(warm_caches, cron=settings.cache_warm_cron, timeout=3600),
+            CronJob(roll_plans, cron=settings.plan_horizon_cron, timeout=600),
         ],
         startup=startup,
         shutdown=shutdown,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from functools import cached_property
 
 from loaders.entities import (
+    BlocksByTaskLoader,
     CheckInsByHabitLoader,
     EventByIdLoader,
     GoalByIdLoader,
     HabitByIdLoader,
     ProgressLogByGoalLoader,
     ProgressTotalByGoalLoader,
+    TaskByIdLoader,
 )
 
 
@@ -44,6 +46,14 @@ class Loaders:
     @cached_property
     def progress_total_by_goal(self) -> ProgressTotalByGoalLoader:
         return ProgressTotalByGoalLoader(self.user_id)
+
+    @cached_property
+    def task_by_id(self) -> TaskByIdLoader:
+        return TaskByIdLoader(self.user_id)
+
+    @cached_property
+    def blocks_by_task(self) -> BlocksByTaskLoader:
+        return BlocksByTaskLoader(self.user_id)
 
 
 def create_loaders(user_id: str) -> Loaders:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from loaders.base import BATCH_SIZE, ByIdLoader, ByParentLoader, UserScopedLoader
-from models import CheckIn, CheckInEntry, Event, Goal, GoalProgress, Habit
+from models import CheckIn, CheckInEntry, Event, Goal, GoalProgress, Habit, Task
 from models.base import Ref
 
 
@@ -17,6 +17,19 @@ class HabitByIdLoader(ByIdLoader[Habit]):
 
 class EventByIdLoader(ByIdLoader[Event]):
     document = Event
+
+
+class TaskByIdLoader(ByIdLoader[Task]):
+    document = Task
+
+
+class BlocksByTaskLoader(ByParentLoader[Event]):
+    """The events the planner booked for each task (its blocks), by start."""
+
+    document = Event
+    field = "taskId"
+    attribute = "task_id"
+    order_by = "start_time"
 
 
 class CheckInsByHabitLoader(UserScopedLoader[Ref, list[CheckInEntry]]):

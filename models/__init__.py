@@ -7,6 +7,7 @@ from models.event import Event
 from models.goal import Goal, GoalProgress, Target
 from models.habit import CheckIn, CheckInEntry, Frequency, Habit, PreferredWindow
 from models.recommendation import Feedback, RecommenderModel
+from models.task import Task
 from models.user import User, WorkingHours
 
 DOCUMENT_MODELS: list[type[Document]] = [
@@ -20,6 +21,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     SyncRun,
     Feedback,
     RecommenderModel,
+    Task,
 ]
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "SyncRun",
     "SyncState",
     "Target",
+    "Task",
     "User",
     "WorkingHours",
 ]

@@ -52,6 +52,7 @@ class Event(Revised):
     etag: str | None = None  # a fingerprint of the provider's content (see sync.engine)
     href: str | None = None  # the CalDAV resource it came from
     habit_id: Ref | None = Field(default=None, alias="habitId")
+    task_id: Ref | None = Field(default=None, alias="taskId")  # a block the planner booked
     created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
     updated_at: datetime = Field(default_factory=utcnow, alias="updatedAt")
 
@@ -63,6 +64,7 @@ class Event(Revised):
             IndexModel([("startTime", 1), ("endTime", 1)]),
             IndexModel([("userId", 1), ("startTime", 1), ("endTime", 1)]),
             IndexModel([("habitId", 1)], sparse=True),
+            IndexModel([("taskId", 1)], sparse=True),
             IndexModel([("calendarId", 1), ("externalId", 1), ("instance", 1)], unique=True),
             IndexModel([("calendarId", 1), ("recurringEventId", 1)]),
         ]

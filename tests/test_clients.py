@@ -92,11 +92,12 @@ def test_apollo_client_runs_every_operation_by_manifest_id_in_safelist_mode(
     assert all(ran[name]["data"] for name in names)
     assert ran["SyncStatus"]["data"]["syncStatus"]["status"] == "QUEUED"
     assert ran["SyncCalendar"]["data"]["syncCalendar"]["status"] == "QUEUED"
-    # each sent as its manifest id alone, queries by GET (SyncStatus over the WebSocket)
+    # each sent as its manifest id alone, queries by GET (the subscriptions over the WebSocket)
     ids = report["manifestIds"]
     app = report["app"]
     assert app["mismatches"] == []  # the verification link found every body the manifest's
-    assert {r["operation"] for r in app["wire"]} == names - {"SyncStatus"}
+    assert ran["PlanUpdates"]["data"]["planUpdates"]["reason"] == "TASK_CHANGED"
+    assert {r["operation"] for r in app["wire"]} == names - {"SyncStatus", "PlanUpdates"}
     for request in app["wire"]:
         assert request["hash"] == ids[request["operation"]]
         assert not request["withText"]

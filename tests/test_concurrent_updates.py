@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import models
 import models.base
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
@@ -293,3 +294,19 @@ async def test_an_update_that_keeps_losing_the_race_is_a_conflict_and_writes_not
     monkeypatch.undo()
     r = await alice.execute(UPDATE_GOAL, {"id": goal["id"], "input": {"title": "New"}})
     assert r.data["updateGoal"]["title"] == "New"
+
+
+async def test_a_change_answers_the_document_as_it_was_before(
+    alice: Client, app_state: AppState
+) -> None:
+    # given: a goal, read as a document
+    await create_goal(alice, title="Before")
+    goal = await models.Goal.find_one({"userId": alice.sub, "title": "Before"})
+    assert goal is not None
+    # when: the first round of the change wins
+    before = await models.base.save_changes(goal, {"userId": alice.sub}, title="After")
+    # then: the answer is the document before the write, `goal` what was written
+    assert before is not None
+    assert before.title == "Before"
+    assert goal.title == "After"
+    assert (before.rev, goal.rev) == (goal.rev - 1, before.rev + 1)

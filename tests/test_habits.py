@@ -80,6 +80,23 @@ async def test_update_habit_moves_it_to_another_goal(alice: Client) -> None:
     assert old.data["node"]["habits"] == []
 
 
+async def test_a_habit_moved_away_leaves_its_old_goal_already_read(alice: Client) -> None:
+    # given: both goals' details read (and cached) before the move
+    a, b = await create_goal(alice, title="A"), await create_goal(alice, title="B")
+    habit = await create_habit(alice, goalId=a["id"])
+    span = {"from": "2026-01-01", "to": "2026-01-02"}
+    first = await alice.op("GoalDetail", {"id": a["id"], **span})
+    assert [h["id"] for h in first.data["node"]["habits"]] == [habit["id"]]
+    assert (await alice.op("GoalDetail", {"id": b["id"], **span})).data["node"]["habits"] == []
+    # when
+    await alice.op("UpdateHabit", {"id": habit["id"], "input": {"goalId": b["id"]}})
+    # then: the old goal no longer shows it, the new one does
+    old = await alice.op("GoalDetail", {"id": a["id"], **span})
+    assert old.data["node"]["habits"] == []
+    new = await alice.op("GoalDetail", {"id": b["id"], **span})
+    assert [h["id"] for h in new.data["node"]["habits"]] == [habit["id"]]
+
+
 async def test_delete_habit_removes_its_check_ins(alice: Client, app_state: AppState) -> None:
     # given
     habit = await create_habit(alice)

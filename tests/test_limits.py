@@ -182,7 +182,8 @@ LARGEST: dict[str, Any] = {
 }
 # Where an operation does not fit at the largest page, on purpose (README, "The cost"):
 # 500 goals with 10 habits each and their streaks on one screen is 16,304.
-REALISTIC: dict[str, dict[str, Any]] = {"Dashboard": {"goalsFirst": 303}}
+# And a page of 120 tasks with their goal and 40 blocks each (83 a task) is 9,962.
+REALISTIC: dict[str, dict[str, Any]] = {"Dashboard": {"goalsFirst": 303}, "Tasks": {"first": 120}}
 
 
 def client_operation_costs(
@@ -211,6 +212,7 @@ def test_every_client_operation_fits_the_cost_limit_at_its_largest_variables() -
     assert costs["Goals"] == 1 + 1 + 500 * (1 + 1 + 1 + 10)  # pageInfo; edge, goal, target
     assert costs["GoalDetail"] == 1 + 1 + 500 + 10 * (1 + 1 + 1 + 367)
     assert costs["Dashboard"] == 304 + 303 * 32 == 10_000
+    assert costs["Tasks"] == 2 + 120 * (1 + 1 + 1 + 40 * 2) == 9_962
     # and not one goal more
     one_more = {"Dashboard": {"goalsFirst": 304}}
     assert client_operation_costs(LARGEST, one_more)["Dashboard"] == 10_032

@@ -10,6 +10,7 @@ from graphql_api import validation
 from graphql_api.changes import calendars_changed
 from graphql_api.errors import BadUserInput, not_found
 from graphql_api.reads import calendar_of, user_calendars
+from graphql_api.replans import request_replan
 from graphql_api.security.secrets import seal
 from graphql_api.security.urls import refused_url
 from graphql_api.sync import channels
@@ -144,6 +145,7 @@ async def disconnect_calendar(ctx: Context, calendar_id: Ref) -> None:
     # Its push channel as stored (a renewal may postdate the cached list): a worker stops it.
     await channels.request_stop(ctx.state, Calendar.model_validate(deleted))
     await calendars_changed(ctx, calendar_id, listed=True)
+    await request_replan(ctx.state, ctx.user_id, "CALENDAR_CHANGED")
     rest = [c for c in await user_calendars(ctx) if ref(c) != calendar_id]
     if calendar.is_primary and rest:
         oldest = min(rest, key=lambda c: (c.created_at, str(c.id)))

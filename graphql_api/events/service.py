@@ -24,6 +24,7 @@ from graphql_api.recurrence import (
     series_end,
 )
 from graphql_api.relay import Connection, page_size, paginate, ref_of
+from graphql_api.replans import request_replan
 from loaders.base import find_all
 from models import Calendar, Event
 from models.base import Ref, apply_change, ref
@@ -80,6 +81,12 @@ def event_times(start: datetime, end: datetime, all_day: bool, zone: str) -> Eve
         end_time=end.astimezone(UTC).replace(microsecond=0),
         all_day=False,
     )
+
+
+async def _replan(ctx: Context, *events: Event) -> None:
+    """A change to the calendar ahead re-plans the user's tasks (in the worker)."""
+    if any(e.end_time > ctx.now for e in events):
+        await request_replan(ctx.state, ctx.user_id, "CALENDAR_CHANGED")
 
 
 def writable(calendar: Calendar | None) -> Calendar:
@@ -142,6 +149,7 @@ async def create_event(ctx: Context, data: CreateEventInput) -> Event:
     event = build_event(ctx.user_id, calendar, data)
     await event.insert()
     await calendars_changed(ctx, event.calendar_id)
+    await _replan(ctx, event)
     return event
 
 
@@ -172,6 +180,7 @@ async def batch_create_events(ctx: Context, inputs: Sequence[CreateEventInput]) 
         await Event.get_pymongo_collection().delete_many({"_id": {"$in": [e.id for e in events]}})
         raise
     await calendars_changed(ctx, *dict.fromkeys(e.calendar_id for e in events))
+    await _replan(ctx, *events)
     return events
 
 
@@ -238,9 +247,11 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
 
     if changes or moves:
         changes["updated_at"] = datetime.now(UTC)
-        if await apply_change(event, {"userId": event.user_id}, change) is None:
+        before = await apply_change(event, {"userId": event.user_id}, change)
+        if before is None:
             raise not_found("Event")
         await calendars_changed(ctx, event.calendar_id)
+        await _replan(ctx, before, event)
     return event
 
 
@@ -252,6 +263,7 @@ async def delete_event(ctx: Context, event: Event) -> None:
     if result.deleted_count == 0:
         raise not_found("Event")
     await calendars_changed(ctx, event.calendar_id)
+    await _replan(ctx, event)
 
 
 def _utc_days(start: datetime, end: datetime) -> list[date]:

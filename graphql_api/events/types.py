@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -15,7 +16,11 @@ from graphql_api.recurrence import first_end, is_generated, rrule_of
 from graphql_api.relay import Node, to_global_id
 from models import Event as EventDoc
 from models import Habit as HabitDoc
+from models import Task as TaskDoc
 from models.base import ref
+
+if TYPE_CHECKING:
+    from graphql_api.tasks.types import Task
 
 
 def _floating(iso_date: str) -> datetime:
@@ -63,6 +68,23 @@ async def _habit_of(ctx: Context, habit_id: str) -> Habit | None:
     return Habit.of(habit) if habit else None
 
 
+# How a task is shown (`Task.of`), given by graphql_api.tasks.types when it loads: tasks
+# sit above events (a task's blocks are events), so this module does not import them.
+TASK_VIEW: list[Callable[[TaskDoc], Any]] = []
+
+
+async def _task(root: Event, info: Info) -> Task | None:
+    task_id = root.doc.task_id
+    if task_id is None:
+        return None
+    await info.context.cache.depend_on("tasks")
+    doc = await info.context.loaders.task_by_id.load(task_id)
+    if doc is None:
+        return None
+    task: Task = TASK_VIEW[0](doc)
+    return task
+
+
 @strawberry.type
 class Event(Node):
     doc: strawberry.Private[EventDoc]
@@ -101,6 +123,9 @@ class Event(Node):
     habit: Habit | None = strawberry.field(
         resolver=_habit,  # type: ignore[assignment] # a value, or an awaitable of one
         description="The habit this event was booked for, if any.",
+    )
+    task: Annotated[Task, strawberry.lazy("graphql_api.tasks.types")] | None = strawberry.field(
+        resolver=_task, description="The task this event is a block of, if any."
     )
 
     @classmethod

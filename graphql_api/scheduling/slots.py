@@ -332,3 +332,11 @@ def _utc(instant: datetime, name: str) -> datetime:
     if instant.utcoffset() is None:
         raise ValueError(f"{name} must be time-zone aware, got {instant}")
     return instant.astimezone(UTC)
+
+
+def window_occurrences(
+    windows: Sequence[Window], zone: ZoneInfo, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The merged local window occurrences (UTC instants) that reach into [start, end),
+    by the rules of the module docstring: each date's windows converted in `zone`."""
+    return _occurrences(windows, zone, _utc(start, "start"), _utc(end, "end"))

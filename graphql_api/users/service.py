@@ -8,6 +8,7 @@ from strawberry import UNSET
 from graphql_api import validation
 from graphql_api.changes import profile_changed
 from graphql_api.errors import BadUserInput
+from graphql_api.replans import request_replan
 from models import User, WorkingHours
 from models.base import save_changes
 
@@ -56,4 +57,7 @@ async def update_profile(ctx: Context, data: UpdateProfileInput) -> User:
     if changes:
         await save_changes(user, {}, **changes)
         await profile_changed(ctx)
+        if {"timezone", "working_hours"} & changes.keys():
+            # Where work may go has moved: the user's tasks are planned again.
+            await request_replan(ctx.state, ctx.user_id, "CALENDAR_CHANGED")
     return user

@@ -1,7 +1,8 @@
 // A stock Apollo Client app against a server in `safelist` mode: every operation of
 // operations/ through the persisted-queries link with the ids of the generated manifest
-// (@apollo/persisted-query-lists, queries by GET), SyncStatus over graphql-ws; then an
-// app that hashes at run time, and operations that are not in the manifest.
+// (@apollo/persisted-query-lists, queries by GET), SyncStatus and PlanUpdates over
+// graphql-ws; then an app that hashes at run time, and operations that are not in the
+// manifest.
 // Usage: node apollo_safelist.mjs <graphql url> <bearer token> <manifest> <operations dir>
 // Prints one JSON line: each operation's data or error codes, and what went on the wire.
 import { createHash } from "node:crypto";
@@ -193,6 +194,21 @@ await run(app, "ScheduleHabit", {
   start: picks[0]?.start,
   calendarId: home?.id,
 });
+const task = (
+  await run(app, "CreateTask", {
+    input: { title: "Race plan", priority: "P1", durationMinutes: 120, goalId: goal?.id },
+  })
+)?.createTask;
+await run(app, "UpdateTask", { id: task?.id, input: { durationMinutes: 90 } });
+await run(app, "Tasks", { status: "OPEN" });
+await run(app, "Schedule", { range: week });
+// Each change of the task re-plans and tells PlanUpdates' subscribers.
+await firstEvent(app, "PlanUpdates", documents.PlanUpdates, async (attempt) => {
+  const input = { title: `Race plan ${attempt}` };
+  await app.apollo.mutate({ mutation: documents.UpdateTask, variables: { id: task?.id, input } });
+});
+await run(app, "CompleteTask", { id: task?.id });
+await run(app, "DeleteTask", { id: task?.id });
 let feed = null;
 await firstEvent(app, "SyncStatus", documents.SyncStatus, async (attempt) => {
   const input = { provider: "ICS", name: `Feed ${attempt}`, url: "http://127.0.0.1:9/feed.ics" };

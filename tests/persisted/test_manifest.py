@@ -63,7 +63,7 @@ def test_the_packaged_manifest_has_every_operation_as_apollo_client_sends_it() -
         assert normalized(entry["body"]) == normalized(operation(name))
     # Apollo Client's cache adds __typename to every object it selects
     plain = {name for name, entry in entries.items() if "__typename" not in entry["body"]}
-    assert plain == {"DeleteGoal", "DeleteHabit", "RecommendationFeedback"}  # scalars only
+    assert plain == {"DeleteGoal", "DeleteHabit", "DeleteTask", "RecommendationFeedback"}
 
 
 def test_the_cli_prints_the_documents_as_written(tmp_path: Path) -> None:

@@ -1,0 +1,259 @@
+"""The planner: how long it takes, how good its plans are, how long `createTask` answers.
+
+    .venv/bin/python -m bench.planner [--runs 200] [--api-samples 60]
+
+1. The core (graphql_api.planning.planner.plan) for a user with 50 tasks over a 14-day
+   horizon around 200 busy events: a first plan, a re-plan of the unchanged input, and a
+   re-plan after one more meeting; p50/p95 over `--runs` random users.
+2. Plan quality against a simple earliest-due-first baseline (every task the same
+   priority, planned from scratch at every change): tasks at risk, P1 tasks at risk,
+   minutes booked before their due, and blocks moved per calendar change.
+3. `createTask` through a real server (nx-27017, redis-server) for such a user: the whole
+   answer, the task planned, p50/p95 over `--api-samples` requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from bench.lib import backends, machine, server, token
+from graphql_api.planning.planner import Block, Plan, PlanInput, TaskSpec, plan
+from graphql_api.scheduling.slots import windows_for
+
+BERLIN = ZoneInfo("Europe/Berlin")
+OFFICE = windows_for([], [(d, "09:00", "17:00") for d in range(1, 6)])
+NOW = datetime(2026, 3, 30, 6, 45, tzinfo=UTC)  # Monday 08:45 in Berlin
+HORIZON = timedelta(days=14)
+
+
+def busy_events(rng: random.Random, count: int = 200) -> list[tuple[datetime, datetime]]:
+    """Meetings on weekdays between 07:00 and 19:00 local, 30 minutes (most) or an hour."""
+    events: list[tuple[datetime, datetime]] = []
+    while len(events) < count:
+        day = NOW.astimezone(BERLIN).date() + timedelta(days=rng.randrange(14))
+        if day.isoweekday() > 5:
+            continue
+        local = datetime(day.year, day.month, day.day, 7, tzinfo=BERLIN)
+        start = local + timedelta(minutes=15 * rng.randrange(48))
+        length = 30 if rng.random() < 0.7 else 60
+        events.append((start, start + timedelta(minutes=length)))
+    return events
+
+
+def tasks(rng: random.Random, count: int = 50, longest: int = 180) -> list[TaskSpec]:
+    specs = []
+    for i in range(count):
+        minutes = 15 * rng.randint(2, longest // 15)  # 30 minutes to `longest`
+        min_chunk = rng.choice([30, 30, 60])
+        due = None if rng.random() < 0.3 else NOW + timedelta(hours=rng.randint(8, 14 * 24))
+        not_before = NOW + timedelta(days=rng.randint(1, 5)) if rng.random() < 0.1 else None
+        specs.append(
+            TaskSpec(
+                id=f"t{i}",
+                priority=rng.choice([1, 2, 2, 3, 3, 3, 4]),
+                minutes=minutes,
+                min_chunk=min(min_chunk, minutes),
+                max_chunk=max(min(minutes, rng.choice([60, 90, 120])), min(min_chunk, minutes)),
+                due=due,
+                not_before=not_before,
+                rank=i,
+            )
+        )
+    return specs
+
+
+def scenario(seed: int, longest: int = 180) -> PlanInput:
+    rng = random.Random(seed)  # noqa: S311
+    return PlanInput(NOW, NOW + HORIZON, BERLIN, OFFICE, busy_events(rng), tasks(rng, 50, longest))
+
+
+def booked(result: Plan) -> list[Block]:
+    return [Block(b.task_id, b.start, b.end, b.id or f"n{i}") for i, b in enumerate(result.blocks)]
+
+
+def timed(data: PlanInput) -> tuple[float, Plan]:
+    started = time.perf_counter()
+    result = plan(data)
+    return (time.perf_counter() - started) * 1000, result
+
+
+def row(name: str, values: list[float]) -> str:
+    median, p95 = statistics.median(values), percentile(values, 95)
+    return f"| {name} | {median:.1f} | {p95:.1f} | {max(values):.1f} |"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def another_meeting(seed: int, data: PlanInput, result: Plan) -> tuple[datetime, datetime]:
+    """A meeting over one of the plan's blocks (a calendar change that matters)."""
+    rng = random.Random(seed + 1_000_000)  # noqa: S311
+    target = rng.choice(result.blocks)
+    return target.start, target.start + timedelta(minutes=30)
+
+
+def core(runs: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {
+        "first plan": [],
+        "re-plan, unchanged": [],
+        "re-plan, +1 meeting": [],
+    }
+    for seed in range(runs):
+        data = scenario(seed)
+        ms, first = timed(data)
+        times["first plan"].append(ms)
+        again = replace(data, blocks=booked(first))
+        times["re-plan, unchanged"].append(timed(again)[0])
+        meeting = another_meeting(seed, data, first)
+        times["re-plan, +1 meeting"].append(timed(replace(again, busy=[*data.busy, meeting]))[0])
+    return times
+
+
+def baseline(data: PlanInput) -> Plan:
+    """Earliest due first, from scratch: every task the same priority, no booked blocks."""
+    return plan(replace(data, tasks=[replace(t, priority=1) for t in data.tasks], blocks=()))
+
+
+def quality_of(data: PlanInput, result: Plan) -> dict[str, float]:
+    specs = {t.id: t for t in data.tasks}
+    before_due = sum(b.minutes for b in result.blocks if specs[b.task_id].due is not None)
+    return {
+        "at risk": len(result.at_risk),
+        "P1 at risk": sum(1 for t in result.at_risk if specs[t].priority == 1),
+        "minutes booked before due": before_due,
+    }
+
+
+def moved(before: Plan, after: Plan) -> int:
+    """Blocks of `before` that are not where they were in `after`."""
+    kept = {(b.task_id, b.start, b.end) for b in after.blocks}
+    return sum(1 for b in before.blocks if (b.task_id, b.start, b.end) not in kept)
+
+
+def quality(runs: int, longest: int = 180) -> dict[str, dict[str, float]]:
+    totals: dict[str, dict[str, float]] = {"planner": {}, "earliest-due-first": {}}
+    for seed in range(runs):
+        data = scenario(seed, longest)
+        ours, edf = plan(data), baseline(data)
+        meeting = another_meeting(seed, data, ours)
+        changed = replace(data, busy=[*data.busy, meeting])
+        ours_after = plan(replace(changed, blocks=booked(ours)))
+        edf_after = baseline(changed)
+        for name, result, after in (
+            ("planner", ours, ours_after),
+            ("earliest-due-first", edf, edf_after),
+        ):
+            figures = quality_of(data, result)
+            figures["blocks moved per calendar change"] = moved(result, after)
+            for key, value in figures.items():
+                totals[name][key] = totals[name].get(key, 0) + value / runs
+    return totals
+
+
+async def create_task_latency(samples: int) -> list[float]:
+    """createTask answers for a user with 50 open tasks and 200 meetings over 14 days."""
+    rng = random.Random(7)  # noqa: S311
+    with backends() as (mongo_uri, redis), server(mongo_uri, redis.url) as api:
+        headers = {"Authorization": f"Bearer {token('bench-planner')}"}
+        async with httpx.AsyncClient(base_url=api.url, headers=headers, timeout=60) as client:
+
+            async def gql(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+                body: dict[str, Any] = (
+                    await client.post("/graphql", json={"query": query, "variables": variables})
+                ).json()
+                assert not body.get("errors"), body
+                data: dict[str, Any] = body["data"]
+                return data
+
+            await gql(
+                "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { id } }",
+                {"i": {"timezone": "Europe/Berlin"}},
+            )
+            calendar = (
+                await gql("mutation { connectCalendar(input: {provider: LOCAL}) { id } }", {})
+            )["connectCalendar"]["id"]
+            now = datetime.now(UTC)
+            meetings = []
+            for start, end in busy_events(rng):
+                shift = now - NOW
+                meetings.append(
+                    {
+                        "calendarId": calendar,
+                        "title": "Meeting",
+                        "start": (start + shift).isoformat(),
+                        "end": (end + shift).isoformat(),
+                    }
+                )
+            await gql(
+                "mutation($i: [CreateEventInput!]!) { batchCreateEvents(inputs: $i) { id } }",
+                {"i": meetings},
+            )
+            create = (
+                "mutation($i: CreateTaskInput!) { createTask(input: $i) { id scheduledMinutes "
+                "remainingMinutes atRisk blocks { id start end } } }"
+            )
+
+            def task_input(spec: TaskSpec) -> dict[str, Any]:
+                shift = now - NOW
+                return {
+                    "title": spec.id,
+                    "priority": f"P{spec.priority}",
+                    "durationMinutes": spec.minutes,
+                    "minChunkMinutes": spec.min_chunk,
+                    "maxChunkMinutes": spec.max_chunk,
+                    "due": (spec.due + shift).isoformat() if spec.due else None,
+                }
+
+            for spec in tasks(rng, 49):
+                await gql(create, {"i": task_input(spec)})
+            times = []
+            for spec in tasks(rng, samples):
+                started = time.perf_counter()
+                created = (await gql(create, {"i": task_input(spec)}))["createTask"]
+                times.append((time.perf_counter() - started) * 1000)
+                await gql("mutation($id: ID!) { deleteTask(id: $id) }", {"id": created["id"]})
+            return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--api-samples", type=int, default=60)
+    args = parser.parse_args()
+    print(f"Machine: {machine()} (shared with other work while it ran)\n")
+    print("| planner core, 50 tasks, 200 meetings, 14 days | p50 ms | p95 ms | max ms |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, values in core(args.runs).items():
+        print(row(name, values))
+    print()
+    for longest, load in (
+        (180, "tasks of 30 min to 3 h: more work than time"),
+        (60, "tasks of 30 to 60 min"),
+    ):
+        totals = quality(args.runs, longest)
+        print(f"| per user, {load} (mean of {args.runs}) | planner | earliest-due-first |")
+        print("| --- | ---: | ---: |")
+        for key in totals["planner"]:
+            ours, edf = totals["planner"][key], totals["earliest-due-first"][key]
+            print(f"| {key} | {ours:.2f} | {edf:.2f} |")
+        print()
+    latency = asyncio.run(create_task_latency(args.api_samples))
+    print("| createTask (whole answer, 50 open tasks, 200 meetings) | p50 ms | p95 ms | max ms |")
+    print("| --- | ---: | ---: | ---: |")
+    print(row(f"{len(latency)} requests", latency))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The planner's worker jobs: a user's re-plan (queued by `triggers`) and the daily roll of
+every plan's horizon (cron)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from graphql_api.cache.request import RequestCache
+from graphql_api.context import Context
+from graphql_api.planning.service import replan
+from graphql_api.replans import reasons_key, request_replan
+from loaders import create_loaders
+from models import Task, User
+
+if TYPE_CHECKING:
+    from graphql_api.lifespan import AppState
+
+log = logging.getLogger(__name__)
+
+
+def context_of(state: AppState, user: User, request_id: str) -> Context:
+    """A context for work done for a user outside any request."""
+    ctx = Context(
+        request=None, response=None, state=state, request_id=request_id, now=state.clock()
+    )
+    ctx.user = user
+    ctx._cache = RequestCache(state.cache, user.sub)
+    ctx._loaders = create_loaders(user.sub)
+    return ctx
+
+
+async def plan_user(state: AppState, user_id: str) -> None:
+    """Re-plans the user for the reasons gathered since the last run."""
+    key = reasons_key(state.settings.cache_prefix, user_id)
+    raw = await state.redis.smembers(key)  # type: ignore[misc]
+    await state.redis.delete(key)
+    reasons = sorted(r.decode() if isinstance(r, bytes) else str(r) for r in raw)
+    user = await User.find_one({"sub": user_id})
+    if user is None:
+        return
+    done = await replan(context_of(state, user, "plan"), reasons or ["CALENDAR_CHANGED"])
+    log.info(
+        "re-planned %s (%s): %d added, %d removed, %d at risk",
+        user_id,
+        ",".join(reasons),
+        len(done.plan.add),
+        len(done.plan.remove),
+        len(done.plan.at_risk),
+    )
+
+
+async def roll_horizon(state: AppState) -> int:
+    """Queues a re-plan of every user with open tasks (the horizon moves on a day)."""
+    users = await Task.get_pymongo_collection().distinct("userId", {"status": "OPEN"})
+    for user_id in users:
+        await request_replan(state, user_id, "HORIZON")
+    return len(users)

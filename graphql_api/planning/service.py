@@ -1,0 +1,262 @@
+"""Re-planning a user: their tasks, calendar and booked blocks read, the planner run, its
+changes written as events (blocks) and told to the user's subscribers.
+
+Runs in the worker (`plan_user`, queued by `triggers`) and in the task mutations, whose
+answers show the task already planned; one run per user at a time (`plan_lock`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from redis.exceptions import LockError
+
+from graphql_api.changes import calendars_changed
+from graphql_api.events.service import events_between
+from graphql_api.planning import updates
+from graphql_api.planning.planner import Block, Plan, PlanInput, TaskSpec, plan
+from graphql_api.reads import user_calendars
+from graphql_api.redis_clients import FAILURES
+from graphql_api.scheduling.slots import windows_for
+from loaders.base import find_all
+from models import Calendar, Event, Task
+from models.base import ref, save_changes
+
+if TYPE_CHECKING:
+    from graphql_api.context import Context
+    from graphql_api.lifespan import AppState
+
+log = logging.getLogger(__name__)
+
+# Working hours when the user has set none: 09:00-17:00, Monday to Friday, in their zone.
+DEFAULT_HOURS = [(weekday, "09:00", "17:00") for weekday in range(1, 6)]
+TASKS_CALENDAR = "Tasks"  # the LOCAL calendar made for blocks when the user has none
+
+
+@dataclass
+class Replanned:
+    """What a run changed: the plan, and the tasks it says something about."""
+
+    plan: Plan
+    tasks: list[Task] = field(default_factory=list)
+    changed: bool = False
+
+
+@asynccontextmanager
+async def plan_lock(state: AppState, user_id: str) -> AsyncIterator[None]:
+    """One planner run per user at a time, across processes. Without Redis the run goes
+    ahead unguarded rather than failing."""
+    lock = state.redis.lock(
+        f"{state.settings.cache_prefix}lock:plan:{user_id}", timeout=60, blocking_timeout=30
+    )
+    try:
+        acquired = await lock.acquire()
+    except FAILURES:
+        acquired = False
+    try:
+        yield
+    finally:
+        if acquired:
+            with suppress(*FAILURES, LockError):
+                await lock.release()
+
+
+def horizon_end(now: datetime, tasks: Sequence[Task], days: int, max_days: int) -> datetime:
+    """`days` ahead, or as far as the latest due, at most `max_days` ahead."""
+    end = now + timedelta(days=days)
+    dues = [t.due for t in tasks if t.due is not None]
+    return min(max([end, *dues]), now + timedelta(days=max_days))
+
+
+def specs_of(
+    tasks: Sequence[Task], blocks: Sequence[Event], now: datetime
+) -> tuple[list[TaskSpec], list[Block]]:
+    """The tasks' open work (blocks that ended count as done) and their blocks not ended."""
+    done: dict[str, int] = {}
+    future: list[Block] = []
+    for event in blocks:
+        if event.task_id is None:
+            continue
+        if event.end_time <= now:
+            minutes = int((event.end_time - event.start_time).total_seconds()) // 60
+            done[event.task_id] = done.get(event.task_id, 0) + minutes
+        else:
+            future.append(Block(event.task_id, event.start_time, event.end_time, ref(event)))
+    ordered = sorted(tasks, key=lambda t: (t.created_at, str(t.id)))
+    specs = [
+        TaskSpec(
+            id=ref(task),
+            priority=int(task.priority[1:]),
+            minutes=max(0, task.duration_minutes - done.get(ref(task), 0)),
+            min_chunk=min(task.min_chunk_minutes, task.duration_minutes),
+            max_chunk=task.max_chunk,
+            due=task.due,
+            not_before=task.not_before,
+            rank=rank,
+        )
+        for rank, task in enumerate(ordered)
+    ]
+    return specs, future
+
+
+async def replan(ctx: Context, reasons: Sequence[str]) -> Replanned:
+    """Plans the user's open tasks again and applies the changes; tells subscribers."""
+    async with plan_lock(ctx.state, ctx.user_id):
+        done = await _replan(ctx)
+    if done.changed or set(reasons) - {"CALENDAR_CHANGED", "HORIZON"}:
+        reason = next((r for r in updates.REASONS if r in reasons), "HORIZON")
+        await updates.publish(
+            ctx.state.redis,
+            ctx.settings.cache_prefix,
+            ctx.user_id,
+            update_of(done, reason, ctx.now),
+        )
+    return done
+
+
+def update_of(done: Replanned, reason: str, now: datetime) -> dict[str, Any]:
+    blocks = done.plan.blocks
+    return {
+        "at": now.isoformat(),
+        "reason": reason,
+        "tasks": [
+            {
+                "id": ref(task),
+                "atRisk": task.at_risk,
+                "scheduledMinutes": sum(b.minutes for b in blocks if b.task_id == ref(task)),
+            }
+            for task in done.tasks
+        ],
+        "habits": [],
+    }
+
+
+async def _replan(ctx: Context) -> Replanned:
+    settings, user, now = ctx.settings, ctx.viewer, ctx.now
+    owner = {"userId": ctx.user_id}
+    tasks = await find_all(Task, {**owner, "status": "OPEN"})
+    if not tasks:  # nothing to plan (a calendar change of a user without tasks)
+        return Replanned(Plan())
+    ids = [ref(t) for t in tasks]
+    booked = await find_all(Event, {**owner, "taskId": {"$in": ids}}) if ids else []
+    end = horizon_end(now, tasks, settings.plan_horizon_days, settings.plan_max_days)
+    calendars = await user_calendars(ctx)
+    events = await events_between(ctx, [ref(c) for c in calendars], now, end)
+    busy = [
+        (e.start_time, e.end_time)
+        for e in events
+        if e.busy and e.status != "CANCELLED" and e.task_id is None
+    ]
+    specs, future = specs_of(tasks, booked, now)
+    # A block on another calendar than its task's (the task moved) is booked again there.
+    homes = _homes(calendars, tasks)
+    on = {ref(e): e.calendar_id for e in booked}
+    elsewhere = [
+        b for b in future if b.start >= now and b.id and homes.get(b.task_id, on[b.id]) != on[b.id]
+    ]
+    future = [b for b in future if b not in elsewhere]
+    hours = [(w.weekday, w.start, w.end) for w in user.working_hours] or DEFAULT_HOURS
+    result = plan(
+        PlanInput(
+            now=now,
+            horizon_end=end,
+            zone=ZoneInfo(user.timezone),
+            windows=windows_for([], hours),
+            busy=busy,
+            tasks=specs,
+            blocks=future,
+            notice=timedelta(minutes=settings.schedule_min_notice_min),
+        )
+    )
+    result.remove.extend(elsewhere)
+    changed = bool(result.add or result.remove)
+    touched: set[str] = set()
+    if result.remove:
+        gone = {b.id for b in result.remove if b.id}
+        touched |= {e.calendar_id for e in booked if ref(e) in gone}
+        await Event.get_pymongo_collection().delete_many(
+            {**owner, "_id": {"$in": [e.id for e in booked if ref(e) in gone]}}
+        )
+    if result.add:
+        by_id = {ref(t): t for t in tasks}
+        homes = await _calendars(ctx, calendars, tasks)
+        new = [
+            Event(
+                user_id=ctx.user_id,
+                calendar_id=homes[b.task_id],
+                title=by_id[b.task_id].title,
+                start_time=b.start,
+                end_time=b.end,
+                busy=True,
+                task_id=b.task_id,
+            )
+            for b in result.add
+        ]
+        await Event.insert_many(new)
+        touched |= {e.calendar_id for e in new}
+    for task in tasks:
+        risky = ref(task) in result.at_risk
+        if task.at_risk != risky:
+            await save_changes(task, owner, at_risk=risky)
+            changed = True
+    if touched:
+        await calendars_changed(ctx, *sorted(touched))
+    if changed:
+        await ctx.cache.bump("tasks")
+    return Replanned(result, tasks, changed)
+
+
+def _homes(calendars: list[Calendar], tasks: Sequence[Task]) -> dict[str, str]:
+    """Each task's calendar for blocks, where it exists already (see `_calendars`)."""
+    local = {ref(c): c for c in calendars if c.provider == "LOCAL"}
+    primary = next((c for c in local.values() if c.is_primary), None)
+    default = primary or next(iter(local.values()), None)
+    homes: dict[str, str] = {}
+    for task in tasks:
+        if task.calendar_id in local:
+            homes[ref(task)] = task.calendar_id
+        elif default is not None:
+            homes[ref(task)] = ref(default)
+    return homes
+
+
+async def _calendars(
+    ctx: Context, calendars: list[Calendar], tasks: Sequence[Task]
+) -> dict[str, str]:
+    """Each task's calendar for new blocks: its own while that is a LOCAL calendar of the
+    user, else the primary LOCAL one (made on first need)."""
+    local = {ref(c): c for c in calendars if c.provider == "LOCAL"}
+    homes: dict[str, str] = {}
+    default: str | None = None
+    for task in tasks:
+        if task.calendar_id in local:
+            homes[ref(task)] = task.calendar_id
+            continue
+        if default is None:
+            default = ref(await primary_local(ctx, calendars))
+        homes[ref(task)] = default
+    return homes
+
+
+async def primary_local(ctx: Context, calendars: list[Calendar]) -> Calendar:
+    """The primary LOCAL calendar, else the first LOCAL one, else a new one."""
+    local = [c for c in calendars if c.provider == "LOCAL"]
+    if local:
+        return next((c for c in local if c.is_primary), local[0])
+    calendar = Calendar(
+        user_id=ctx.user_id,
+        name=TASKS_CALENDAR,
+        provider="LOCAL",
+        timezone=ctx.viewer.timezone,
+        is_primary=not any(c.is_primary for c in calendars),
+    )
+    await calendar.insert()
+    await calendars_changed(ctx, ref(calendar), listed=True)
+    calendars.append(calendar)
+    return calendar

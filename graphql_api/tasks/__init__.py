@@ -1,0 +1,1 @@
+"""Tasks: work the planner books in the user's calendar (`graphql_api.planning`)."""

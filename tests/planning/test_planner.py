@@ -1,0 +1,344 @@
+"""The planner's core (graphql_api.planning.planner): examples, then properties that hold
+for any calendar, any tasks and any zone (hypothesis)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from graphql_api.planning.planner import (
+    Block,
+    Plan,
+    PlanInput,
+    TaskSpec,
+    at_cell,
+    cell_of,
+    order_key,
+    plan,
+)
+from graphql_api.scheduling.slots import Window, window_occurrences, windows_for
+
+BERLIN = ZoneInfo("Europe/Berlin")
+OFFICE = windows_for([], [(d, "09:00", "17:00") for d in range(1, 6)])
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+PROPERTY = settings(max_examples=150, deadline=None)
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def task(id: str, minutes: int, priority: int = 3, **fields: object) -> TaskSpec:
+    spec: dict[str, object] = {"min_chunk": 30, "max_chunk": minutes, **fields}
+    return TaskSpec(id=id, priority=priority, minutes=minutes, **spec)  # type: ignore[arg-type]
+
+
+def replanned(data: PlanInput, first: Plan, **changes: object) -> Plan:
+    """The plan again, with the first plan's blocks booked (each with an id)."""
+    booked = [
+        Block(b.task_id, b.start, b.end, b.id or f"new-{i}") for i, b in enumerate(first.blocks)
+    ]
+    fields = {**vars(data), "blocks": booked, **changes}
+    return plan(PlanInput(**fields))
+
+
+def test_work_goes_into_working_hours_around_meetings_in_the_users_zone() -> None:
+    # given: a Friday 09:00 in Berlin (08:00 UTC), a meeting 10:00-11:00 local, and a
+    # P1 task of 2 hours in chunks of at most 1 hour
+    now = utc(2026, 3, 27, 8)
+    meeting = (utc(2026, 3, 27, 9), utc(2026, 3, 27, 10))
+    data = PlanInput(
+        now, now + 14 * DAY, BERLIN, OFFICE, [meeting], [task("t", 120, 1, max_chunk=60)]
+    )
+
+    # when
+    result = plan(data)
+
+    # then: after the 30 minutes' notice, the 30 minutes before the meeting are too short
+    # for nothing (min chunk 30: they fit), and the rest goes right after the meeting
+    assert [(b.start, b.end) for b in result.blocks] == [
+        (utc(2026, 3, 27, 8, 30), utc(2026, 3, 27, 9)),
+        (utc(2026, 3, 27, 10), utc(2026, 3, 27, 11)),
+        (utc(2026, 3, 27, 11), utc(2026, 3, 27, 11, 30)),
+    ]
+    assert result.at_risk == set()
+
+
+def test_working_hours_keep_their_local_time_across_the_dst_change() -> None:
+    # given: Friday evening before Berlin moves to summer time (Sunday 29 March 2026)
+    now = utc(2026, 3, 27, 17)
+    data = PlanInput(now, now + 7 * DAY, BERLIN, OFFICE, [], [task("t", 60, min_chunk=60)])
+
+    # when
+    (block,) = plan(data).blocks
+
+    # then: Monday 09:00 CEST is 07:00 UTC (it was 08:00 UTC on Friday)
+    assert (block.start, block.end) == (utc(2026, 3, 30, 7), utc(2026, 3, 30, 8))
+
+
+def test_priority_comes_first_then_the_sooner_due() -> None:
+    # given: one free hour on Monday, wanted by three tasks
+    now = utc(2026, 3, 30, 7)
+    rest_of_monday = (utc(2026, 3, 30, 8, 30), utc(2026, 3, 30, 15))
+    tasks = [
+        task("p3", 30, 3, due=now + 5 * DAY),
+        task("p2-later", 30, 2, due=now + 4 * DAY),
+        task("p2-sooner", 30, 2, due=now + 3 * DAY),
+    ]
+    data = PlanInput(now, now + 14 * DAY, BERLIN, OFFICE, [rest_of_monday], tasks)
+
+    # when
+    result = plan(data)
+
+    # then
+    assert [b.task_id for b in result.blocks][:3] == ["p2-sooner", "p2-later", "p3"]
+
+
+def test_a_task_that_cannot_be_done_by_its_due_books_what_fits_and_is_at_risk() -> None:
+    # given: 3 hours of work due at noon of a day with a 2-hour meeting
+    now = utc(2026, 3, 30, 6)
+    due = utc(2026, 3, 30, 10)  # 12:00 in Berlin
+    meeting = (utc(2026, 3, 30, 8), utc(2026, 3, 30, 9))
+    data = PlanInput(now, now + 14 * DAY, BERLIN, OFFICE, [meeting], [task("t", 180, due=due)])
+
+    # when
+    result = plan(data)
+
+    # then
+    assert result.booked_minutes("t") == 120
+    assert result.at_risk == {"t"}
+
+
+def test_a_p1_task_takes_the_time_of_a_later_tasks_block_only_to_meet_its_due() -> None:
+    # given: a P3 block booked on the only free hour before a new P1 task's due
+    now = utc(2026, 3, 30, 6)
+    booked = Block("p3", utc(2026, 3, 30, 7), utc(2026, 3, 30, 8), "e1")
+    after = (utc(2026, 3, 30, 8), utc(2026, 3, 30, 15))
+    tasks = [task("p3", 60), task("p1", 60, 1, due=utc(2026, 3, 30, 8))]
+    data = PlanInput(now, now + 14 * DAY, BERLIN, OFFICE, [after], tasks, [booked])
+
+    # when
+    result = plan(data)
+
+    # then: the P1 task has the hour, the P3 one moves to the next free time
+    assert [(b.task_id, b.start) for b in result.blocks] == [
+        ("p1", utc(2026, 3, 30, 7)),
+        ("p3", utc(2026, 3, 31, 7)),
+    ]
+    assert result.remove == [booked]
+    assert result.at_risk == set()
+
+
+def test_a_block_under_way_stays_even_when_a_meeting_lands_on_it() -> None:
+    now = utc(2026, 3, 30, 8, 10)
+    under_way = Block("t", utc(2026, 3, 30, 8), utc(2026, 3, 30, 9), "e1")
+    meeting = (utc(2026, 3, 30, 8, 30), utc(2026, 3, 30, 9))
+    data = PlanInput(now, now + DAY, BERLIN, OFFICE, [meeting], [task("t", 60)], [under_way])
+
+    result = plan(data)
+
+    assert (result.keep, result.add, result.remove) == ([under_way], [], [])
+
+
+# Properties
+
+ZONES = st.sampled_from(
+    [BERLIN, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kathmandu"), ZoneInfo("UTC")]
+)
+QUARTERS = st.integers(1, 16).map(lambda n: n * 15)
+
+
+@st.composite
+def windows(draw: st.DrawFn) -> list[Window]:
+    if draw(st.booleans()):
+        return OFFICE
+    hours = []
+    for weekday in draw(st.sets(st.integers(1, 7), min_size=1, max_size=7)):
+        start = draw(st.integers(0, 20))
+        end = draw(st.integers(start + 1, 24))
+        minute = draw(st.sampled_from(["00", "10", "30", "45"]))
+        hours.append((weekday, f"{start:02}:{minute}", f"{end:02}:00" if end < 24 else "24:00"))
+    return windows_for([], hours)
+
+
+@st.composite
+def tasks(draw: st.DrawFn, now: datetime, *, dues: bool = True, chunks: bool = True) -> TaskSpec:
+    minutes = draw(QUARTERS.map(lambda m: m * draw(st.integers(1, 3))))
+    min_chunk = draw(QUARTERS) if chunks else 15
+    max_chunk = draw(st.integers(1, 40).map(lambda n: n * 15)) if chunks else minutes
+    due = None
+    if dues and draw(st.booleans()):
+        due = now + timedelta(minutes=15 * draw(st.integers(0, 7 * 96)))
+    not_before = None
+    if draw(st.booleans()):
+        not_before = now + timedelta(minutes=draw(st.integers(-600, 5 * 24 * 60)))
+    return TaskSpec(
+        id="",
+        priority=draw(st.integers(1, 4)),
+        minutes=minutes,
+        min_chunk=min(min_chunk, max_chunk),
+        max_chunk=max_chunk,
+        due=due,
+        not_before=not_before,
+        rank=draw(st.integers(0, 3)),
+    )
+
+
+@st.composite
+def inputs(draw: st.DrawFn, *, dues: bool = True, chunks: bool = True) -> PlanInput:
+    now = utc(2026, 1, 1) + timedelta(minutes=draw(st.integers(0, 365 * 24 * 60)))
+    busy = []
+    for _ in range(draw(st.integers(0, 12))):
+        start = now + timedelta(minutes=draw(st.integers(-120, 7 * 24 * 60)))
+        busy.append((start, start + timedelta(minutes=draw(st.integers(0, 240)))))
+    return PlanInput(
+        now=now,
+        horizon_end=now + 7 * DAY,
+        zone=draw(ZONES),
+        windows=draw(windows()),
+        busy=busy,
+        tasks=[
+            replace(spec, id=f"t{i}")
+            for i, spec in enumerate(
+                draw(st.lists(tasks(now, dues=dues, chunks=chunks), min_size=1, max_size=6))
+            )
+        ],
+    )
+
+
+def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def check(data: PlanInput, result: Plan) -> None:
+    """Every rule a plan of new blocks keeps."""
+    blocks = result.blocks
+    occurrences = window_occurrences(data.windows, data.zone, data.now, data.horizon_end)
+    specs = {t.id: t for t in data.tasks}
+    for first, second in pairwise(blocks):
+        assert first.end <= second.start, "blocks overlap"
+    for block in blocks:
+        spec = specs[block.task_id]
+        span = (block.start, block.end)
+        assert not any(overlaps(span, b) for b in data.busy if b[0] < b[1]), "over busy time"
+        assert any(s <= block.start and block.end <= e for s, e in occurrences), "outside hours"
+        assert at_cell(cell_of(block.start)) == block.start, "off the grid"
+        assert at_cell(cell_of(block.end)) == block.end, "off the grid"
+        assert block.start >= data.now + data.notice, "inside the minimum notice"
+        assert spec.not_before is None or block.start >= spec.not_before, "before notBefore"
+        assert spec.due is None or block.end <= spec.due, "after the due"
+        assert block.end <= data.horizon_end
+        assert 0 < block.minutes <= spec.max_chunk, "longer than the max chunk"
+    for spec in data.tasks:
+        booked = result.booked_minutes(spec.id)
+        assert booked <= spec.minutes
+        least = min(spec.min_chunk, spec.minutes)
+        short = [b for b in blocks if b.task_id == spec.id and b.minutes < least]
+        assert len(short) <= 1, "two blocks shorter than the min chunk"
+        assert not short or booked == spec.minutes, "a short block that is not the rest"
+        if spec.due is not None:
+            assert (booked == spec.minutes) == (spec.id not in result.at_risk)
+        else:
+            assert spec.id not in result.at_risk
+
+
+@PROPERTY
+@given(inputs())
+def test_every_plan_keeps_the_rules(data: PlanInput) -> None:
+    check(data, plan(data))
+
+
+@PROPERTY
+@given(inputs(chunks=False))
+def test_a_task_at_risk_loses_no_time_to_a_task_after_it(data: PlanInput) -> None:
+    # given: chunks of any length (a single quarter hour is a chunk), so any open cell
+    # before its due could have served a task at risk
+    result = plan(data)
+    order = sorted(data.tasks, key=order_key)
+    for i, spec in enumerate(order):
+        if spec.id not in result.at_risk or spec.due is None:
+            continue
+        start = max(data.now + data.notice, spec.not_before or data.now)
+        start = at_cell(cell_of(start, up=True))  # the first quarter hour it may start
+        later = {t.id for t in order[i + 1 :]}
+        due = at_cell(cell_of(spec.due))  # the last quarter hour that ends by the due
+        # then
+        assert not [
+            b
+            for b in result.blocks
+            if b.task_id in later and overlaps((b.start, b.end), (start, due))
+        ]
+
+
+@PROPERTY
+@given(inputs())
+def test_planning_an_unchanged_input_again_changes_nothing(data: PlanInput) -> None:
+    first = plan(data)
+    again = replanned(data, first)
+    assert (again.add, again.remove) == ([], [])
+    assert again.at_risk == first.at_risk
+    check(data, again)
+
+
+@PROPERTY
+@given(inputs(dues=False), st.data())
+def test_a_new_busy_event_moves_only_the_blocks_it_hits(
+    data: PlanInput, draw: st.DataObject
+) -> None:
+    # given: a plan, then a meeting somewhere in the horizon
+    first = plan(data)
+    start = data.now + timedelta(minutes=draw.draw(st.integers(0, 7 * 24 * 60)))
+    meeting = (start, start + timedelta(minutes=draw.draw(st.integers(15, 180))))
+
+    # when
+    again = replanned(data, first, busy=[*data.busy, meeting])
+
+    # then: the blocks it hits move, and with them the short rest-of-the-work block of a
+    # task it hit (the rest is booked again in whole chunks)
+    specs = {t.id: t for t in data.tasks}
+    hit = {b.task_id for b in first.blocks if overlaps((b.start, b.end), meeting)}
+    moved = {
+        f"new-{i}"
+        for i, b in enumerate(first.blocks)
+        if overlaps((b.start, b.end), meeting)
+        or (b.task_id in hit and b.minutes < specs[b.task_id].min_chunk)
+    }
+    assert {b.id or "" for b in again.remove} <= moved
+    assert {b.id or "" for b in again.remove} >= {
+        f"new-{i}" for i, b in enumerate(first.blocks) if overlaps((b.start, b.end), meeting)
+    }
+    check(replace(data, busy=[*data.busy, meeting]), again)
+
+
+@PROPERTY
+@given(inputs(chunks=False))
+def test_a_task_alone_is_at_risk_exactly_when_its_time_is_too_short(data: PlanInput) -> None:
+    # given: one task, chunks of any length; the open quarter hours before its due,
+    # counted one by one (an oracle that knows nothing of the planner's cells)
+    spec = data.tasks[0]
+    data = replace(data, tasks=[spec])
+    occurrences = window_occurrences(data.windows, data.zone, data.now, data.horizon_end)
+    quarter = timedelta(minutes=15)
+    t = at_cell(cell_of(max(data.now + data.notice, spec.not_before or data.now), up=True))
+    end = min(spec.due or data.horizon_end, data.horizon_end)
+    open_minutes = 0
+    while t + quarter <= end:
+        span = (t, t + quarter)
+        inside = any(s <= t and t + quarter <= e for s, e in occurrences)
+        if inside and not any(overlaps(span, b) for b in data.busy if b[0] < b[1]):
+            open_minutes += 15
+        t += quarter
+
+    # when
+    result = plan(data)
+
+    # then
+    assert result.booked_minutes(spec.id) == min(spec.minutes, open_minutes)
+    if spec.due is not None and spec.due <= data.horizon_end:
+        assert (spec.id in result.at_risk) == (open_minutes < spec.minutes)
