@@ -100,7 +100,7 @@ async def apply_change(
     """
     model = type(doc)
     collection = model.get_pymongo_collection()
-    current = doc.model_copy()  # `doc` takes what is written; this keeps what it was
+    current: D = doc.model_copy()  # `doc` takes what is written; this keeps what it was
     for attempt in range(MAX_ATTEMPTS):
         updated = current.model_copy(update={**change(current), "rev": current.rev + 1})
         filter_ = {"_id": doc.id, **owner, **_at_revision(current.rev)}

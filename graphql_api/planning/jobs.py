@@ -1,5 +1,5 @@
-"""The planner's worker jobs: a user's re-plan (queued by `triggers`) and the daily roll of
-every plan's horizon (cron)."""
+"""The planner's worker jobs: a user's re-plan (queued by `graphql_api.replans`) and the
+daily roll of every plan's horizon (cron)."""
 
 from __future__ import annotations
 
