@@ -19,13 +19,14 @@ import asyncio
 import hashlib
 import random
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from contextlib import asynccontextmanager, suppress
 from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import LockError, RedisClusterException, RedisError
 
 AnyRedis = Redis | RedisCluster
 # What a Redis that is down, slow or failing over raises: a cluster client's own
@@ -187,3 +188,23 @@ async def subscriber(redis: AnyRedis, avoid: Redis | None = None) -> tuple[Redis
         socket_connect_timeout=options.get("socket_connect_timeout"),
         health_check_interval=30,
     ), True
+
+
+@asynccontextmanager
+async def held_if_possible(
+    redis: AnyRedis, name: str, *, expires_s: float, wait_s: float
+) -> AsyncIterator[None]:
+    """A Redis lock around the block, held at most `expires_s` and waited for up to
+    `wait_s`; when Redis cannot be reached (or the wait runs out) the block runs
+    unguarded rather than failing."""
+    lock = redis.lock(name, timeout=expires_s, blocking_timeout=wait_s)
+    try:
+        acquired = await lock.acquire()
+    except FAILURES:
+        acquired = False
+    try:
+        yield
+    finally:
+        if acquired:
+            with suppress(*FAILURES, LockError):
+                await lock.release()

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from redis.exceptions import LockError
 
 from graphql_api.changes import calendars_changed
 from graphql_api.events.service import events_between
 from graphql_api.planning import updates
 from graphql_api.planning.planner import Block, Plan, PlanInput, TaskSpec, plan
 from graphql_api.reads import user_calendars
-from graphql_api.redis_clients import FAILURES
+from graphql_api.redis_clients import held_if_possible
 from graphql_api.scheduling.slots import windows_for
 from loaders.base import find_all
 from models import Calendar, Event, Task
@@ -52,19 +50,9 @@ class Replanned:
 async def plan_lock(state: AppState, user_id: str) -> AsyncIterator[None]:
     """One planner run per user at a time, across processes. Without Redis the run goes
     ahead unguarded rather than failing."""
-    lock = state.redis.lock(
-        f"{state.settings.cache_prefix}lock:plan:{user_id}", timeout=60, blocking_timeout=30
-    )
-    try:
-        acquired = await lock.acquire()
-    except FAILURES:
-        acquired = False
-    try:
+    name = f"{state.settings.cache_prefix}lock:plan:{user_id}"
+    async with held_if_possible(state.redis, name, expires_s=60, wait_s=30):
         yield
-    finally:
-        if acquired:
-            with suppress(*FAILURES, LockError):
-                await lock.release()
 
 
 def horizon_end(now: datetime, tasks: Sequence[Task], days: int, max_days: int) -> datetime:

@@ -7,17 +7,15 @@ Split from the ranking (graphql_api.recommend.ranking) as it was, function for f
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
-
-from redis.exceptions import LockError
 
 from graphql_api.changes import calendars_changed, habit_history_changed
 from graphql_api.errors import BadUserInput
 from graphql_api.events.service import events_between, writable
 from graphql_api.reads import calendar_of, user_calendars
-from graphql_api.redis_clients import FAILURES
+from graphql_api.redis_clients import held_if_possible
 from graphql_api.relay import ref_of
 from models import Calendar, Event, Feedback, Habit
 from models.base import ref
@@ -71,19 +69,9 @@ async def _booking(ctx: Context) -> AsyncIterator[None]:
 
     Without Redis the booking goes ahead unguarded rather than failing.
     """
-    lock = ctx.state.redis.lock(
-        f"{ctx.settings.cache_prefix}booking:{ctx.user_id}", timeout=10, blocking_timeout=5
-    )
-    try:
-        acquired = await lock.acquire()
-    except FAILURES:
-        acquired = False
-    try:
+    name = f"{ctx.settings.cache_prefix}booking:{ctx.user_id}"
+    async with held_if_possible(ctx.state.redis, name, expires_s=10, wait_s=5):
         yield
-    finally:
-        if acquired:
-            with suppress(*FAILURES, LockError):
-                await lock.release()
 
 
 async def _book(
