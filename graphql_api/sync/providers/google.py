@@ -24,8 +24,9 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from graphql_api.recurrence import instance_key
-from graphql_api.security.secrets import seal, unseal
+from graphql_api.security.secrets import unseal
 from graphql_api.settings import Settings
+from graphql_api.sync.providers import oauth
 from graphql_api.sync.providers.base import (
     CursorExpired,
     Listing,
@@ -37,7 +38,6 @@ from graphql_api.sync.providers.base import (
 )
 from graphql_api.sync.providers.ical import normalize_recurrence, zone_of
 from models import Calendar
-from models.base import save_changes
 
 log = logging.getLogger(__name__)
 RATE_LIMITED = {"rateLimitExceeded", "userRateLimitExceeded"}
@@ -260,31 +260,16 @@ class GoogleCalendar:
         return unseal(self.settings, calendar.source.credentials if calendar.source else None)
 
     async def _refresh(self, calendar: Calendar) -> dict[str, Any]:
-        secret = self._secret(calendar)
-        refresh_token = secret.get("refreshToken")
-        if not refresh_token or calendar.source is None:
-            raise ProviderRefused("the Google access token expired and there is no refresh token")
-        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        if self.settings.google_client_id:
-            form["client_id"] = self.settings.google_client_id
-        if self.settings.google_client_secret:
-            form["client_secret"] = self.settings.google_client_secret
-        try:
-            response = await self.http.post(self.settings.google_token_url, data=form)
-        except httpx.HTTPError as e:
-            raise ProviderError(f"Google token endpoint unreachable: {type(e).__name__}") from e
-        if response.status_code != 200:
-            raise ProviderRefused(
-                f"Google refused to refresh the token (HTTP {response.status_code})"
-            )
-        body = response.json()
-        secret["accessToken"] = body["access_token"]
-        secret["expiresAt"] = (
-            datetime.now(UTC) + timedelta(seconds=int(body.get("expires_in", 3600)))
-        ).isoformat()
-        calendar.source.credentials = seal(self.settings, secret)
-        await save_changes(calendar, {"userId": calendar.user_id}, source=calendar.source)
-        return secret
+        return await oauth.refreshed(
+            "Google",
+            self.settings,
+            self.http,
+            calendar,
+            self._secret(calendar),
+            token_url=self.settings.google_token_url,
+            client_id=self.settings.google_client_id,
+            client_secret=self.settings.google_client_secret,
+        )
 
 
 def _calendar_id(calendar: Calendar) -> str:

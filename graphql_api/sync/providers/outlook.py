@@ -53,8 +53,9 @@ from dateutil.rrule import rrulestr
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from graphql_api.recurrence import instance_key
-from graphql_api.security.secrets import seal, unseal
+from graphql_api.security.secrets import unseal
 from graphql_api.settings import Settings
+from graphql_api.sync.providers import oauth
 from graphql_api.sync.providers.base import (
     CursorExpired,
     Listing,
@@ -66,7 +67,7 @@ from graphql_api.sync.providers.base import (
     key_digest,
 )
 from models import Calendar, Event
-from models.base import ref, save_changes
+from models.base import ref
 
 log = logging.getLogger(__name__)
 WINDOW_PAST = timedelta(days=90)
@@ -637,35 +638,18 @@ class OutlookCalendar:
         return str(token)
 
     async def _refresh(self, calendar: Calendar) -> dict[str, Any]:
-        secret = self._secret(calendar)
-        refresh_token = secret.get("refreshToken")
-        if not refresh_token or calendar.source is None:
-            raise ProviderRefused(
-                "the Microsoft access token expired and there is no refresh token"
-            )
-        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "scope": SCOPE}
-        if self.settings.microsoft_client_id:
-            form["client_id"] = self.settings.microsoft_client_id
-        if self.settings.microsoft_client_secret:
-            form["client_secret"] = self.settings.microsoft_client_secret
-        try:
-            response = await self.http.post(self.settings.microsoft_token_url, data=form)
-        except httpx.HTTPError as e:
-            raise ProviderError(f"Microsoft token endpoint unreachable: {type(e).__name__}") from e
-        if response.status_code != 200:
-            raise ProviderRefused(
-                f"Microsoft refused to refresh the token (HTTP {response.status_code}: "
-                f"{_oauth_error(response)})"
-            )
-        body = response.json()
-        secret["accessToken"] = body["access_token"]
-        secret["refreshToken"] = body.get("refresh_token") or refresh_token  # rotated
-        secret["expiresAt"] = (
-            datetime.now(UTC) + timedelta(seconds=int(body.get("expires_in", 3600)))
-        ).isoformat()
-        calendar.source.credentials = seal(self.settings, secret)
-        await save_changes(calendar, {"userId": calendar.user_id}, source=calendar.source)
-        return secret
+        return await oauth.refreshed(
+            "Microsoft",
+            self.settings,
+            self.http,
+            calendar,
+            self._secret(calendar),
+            token_url=self.settings.microsoft_token_url,
+            client_id=self.settings.microsoft_client_id,
+            client_secret=self.settings.microsoft_client_secret,
+            scope=SCOPE,
+            reason=_oauth_error,
+        )
 
 
 @dataclass
