@@ -20,8 +20,8 @@ in words ("you liked Tuesdays around 07:00 4 of 5 times").
 from __future__ import annotations
 
 import zlib
-from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -119,33 +119,45 @@ def rank(rows: Matrix, said: Answers, ranker: Ranker | None, limit: int, key: st
     return picks
 
 
+@cache
+def _label_sums(with_model: bool) -> tuple[list[str], Array]:
+    """The readable names of the score's terms, each once, and the matrix that sums the
+    heuristic's signals and the model's features into them (some share a name)."""
+    labels = list(heuristic.LABELS)
+    if with_model:
+        labels += [FEATURE_LABELS[name] for name in NAMES]
+    names = list(dict.fromkeys(labels))
+    sums = np.zeros((len(labels), len(names)))
+    sums[np.arange(len(labels)), [names.index(label) for label in labels]] = 1.0
+    return names, sums
+
+
 def _terms(
     top: list[int], s: Scored, said: Answers, ranker: Ranker | None
 ) -> list[list[tuple[str, float]]]:
     """The strongest terms of each picked row's log-odds, strongest first."""
     blend = ranker.blend if ranker is not None else HEURISTIC_BLEND
     picked = np.asarray(top, dtype=np.int64)
-    labels: list[str] = list(heuristic.LABELS)
     signals = s.heuristic_terms[picked]
     total = signals.sum(axis=1)
     # each signal's share of the heuristic's log-odds (h = 0.5 + the sum of the signals)
     steep = np.abs(total) > 1e-6
     scale = np.where(steep, logit(s.heuristic[picked]) / np.where(steep, total, 1.0), 4.0)
     values = blend.heuristic * scale[:, None] * signals
-    if ranker is not None and blend.model != 0:
-        labels += [FEATURE_LABELS[name] for name in NAMES]
+    with_model = ranker is not None and blend.model != 0
+    if ranker is not None and with_model:
         shap = ranker.contributions(s.rows[picked]) * blend.model
         values = np.hstack([values, shap])
+    names, sums = _label_sums(with_model)
+    named = values @ sums  # (picked, names)
     shifts = logit(s.score[picked]) - logit(s.prior[picked])
     found = []
     for k, i in enumerate(top):
-        terms: dict[str, float] = defaultdict(float)
-        for label, value in zip(labels, values[k].tolist(), strict=True):
-            terms[label] += value
+        terms = list(zip(names, named[k].tolist(), strict=True))
         if len(said):
             hour = float(s.rows[i, COLUMN["local_hour"]])
             told = adaptive.reason(said, hour, int(s.rows[i, COLUMN["weekday"]]))
-            terms[told[0] if told else OTHER_ANSWERS] += float(shifts[k])
-        strongest = sorted(terms.items(), key=lambda item: -abs(item[1]))[:REASONS]
+            terms.append((told[0] if told else OTHER_ANSWERS, float(shifts[k])))
+        strongest = sorted(terms, key=lambda item: -abs(item[1]))[:REASONS]
         found.append([(label, round(value, 4)) for label, value in strongest if abs(value) >= 1e-4])
     return found
