@@ -107,3 +107,22 @@ def test_the_reasons_of_the_answer_are_the_strongest_terms_and_name_the_answers(
     assert first.reasons == [(label, round(value, 4)) for label, value in every[:3]]
     assert first.reasons[0][1] > 0
     assert adaptive.reason(said, 12.0, 1) is None  # other times: nothing said of them
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.lists(answer, max_size=14), st.integers(4, 8))
+def test_exploring_never_moves_the_first_three_which_evaluate_scores(
+    seed: int, given_answers: list[tuple[int, int, bool, float]], limit: int
+) -> None:
+    # given: a user with fewer answers than it takes to stop exploring
+    rows = rows_from(np.random.default_rng(seed).random((SLOTS, len(NAMES))))
+    said = answers_of(given_answers)
+    # when
+    picks = personal.rank(rows, said, None, limit, f"key-{seed}")
+    # then: the first three are the best scored (what `evaluate` counts as top-3), and at
+    # most the last one is a time tried to learn the user's taste
+    best = personal.order(personal.scored(rows, said, None).score, limit)
+    assert [p.row for p in picks[:3]] == best[:3]
+    explored = [k for k, p in enumerate(picks) if p.reasons[:1] == [(personal.EXPLORING, 0.0)]]
+    assert explored in ([], [limit - 1])
+    assert len({p.row for p in picks}) == limit
