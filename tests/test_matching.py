@@ -28,7 +28,7 @@ def collection(mongo_uri: str) -> Iterator[Collection[Any]]:
     docs = client["test_matching"]["docs"]
     docs.drop()
     docs.create_index([("userId", 1), ("habitId", 1), ("date", 1)])
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"userId": u, "habitId": h, "date": d, "status": "DONE" if (i + j) % 2 else "SKIPPED"}
         for i, u in enumerate(USERS)
         for j, h in enumerate(HABITS)
