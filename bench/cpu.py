@@ -276,8 +276,10 @@ def measure(
 ) -> list[Reading]:
     readings = []
     database = stack.database(f"cpu_{version}")
-    for n, scenario in enumerate(SCENARIOS + (PER_OP if args.per_op else [])):
-        if args.only and scenario.key not in args.only and not scenario.only:
+    for n, scenario in enumerate(SCENARIOS + PER_OP):
+        if scenario.only and not args.per_op and scenario.key not in (args.only or ()):
+            continue  # an operation alone: with --per-op, or named in --only
+        if args.only and scenario.key not in args.only and not (scenario.only and args.per_op):
             continue
         prefix = f"cpu-{version}-{n}:"
         with serving(stack, database, prefix, scenario.env, code) as (url, server):
@@ -390,7 +392,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         type=lambda text: text.split(","),
-        help=f"some of the runs: {','.join(s.key for s in SCENARIOS)}",
+        help=f"some of the runs: {','.join(s.key for s in SCENARIOS + PER_OP)}",
     )
     args = parser.parse_args()
     if args.profile:
