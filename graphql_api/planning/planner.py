@@ -226,6 +226,9 @@ class _Calendar:
         self.end = max(self.base, cell_of(data.horizon_end))
         size = self.end - self.base
         self.free = bytearray(size)
+        # 1 where a window occurrence begins: occurrences of two dates may touch (Monday
+        # 14:00-24:00, Tuesday 00:00-01:00), but no block spans both.
+        self.breaks = bytearray(size)
         self.idle = bytearray(b"\x01") * size
         self.owner = [0] * size
         start, end = at_cell(self.base), at_cell(self.end)
@@ -234,6 +237,7 @@ class _Calendar:
             b = min(cell_of(span_end), self.end) - self.base
             if a < b:
                 self.free[a:b] = b"\x01" * (b - a)
+                self.breaks[a] = 1
         for busy_start, busy_end in data.busy:
             if busy_end <= busy_start:
                 continue
@@ -609,6 +613,7 @@ def _fitting(task: _Task, blocks: list[Block], cal: _Calendar, result: Plan) -> 
             and b - a <= task.max_cells
             and total + b - a <= task.need
             and all(cal.free[a:b])
+            and cal.breaks.find(1, a + 1, b) < 0
         )
         if ok:
             fits.append(block)
@@ -643,6 +648,8 @@ def _book(task: _Task, cal: _Calendar, usable: bytearray, evict: _Evict | None =
         while i >= 0 and task.booked < task.need:
             j = usable.find(0, i, task.hi)
             j = task.hi if j < 0 else j
+            k = cal.breaks.find(1, i + 1, j)  # a block stays inside one occurrence
+            j = j if k < 0 else k
             # [i, j) is a run of usable cells: chunks from its start
             while task.booked < task.need:
                 missing = task.need - task.booked
