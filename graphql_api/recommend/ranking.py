@@ -177,6 +177,45 @@ async def _rank(ctx: Context, asked: Asked, ranker: Ranker | None) -> list[Pick]
     return [Pick(s.start, s.end, p.score, p.reasons, p.ranked_by) for s, p in chosen]
 
 
+async def slot_scores(
+    ctx: Context,
+    habit: Habit,
+    calendars: list[Calendar],
+    busy: list[tuple[datetime, datetime]],
+    end: datetime,
+) -> dict[datetime, float]:
+    """The recommender's score of every start the habit may be booked at from the minimum
+    notice to `end`: its free slots around `busy` inside its windows, ranked as
+    `recommendations` ranks them (the model where one serves the user, then their answers)
+    but without exploration, so that the same calendar gets the same scores (the planner
+    books the best of them)."""
+    start = earliest_start(ctx)
+    if end <= start:
+        return {}
+    generation = await ctx.cache.tokens([MODELS_SCOPE])
+    ranker = await ctx.state.rankers.for_user(ctx.user_id, generation[-1] if generation else None)
+    data = await _habit_data(ctx, habit, calendars, start - HORIZON, end + HORIZON)
+    slots = free_slots(
+        busy=busy,
+        start=start,
+        end=end,
+        zone=data.zone,
+        windows=data.windows,
+        duration=timedelta(minutes=habit.duration_minutes),
+    )
+    if not slots:
+        return {}
+    rows = rows_for(data, ctx.now, [s.start for s in slots], window_bounds(slots))
+    history = len(data.scheduled) + len(data.feedback)
+    use = ranker if ranker is not None and history >= ctx.settings.recommend_min_history else None
+    said = adaptive.answers(data.zone, ctx.now, data.outcomes(), data.feedback)
+    if use is not None:  # XGBoost in a worker thread
+        scored = await asyncio.to_thread(personal.scored, rows, said, use)
+    else:
+        scored = personal.scored(rows, said, None)
+    return {s.start: float(v) for s, v in zip(slots, scored.score.tolist(), strict=True)}
+
+
 async def _habit_data(
     ctx: Context, habit: Habit, calendars: list[Calendar], start: datetime, end: datetime
 ) -> HabitData:
