@@ -66,7 +66,6 @@ Habits (`HabitSpec`, auto-scheduled)
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -271,9 +270,8 @@ class _Habit:
     spec: HabitSpec
     owner: int
     cells: int  # cells a booking holds
-    allowed: set[int]  # cells a booking may start in (inside a window, ends in the horizon)
+    allowed: dict[int, date]  # cells a booking may start in (in a window), with their day
     ranked: list[tuple[int, date, date]]  # (start cell, day, period) best first, after notice
-    day_of: Callable[[int], date]
     period_of: Callable[[date], date]
     target: dict[date, int]  # bookings wanted in the horizon, per period
     count: dict[date, int] = field(default_factory=dict)  # kept and added, per period
@@ -287,14 +285,14 @@ class _Habit:
         self.count[period] = self.count.get(period, 0) + 1
 
     def give_back(self, a: int) -> None:
-        day = self.day_of(a)
+        day = self.allowed[a]
         period = self.period_of(day)
         self.days.discard(day)
         self.count[period] -= 1
 
     def room(self, a: int) -> bool:
         """Whether a booking starting at cell index `a` is wanted (day and period)."""
-        day = self.day_of(a)
+        day = self.allowed[a]
         period = self.period_of(day)
         return day not in self.days and self.count.get(period, 0) < self.target.get(period, 0)
 
@@ -455,7 +453,7 @@ class _Planner:
             )
             if fits:
                 cal.hold(a, a + habit.cells, habit.owner)
-                habit.take(habit.day_of(a))
+                habit.take(habit.allowed[a])
                 habit.kept.append((a, booking))
             else:
                 self.result.remove_bookings.append(booking)
@@ -471,7 +469,7 @@ class _Planner:
             if idle.find(0, a, a + cells) >= 0:
                 continue
             self.cal.hold(a, a + cells, habit.owner)
-            habit.take(habit.day_of(a))
+            habit.take(day)
             habit.added.append(a)
 
     def _unbook(self, habit: _Habit, cell: int) -> None:
@@ -541,28 +539,25 @@ def _habit(spec: HabitSpec, owner: int, data: PlanInput, cal: _Calendar, earlies
     until = min(data.habits_until or data.horizon_end, at_cell(cal.end))
     length = timedelta(minutes=max(1, spec.minutes))
     cells = -(-max(1, spec.minutes) // CELL_MINUTES)
-    # Local days from a month back (counted bookings) to the day after the horizon.
-    first_day = (now.astimezone(zone) - timedelta(days=32)).date()
-    last_day = until.astimezone(zone).date() + timedelta(days=1)
-    dates = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
-    starts = [cell_of(local_midnight(d, zone), up=True) - cal.base for d in dates]
-
-    def day_of(a: int) -> date:
-        return dates[max(0, bisect_right(starts, a) - 1)]
 
     def period_of(day: date) -> date:
         return period_start(day, spec.per)
 
-    # Where a booking may start: inside a window occurrence, ending by `until`.
-    allowed: set[int] = set()
+    # Where a booking may start (inside a window occurrence, ending by `until`), with its
+    # local day: an occurrence lies within one local date (windows end by 24:00).
+    allowed: dict[int, date] = {}
     latest = cell_of(until - length)
     for span_start, span_end in window_occurrences(spec.windows, zone, now, until):
         a = max(cell_of(span_start, up=True), cal.base)
         b = min(cell_of(span_end - length), latest, cal.end - cells)
-        allowed.update(range(a - cal.base, b - cal.base + 1))
-    score = {cell_of(at) - cal.base: value for at, value in spec.scores.items()}
+        day = span_start.astimezone(zone).date()
+        allowed.update(dict.fromkeys(range(a - cal.base, b - cal.base + 1), day))
+    first = at_cell(cal.base)
+    quarter = timedelta(minutes=CELL_MINUTES)
+    scores = spec.scores
     ranked = sorted(
-        (a for a in allowed if a >= earliest), key=lambda a: (-score.get(a, -math.inf), a)
+        (a for a in allowed if a >= earliest),
+        key=lambda a: (-scores.get(first + a * quarter, -math.inf), a),
     )
 
     # Bookings wanted per period: what the counted ones leave of `times`, in proportion to
@@ -588,8 +583,7 @@ def _habit(spec: HabitSpec, owner: int, data: PlanInput, cal: _Calendar, earlies
         owner,
         cells,
         allowed,
-        [(a, day_of(a), period_of(day_of(a))) for a in ranked],
-        day_of,
+        [(a, allowed[a], period_of(allowed[a])) for a in ranked],
         period_of,
         target,
     )
