@@ -15,7 +15,7 @@ from graphql_api.reads import user_habits
 from graphql_api.recommend.ranking import slot_scores
 from graphql_api.scheduling.slots import windows_for
 from loaders.base import find_all
-from models import Calendar, Event, Habit
+from models import Event, Habit
 from models.base import ref
 
 if TYPE_CHECKING:
@@ -34,10 +34,7 @@ class HabitInput:
 
 
 async def habit_input(
-    ctx: Context,
-    calendars: list[Calendar],
-    busy: list[tuple[datetime, datetime]],
-    until: datetime,
+    ctx: Context, busy: list[tuple[datetime, datetime]], until: datetime
 ) -> HabitInput:
     """The user's active auto-scheduled habits as the planner sees them (`busy`: the time
     no task block or booking holds)."""
@@ -64,7 +61,7 @@ async def habit_input(
             found.events[ref(event)] = event
         else:  # booked by hand, or past: it counts toward its period
             counted.setdefault(event.habit_id, []).append(event.start_time)
-    scores = await asyncio.gather(*(slot_scores(ctx, h, calendars, busy, until) for h in habits))
+    scores = await asyncio.gather(*(slot_scores(ctx, h, busy, until) for h in habits))
     hours = [(w.weekday, w.start, w.end) for w in ctx.viewer.working_hours]
     for rank, (habit, scored) in enumerate(zip(habits, scores, strict=True)):
         windows = windows_for(

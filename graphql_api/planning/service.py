@@ -145,7 +145,7 @@ async def _replan(ctx: Context) -> Replanned:
         if e.busy and e.status != "CANCELLED" and e.task_id is None and not e.planned
     ]
     until = now + timedelta(days=settings.plan_horizon_days)
-    habits = await habit_input(ctx, calendars, busy, until)
+    habits = await habit_input(ctx, busy, until)
     specs, future = specs_of(tasks, booked, now)
     # A block on another calendar than its task's (the task moved) is booked again there.
     homes = _homes(calendars, tasks)
