@@ -1,5 +1,6 @@
-"""Re-planning a user: their tasks, calendar and booked blocks read, the planner run, its
-changes written as events (blocks) and told to the user's subscribers.
+"""Re-planning a user: their tasks, calendar and booked blocks read (and their
+auto-scheduled habits: `bookings`), the planner run, its changes written as events (blocks,
+bookings) and told to the user's subscribers.
 
 Runs in the worker (`plan_user`, queued by `graphql_api.replans`) and in the task mutations, whose
 answers show the task already planned; one run per user at a time (`plan_lock`).
