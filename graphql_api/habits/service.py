@@ -113,15 +113,22 @@ def bookable(ctx: Context, minutes: int, windows: list[PreferredWindow]) -> None
 
 async def unbook(ctx: Context, habit_id: Ref) -> None:
     """The planner's bookings of the habit not yet started go; those under way or past stay,
-    as history (and as bookings of the habit)."""
+    as history (and as bookings of the habit), no longer the planner's to move."""
     owner = {"userId": ctx.user_id}
     booked = await find_all(Event, {**owner, "habitId": habit_id, "planned": True})
     future = [e for e in booked if e.start_time >= ctx.now]
+    kept = [e for e in booked if e.start_time < ctx.now]
     if future:
         await Event.get_pymongo_collection().delete_many(
             {**owner, "_id": {"$in": [e.id for e in future]}}
         )
-        await calendars_changed(ctx, *sorted({e.calendar_id for e in future}))
+    if kept:
+        await Event.get_pymongo_collection().update_many(
+            {**owner, "_id": {"$in": [e.id for e in kept]}},
+            {"$set": {"planned": False}, "$inc": {"rev": 1}},
+        )
+    if booked:
+        await calendars_changed(ctx, *sorted({e.calendar_id for e in booked}))
 
 
 async def goal_reference(
