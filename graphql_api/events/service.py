@@ -27,7 +27,7 @@ from graphql_api.relay import Connection, page_size, paginate, ref_of
 from graphql_api.replans import request_replan
 from loaders.base import find_all
 from models import Calendar, Event
-from models.base import Ref, apply_change, ref
+from models.base import Ref, apply_change, matching, ref
 from models.event import overlapping
 
 if TYPE_CHECKING:
@@ -326,7 +326,7 @@ async def _exceptions(ctx: Context, calendar_id: Ref) -> dict[str, set[str]]:
     async def load() -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         async for row in Event.get_pymongo_collection().find(
-            {"userId": ctx.user_id, "calendarId": calendar_id, "instance": {"$ne": ""}},
+            matching({"userId": ctx.user_id, "calendarId": calendar_id, "instance": {"$ne": ""}}),
             {"externalId": 1, "instance": 1},
         ):
             found.setdefault(row["externalId"], []).append(row["instance"])

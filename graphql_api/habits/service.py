@@ -16,7 +16,7 @@ from graphql_api.relay import ref_of
 from graphql_api.replans import request_replan
 from loaders.base import find_all
 from models import CheckIn, Event, Frequency, Habit, PreferredWindow
-from models.base import Ref, as_stored, ref, save_changes
+from models.base import Ref, as_stored, matching, ref, save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -115,7 +115,7 @@ async def unbook(ctx: Context, habit_id: Ref) -> None:
     """The planner's bookings of the habit not yet started go; those under way or past stay,
     as history (and as bookings of the habit), no longer the planner's to move."""
     owner = {"userId": ctx.user_id}
-    booked = await find_all(Event, {**owner, "habitId": habit_id, "planned": True})
+    booked = await find_all(Event, matching({**owner, "habitId": habit_id, "planned": True}))
     future = [e for e in booked if e.start_time >= ctx.now]
     kept = [e for e in booked if e.start_time < ctx.now]
     if future:
@@ -256,7 +256,7 @@ async def check_in(
     # The owner is in the filter too: the shard key of a sharded `check_ins`, and the
     # index the lookup goes through (deploy/SCALING.md).
     await CheckIn.get_pymongo_collection().replace_one(
-        {"userId": ctx.user_id, "habitId": check_in.habit_id, "date": iso_day},
+        matching({"userId": ctx.user_id, "habitId": check_in.habit_id, "date": iso_day}),
         replacement,
         upsert=True,
     )
@@ -266,7 +266,7 @@ async def check_in(
 
 async def clear_check_in(ctx: Context, habit: Habit, day: date) -> bool:
     result = await CheckIn.get_pymongo_collection().delete_one(
-        {"habitId": ref(habit), "date": day.isoformat(), "userId": ctx.user_id}
+        matching({"habitId": ref(habit), "date": day.isoformat(), "userId": ctx.user_id})
     )
     await habit_changed(ctx, habit)
     return result.deleted_count > 0

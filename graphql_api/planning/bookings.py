@@ -16,7 +16,7 @@ from graphql_api.recommend.ranking import slot_scores
 from graphql_api.scheduling.slots import windows_for
 from loaders.base import find_all
 from models import Event, Habit
-from models.base import ref
+from models.base import matching, ref
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -47,7 +47,13 @@ async def habit_input(
     now, ids = ctx.now, [ref(h) for h in habits]
     events = await find_all(
         Event,
-        {"userId": ctx.user_id, "habitId": {"$in": ids}, "endTime": {"$gt": now - COUNTED_SINCE}},
+        matching(
+            {
+                "userId": ctx.user_id,
+                "habitId": {"$in": ids},
+                "endTime": {"$gt": now - COUNTED_SINCE},
+            }
+        ),
     )
     found = HabitInput(habits)
     counted: dict[str, list[datetime]] = {}

@@ -12,6 +12,7 @@ from graphql_api.planning.service import replan
 from graphql_api.replans import reasons_key, request_replan
 from loaders import create_loaders
 from models import Habit, Task, User
+from models.base import matching
 
 if TYPE_CHECKING:
     from graphql_api.lifespan import AppState
@@ -55,7 +56,7 @@ async def roll_horizon(state: AppState) -> int:
     moves on a day)."""
     tasks = await Task.get_pymongo_collection().distinct("userId", {"status": "OPEN"})
     habits = await Habit.get_pymongo_collection().distinct(
-        "userId", {"autoSchedule": True, "isActive": True}
+        "userId", matching({"autoSchedule": True, "isActive": True})
     )
     users = sorted({*tasks, *habits})
     for user_id in users:

@@ -27,7 +27,7 @@ from graphql_api.redis_clients import held_if_possible
 from graphql_api.scheduling.slots import windows_for
 from loaders.base import find_all
 from models import Calendar, Event, Task
-from models.base import ref, save_changes
+from models.base import matching, ref, save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -132,11 +132,11 @@ def update_of(done: Replanned, reason: str, now: datetime) -> dict[str, Any]:
 async def _replan(ctx: Context) -> Replanned:
     settings, user, now = ctx.settings, ctx.viewer, ctx.now
     owner = {"userId": ctx.user_id}
-    tasks = await find_all(Task, {**owner, "status": "OPEN"})
+    tasks = await find_all(Task, matching({**owner, "status": "OPEN"}))
     if not tasks and not any(h.auto_schedule and h.is_active for h in await user_habits(ctx)):
         return Replanned(Plan())  # nothing to plan (a calendar change of a user without tasks)
     ids = [ref(t) for t in tasks]
-    booked = await find_all(Event, {**owner, "taskId": {"$in": ids}}) if ids else []
+    booked = await find_all(Event, matching({**owner, "taskId": {"$in": ids}})) if ids else []
     end = horizon_end(now, tasks, settings.plan_horizon_days, settings.plan_max_days)
     calendars = await user_calendars(ctx)
     events = await events_between(ctx, [ref(c) for c in calendars], now, end)
