@@ -27,7 +27,7 @@ from graphql_api.relay import Connection, page_size, paginate, ref_of
 from graphql_api.replans import request_replan
 from loaders.base import find_all
 from models import Calendar, Event
-from models.base import Ref, apply_change, ref
+from models.base import Ref, apply_change, matching, ref
 from models.event import overlapping
 
 if TYPE_CHECKING:
@@ -294,7 +294,8 @@ async def events_between(
     ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
 ) -> list[Event]:
     """The events of these calendars overlapping [start, end), cancelled ones left out,
-    recurring series expanded into their instances."""
+    recurring series expanded into their instances. Read-only: they may be shared with
+    other requests of this process (copy one before changing it)."""
     stored = await _stored_between(ctx, calendar_ids, start, end)
     series = {e.calendar_id for e in stored if e.recurrence}
     zones = {ref(c): c.timezone for c in await user_calendars(ctx)} if series else {}
@@ -326,7 +327,7 @@ async def _exceptions(ctx: Context, calendar_id: Ref) -> dict[str, set[str]]:
     async def load() -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         async for row in Event.get_pymongo_collection().find(
-            {"userId": ctx.user_id, "calendarId": calendar_id, "instance": {"$ne": ""}},
+            matching({"userId": ctx.user_id, "calendarId": calendar_id, "instance": {"$ne": ""}}),
             {"externalId": 1, "instance": 1},
         ):
             found.setdefault(row["externalId"], []).append(row["instance"])
@@ -358,7 +359,9 @@ async def _stored_between(
     )
     if any(t is None for t in tokens.values()):
         return await _query_events(ctx, calendar_ids, start, end)
-    codec = codecs.documents(Event)
+    # Every reader of events_between only reads them (pages, busy time, bookings):
+    # the decoded days are shared, not copied.
+    codec = codecs.documents(Event, read_only=True)
     keys = {
         (c, day): ctx.cache.key(f"events:{c}:{day}", tokens[c] or [])
         for c in calendar_ids

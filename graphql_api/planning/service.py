@@ -1,5 +1,6 @@
-"""Re-planning a user: their tasks, calendar and booked blocks read, the planner run, its
-changes written as events (blocks) and told to the user's subscribers.
+"""Re-planning a user: their tasks, calendar and booked blocks read (and their
+auto-scheduled habits: `bookings`), the planner run, its changes written as events (blocks,
+bookings) and told to the user's subscribers.
 
 Runs in the worker (`plan_user`, queued by `graphql_api.replans`) and in the task mutations, whose
 answers show the task already planned; one run per user at a time (`plan_lock`).
@@ -12,19 +13,21 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from graphql_api.changes import calendars_changed
 from graphql_api.events.service import events_between
 from graphql_api.planning import updates
+from graphql_api.planning.bookings import apply_bookings, habit_input
 from graphql_api.planning.planner import Block, Plan, PlanInput, TaskSpec, plan
-from graphql_api.reads import user_calendars
+from graphql_api.reads import user_calendars, user_habits
 from graphql_api.redis_clients import held_if_possible
 from graphql_api.scheduling.slots import windows_for
 from loaders.base import find_all
 from models import Calendar, Event, Task
-from models.base import ref, save_changes
+from models.base import matching, ref, save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -44,6 +47,7 @@ class Replanned:
     plan: Plan
     tasks: list[Task] = field(default_factory=list)
     changed: bool = False
+    habits: list[str] = field(default_factory=list)  # those whose bookings changed
 
 
 @asynccontextmanager
@@ -121,26 +125,28 @@ def update_of(done: Replanned, reason: str, now: datetime) -> dict[str, Any]:
             }
             for task in done.tasks
         ],
-        "habits": [],
+        "habits": done.habits,
     }
 
 
 async def _replan(ctx: Context) -> Replanned:
     settings, user, now = ctx.settings, ctx.viewer, ctx.now
     owner = {"userId": ctx.user_id}
-    tasks = await find_all(Task, {**owner, "status": "OPEN"})
-    if not tasks:  # nothing to plan (a calendar change of a user without tasks)
-        return Replanned(Plan())
+    tasks = await find_all(Task, matching({**owner, "status": "OPEN"}))
+    if not tasks and not any(h.auto_schedule and h.is_active for h in await user_habits(ctx)):
+        return Replanned(Plan())  # nothing to plan (a calendar change of a user without tasks)
     ids = [ref(t) for t in tasks]
-    booked = await find_all(Event, {**owner, "taskId": {"$in": ids}}) if ids else []
+    booked = await find_all(Event, matching({**owner, "taskId": {"$in": ids}})) if ids else []
     end = horizon_end(now, tasks, settings.plan_horizon_days, settings.plan_max_days)
     calendars = await user_calendars(ctx)
     events = await events_between(ctx, [ref(c) for c in calendars], now, end)
     busy = [
         (e.start_time, e.end_time)
         for e in events
-        if e.busy and e.status != "CANCELLED" and e.task_id is None
+        if e.busy and e.status != "CANCELLED" and e.task_id is None and not e.planned
     ]
+    until = now + timedelta(days=settings.plan_horizon_days)
+    habits = await habit_input(ctx, busy, until)
     specs, future = specs_of(tasks, booked, now)
     # A block on another calendar than its task's (the task moved) is booked again there.
     homes = _homes(calendars, tasks)
@@ -160,6 +166,9 @@ async def _replan(ctx: Context) -> Replanned:
             tasks=specs,
             blocks=future,
             notice=timedelta(minutes=settings.schedule_min_notice_min),
+            habits=habits.specs,
+            bookings=habits.bookings,
+            habits_until=until,
         )
     )
     result.remove.extend(elsewhere)
@@ -193,11 +202,20 @@ async def _replan(ctx: Context) -> Replanned:
         if task.at_risk != risky:
             await save_changes(task, owner, at_risk=risky)
             changed = True
+    habit_calendars, rebooked = await apply_bookings(
+        ctx, habits, result, partial(_home, ctx, calendars)
+    )
+    touched |= habit_calendars
     if touched:
         await calendars_changed(ctx, *sorted(touched))
     if changed:
         await ctx.cache.bump("tasks")
-    return Replanned(result, tasks, changed)
+    return Replanned(result, tasks, changed or bool(rebooked), rebooked)
+
+
+async def _home(ctx: Context, calendars: list[Calendar]) -> str:
+    """Where new bookings of habits go: the primary LOCAL calendar (made on first need)."""
+    return ref(await primary_local(ctx, calendars))
 
 
 def _homes(calendars: list[Calendar], tasks: Sequence[Task]) -> dict[str, str]:
