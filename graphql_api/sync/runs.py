@@ -19,7 +19,7 @@ from graphql_api.sync import channels, engine, status
 from graphql_api.sync.providers import provider_for
 from graphql_api.sync.providers.base import ProviderRefused
 from models import Calendar, Event, SyncRun, SyncState
-from models.base import apply_change, ref, save_changes
+from models.base import apply_change, matching, ref, save_changes
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ async def request_sync(
 ) -> SyncRun:
     """A queued run of this calendar: the one already waiting, if any, else a new one."""
     waiting = await SyncRun.find_one(
-        {"userId": calendar.user_id, "calendarId": ref(calendar), "status": "QUEUED"}
+        matching({"userId": calendar.user_id, "calendarId": ref(calendar), "status": "QUEUED"})
     )
     if waiting is not None:
         if full and not waiting.full:
@@ -217,7 +217,7 @@ async def _event_count(calendar: Calendar, run: SyncRun) -> int:
     # number as count_documents, whose $group stage the embedded Mongo-wire server
     # runs over every event of every user.
     ids = Event.get_pymongo_collection().find(
-        {"userId": calendar.user_id, "calendarId": ref(calendar)}, {"_id": 1}
+        matching({"userId": calendar.user_id, "calendarId": ref(calendar)}), {"_id": 1}
     )
     return len(await ids.to_list())
 
