@@ -60,6 +60,7 @@ class Scenario:
     name: str
     env: dict[str, str]
     warm: bool  # one pass first, not measured, so that caches are warm
+    only: str | None = None  # the mix's operation alone (--per-op)
 
 
 SCENARIOS = [
@@ -73,6 +74,9 @@ SCENARIOS = [
     ),
     Scenario("mix", "the load mix, cache on", {}, warm=False),
 ]
+# With --per-op: each operation of the mix alone (cache on, its own variables), to
+# see which of them the mix's CPU per request comes from.
+PER_OP = [Scenario(f"op-{op}", f"the mix's {op} alone", {}, warm=False, only=op) for op in MIX]
 
 
 @dataclass
@@ -85,9 +89,11 @@ class User:
     created: int = 0
 
 
-def mix_request(user: User, rng: random.Random) -> tuple[str, dict[str, Any]]:  # noqa: PLR0911
+def mix_request(  # noqa: PLR0911
+    user: User, rng: random.Random, only: str | None = None
+) -> tuple[str, dict[str, Any]]:
     """One operation of the load mix with the variables bench.load's users send."""
-    op = rng.choices(list(MIX), list(MIX.values()))[0]
+    op = only or rng.choices(list(MIX), list(MIX.values()))[0]
     zone = ZoneInfo(ZONE)
     today = datetime.now(zone).date()
     if op == "Dashboard":
@@ -228,7 +234,7 @@ async def drive(
         elif scenario.name.startswith("Dashboard"):
             plan.append((user, operation("Dashboard"), {"range": this_week()}))
         else:
-            op, variables = mix_request(user, rng)
+            op, variables = mix_request(user, rng, scenario.only)
             plan.append((user, operation(op), variables))
     failed = 0
     queue = iter(plan)
@@ -257,8 +263,8 @@ def measure(
 ) -> list[Reading]:
     readings = []
     database = stack.database(f"cpu_{version}")
-    for n, scenario in enumerate(SCENARIOS):
-        if args.only and scenario.key not in args.only:
+    for n, scenario in enumerate(SCENARIOS + (PER_OP if args.per_op else [])):
+        if args.only and scenario.key not in args.only and not scenario.only:
             continue
         prefix = f"cpu-{version}-{n}:"
         with serving(stack, database, prefix, scenario.env, code) as (url, server):
@@ -291,7 +297,8 @@ def measure(
                 spy.wait(timeout=60)
             per = {k: 1000 * (after[k] - before[k]) / max(1, answered) for k in procs}
             reading = Reading(scenario.name, version, answered, failed, seconds, per)
-            print(f"{version:>6} {scenario.name:<50} {per['API']:6.2f} ms API/request")
+            api, db = per["API"], per["nx-27017"]
+            print(f"{version:>6} {scenario.name:<50} {api:6.2f} API, {db:6.2f} nx-27017 ms/request")
             readings.append(reading)
     return readings
 
@@ -327,7 +334,7 @@ def report(readings: list[Reading], args: argparse.Namespace, command: str) -> s
         "| run | code | API | nx-27017 | redis-server | requests | failed | req/s |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    measured = [s for s in SCENARIOS if any(r.scenario == s.name for r in readings)]
+    measured = [s for s in SCENARIOS + PER_OP if any(r.scenario == s.name for r in readings)]
     for scenario in measured:
         for version in versions:
             r = next(x for x in readings if x.scenario == scenario.name and x.version == version)
@@ -357,6 +364,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--before", help="a commit to measure beside this checkout")
     parser.add_argument("--profile", type=Path, help="py-spy profiles of this checkout's runs")
+    parser.add_argument("--per-op", action="store_true", help="each mix operation alone too")
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
     parser.add_argument(
         "--only",

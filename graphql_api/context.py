@@ -26,6 +26,7 @@ from graphql_api.state import AppState
 from loaders import Loaders, create_loaders
 from loaders.base import find_all
 from models import User
+from models.base import matching
 
 T = TypeVar("T")
 # MONGO_SECONDARY_READS: the lists queries may read from a replica set's secondaries
@@ -170,7 +171,7 @@ class Context:
                 collection = collection.with_options(
                     read_preference=ReadPreference.SECONDARY_PREFERRED
                 )
-            return await find_all(model, {"userId": self.user_id}, collection)
+            return await find_all(model, matching({"userId": self.user_id}), collection)
 
         async def cached() -> list[D]:
             return await self.cache.cached(scope, [scope], ttl_s, load, codecs.documents(model))

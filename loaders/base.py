@@ -17,7 +17,7 @@ from bson import ObjectId
 from prometheus_client import Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 
-from models.base import Ref
+from models.base import Ref, matching
 
 D = TypeVar("D", bound=Document)
 K = TypeVar("K", bound=Hashable)
@@ -69,7 +69,8 @@ class ByIdLoader(UserScopedLoader[Ref, D | None], Generic[D]):
 
     async def load_batch(self, keys: list[Ref]) -> list[D | None]:
         ids = [ObjectId(k) for k in set(keys) if ObjectId.is_valid(k)]
-        docs = await find_all(self.document, {"_id": {"$in": ids}, "userId": self.user_id})
+        query = matching({"_id": {"$in": ids}, "userId": self.user_id})
+        docs = await find_all(self.document, query)
         by_id: dict[str, Any] = {str(doc.id): doc for doc in docs}
         return [by_id.get(key) for key in keys]
 
@@ -88,7 +89,7 @@ class ByParentLoader(UserScopedLoader[Ref, list[D]], Generic[D]):
 
     async def load_batch(self, keys: list[Ref]) -> list[list[D]]:
         docs: list[Any] = await find_all(
-            self.document, {self.field: {"$in": list(set(keys))}, "userId": self.user_id}
+            self.document, matching({self.field: {"$in": list(set(keys))}, "userId": self.user_id})
         )
         grouped: dict[Ref, list[Any]] = defaultdict(list)
         for doc in sorted(docs, key=lambda d: (getattr(d, self.order_by), d.id)):

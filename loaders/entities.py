@@ -4,7 +4,7 @@ from collections import defaultdict
 
 from loaders.base import BATCH_SIZE, ByIdLoader, ByParentLoader, UserScopedLoader
 from models import CheckIn, CheckInEntry, Event, Goal, GoalProgress, Habit, Task
-from models.base import Ref
+from models.base import Ref, matching
 
 
 class GoalByIdLoader(ByIdLoader[Goal]):
@@ -37,7 +37,7 @@ class CheckInsByHabitLoader(UserScopedLoader[Ref, list[CheckInEntry]]):
 
     async def load_batch(self, keys: list[Ref]) -> list[list[CheckInEntry]]:
         cursor = CheckIn.get_pymongo_collection().find(
-            {"habitId": {"$in": list(set(keys))}, "userId": self.user_id},
+            matching({"habitId": {"$in": list(set(keys))}, "userId": self.user_id}),
             {"habitId": 1, "date": 1, "status": 1, "value": 1, "_id": 0},
             batch_size=BATCH_SIZE,
         )
@@ -62,7 +62,7 @@ class ProgressTotalByGoalLoader(UserScopedLoader[Ref, float]):
         # A find of two small fields rather than a $group: the same one round
         # trip, and it runs unchanged on the Mongo-wire test server.
         cursor = GoalProgress.get_pymongo_collection().find(
-            {"goalId": {"$in": list(set(keys))}, "userId": self.user_id},
+            matching({"goalId": {"$in": list(set(keys))}, "userId": self.user_id}),
             {"goalId": 1, "value": 1, "_id": 0},
             batch_size=BATCH_SIZE,
         )

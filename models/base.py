@@ -54,6 +54,22 @@ def ref(doc: Document) -> Ref:
     return str(doc.id)
 
 
+def matching(query: dict[str, Any]) -> dict[str, Any]:
+    """The same filter with each plain value matched through an explicit `$eq`.
+
+    On MongoDB `{"f": v}` and `{"f": {"$eq": v}}` are one filter (both also match an
+    array holding `v`). The embedded Mongo-wire server plans a bare value as "equal
+    to, or an array containing", which no index serves once the filter has another
+    condition: a loader's `{"habitId": {"$in": ...}, "userId": u}` scanned every
+    check-in of every user (47 ms at 56,000 check-ins; 2.7 ms with `$eq`). Values
+    that are already operator documents are left alone. For scalar fields (ids,
+    dates, names): that server's `$eq` does not look inside arrays."""
+    return {
+        key: value if key.startswith("$") or isinstance(value, dict) else {"$eq": value}
+        for key, value in query.items()
+    }
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -83,8 +83,5 @@ class Event(Revised):
 
 def overlapping(user_id: str, start: datetime, end: datetime) -> dict[str, Any]:
     """The filter of a user's events that overlap [start, end), for the
-    {userId, startTime, endTime} index. The owner is matched with an explicit `$eq`:
-    the same filter on MongoDB, while beside a date range the embedded Mongo-wire
-    server plans a bare value as "equal to, or an array containing", which no index
-    serves."""
+    {userId, startTime, endTime} index (the owner through `$eq`: see `matching`)."""
     return {"userId": {"$eq": user_id}, "startTime": {"$lt": end}, "endTime": {"$gt": start}}

@@ -27,7 +27,7 @@ from graphql_api.relay import Connection, page_size, paginate, ref_of
 from graphql_api.replans import request_replan
 from loaders.base import BATCH_SIZE, find_all
 from models import Calendar, Event
-from models.base import Ref, apply_change, ref
+from models.base import Ref, apply_change, matching, ref
 from models.event import overlapping
 
 if TYPE_CHECKING:
@@ -311,12 +311,14 @@ async def busy_between(
     they come: only series are built as documents (to be expanded). Uncached: the planner
     caches it under the user's busy scope (graphql_api.replans.BUSY_SCOPE)."""
     wanted = set(calendar_ids)
-    query = {
-        **overlapping(ctx.user_id, start, end),
-        "status": {"$ne": "CANCELLED"},
-        "busy": {"$ne": False},
-        "taskId": None,  # no task: not one of the planner's blocks
-    }
+    query = matching(
+        {
+            **overlapping(ctx.user_id, start, end),
+            "status": {"$ne": "CANCELLED"},
+            "busy": {"$ne": False},
+            "taskId": None,  # no task: not one of the planner's blocks
+        }
+    )
     # Whole rows: a projection costs the embedded Mongo-wire server more than it saves
     # (it copies each document to cut it down).
     rows = await Event.get_pymongo_collection().find(query, batch_size=BATCH_SIZE).to_list()
@@ -355,7 +357,7 @@ async def _exceptions(ctx: Context, calendar_id: Ref) -> dict[str, set[str]]:
     async def load() -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}
         async for row in Event.get_pymongo_collection().find(
-            {"userId": ctx.user_id, "calendarId": calendar_id, "instance": {"$ne": ""}},
+            matching({"userId": ctx.user_id, "calendarId": calendar_id, "instance": {"$ne": ""}}),
             {"externalId": 1, "instance": 1},
         ):
             found.setdefault(row["externalId"], []).append(row["instance"])

@@ -14,7 +14,7 @@ from graphql_api.habits.loop import habit_stats as loop_stats
 from graphql_api.reads import goal_of, user_habits
 from graphql_api.relay import ref_of
 from models import CheckIn, Event, Frequency, Habit, PreferredWindow
-from models.base import Ref, as_stored, ref, save_changes
+from models.base import Ref, as_stored, matching, ref, save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -175,7 +175,7 @@ async def check_in(
     # The owner is in the filter too: the shard key of a sharded `check_ins`, and the
     # index the lookup goes through (deploy/SCALING.md).
     await CheckIn.get_pymongo_collection().replace_one(
-        {"userId": ctx.user_id, "habitId": check_in.habit_id, "date": iso_day},
+        matching({"userId": ctx.user_id, "habitId": check_in.habit_id, "date": iso_day}),
         replacement,
         upsert=True,
     )
@@ -185,7 +185,7 @@ async def check_in(
 
 async def clear_check_in(ctx: Context, habit: Habit, day: date) -> bool:
     result = await CheckIn.get_pymongo_collection().delete_one(
-        {"habitId": ref(habit), "date": day.isoformat(), "userId": ctx.user_id}
+        matching({"habitId": ref(habit), "date": day.isoformat(), "userId": ctx.user_id})
     )
     await habit_changed(ctx, habit)
     return result.deleted_count > 0

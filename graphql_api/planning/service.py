@@ -27,7 +27,7 @@ from graphql_api.replans import BUSY_SCOPE
 from graphql_api.scheduling.slots import windows_for
 from loaders.base import BATCH_SIZE, find_all
 from models import Calendar, Event, Task
-from models.base import Ref, ref, save_changes
+from models.base import Ref, matching, ref, save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -169,7 +169,7 @@ async def busy_time(
 async def _blocks(ctx: Context, task_ids: list[Ref]) -> list[dict[str, Any]]:
     """The tasks' blocks as stored rows (the run needs five fields of each, and builds a
     document only for the answer's task: see `Replanned.blocks_of`)."""
-    query = {"userId": ctx.user_id, "taskId": {"$in": task_ids}}
+    query = matching({"userId": ctx.user_id, "taskId": {"$in": task_ids}})
     rows: list[dict[str, Any]] = await (
         Event.get_pymongo_collection().find(query, batch_size=BATCH_SIZE).to_list()
     )
@@ -180,7 +180,7 @@ async def _replan(ctx: Context) -> Replanned:
     settings, user, now = ctx.settings, ctx.viewer, ctx.now
     owner = {"userId": ctx.user_id}
     tasks, calendars = await asyncio.gather(
-        find_all(Task, {**owner, "status": "OPEN"}), user_calendars(ctx)
+        find_all(Task, matching({**owner, "status": "OPEN"})), user_calendars(ctx)
     )
     if not tasks:  # nothing to plan (a calendar change of a user without tasks)
         return Replanned(Plan())

@@ -44,7 +44,7 @@ from graphql_api.recommend.model import MODELS_SCOPE, Ranker
 from graphql_api.relay import ref_of
 from graphql_api.scheduling.slots import STEP, free_slots
 from models import Calendar, Event, Feedback, Habit
-from models.base import ref
+from models.base import matching, ref
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -236,9 +236,9 @@ async def _record(ctx: Context, habit: Habit, calendars: list[Calendar]) -> Habi
 
     async def load() -> HabitRecord:
         booked, check_ins, feedback = await asyncio.gather(
-            Event.find({"userId": ctx.user_id, "habitId": ref(habit)}).to_list(),
+            Event.find(matching({"userId": ctx.user_id, "habitId": ref(habit)})).to_list(),
             ctx.loaders.check_ins_by_habit.load(ref(habit)),
-            Feedback.find({"userId": ctx.user_id, "habitId": ref(habit)}).to_list(),
+            Feedback.find(matching({"userId": ctx.user_id, "habitId": ref(habit)})).to_list(),
         )
         return HabitRecord.of(ctx.zone, booked, check_ins, feedback)
 

@@ -32,7 +32,7 @@ from graphql_api.sync.providers.base import (
     key_digest,
 )
 from models import Calendar, Event
-from models.base import as_stored, ref, save_changes
+from models.base import as_stored, matching, ref, save_changes
 
 log = logging.getLogger(__name__)
 TITLE_MAX, DESCRIPTION_MAX, LOCATION_MAX = 200, 5000, 500
@@ -130,10 +130,10 @@ class Applier:
         """The calendar's events, named with their owner: every filter of the sync goes
         to the owner's shard of a sharded `events`, through the (userId, calendarId)
         index."""
-        return {"userId": self.calendar.user_id, "calendarId": ref(self.calendar)}
+        return matching({"userId": self.calendar.user_id, "calendarId": ref(self.calendar)})
 
     def _key(self, external_id: str, instance: str) -> dict[str, Any]:
-        return {**self._mine(), "externalId": external_id, "instance": instance}
+        return {**self._mine(), **matching({"externalId": external_id, "instance": instance})}
 
     async def apply(self, page: Page) -> None:
         if page.total is not None:

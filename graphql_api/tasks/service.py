@@ -15,7 +15,7 @@ from graphql_api.relay import ref_of
 from graphql_api.replans import request_replan
 from loaders.base import find_all
 from models import Event, Task
-from models.base import Ref, apply_change, ref
+from models.base import Ref, apply_change, matching, ref
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -209,7 +209,7 @@ async def list_tasks(ctx: Context, status: str | None) -> list[Task]:
     query: dict[str, Any] = {"userId": ctx.user_id}
     if status is not None:
         query["status"] = status
-    tasks = await find_all(Task, query)
+    tasks = await find_all(Task, matching(query))
     tasks.sort(key=task_key)
     return tasks
 
