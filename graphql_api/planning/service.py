@@ -248,7 +248,7 @@ async def _replan(ctx: Context) -> Replanned:
         await blocks_changed(ctx, *sorted(touched))
     if changed:
         await ctx.cache.bump("tasks")
-    return Replanned(result, tasks, changed, stored, gone, new)
+    return Replanned(result, tasks, changed, stored=stored, removed=gone, added=new)
 
 
 def _homes(calendars: list[Calendar], tasks: Sequence[Task]) -> dict[str, str]:
