@@ -254,6 +254,19 @@ async def drive(
     return requests - failed, failed
 
 
+COUNTED = ("cache_requests_total", "mongo_commands_total", "graphql_errors_total")
+
+
+def counters(url: str) -> dict[str, float]:
+    """The server's cache lookups, Mongo commands and errors so far, from /metrics."""
+    found = {}
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        if line.startswith(COUNTED):
+            name, _, value = line.rpartition(" ")
+            found[name] = float(value)
+    return found
+
+
 def measure(
     stack: Stack,
     version: str,
@@ -263,8 +276,10 @@ def measure(
 ) -> list[Reading]:
     readings = []
     database = stack.database(f"cpu_{version}")
-    for n, scenario in enumerate(SCENARIOS + (PER_OP if args.per_op else [])):
-        if args.only and scenario.key not in args.only and not scenario.only:
+    for n, scenario in enumerate(SCENARIOS + PER_OP):
+        if scenario.only and not args.per_op and scenario.key not in (args.only or ()):
+            continue  # an operation alone: with --per-op, or named in --only
+        if args.only and scenario.key not in args.only and not (scenario.only and args.per_op):
             continue
         prefix = f"cpu-{version}-{n}:"
         with serving(stack, database, prefix, scenario.env, code) as (url, server):
@@ -285,6 +300,7 @@ def measure(
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
+            counted = counters(url)
             before = {name: p.cpu_seconds() for name, p in procs.items()}
             started = time.monotonic()
             answered, failed = asyncio.run(
@@ -298,6 +314,10 @@ def measure(
             per = {k: 1000 * (after[k] - before[k]) / max(1, answered) for k in procs}
             reading = Reading(scenario.name, version, answered, failed, seconds, per)
             api, db = per["API"], per["nx-27017"]
+            if args.counters:
+                for name, value in sorted(counters(url).items()):
+                    if (moved := value - counted.get(name, 0.0)) > 0:
+                        print(f"        {name}: {moved / max(1, answered):.3f} per request")
             print(f"{version:>6} {scenario.name:<50} {api:6.2f} API, {db:6.2f} nx-27017 ms/request")
             readings.append(reading)
     return readings
@@ -365,11 +385,14 @@ def main() -> None:
     parser.add_argument("--before", help="a commit to measure beside this checkout")
     parser.add_argument("--profile", type=Path, help="py-spy profiles of this checkout's runs")
     parser.add_argument("--per-op", action="store_true", help="each mix operation alone too")
+    parser.add_argument(
+        "--counters", action="store_true", help="cache lookups and Mongo commands per request"
+    )
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
     parser.add_argument(
         "--only",
         type=lambda text: text.split(","),
-        help=f"some of the runs: {','.join(s.key for s in SCENARIOS)}",
+        help=f"some of the runs: {','.join(s.key for s in SCENARIOS + PER_OP)}",
     )
     args = parser.parse_args()
     if args.profile:

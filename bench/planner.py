@@ -2,14 +2,19 @@
 
     .venv/bin/python -m bench.planner [--runs 200] [--api-samples 60]
 
-1. The core (graphql_api.planning.planner.plan) for a user with 50 tasks over a 14-day
-   horizon around 200 busy events: a first plan, a re-plan of the unchanged input, and a
-   re-plan after one more meeting; p50/p95 over `--runs` random users.
+1. The core (graphql_api.planning.planner.plan) for a user with 50 tasks and 10
+   auto-scheduled habits over a 14-day horizon around 200 busy events (and the same users
+   without the habits, in the same run): a first plan, a re-plan of the unchanged input,
+   and re-plans after one more meeting over a block or a booking; p50/p95 over `--runs`
+   random users.
 2. Plan quality against a simple earliest-due-first baseline (every task the same
    priority, planned from scratch at every change): tasks at risk, P1 tasks at risk,
    minutes booked before their due, and blocks moved per calendar change.
-3. `createTask` through a real server (nx-27017, redis-server) for such a user: the whole
-   answer, the task planned, p50/p95 over `--api-samples` requests.
+   The habits' bookings: how many of those their periods want are made, and how many move
+   per calendar change.
+3. `createTask` through a real server (nx-27017, redis-server) for such a user, without
+   and with the 10 habits (auto-scheduled, so each re-plan also ranks their free slots):
+   the whole answer, the task planned, p50/p95 over `--api-samples` requests.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bench.lib import backends, machine, server, token
-from graphql_api.planning.planner import Block, Plan, PlanInput, TaskSpec, plan
+from graphql_api.planning.planner import Block, Booking, HabitSpec, Plan, PlanInput, TaskSpec, plan
 from graphql_api.scheduling.slots import windows_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -72,13 +77,68 @@ def tasks(rng: random.Random, count: int = 50, longest: int = 180) -> list[TaskS
     return specs
 
 
-def scenario(seed: int, longest: int = 180) -> PlanInput:
+# Habits' windows (weekdays, local start, end), frequencies and lengths to draw from.
+HABIT_WINDOWS = [
+    [(range(1, 8), "07:00", "09:00")],  # mornings
+    [(range(1, 6), "12:00", "13:30")],  # lunch on weekdays
+    [(range(1, 8), "18:00", "21:00")],  # evenings
+    [(range(1, 6), "09:00", "17:00")],  # working hours: competing with the tasks
+    [(range(6, 8), "09:00", "12:00"), (range(1, 6), "17:00", "19:00")],
+]
+FREQUENCIES = [(1, "DAY"), (2, "WEEK"), (3, "WEEK"), (5, "WEEK"), (8, "MONTH")]
+
+
+def habits(rng: random.Random, count: int = 10) -> list[HabitSpec]:
+    """Auto-scheduled habits, each with a score for every quarter hour of the horizon (as
+    the recommender gives them: a probability)."""
+    specs = []
+    for i in range(count):
+        times, per = rng.choice(FREQUENCIES)
+        starts = (
+            NOW + timedelta(minutes=15 * q) for q in range(int(HORIZON / timedelta(minutes=15)))
+        )
+        specs.append(
+            HabitSpec(
+                id=f"h{i}",
+                minutes=rng.choice([20, 30, 30, 45, 60]),
+                times=times,
+                per=per,
+                windows=windows_for(rng.choice(HABIT_WINDOWS), []),
+                scores={at: rng.random() for at in starts},
+                rank=i,
+            )
+        )
+    return specs
+
+
+def scenario(seed: int, longest: int = 180, habit_count: int = 10) -> PlanInput:
     rng = random.Random(seed)  # noqa: S311
-    return PlanInput(NOW, NOW + HORIZON, BERLIN, OFFICE, busy_events(rng), tasks(rng, 50, longest))
+    busy, work = busy_events(rng), tasks(rng, 50, longest)
+    return PlanInput(
+        NOW,
+        NOW + HORIZON,
+        BERLIN,
+        OFFICE,
+        busy,
+        work,
+        habits=habits(rng, habit_count),
+        habits_until=NOW + HORIZON,
+    )
 
 
 def booked(result: Plan) -> list[Block]:
     return [Block(b.task_id, b.start, b.end, b.id or f"n{i}") for i, b in enumerate(result.blocks)]
+
+
+def booked_habits(result: Plan) -> list[Booking]:
+    return [
+        Booking(b.habit_id, b.start, b.end, b.id or f"m{i}") for i, b in enumerate(result.bookings)
+    ]
+
+
+def again_of(data: PlanInput, result: Plan) -> PlanInput:
+    """The plan's input once its blocks and bookings are stored."""
+    return replace(data, blocks=booked(result), bookings=booked_habits(result))
 
 
 def timed(data: PlanInput) -> tuple[float, Plan]:
@@ -104,21 +164,59 @@ def another_meeting(seed: int, data: PlanInput, result: Plan) -> tuple[datetime,
     return target.start, target.start + timedelta(minutes=30)
 
 
-def core(runs: int) -> dict[str, list[float]]:
+def meeting_over_booking(seed: int, result: Plan) -> tuple[datetime, datetime] | None:
+    """A meeting over one of the plan's habit bookings."""
+    if not result.bookings:
+        return None
+    rng = random.Random(seed + 2_000_000)  # noqa: S311
+    target = rng.choice(result.bookings)
+    return target.start, target.start + timedelta(minutes=15)
+
+
+def core(runs: int, habit_count: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {
         "first plan": [],
         "re-plan, unchanged": [],
-        "re-plan, +1 meeting": [],
+        "re-plan, +1 meeting over a block": [],
     }
+    if habit_count:
+        times["re-plan, +1 meeting over a booking"] = []
     for seed in range(runs):
-        data = scenario(seed)
+        data = scenario(seed, habit_count=habit_count)
         ms, first = timed(data)
         times["first plan"].append(ms)
-        again = replace(data, blocks=booked(first))
+        again = again_of(data, first)
         times["re-plan, unchanged"].append(timed(again)[0])
         meeting = another_meeting(seed, data, first)
-        times["re-plan, +1 meeting"].append(timed(replace(again, busy=[*data.busy, meeting]))[0])
+        over_block = replace(again, busy=[*data.busy, meeting])
+        times["re-plan, +1 meeting over a block"].append(timed(over_block)[0])
+        if habit_count and (hit := meeting_over_booking(seed, first)):
+            over_booking = replace(again, busy=[*data.busy, hit])
+            times["re-plan, +1 meeting over a booking"].append(timed(over_booking)[0])
     return times
+
+
+def habit_quality(runs: int) -> dict[str, float]:
+    """Bookings made, against the same habits on an empty calendar (what their windows and
+    periods allow), and what moves per meeting over one booking."""
+    made = want = moved_bookings = moved_blocks = changes = 0
+    for seed in range(runs):
+        data = scenario(seed)
+        first = plan(data)
+        made += len(first.bookings)
+        want += len(plan(replace(data, busy=[], tasks=[])).bookings)
+        hit = meeting_over_booking(seed, first)
+        if hit is None:
+            continue
+        after = plan(replace(again_of(data, first), busy=[*data.busy, hit]))
+        changes += 1
+        moved_bookings += len(after.remove_bookings)
+        moved_blocks += len(after.remove)
+    return {
+        "bookings made, % of those on an empty calendar": 100 * made / max(1, want),
+        "bookings moved per meeting over one booking": moved_bookings / max(1, changes),
+        "task blocks moved by it": moved_blocks / max(1, changes),
+    }
 
 
 def baseline(data: PlanInput) -> Plan:
@@ -143,9 +241,10 @@ def moved(before: Plan, after: Plan) -> int:
 
 
 def quality(runs: int, longest: int = 180) -> dict[str, dict[str, float]]:
+    """Tasks only (the baseline knows no habits)."""
     totals: dict[str, dict[str, float]] = {"planner": {}, "earliest-due-first": {}}
     for seed in range(runs):
-        data = scenario(seed, longest)
+        data = scenario(seed, longest, habit_count=0)
         ours, edf = plan(data), baseline(data)
         meeting = another_meeting(seed, data, ours)
         changed = replace(data, busy=[*data.busy, meeting])
@@ -162,8 +261,9 @@ def quality(runs: int, longest: int = 180) -> dict[str, dict[str, float]]:
     return totals
 
 
-async def create_task_latency(samples: int) -> list[float]:
-    """createTask answers for a user with 50 open tasks and 200 meetings over 14 days."""
+async def create_task_latency(samples: int, habit_count: int = 0) -> list[float]:
+    """createTask answers for a user with 50 open tasks and 200 meetings over 14 days (and
+    `habit_count` auto-scheduled habits)."""
     rng = random.Random(7)  # noqa: S311
     with backends() as (mongo_uri, redis), server(mongo_uri, redis.url) as api:
         headers = {"Authorization": f"Bearer {token('bench-planner')}"}
@@ -200,6 +300,24 @@ async def create_task_latency(samples: int) -> list[float]:
                 "mutation($i: [CreateEventInput!]!) { batchCreateEvents(inputs: $i) { id } }",
                 {"i": meetings},
             )
+            pick = random.Random(11)  # noqa: S311
+            for i in range(habit_count):
+                times_, per = pick.choice(FREQUENCIES)
+                windows = [
+                    {"weekdays": list(days), "start": start, "end": end}
+                    for days, start, end in pick.choice(HABIT_WINDOWS)
+                ]
+                habit = {
+                    "name": f"habit {i}",
+                    "frequency": {"times": times_, "per": per},
+                    "durationMinutes": pick.choice([20, 30, 30, 45, 60]),
+                    "preferredWindows": windows,
+                    "autoSchedule": True,
+                }
+                await gql(
+                    "mutation($i: CreateHabitInput!) { createHabit(input: $i) { id } }",
+                    {"i": habit},
+                )
             create = (
                 "mutation($i: CreateTaskInput!) { createTask(input: $i) { id scheduledMinutes "
                 "remainingMinutes atRisk blocks { id start end } } }"
@@ -236,17 +354,27 @@ def main() -> None:
     print(f"Machine: {machine()} (shared with other work while it ran)\n")
     if not args.api_only:
         planner_figures(args.runs)
-    latency = asyncio.run(create_task_latency(args.api_samples))
     print("| createTask (whole answer, 50 open tasks, 200 meetings) | p50 ms | p95 ms | max ms |")
     print("| --- | ---: | ---: | ---: |")
-    print(row(f"{len(latency)} requests", latency))
+    for count in (0, 10):
+        latency = asyncio.run(create_task_latency(args.api_samples, count))
+        print(row(f"{len(latency)} requests, {count} auto-scheduled habits", latency))
 
 
 def planner_figures(runs: int) -> None:
-    print("| planner core, 50 tasks, 200 meetings, 14 days | p50 ms | p95 ms | max ms |")
-    print("| --- | ---: | ---: | ---: |")
-    for name, values in core(runs).items():
-        print(row(name, values))
+    for count in (10, 0):
+        print(
+            f"| planner core, 50 tasks, {count} habits, 200 meetings, 14 days "
+            "| p50 ms | p95 ms | max ms |"
+        )
+        print("| --- | ---: | ---: | ---: |")
+        for name, values in core(runs, count).items():
+            print(row(name, values))
+        print()
+    print(f"| habits' bookings (mean of {runs} users, 10 habits each) | planner |")
+    print("| --- | ---: |")
+    for key, value in habit_quality(runs).items():
+        print(f"| {key} | {value:.2f} |")
     print()
     for longest, load in (
         (180, "tasks of 30 min to 3 h: more work than time"),

@@ -59,9 +59,11 @@ async def calendars_changed(ctx: Context, *calendar_ids: Ref, listed: bool = Fal
 
 
 async def blocks_changed(ctx: Context, *calendar_ids: Ref) -> None:
-    """The planner's blocks (events of a task, nothing else) changed on these calendars:
-    their cached events are retired, the busy time is not (blocks are not busy time to
-    the planner, so a plan's own writes leave it cached)."""
+    """The planner's own events changed on these calendars, nothing else (blocks: events
+    of a task; `planned` bookings of habits): their cached events are retired, the busy
+    time is not (the planner's events are not busy time to it, so a plan's own writes
+    leave it cached). A booking handed over as history becomes busy time: that write
+    calls `calendars_changed`."""
     await ctx.cache.bump(*(f"cal:{c}" for c in calendar_ids))
 
 

@@ -1,5 +1,11 @@
 """The command line: `scheduling-worker serve | worker | train | token | export-schema |
-seed-demo | ...`."""
+seed-demo | ...`.
+
+Each command loads the parts it runs, in its body: the supervisor of `serve --workers N`
+only starts and watches the API processes, and without the app, the schema and the
+worker it stays ~50 MB instead of ~150 (its RSS counts beside theirs); `evaluate` and
+`train` bring the simulator and scipy.stats, which no API process ever needs.
+"""
 
 from __future__ import annotations
 
@@ -18,22 +24,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvloop
-from hypercorn.asyncio import serve as hypercorn_serve
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from graphql_api.app import create_app
 from graphql_api.embedded import die_with_parent, embedded_backends, stop_process
-from graphql_api.lifespan import close_state, open_state
 from graphql_api.observability.logs import configure_logging
-from graphql_api.persisted.manifest import build_manifest, render
-from graphql_api.schema import schema
-from graphql_api.security.tokens import mint_dev_token
-from graphql_api.seed import seed
 from graphql_api.serving import BOOT_FAILED, Processes, hypercorn_config, process_count
 from graphql_api.settings import Settings, get_settings
 from graphql_api.shutdown import on_termination
-from graphql_api.worker import run_worker
 
 if TYPE_CHECKING:
     from hypercorn.config import Config
@@ -141,6 +139,8 @@ def serve(
         if resolved.is_production or not resolved.dev_tokens_accepted:
             typer.echo(f"\nGraphQL endpoint: {url}\n")
         else:
+            from graphql_api.security.tokens import mint_dev_token  # noqa: PLC0415 - docstring
+
             token = mint_dev_token(resolved, "dev-user", email="dev@example.com")
             header = json.dumps({"Authorization": f"Bearer {token}"})
             typer.echo(f"\nGraphiQL: {url}\nDevelopment bearer token (user dev-user):")
@@ -159,6 +159,10 @@ def _serve_here(
 ) -> None:
     """The app in this process until SIGTERM or SIGINT, then the drain; `on_serving` is
     called once the socket is served (hypercorn starts the trigger after listening)."""
+
+    from hypercorn.asyncio import serve as hypercorn_serve  # noqa: PLC0415 - docstring
+
+    from graphql_api.app import create_app  # noqa: PLC0415 - docstring
 
     app = create_app(settings)
     termination = on_termination(app.state.drain)
@@ -205,6 +209,8 @@ def serve_process(
 def worker() -> None:
     """Run the sync worker (jobs from Redis); on the embedded backends of a running serve, too."""
 
+    from graphql_api.worker import run_worker  # noqa: PLC0415 - docstring
+
     _logging()
     with embedded_backends(_settings()) as resolved:
         asyncio.run(run_worker(resolved))
@@ -237,8 +243,6 @@ def evaluate(
 ) -> None:
     """Score the shipped ranker, the model, the heuristic, random order and the hidden taste,
     scenario by scenario, on simulated users (no database)."""
-    # Loaded by the commands that use them: the simulator and training bring scipy.stats
-    # and more (some 50 MB), which `serve`, the process that holds the API, never needs.
     from graphql_api.recommend.scenarios import evaluate as run_evaluation  # noqa: PLC0415
 
     result = run_evaluation(
@@ -257,6 +261,8 @@ def token(
 ) -> None:
     """Mint a development bearer token (HS256, signed with JWT_SECRET)."""
 
+    from graphql_api.security.tokens import mint_dev_token  # noqa: PLC0415 - docstring
+
     settings = _settings()
     if not settings.dev_tokens_accepted:
         raise typer.BadParameter(
@@ -272,6 +278,8 @@ def export_schema(
     ),
 ) -> None:
     """Write the schema's SDL (what the code builds) to schema.graphql."""
+
+    from graphql_api.schema import schema  # noqa: PLC0415 - docstring
 
     output.write_text(schema.as_str() + "\n")
     typer.echo(f"wrote {output}")
@@ -290,6 +298,8 @@ def persisted_manifest(
     exactly as written, for clients that send them unchanged. The packaged manifest is
     Apollo Client's (`make manifest`), with the `__typename` fields Apollo Client adds."""
 
+    from graphql_api.persisted.manifest import build_manifest, render  # noqa: PLC0415
+
     manifest = build_manifest(operations)
     if output is None:
         typer.echo(render(manifest), nl=False)
@@ -305,6 +315,8 @@ def seed_demo(
     train: Annotated[bool, typer.Option(help="Then train the slot ranker on it")] = False,
 ) -> None:
     """Create a demo user with goals, habits, months of check-ins and a LOCAL calendar."""
+
+    from graphql_api.seed import seed  # noqa: PLC0415 - docstring
 
     _logging()
     with embedded_backends(_settings()) as resolved:
@@ -327,7 +339,8 @@ async def _train(settings: Settings, *, min_user_rows: int, rounds: int) -> Repo
 
         return step
 
-    from graphql_api.recommend.training import train as train_models  # noqa: PLC0415 - as above
+    from graphql_api.lifespan import close_state, open_state  # noqa: PLC0415 - docstring
+    from graphql_api.recommend.training import train as train_models  # noqa: PLC0415
 
     state = await open_state(settings)
     try:

@@ -10,7 +10,9 @@ value that does not serialize or is not of its type, any resolve middleware such
 tracing) goes the ordinary way, so answers and errors are what graphql-core makes.
 
 An object whose selected fields are all plain (an events page: edges, nodes, their
-calendars) goes further: its selection is compiled once per request into a plan, and
+calendars) goes further: its selection is compiled into a plan (once per process for a
+document without directives, whose parsed form the parser cache shares; once per
+request otherwise, since @skip and @include depend on the variables), and
 each object is completed by running the plan, one loop over its fields with no path,
 no awaitables and no per-field calls into graphql-core. The plan only answers when
 every value is what graphql-core would pass through untouched; on anything else (a
@@ -24,7 +26,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeAlias
 
-from graphql import GraphQLField, GraphQLList, GraphQLNonNull, GraphQLObjectType, is_leaf_type
+from cachetools import LRUCache
+from graphql import (
+    FieldNode,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    is_leaf_type,
+)
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, UndefinedType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -132,6 +142,16 @@ def _item(plain: Plain, sub: Plan | None, value: Any) -> Any:
     return serialized
 
 
+# Plans shared by the requests of a process, by the type and the AST nodes of the
+# selection (the parser cache hands every request of a document the same nodes); the
+# type and nodes are kept alive with their plan, so their ids are not reused meanwhile.
+_SHARED: LRUCache[tuple[int, ...], tuple[GraphQLObjectType, tuple[FieldNode, ...], Plan | None]] = (
+    LRUCache(4096)
+)
+# Whether an operation (by id, kept alive with the answer) has no directive at all.
+_UNCONDITIONAL: LRUCache[int, tuple[Any, bool]] = LRUCache(1024)
+
+
 class Execution(StrawberryGraphQLCoreExecutionContext):
     _plans: dict[tuple[int, int], tuple[FieldDetailsList, Plan | None]]
 
@@ -167,9 +187,33 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         known = plans.get(key)
         if known is not None:
             return known[1]
-        plan = self._compile(object_type, field_details_list)
+        nodes = tuple(d.node for d in field_details_list)
+        shared = (id(object_type), *map(id, nodes)) if self._unconditional() else None
+        kept = _SHARED.get(shared) if shared is not None else None
+        if (
+            kept is not None
+            and kept[0] is object_type
+            and all(a is b for a, b in zip(kept[1], nodes, strict=True))
+        ):
+            plan = kept[2]
+        else:
+            plan = self._compile(object_type, field_details_list)
+            if shared is not None:
+                _SHARED[shared] = object_type, nodes, plan
         plans[key] = field_details_list, plan  # kept alive: its id is not reused
         return plan
+
+    def _unconditional(self) -> bool:
+        """True when the operation's document has no directive (so its plans do not
+        depend on the variables): known from its source text, looked at once."""
+        operation = self.operation
+        known = _UNCONDITIONAL.get(id(operation))
+        if known is not None and known[0] is operation:
+            return known[1]
+        loc = operation.loc
+        answer = loc is not None and "@" not in loc.source.body
+        _UNCONDITIONAL[id(operation)] = operation, answer
+        return answer
 
     def _compile(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList

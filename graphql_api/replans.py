@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 REASONS_TTL_S = 3600
 # The cache scope of a user's busy time as the planner reads it. Every write of events or
 # calendars bumps it (`changes.calendars_changed`, a sync's `runs.retire`) except the
-# planner's own blocks (`changes.blocks_changed`): blocks are not busy time to the
-# planner, so a plan's writes leave the busy time it read cached for the next plan.
+# planner's own events (`changes.blocks_changed`: task blocks, `planned` habit bookings):
+# they are not busy time to the planner, so a plan's writes leave the busy time it read
+# cached for the next plan.
 BUSY_SCOPE = "busy"
 
 

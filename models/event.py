@@ -53,6 +53,8 @@ class Event(Revised):
     href: str | None = None  # the CalDAV resource it came from
     habit_id: Ref | None = Field(default=None, alias="habitId")
     task_id: Ref | None = Field(default=None, alias="taskId")  # a block the planner booked
+    # A booking of `habit_id` the planner made (auto-scheduled): it moves and goes with the plan.
+    planned: bool = False
     created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
     updated_at: datetime = Field(default_factory=utcnow, alias="updatedAt")
 

@@ -32,6 +32,8 @@ class Habit(Revised):
     duration_minutes: int = Field(default=30, alias="durationMinutes")
     preferred_windows: list[PreferredWindow] = Field(default_factory=list, alias="preferredWindows")
     is_active: bool = Field(default=True, alias="isActive")
+    # Booked by the planner (graphql_api.planning) at the recommender's best slots.
+    auto_schedule: bool = Field(default=False, alias="autoSchedule")
     created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
 
     class Settings:

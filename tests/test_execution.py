@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 import strawberry
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 
 from graphql_api import execution
 from graphql_api.execution import Execution
@@ -213,3 +213,54 @@ async def test_a_resolve_hook_still_sees_every_field() -> None:
     assert data["items"][0]["name"] == "a"
     leaves = ["name", "count", "colour", "at", "note", "tags", "loud", "label", "checked"]
     assert sorted(Seen.fields) == sorted(["items", *leaves, "part", "spare"])
+
+
+SHARED_QUERY = """{
+  items { __typename name count colour spare { label } leaves { label code } }
+}"""
+
+
+async def test_a_document_without_directives_is_compiled_once_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: one schema that parses a document once (as the server's does), a document
+    # with no directive, and a count of compilations
+    ordinary, _ = schemas()
+    shortcut = strawberry.Schema(
+        Query,
+        config=strawberry.schema.config.StrawberryConfig(scalar_map=SCALAR_MAP),
+        extensions=[lambda: ParserCache(maxsize=10)],
+        execution_context_class=Execution,
+    )
+    compiled: list[str] = []
+    compile_ = Execution._compile
+
+    def counted(self: Execution, object_type: Any, details: Any) -> Any:
+        compiled.append(object_type.name)
+        return compile_(self, object_type, details)
+
+    monkeypatch.setattr(Execution, "_compile", counted)
+
+    # when: three requests, each over other values
+    for items in ([item()], [item(name="b", spare=Part(label="s"))], [item(), None]):
+        ITEMS[:] = items
+        # then: the answers are graphql-core's every time
+        assert await answers(shortcut, SHARED_QUERY) == await answers(ordinary, SHARED_QUERY)
+
+    # and each selection was compiled by the first request only
+    assert sorted(compiled) == ["Item", "Leaf", "Part"]
+
+
+async def test_a_document_with_include_follows_each_requests_variables() -> None:
+    # given: one schema and the same document run with @include's variable both ways
+    ITEMS[:] = [item(leaves=[Leaf(label="a", code=1)])]
+    ordinary, shortcut = schemas()
+
+    for with_code in (True, False, True):
+        # when
+        variables = {"withCode": with_code}
+        got = await answers(shortcut, PLAIN_QUERY, variables)
+
+        # then
+        assert got == await answers(ordinary, PLAIN_QUERY, variables)
+        assert ("code" in got[0]["items"][0]["leaves"][0]) is with_code

@@ -133,6 +133,12 @@ class Cache:
         self.l1: TTLCache[str, bytes] = TTLCache(maxsize=config.l1_size, ttl=config.l1_ttl_s)
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        # L2 reads and writes of values asked for in one turn of the event loop, sent
+        # together (one MGET, one pipeline of SETs) at the end of that turn.
+        self._reads: dict[str, asyncio.Future[Any]] | None = None
+        self._writes: dict[str, tuple[bytes, int]] | None = None
+        self._written: asyncio.Future[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
         self._epoch_stale = False
         self._run_id: str | None = None
         self._run_id_at = 0.0
@@ -314,7 +320,7 @@ class Cache:
         decode: Callable[[bytes], T],
     ) -> T:
         try:
-            raw = await self._call(lambda r: r.get(key))
+            raw = await self._read(key)
         except Unavailable:
             CACHE_REQUESTS.labels("l2", "error").inc()
             return await compute()  # Redis is down: do not trust or fill any level
@@ -327,8 +333,85 @@ class Cache:
         encoded = encode(value)
         self.l1[key] = encoded
         with contextlib.suppress(Unavailable):
-            await self._call(lambda r: r.set(key, encoded, ex=self._ttl(ttl_s)))
+            await self._write(key, encoded, self._ttl(ttl_s))
         return value
+
+    # --- L2 reads and writes, batched per turn of the event loop -------------
+    # A request's field caches miss together (a page's habits, their stats, a week's
+    # days): each miss was a GET and a SET of its own, ~0.1-0.2 ms of the API's CPU
+    # apiece through redis-py. Those of one turn of the loop now share one MGET and one
+    # pipeline; each caller still waits for its own answer, so a value is in Redis
+    # before the request that computed it has answered.
+
+    async def _read(self, key: str) -> Any:
+        if self._reads is None:
+            self._reads = {}
+            asyncio.get_running_loop().call_soon(self._send_reads)
+        waiter = self._reads.get(key)
+        if waiter is None:
+            waiter = self._reads[key] = asyncio.get_running_loop().create_future()
+        return await waiter
+
+    def _send_reads(self) -> None:
+        reads, self._reads = self._reads or {}, None
+        self._send(self._read_many(reads), list(reads.values()))
+
+    async def _read_many(self, reads: dict[str, asyncio.Future[Any]]) -> None:
+        keys = list(reads)
+        values = await self._call(lambda r: redis_clients.mget(r, keys))
+        for waiter, value in zip(reads.values(), values, strict=True):
+            if not waiter.done():
+                waiter.set_result(value)
+
+    async def _write(self, key: str, raw: bytes, ttl: int) -> None:
+        if self._writes is None or self._written is None:
+            self._writes = {}
+            self._written = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._send_writes)
+        self._writes[key] = raw, ttl
+        await self._written
+
+    def _send_writes(self) -> None:
+        writes, self._writes = self._writes or {}, None
+        written, self._written = self._written, None
+        if written is not None:
+            self._send(self._write_many(writes, written), [written])
+
+    async def _write_many(
+        self, writes: dict[str, tuple[bytes, int]], done: asyncio.Future[None]
+    ) -> None:
+        async def store(r: AnyRedis) -> Any:
+            pipe = r.pipeline(transaction=False)
+            for key, (raw, ttl) in writes.items():
+                pipe.set(key, raw, ex=ttl)
+            return await pipe.execute()
+
+        await self._call(store)
+        if not done.done():
+            done.set_result(None)
+
+    def _send(self, sending: Awaitable[None], waiters: list[asyncio.Future[Any]]) -> None:
+        """Runs one batch as a task of its own; whatever ends it (Redis unavailable, the
+        process shutting down) ends its waiters too: none is left waiting."""
+
+        async def run() -> None:
+            try:
+                await sending
+            except BaseException:
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_exception(Unavailable())
+                        waiter.exception()  # retrieved: a waiter may be gone
+                raise
+
+        task = asyncio.ensure_future(run())
+        self._sending.add(task)
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        if not task.cancelled():
+            task.exception()  # Unavailable is the waiters' news, not the task's
 
     def _ttl(self, ttl_s: float) -> int:
         spread = self.config.jitter

@@ -294,7 +294,8 @@ async def events_between(
     ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
 ) -> list[Event]:
     """The events of these calendars overlapping [start, end), cancelled ones left out,
-    recurring series expanded into their instances."""
+    recurring series expanded into their instances. Read-only: they may be shared with
+    other requests of this process (copy one before changing it)."""
     stored = await _stored_between(ctx, calendar_ids, start, end)
     series = {e.calendar_id for e in stored if e.recurrence}
     zones = {ref(c): c.timezone for c in await user_calendars(ctx)} if series else {}
@@ -306,10 +307,11 @@ async def busy_between(
     ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
     """The time these calendars' events keep busy in [start, end): busy events not
-    cancelled, series expanded into their instances; the planner's blocks (events of a
-    task) left out. One query on the {userId, startTime, endTime} index, its rows read as
-    they come: only series are built as documents (to be expanded). Uncached: the planner
-    caches it under the user's busy scope (graphql_api.replans.BUSY_SCOPE)."""
+    cancelled, series expanded into their instances; the planner's own events left out
+    (blocks, the events of a task, and `planned` bookings of auto-scheduled habits).
+    One query on the {userId, startTime, endTime} index, its rows read as they come:
+    only series are built as documents (to be expanded). Uncached: the planner caches
+    it under the user's busy scope (graphql_api.replans.BUSY_SCOPE)."""
     wanted = set(calendar_ids)
     query = matching(
         {
@@ -317,6 +319,7 @@ async def busy_between(
             "status": {"$ne": "CANCELLED"},
             "busy": {"$ne": False},
             "taskId": None,  # no task: not one of the planner's blocks
+            "planned": {"$ne": True},  # nor one of its bookings of a habit
         }
     )
     # Whole rows: a projection costs the embedded Mongo-wire server more than it saves
@@ -389,7 +392,9 @@ async def _stored_between(
     )
     if any(t is None for t in tokens.values()):
         return await _query_events(ctx, calendar_ids, start, end)
-    codec = codecs.documents(Event)
+    # Every reader of events_between only reads them (pages, busy time, bookings):
+    # the decoded days are shared, not copied.
+    codec = codecs.documents(Event, read_only=True)
     keys = {
         (c, day): ctx.cache.key(f"events:{c}:{day}", tokens[c] or [])
         for c in calendar_ids

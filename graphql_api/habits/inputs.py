@@ -4,6 +4,12 @@ import strawberry
 
 from graphql_api.habits.enums import Period
 
+AUTO_SCHEDULE = (
+    "The planner books the habit `frequency.times` times a period in the coming 14 days, at "
+    "the slots the recommender ranks best inside its preferred windows (events linked by "
+    "`Event.habit`), and books it again as the calendar changes."
+)
+
 
 @strawberry.input
 class FrequencyInput:
@@ -25,6 +31,8 @@ class CreateHabitInput:
     frequency: FrequencyInput
     duration_minutes: int = 30
     preferred_windows: list[PreferredWindowInput] | None = None
+    # Nullable as the clients' contract has it (operations/README.md); null is the default.
+    auto_schedule: bool | None = strawberry.field(default=False, description=AUTO_SCHEDULE)
 
 
 @strawberry.input(description="Every field is optional; a field left out keeps its value.")
@@ -35,3 +43,6 @@ class UpdateHabitInput:
     duration_minutes: int | None = strawberry.UNSET
     preferred_windows: list[PreferredWindowInput] | None = strawberry.UNSET
     is_active: bool | None = strawberry.UNSET
+    auto_schedule: bool | None = strawberry.field(
+        default=strawberry.UNSET, description=AUTO_SCHEDULE
+    )

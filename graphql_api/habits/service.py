@@ -13,6 +13,8 @@ from graphql_api.habits.loop import DENOMINATOR_BY_PERIOD, HabitStats
 from graphql_api.habits.loop import habit_stats as loop_stats
 from graphql_api.reads import goal_of, user_habits
 from graphql_api.relay import ref_of
+from graphql_api.replans import request_replan
+from loaders.base import find_all
 from models import CheckIn, Event, Frequency, Habit, PreferredWindow
 from models.base import Ref, as_stored, matching, ref, save_changes
 
@@ -75,6 +77,60 @@ def preferred_windows(items: list[PreferredWindowInput]) -> list[PreferredWindow
     return result
 
 
+def longest_window(ctx: Context, windows: list[PreferredWindow]) -> int:
+    """Minutes of the longest time a booking of the habit may take: its preferred windows
+    (those of a weekday joined where they meet), else the user's working hours, else
+    07:00-22:00, as the planner and the recommender place it."""
+    spans = [(d, w.start, w.end) for w in windows for d in w.weekdays] or [
+        (w.weekday, w.start, w.end) for w in ctx.viewer.working_hours
+    ]
+    if not spans:
+        return 15 * 60
+    by_day: dict[int, list[tuple[int, int]]] = {}
+    for day, start, end in spans:
+        by_day.setdefault(day, []).append(validation.time_window(start, end, "window"))
+    longest = 0
+    for intervals in by_day.values():
+        run_start, run_end = -1, -1
+        for low, high in sorted(intervals):
+            if low > run_end:
+                run_start, run_end = low, high
+            run_end = max(run_end, high)
+            longest = max(longest, run_end - run_start)
+    return longest
+
+
+def bookable(ctx: Context, minutes: int, windows: list[PreferredWindow]) -> None:
+    """An auto-scheduled habit must fit in one of its windows, or it could never be booked."""
+    longest = longest_window(ctx, windows)
+    if minutes > longest:
+        raise BadUserInput(
+            f"durationMinutes ({minutes}) is longer than every window the habit may be booked "
+            f"in (the longest is {longest} minutes): autoSchedule could never book it",
+            field="durationMinutes",
+        )
+
+
+async def unbook(ctx: Context, habit_id: Ref) -> None:
+    """The planner's bookings of the habit not yet started go; those under way or past stay,
+    as history (and as bookings of the habit), no longer the planner's to move."""
+    owner = {"userId": ctx.user_id}
+    booked = await find_all(Event, matching({**owner, "habitId": habit_id, "planned": True}))
+    future = [e for e in booked if e.start_time >= ctx.now]
+    kept = [e for e in booked if e.start_time < ctx.now]
+    if future:
+        await Event.get_pymongo_collection().delete_many(
+            {**owner, "_id": {"$in": [e.id for e in future]}}
+        )
+    if kept:
+        await Event.get_pymongo_collection().update_many(
+            {**owner, "_id": {"$in": [e.id for e in kept]}},
+            {"$set": {"planned": False}, "$inc": {"rev": 1}},
+        )
+    if booked:
+        await calendars_changed(ctx, *sorted({e.calendar_id for e in booked}))
+
+
 async def goal_reference(
     ctx: Context, goal_id: str | None, habit: Habit | None = None
 ) -> Ref | None:
@@ -104,10 +160,19 @@ async def create_habit(ctx: Context, data: CreateHabitInput) -> Habit:
         duration_minutes=duration(data.duration_minutes),
         preferred_windows=preferred_windows(data.preferred_windows or []),
         goal_id=await goal_reference(ctx, data.goal_id),
+        auto_schedule=bool(data.auto_schedule),
     )
+    if habit.auto_schedule:
+        bookable(ctx, habit.duration_minutes, habit.preferred_windows)
     await habit.insert()
     await habit_changed(ctx, habit, listed=True)
+    if habit.auto_schedule:
+        await request_replan(ctx.state, ctx.user_id, "HABIT_CHANGED")
     return habit
+
+
+# Changes that move an auto-scheduled habit's bookings.
+PLANNED_BY = {"frequency", "duration_minutes", "preferred_windows", "is_active", "auto_schedule"}
 
 
 async def update_habit(ctx: Context, habit: Habit, data: UpdateHabitInput) -> Habit:
@@ -124,23 +189,37 @@ async def update_habit(ctx: Context, habit: Habit, data: UpdateHabitInput) -> Ha
         changes["preferred_windows"] = preferred_windows(data.preferred_windows or [])
     if data.is_active is not UNSET:
         changes["is_active"] = validation.not_null(data.is_active, "isActive")
+    if data.auto_schedule is not UNSET:
+        changes["auto_schedule"] = validation.not_null(data.auto_schedule, "autoSchedule")
     if data.goal_id is not UNSET:
         changes["goal_id"] = await goal_reference(ctx, data.goal_id, habit)
+    if changes.get("auto_schedule", habit.auto_schedule):
+        bookable(
+            ctx,
+            changes.get("duration_minutes", habit.duration_minutes),
+            changes.get("preferred_windows", habit.preferred_windows),
+        )
     if changes:
         before = await save_changes(habit, {"userId": habit.user_id}, **changes)
         if before is None:
             raise habit_not_found()
         await habit_changed(ctx, habit, before.goal_id, listed=True)
+        if (before.auto_schedule or habit.auto_schedule) and PLANNED_BY & changes.keys():
+            if not (habit.auto_schedule and habit.is_active):
+                await unbook(ctx, ref(habit))
+            await request_replan(ctx.state, ctx.user_id, "HABIT_CHANGED")
     return habit
 
 
 async def delete_habit(ctx: Context, habit: Habit) -> None:
-    """Deletes the habit and its check-ins; events booked for it stay, unlinked."""
+    """Deletes the habit and its check-ins, and the planner's bookings of it not yet started;
+    the other events booked for it stay, unlinked."""
     owner = {"userId": ctx.user_id}
     result = await Habit.get_pymongo_collection().delete_one({"_id": habit.id, **owner})
     if result.deleted_count == 0:
         raise habit_not_found()
     await CheckIn.get_pymongo_collection().delete_many({"habitId": ref(habit), **owner})
+    await unbook(ctx, ref(habit))
     unlinked = await Event.get_pymongo_collection().distinct(
         "calendarId", {"habitId": ref(habit), **owner}
     )
@@ -149,6 +228,8 @@ async def delete_habit(ctx: Context, habit: Habit) -> None:
     )
     await habit_changed(ctx, habit, listed=True)
     await calendars_changed(ctx, *unlinked)
+    if habit.auto_schedule:
+        await request_replan(ctx.state, ctx.user_id, "HABIT_CHANGED")
 
 
 def check_in_date(day: date, today: date) -> str:

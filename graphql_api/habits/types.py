@@ -78,6 +78,9 @@ class Habit(Node):
     frequency: Frequency
     duration_minutes: int
     preferred_windows: list[PreferredWindow]
+    auto_schedule: bool = strawberry.field(
+        description="Booked by the planner at the recommender's best slots (CreateHabitInput)."
+    )
     created_at: datetime
     # Its streaks and strength, when its page worked them out for all its habits at once.
     page_stats: strawberry.Private[HabitStats | Exception | None] = None
@@ -96,6 +99,7 @@ class Habit(Node):
                 PreferredWindow(weekdays=list(w.weekdays), start=w.start, end=w.end)
                 for w in doc.preferred_windows
             ],
+            auto_schedule=doc.auto_schedule,
             created_at=doc.created_at,
         )
 

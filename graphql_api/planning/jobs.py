@@ -11,7 +11,8 @@ from graphql_api.context import Context
 from graphql_api.planning.service import replan
 from graphql_api.replans import reasons_key, request_replan
 from loaders import create_loaders
-from models import Task, User
+from models import Habit, Task, User
+from models.base import matching
 
 if TYPE_CHECKING:
     from graphql_api.lifespan import AppState
@@ -51,8 +52,13 @@ async def plan_user(state: AppState, user_id: str) -> None:
 
 
 async def roll_horizon(state: AppState) -> int:
-    """Queues a re-plan of every user with open tasks (the horizon moves on a day)."""
-    users = await Task.get_pymongo_collection().distinct("userId", {"status": "OPEN"})
+    """Queues a re-plan of every user with open tasks or auto-scheduled habits (the horizon
+    moves on a day)."""
+    tasks = await Task.get_pymongo_collection().distinct("userId", {"status": "OPEN"})
+    habits = await Habit.get_pymongo_collection().distinct(
+        "userId", matching({"autoSchedule": True, "isActive": True})
+    )
+    users = sorted({*tasks, *habits})
     for user_id in users:
         await request_replan(state, user_id, "HORIZON")
     return len(users)

@@ -39,13 +39,36 @@ At risk
     A task whose work is not all booked by its `due` (or whose due has passed with work
     left) is at risk; it keeps what could be booked. A task without a due is never at
     risk: what does not fit in the horizon is booked as the horizon rolls forward.
+
+Habits (`HabitSpec`, auto-scheduled)
+    A habit gets `times` *bookings* of its `minutes` per period: the user's local day,
+    ISO week (Monday to Sunday) or calendar month, by `per`. A booking starts on the grid,
+    lies wholly inside one occurrence of the habit's windows (converted date by date in
+    the user's zone, as working hours are), ends by `habits_until` (the 14 days ahead),
+    holds whole cells (a 20-minute booking holds two) and overlaps no busy time, no block
+    and no other booking; a habit has at most one booking a local day (one check-in a
+    day). Its bookings outside the plan (`counted`: booked by hand, or past) count toward
+    their period and take their day. A period wholly inside the horizon gets what the
+    counted ones leave of `times`; one the horizon cuts gets that in proportion to the
+    part of it the horizon covers (rounded down), the rest as the horizon rolls on. New
+    bookings go at the best-scored starts (`scores`: the recommender's, given by the
+    caller; an unscored start ranks last; ties to the earlier start).
+
+    Order: P1 tasks, then habits (by `rank`), then the other tasks, in both the keeping
+    and the booking above. So a task comes before a habit that wants the same time only
+    when it is P1 or would otherwise miss its due: a task short of its due may also take
+    the time of any habit's booking (which is then removed and booked again where time is
+    left, once all tasks are placed). Bookings are kept as blocks are: a booking that
+    still fits (its habit's windows, busy time, the blocks and bookings before it, its
+    period not over its count, its day not taken) stays where it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from graphql_api.scheduling.slots import Window, window_occurrences
@@ -84,6 +107,32 @@ class Block:
         return int((self.end - self.start).total_seconds()) // 60
 
 
+@dataclass(frozen=True, slots=True)
+class HabitSpec:
+    """An auto-scheduled habit as the planner sees it (module docstring, "Habits")."""
+
+    id: str
+    minutes: int  # each booking's length (not necessarily on the quarter hour)
+    times: int  # bookings per period
+    per: str  # DAY | WEEK | MONTH
+    windows: Sequence[Window]
+    # The recommender's score of each start (UTC); higher is better.
+    scores: Mapping[datetime, float] = field(default_factory=dict)
+    # Starts of its bookings the plan does not move (by hand, or already past).
+    counted: Sequence[datetime] = ()
+    rank: int = 0  # the order among habits (e.g. creation)
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """A habit's booking [start, end); `id` is the stored event's, None for a new one."""
+
+    habit_id: str
+    start: datetime
+    end: datetime
+    id: str | None = None
+
+
 @dataclass(frozen=True)
 class PlanInput:
     now: datetime
@@ -95,6 +144,10 @@ class PlanInput:
     # The booked blocks that have not ended (a block under way is kept as it is).
     blocks: Sequence[Block] = ()
     notice: timedelta = timedelta(minutes=30)
+    habits: Sequence[HabitSpec] = ()
+    # The planner's bookings of habits that have not ended (one under way stays as it is).
+    bookings: Sequence[Booking] = ()
+    habits_until: datetime | None = None  # habits are booked up to here (default: horizon)
 
 
 @dataclass
@@ -103,6 +156,16 @@ class Plan:
     add: list[Block] = field(default_factory=list)
     remove: list[Block] = field(default_factory=list)
     at_risk: set[str] = field(default_factory=set)
+    keep_bookings: list[Booking] = field(default_factory=list)
+    add_bookings: list[Booking] = field(default_factory=list)
+    remove_bookings: list[Booking] = field(default_factory=list)
+
+    @property
+    def bookings(self) -> list[Booking]:
+        """The habits' bookings once the plan is applied, by start."""
+        return sorted(
+            [*self.keep_bookings, *self.add_bookings], key=lambda b: (b.start, b.habit_id)
+        )
 
     @property
     def blocks(self) -> list[Block]:
@@ -153,13 +216,19 @@ class _Task:
 
 
 class _Calendar:
-    """The cells of the horizon: which are open (`free`), and whose block holds which."""
+    """The cells of the horizon: which are open (`free`: working hours, no busy time, nobody
+    holds them), which are `idle` (no busy time, nobody holds them: where habits may go),
+    and whose block or booking holds which (`owner`)."""
 
     def __init__(self, data: PlanInput) -> None:
         self.base = cell_of(data.now)
         self.end = max(self.base, cell_of(data.horizon_end))
         size = self.end - self.base
         self.free = bytearray(size)
+        # 1 where a window occurrence begins: occurrences of two dates may touch (Monday
+        # 14:00-24:00, Tuesday 00:00-01:00), but no block spans both.
+        self.breaks = bytearray(size)
+        self.idle = bytearray(b"\x01") * size
         self.owner = [0] * size
         start, end = at_cell(self.base), at_cell(self.end)
         for span_start, span_end in window_occurrences(data.windows, data.zone, start, end):
@@ -167,6 +236,7 @@ class _Calendar:
             b = min(cell_of(span_end), self.end) - self.base
             if a < b:
                 self.free[a:b] = b"\x01" * (b - a)
+                self.breaks[a] = 1
         for busy_start, busy_end in data.busy:
             if busy_end <= busy_start:
                 continue
@@ -174,56 +244,256 @@ class _Calendar:
             b = min(cell_of(busy_end, up=True), self.end) - self.base
             if a < b:
                 self.free[a:b] = bytes(b - a)
+                self.idle[a:b] = bytes(b - a)
         self.open = bytes(self.free)  # open cells, whoever holds them
+        self.clear = bytes(self.idle)  # cells without busy time, whoever holds them
 
     def index(self, cell: int) -> int:
         return min(max(cell - self.base, 0), len(self.free))
 
     def hold(self, a: int, b: int, owner: int) -> None:
         self.free[a:b] = bytes(b - a)
+        self.idle[a:b] = bytes(b - a)
         self.owner[a:b] = [owner] * (b - a)
 
     def release(self, a: int, b: int) -> None:
-        self.free[a:b] = b"\x01" * (b - a)
+        self.free[a:b] = self.open[a:b]
+        self.idle[a:b] = self.clear[a:b]
         self.owner[a:b] = [0] * (b - a)
 
 
-def plan(data: PlanInput) -> Plan:
-    """Which blocks to keep, add and remove, and which tasks are at risk (module docstring)."""
-    cal = _Calendar(data)
-    earliest = cal.index(cell_of(data.now + data.notice, up=True))
-    tasks = [_task(spec, i + 1, cal, earliest) for i, spec in enumerate(_ordered(data.tasks))]
-    by_id = {t.spec.id: t for t in tasks}
-    result = Plan()
+FIXED = -1  # the owner of a booking under way: no task takes its time
 
-    # Blocks under way stay as they are; the rest are kept where they still fit.
-    waiting: dict[str, list[Block]] = {}
-    for block in sorted(data.blocks, key=lambda b: (b.start, b.end, b.id or "")):
-        task = by_id.get(block.task_id)
-        if task is None or block.end <= data.now:
-            result.remove.append(block)
-        elif block.start < data.now:
-            a, b = cal.index(cell_of(block.start)), cal.index(cell_of(block.end, up=True))
-            cal.hold(a, b, task.owner)
-            task.keep(a, b, block)
-        else:
-            waiting.setdefault(block.task_id, []).append(block)
-    for task in tasks:
-        for block in _fitting(task, waiting.pop(task.spec.id, []), cal, result):
+
+@dataclass
+class _Habit:
+    spec: HabitSpec
+    owner: int
+    cells: int  # cells a booking holds
+    allowed: dict[int, date]  # cells a booking may start in (in a window), with their day
+    ranked: list[tuple[int, date, date]]  # (start cell, day, period) best first, after notice
+    period_of: Callable[[date], date]
+    target: dict[date, int]  # bookings wanted in the horizon, per period
+    count: dict[date, int] = field(default_factory=dict)  # kept and added, per period
+    days: set[date] = field(default_factory=set)  # local days taken
+    kept: list[tuple[int, Booking]] = field(default_factory=list)
+    added: list[int] = field(default_factory=list)
+
+    def take(self, day: date) -> None:
+        period = self.period_of(day)
+        self.days.add(day)
+        self.count[period] = self.count.get(period, 0) + 1
+
+    def give_back(self, a: int) -> None:
+        day = self.allowed[a]
+        period = self.period_of(day)
+        self.days.discard(day)
+        self.count[period] -= 1
+
+    def room(self, a: int) -> bool:
+        """Whether a booking starting at cell index `a` is wanted (day and period)."""
+        day = self.allowed[a]
+        period = self.period_of(day)
+        return day not in self.days and self.count.get(period, 0) < self.target.get(period, 0)
+
+
+class _Planner:
+    def __init__(self, data: PlanInput) -> None:
+        self.data = data
+        self.cal = _Calendar(data)
+        self.earliest = self.cal.index(cell_of(data.now + data.notice, up=True))
+        ordered = _ordered(data.tasks)
+        self.tasks = [_task(spec, i + 1, self.cal, self.earliest) for i, spec in enumerate(ordered)]
+        self.habits = [
+            _habit(spec, len(self.tasks) + i + 1, data, self.cal, self.earliest)
+            for i, spec in enumerate(sorted(data.habits, key=lambda h: (h.rank, h.id)))
+        ]
+        self.result = Plan()
+
+    def run(self) -> Plan:
+        first = [t for t in self.tasks if t.spec.priority <= 1]
+        rest = [t for t in self.tasks if t.spec.priority > 1]
+        # Blocks and bookings under way stay as they are; the rest are kept where they
+        # still fit: P1 tasks' first, then the habits', then the other tasks'.
+        waiting = self._blocks_under_way()
+        booked = self._bookings_under_way()
+        for task in first:
+            self._keep_blocks(task, waiting.pop(task.spec.id, []))
+        for habit in self.habits:
+            self._keep_bookings(habit, booked.pop(habit.spec.id, []))
+        for task in rest:
+            self._keep_blocks(task, waiting.pop(task.spec.id, []))
+
+        for task in first:
+            self._place(task)
+        for habit in self.habits:
+            self._fill(habit)
+        for task in rest:
+            self._place(task)
+        for habit in self.habits:  # again: bookings a task took, time a task left
+            self._fill(habit)
+        return self._result()
+
+    def _result(self) -> Plan:
+        cal, result = self.cal, self.result
+        for task in self.tasks:
+            result.keep.extend(block for _, _, block in task.kept)
+            result.add.extend(
+                Block(task.spec.id, at_cell(cal.base + a), at_cell(cal.base + b))
+                for a, b in task.added
+            )
+        result.add.sort(key=lambda b: (b.start, b.task_id))
+        for habit in self.habits:
+            length = timedelta(minutes=habit.spec.minutes)
+            result.keep_bookings.extend(booking for _, booking in habit.kept)
+            for a in habit.added:
+                start = at_cell(cal.base + a)
+                result.add_bookings.append(Booking(habit.spec.id, start, start + length))
+        result.add_bookings.sort(key=lambda b: (b.start, b.habit_id))
+        return result
+
+    def _blocks_under_way(self) -> dict[str, list[Block]]:
+        """Holds the blocks under way; the others (not ended) by task."""
+        data, cal = self.data, self.cal
+        by_id = {t.spec.id: t for t in self.tasks}
+        waiting: dict[str, list[Block]] = {}
+        for block in sorted(data.blocks, key=lambda b: (b.start, b.end, b.id or "")):
+            task = by_id.get(block.task_id)
+            if task is None or block.end <= data.now:
+                self.result.remove.append(block)
+            elif block.start < data.now:
+                a, b = cal.index(cell_of(block.start)), cal.index(cell_of(block.end, up=True))
+                cal.hold(a, b, task.owner)
+                task.keep(a, b, block)
+            else:
+                waiting.setdefault(block.task_id, []).append(block)
+        return waiting
+
+    # Tasks
+
+    def _keep_blocks(self, task: _Task, blocks: list[Block]) -> None:
+        cal = self.cal
+        for block in _fitting(task, blocks, cal, self.result):
             a, b = cal.index(cell_of(block.start)), cal.index(cell_of(block.end))
             cal.hold(a, b, task.owner)
             task.keep(a, b, block)
 
-    for task in tasks:
-        _place(task, tasks, cal, result)
+    def _place(self, task: _Task) -> None:
+        """Books what the task's kept blocks leave of its work: in time nobody holds, then,
+        if its due would be missed, also in time held by the kept blocks of later tasks and
+        by the habits' bookings."""
+        cal, result = self.cal, self.result
+        _unsettle(task, cal, result)
+        _book(task, cal, cal.free)
+        if task.booked < task.need and task.spec.due is not None:
+            # Free cells, and the (open) ones held by later tasks' kept blocks and bookings.
+            usable = bytearray(cal.free)
+            for later in self.tasks[task.owner :]:
+                for a, b, _ in later.kept:
+                    usable[a:b] = cal.open[a:b]
+            for habit in self.habits:
+                for a in [*(a for a, _ in habit.kept), *habit.added]:
+                    usable[a : a + habit.cells] = cal.open[a : a + habit.cells]
+            _book(task, cal, usable, evict=lambda a, b: self._evict(a, b, task.owner))
+        if task.booked < task.need and task.spec.due is not None:
+            result.at_risk.add(task.spec.id)
 
-    for task in tasks:
-        result.keep.extend(block for _, _, block in task.kept)
-        result.add.extend(
-            Block(task.spec.id, at_cell(cal.base + a), at_cell(cal.base + b)) for a, b in task.added
-        )
-    result.add.sort(key=lambda b: (b.start, b.task_id))
-    return result
+    def _evict(self, a: int, b: int, owner: int) -> None:
+        """Removes the kept blocks of later tasks, and the bookings, that [a, b) needs."""
+        cal, result, count = self.cal, self.result, len(self.tasks)
+        for cell in range(a, b):
+            holder = cal.owner[cell]
+            if holder <= owner:
+                continue
+            if holder > count:
+                self._unbook(self.habits[holder - count - 1], cell)
+                continue
+            later = self.tasks[holder - 1]
+            for entry in list(later.kept):
+                s, e, block = entry
+                if s <= cell < e:
+                    later.kept.remove(entry)
+                    later.booked -= e - s
+                    cal.release(s, e)
+                    result.remove.append(block)
+
+    # Habits
+
+    def _bookings_under_way(self) -> dict[str, list[Booking]]:
+        """Holds the bookings under way (they count, as they are); the others by habit."""
+        data, cal = self.data, self.cal
+        by_id = {h.spec.id: h for h in self.habits}
+        waiting: dict[str, list[Booking]] = {}
+        for booking in sorted(data.bookings, key=lambda b: (b.start, b.end, b.id or "")):
+            habit = by_id.get(booking.habit_id)
+            if habit is None or booking.end <= data.now:
+                self.result.remove_bookings.append(booking)
+            elif booking.start < data.now:
+                a = cal.index(cell_of(booking.start))
+                b = cal.index(cell_of(booking.end, up=True))
+                cal.hold(a, b, FIXED)
+                habit.take(booking.start.astimezone(data.zone).date())
+                self.result.keep_bookings.append(booking)
+            else:
+                waiting.setdefault(booking.habit_id, []).append(booking)
+        return waiting
+
+    def _keep_bookings(self, habit: _Habit, bookings: list[Booking]) -> None:
+        cal = self.cal
+        length = timedelta(minutes=habit.spec.minutes)
+        for booking in bookings:
+            cell = cell_of(booking.start)
+            a = cell - cal.base
+            fits = (
+                at_cell(cell) == booking.start
+                and booking.end - booking.start == length
+                and a in habit.allowed
+                and cal.idle.find(0, a, a + habit.cells) < 0
+                and habit.room(a)
+            )
+            if fits:
+                cal.hold(a, a + habit.cells, habit.owner)
+                habit.take(habit.allowed[a])
+                habit.kept.append((a, booking))
+            else:
+                self.result.remove_bookings.append(booking)
+
+    def _fill(self, habit: _Habit) -> None:
+        """Books the habit's missing bookings at the best-scored starts where time is idle."""
+        idle, cells = self.cal.idle, habit.cells
+        if all(habit.count.get(p, 0) >= n for p, n in habit.target.items()):
+            return
+        for a, day, period in habit.ranked:
+            if day in habit.days or habit.count.get(period, 0) >= habit.target.get(period, 0):
+                continue
+            if idle.find(0, a, a + cells) >= 0:
+                continue
+            self.cal.hold(a, a + cells, habit.owner)
+            habit.take(day)
+            habit.added.append(a)
+
+    def _unbook(self, habit: _Habit, cell: int) -> None:
+        """Removes the habit's booking that holds `cell` (a task short of its due needs it)."""
+        for entry in list(habit.kept):
+            a, booking = entry
+            if a <= cell < a + habit.cells:
+                habit.kept.remove(entry)
+                habit.give_back(a)
+                self.cal.release(a, a + habit.cells)
+                self.result.remove_bookings.append(booking)
+                return
+        for a in list(habit.added):
+            if a <= cell < a + habit.cells:
+                habit.added.remove(a)
+                habit.give_back(a)
+                self.cal.release(a, a + habit.cells)
+                return
+
+
+def plan(data: PlanInput) -> Plan:
+    """Which blocks and bookings to keep, add and remove, and which tasks are at risk (module
+    docstring)."""
+    return _Planner(data).run()
 
 
 def _ordered(tasks: Sequence[TaskSpec]) -> list[TaskSpec]:
@@ -239,6 +509,86 @@ def _task(spec: TaskSpec, owner: int, cal: _Calendar, earliest: int) -> _Task:
     min_cells = min(max(1, spec.min_chunk // CELL_MINUTES), max_cells)
     need = max(0, -(-spec.minutes // CELL_MINUTES))
     return _Task(spec, owner, lo, hi, min_cells, max_cells, need)
+
+
+def period_start(day: date, per: str) -> date:
+    """The first day of the period (local day, ISO week, calendar month) holding `day`."""
+    if per == "WEEK":
+        return day - timedelta(days=day.isoweekday() - 1)
+    if per == "MONTH":
+        return day.replace(day=1)
+    return day
+
+
+def period_end(start: date, per: str) -> date:
+    """The first day after the period starting on `start`."""
+    if per == "WEEK":
+        return start + timedelta(days=7)
+    if per == "MONTH":
+        return (start + timedelta(days=32)).replace(day=1)
+    return start + timedelta(days=1)
+
+
+def local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    """The instant a local date begins (a midnight skipped by a clock change: fold=0)."""
+    return datetime.combine(day, time(0), tzinfo=zone).replace(fold=0).astimezone(UTC)
+
+
+def _habit(spec: HabitSpec, owner: int, data: PlanInput, cal: _Calendar, earliest: int) -> _Habit:
+    zone, now = data.zone, data.now
+    until = min(data.habits_until or data.horizon_end, at_cell(cal.end))
+    length = timedelta(minutes=max(1, spec.minutes))
+    cells = -(-max(1, spec.minutes) // CELL_MINUTES)
+
+    def period_of(day: date) -> date:
+        return period_start(day, spec.per)
+
+    # Where a booking may start (inside a window occurrence, ending by `until`), with its
+    # local day: an occurrence lies within one local date (windows end by 24:00).
+    allowed: dict[int, date] = {}
+    latest = cell_of(until - length)
+    for span_start, span_end in window_occurrences(spec.windows, zone, now, until):
+        a = max(cell_of(span_start, up=True), cal.base)
+        b = min(cell_of(span_end - length), latest, cal.end - cells)
+        day = span_start.astimezone(zone).date()
+        allowed.update(dict.fromkeys(range(a - cal.base, b - cal.base + 1), day))
+    first = at_cell(cal.base)
+    quarter = timedelta(minutes=CELL_MINUTES)
+    scores = spec.scores
+    ranked = sorted(
+        (a for a in allowed if a >= earliest),
+        key=lambda a: (-scores.get(first + a * quarter, -math.inf), a),
+    )
+
+    # Bookings wanted per period: what the counted ones leave of `times`, in proportion to
+    # the part of the (rest of the) period the horizon covers when it cuts the period.
+    counted: dict[date, int] = {}
+    counted_days: set[date] = set()
+    for at in spec.counted:
+        day = at.astimezone(zone).date()
+        counted_days.add(day)
+        counted[period_of(day)] = counted.get(period_of(day), 0) + 1
+    target: dict[date, int] = {}
+    period = period_of(now.astimezone(zone).date())
+    while (begins := local_midnight(period, zone)) < until:
+        ends = local_midnight(period_end(period, spec.per), zone)
+        left = max(0, spec.times - counted.get(period, 0))
+        frm = max(begins, now)
+        if ends > until and ends > frm:
+            left = math.floor(left * (until - frm) / (ends - frm))
+        target[period] = left
+        period = period_end(period, spec.per)
+    habit = _Habit(
+        spec,
+        owner,
+        cells,
+        allowed,
+        [(a, allowed[a], period_of(allowed[a])) for a in ranked],
+        period_of,
+        target,
+    )
+    habit.days |= counted_days
+    return habit
 
 
 def _fitting(task: _Task, blocks: list[Block], cal: _Calendar, result: Plan) -> list[Block]:
@@ -257,6 +607,7 @@ def _fitting(task: _Task, blocks: list[Block], cal: _Calendar, result: Plan) -> 
             and b - a <= task.max_cells
             and total + b - a <= task.need
             and all(cal.free[a:b])
+            and cal.breaks.find(1, a + 1, b) < 0
         )
         if ok:
             fits.append(block)
@@ -267,28 +618,6 @@ def _fitting(task: _Task, blocks: list[Block], cal: _Calendar, result: Plan) -> 
     short = [x for x in fits if cell_of(x.end) - cell_of(x.start) < task.min_cells][1:]
     result.remove.extend(short)
     return [x for x in fits if x not in short]
-
-
-def _place(task: _Task, tasks: list[_Task], cal: _Calendar, result: Plan) -> None:
-    """Books what the task's kept blocks leave of its work: in time nobody holds, then, if
-    its due would be missed, also in time held by the kept blocks of later tasks."""
-    _unsettle(task, cal, result)
-    _book(task, cal, cal.free)
-    if task.booked < task.need and task.spec.due is not None:
-        owner = task.owner
-        # Free cells, and the (open) ones held by later tasks' kept blocks.
-        usable = bytearray(cal.free)
-        for later in tasks[owner:]:
-            for a, b, _ in later.kept:
-                usable[a:b] = cal.open[a:b]
-        _book(
-            task,
-            cal,
-            usable,
-            evict=lambda a, b: _evict(a, b, owner=owner, tasks=tasks, cal=cal, result=result),
-        )
-    if task.booked < task.need and task.spec.due is not None:
-        result.at_risk.add(task.spec.id)
 
 
 def _unsettle(task: _Task, cal: _Calendar, result: Plan) -> None:
@@ -313,6 +642,8 @@ def _book(task: _Task, cal: _Calendar, usable: bytearray, evict: _Evict | None =
         while i >= 0 and task.booked < task.need:
             j = usable.find(0, i, task.hi)
             j = task.hi if j < 0 else j
+            k = cal.breaks.find(1, i + 1, j)  # a block stays inside one occurrence
+            j = j if k < 0 else k
             # [i, j) is a run of usable cells: chunks from its start
             while task.booked < task.need:
                 missing = task.need - task.booked
@@ -327,19 +658,3 @@ def _book(task: _Task, cal: _Calendar, usable: bytearray, evict: _Evict | None =
                 progress = True
                 i += length
             i = usable.find(1, j, task.hi) if j < task.hi else -1
-
-
-def _evict(a: int, b: int, *, owner: int, tasks: list[_Task], cal: _Calendar, result: Plan) -> None:
-    """Removes the kept blocks of later tasks that [a, b) needs."""
-    for cell in range(a, b):
-        holder = cal.owner[cell]
-        if holder <= owner:
-            continue
-        later = tasks[holder - 1]
-        for entry in list(later.kept):
-            s, e, block = entry
-            if s <= cell < e:
-                later.kept.remove(entry)
-                later.booked -= e - s
-                cal.release(s, e)
-                result.remove.append(block)

@@ -1,5 +1,6 @@
-"""Re-planning a user: their tasks, calendar and booked blocks read, the planner run, its
-changes written as events (blocks) and told to the user's subscribers.
+"""Re-planning a user: their tasks, calendar and booked blocks read (and their
+auto-scheduled habits: `bookings`), the planner run, its changes written as events (blocks,
+bookings) and told to the user's subscribers.
 
 Runs in the worker (`plan_user`, queued by `graphql_api.replans`) and in the task mutations, whose
 answers show the task already planned; one run per user at a time (`plan_lock`).
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -20,8 +22,9 @@ from graphql_api.cache import codecs
 from graphql_api.changes import blocks_changed, calendars_changed
 from graphql_api.events.service import busy_between
 from graphql_api.planning import updates
+from graphql_api.planning.bookings import apply_bookings, habit_input
 from graphql_api.planning.planner import Block, Plan, PlanInput, TaskSpec, plan
-from graphql_api.reads import user_calendars
+from graphql_api.reads import user_calendars, user_habits
 from graphql_api.redis_clients import held_if_possible
 from graphql_api.replans import BUSY_SCOPE
 from graphql_api.scheduling.slots import windows_for
@@ -47,6 +50,7 @@ class Replanned:
     plan: Plan
     tasks: list[Task] = field(default_factory=list)
     changed: bool = False
+    habits: list[str] = field(default_factory=list)  # those whose bookings changed
     # The tasks' blocks as the run left them: as stored before it (rows), less those it
     # removed, and those it added.
     stored: list[dict[str, Any]] = field(default_factory=list)
@@ -137,7 +141,7 @@ def update_of(done: Replanned, reason: str, now: datetime) -> dict[str, Any]:
             }
             for task in done.tasks
         ],
-        "habits": [],
+        "habits": done.habits,
     }
 
 
@@ -169,6 +173,8 @@ async def busy_time(
 async def _blocks(ctx: Context, task_ids: list[Ref]) -> list[dict[str, Any]]:
     """The tasks' blocks as stored rows (the run needs five fields of each, and builds a
     document only for the answer's task: see `Replanned.blocks_of`)."""
+    if not task_ids:
+        return []
     query = matching({"userId": ctx.user_id, "taskId": {"$in": task_ids}})
     rows: list[dict[str, Any]] = await (
         Event.get_pymongo_collection().find(query, batch_size=BATCH_SIZE).to_list()
@@ -182,8 +188,8 @@ async def _replan(ctx: Context) -> Replanned:
     tasks, calendars = await asyncio.gather(
         find_all(Task, matching({**owner, "status": "OPEN"})), user_calendars(ctx)
     )
-    if not tasks:  # nothing to plan (a calendar change of a user without tasks)
-        return Replanned(Plan())
+    if not tasks and not any(h.auto_schedule and h.is_active for h in await user_habits(ctx)):
+        return Replanned(Plan())  # nothing to plan (a calendar change of a user without tasks)
     end = horizon_end(now, tasks, settings.plan_horizon_days, settings.plan_max_days)
     stored, busy = await asyncio.gather(
         _blocks(ctx, [ref(t) for t in tasks]), busy_time(ctx, calendars, now, end)
@@ -191,6 +197,8 @@ async def _replan(ctx: Context) -> Replanned:
     booked = [
         Block(row["taskId"], row["startTime"], row["endTime"], str(row["_id"])) for row in stored
     ]
+    until = now + timedelta(days=settings.plan_horizon_days)
+    habits = await habit_input(ctx, busy, until)
     specs, future = specs_of(tasks, booked, now)
     # A block on another calendar than its task's (the task moved) is booked again there.
     homes = _homes(calendars, tasks)
@@ -210,6 +218,9 @@ async def _replan(ctx: Context) -> Replanned:
             tasks=specs,
             blocks=future,
             notice=timedelta(minutes=settings.schedule_min_notice_min),
+            habits=habits.specs,
+            bookings=habits.bookings,
+            habits_until=until,
         )
     )
     result.remove.extend(elsewhere)
@@ -244,11 +255,28 @@ async def _replan(ctx: Context) -> Replanned:
         if task.at_risk != risky:
             await save_changes(task, owner, at_risk=risky)
             changed = True
+    habit_calendars, rebooked = await apply_bookings(
+        ctx, habits, result, partial(_home, ctx, calendars)
+    )
+    touched |= habit_calendars
     if touched:
         await blocks_changed(ctx, *sorted(touched))
     if changed:
         await ctx.cache.bump("tasks")
-    return Replanned(result, tasks, changed, stored=stored, removed=gone, added=new)
+    return Replanned(
+        result,
+        tasks,
+        changed or bool(rebooked),
+        rebooked,
+        stored=stored,
+        removed=gone,
+        added=new,
+    )
+
+
+async def _home(ctx: Context, calendars: list[Calendar]) -> str:
+    """Where new bookings of habits go: the primary LOCAL calendar (made on first need)."""
+    return ref(await primary_local(ctx, calendars))
 
 
 def _homes(calendars: list[Calendar], tasks: Sequence[Task]) -> dict[str, str]:

@@ -12,7 +12,9 @@ model version, so check-ins, feedback, new events and new models retire it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
+import struct
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -177,19 +179,110 @@ async def _rank(ctx: Context, asked: Asked, ranker: Ranker | None) -> list[Pick]
     return [Pick(s.start, s.end, p.score, p.reasons, p.ranked_by) for s, p in chosen]
 
 
+def _encode_scores(scores: dict[datetime, float]) -> bytes:
+    return codecs.JSON.encode([[at.timestamp(), value] for at, value in scores.items()])
+
+
+def _decode_scores(raw: bytes) -> dict[datetime, float]:
+    return {datetime.fromtimestamp(at, UTC): value for at, value in codecs.JSON.decode(raw)}
+
+
+SCORES = codecs.Codec(_encode_scores, _decode_scores)
+
+
+async def slot_scores(
+    ctx: Context,
+    habit: Habit,
+    busy: list[tuple[datetime, datetime]],
+    end: datetime,
+) -> dict[datetime, float]:
+    """The recommender's score of every start the habit may be booked at from the minimum
+    notice to `end`: its free slots around `busy` inside its windows, ranked as
+    `recommendations` ranks them (the model where one serves the user, then their answers)
+    but with `busy` as the busy time around them too, and without exploration, so that the
+    same calendar gets the same scores (the planner books the best of them).
+
+    Cached per quarter hour under the habit, the profile and the models, keyed by `busy`
+    (the planner's busy time, without its own blocks and bookings, which each re-plan
+    rewrites: so re-plans of an unchanged calendar rank nothing again)."""
+    start = earliest_start(ctx)
+    end = start + max(timedelta(0), end - start)
+    end = datetime.fromtimestamp(math.ceil(end.timestamp() / 900) * 900, UTC)
+    if end <= start:
+        return {}
+    generation = await ctx.cache.tokens([MODELS_SCOPE])
+    ranker = await ctx.state.rankers.for_user(ctx.user_id, generation[-1] if generation else None)
+    model = f"{ranker.scope}-{ranker.version}" if ranker else HEURISTIC
+    digest = hashlib.blake2b(
+        b"".join(struct.pack("<dd", s.timestamp(), e.timestamp()) for s, e in sorted(busy)),
+        digest_size=12,
+    ).hexdigest()
+    name = f"slot_scores:{ref(habit)}:{start:%Y%m%dT%H%M}:{end:%Y%m%dT%H%M}:{model}:{digest}"
+
+    async def compute() -> dict[datetime, float]:
+        return await _slot_scores(ctx, habit, busy, (start, end), ranker)
+
+    ttl = ctx.settings.cache_ttl_recommendations
+    if ttl <= 0:
+        return await compute()
+    scopes = ["profile", f"habit:{ref(habit)}", MODELS_SCOPE]
+    return await ctx.cache.cached(name, scopes, ttl, compute, SCORES)
+
+
+async def _slot_scores(
+    ctx: Context,
+    habit: Habit,
+    busy: list[tuple[datetime, datetime]],
+    span: tuple[datetime, datetime],
+    ranker: Ranker | None,
+) -> dict[datetime, float]:
+    start, end = span
+    around = [Busy(s, e, str(i)) for i, (s, e) in enumerate(busy)]
+    data = await _habit_data(ctx, habit, [], start - HORIZON, end + HORIZON, busy=around)
+    slots = free_slots(
+        busy=busy,
+        start=start,
+        end=end,
+        zone=data.zone,
+        windows=data.windows,
+        duration=timedelta(minutes=habit.duration_minutes),
+    )
+    if not slots:
+        return {}
+    rows = rows_for(data, ctx.now, [s.start for s in slots], window_bounds(slots))
+    history = len(data.scheduled) + len(data.feedback)
+    use = ranker if ranker is not None and history >= ctx.settings.recommend_min_history else None
+    said = adaptive.answers(data.zone, ctx.now, data.outcomes(), data.feedback)
+    if use is not None:  # XGBoost in a worker thread
+        scored = await asyncio.to_thread(personal.scored, rows, said, use)
+    else:
+        scored = personal.scored(rows, said, None)
+    return {s.start: float(v) for s, v in zip(slots, scored.score.tolist(), strict=True)}
+
+
 async def _habit_data(
-    ctx: Context, habit: Habit, calendars: list[Calendar], start: datetime, end: datetime
+    ctx: Context,
+    habit: Habit,
+    calendars: list[Calendar],
+    start: datetime,
+    end: datetime,
+    *,
+    busy: list[Busy] | None = None,
 ) -> HabitData:
+    """What the features of the habit's slots are computed from: `busy`, else the busy time
+    of `calendars` from `start` to `end`."""
     habits = await user_habits(ctx)
-    busy, record, (total, done), stats = await asyncio.gather(
-        _busy(ctx, calendars, start, end),
+    calendars = calendars or await user_calendars(ctx)
+    busy_now = _known(busy) if busy is not None else _busy(ctx, calendars, start, end)
+    around, record, (total, done), stats = await asyncio.gather(
+        busy_now,
         _record(ctx, habit, calendars),
         _tally(ctx, habits),
         _stats_before_today(ctx, habit),
     )
     overall = rate(total, done)
     data = habit_data(
-        user=ctx.viewer, habit=habit, busy=busy, record=record, user_rate=lambda _: overall
+        user=ctx.viewer, habit=habit, busy=around, record=record, user_rate=lambda _: overall
     )
     data.known_stats[ctx.today] = stats
     return data
@@ -211,6 +304,10 @@ async def _stats_before_today(ctx: Context, habit: Habit) -> HabitStats:
 
 
 BUSY = codecs.Codec(encode_busy, decode_busy)
+
+
+async def _known(busy: list[Busy]) -> list[Busy]:
+    return busy
 
 
 async def _busy(

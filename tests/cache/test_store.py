@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 import redis
@@ -703,3 +703,51 @@ async def test_users_never_share_a_key_and_a_bump_retires_only_its_own_user(
     assert await cached(cache, "alice", alice_compute) == "alice's goals"
     assert alice_compute.calls == 1
     assert await cached(cache, "bob", Compute("bob's new goals")) == "bob's new goals"
+
+
+# --- batching -------------------------------------------------------------------------
+
+
+async def test_misses_of_one_moment_share_one_read_and_one_write(
+    caches: Caches, redis_server: RedisServer
+) -> None:
+    # given: a Redis of this test's own (its command counts are this test's) and a
+    # value already in it; what a page's fields ask for at once
+    cache = caches.on(redis_server.url)
+    keys = [cache.key("value", str(i)) for i in range(8)]
+    client = redis_server.client()
+    client.set(keys[0], b"stored")
+    client.config_resetstat()
+    computes = [Compute(f"v{i}") for i in range(8)]
+
+    # when
+    values = await asyncio.gather(*(get(cache, k, c) for k, c in zip(keys, computes, strict=True)))
+
+    # then: each caller has its own answer, the stored one read, the others computed once
+    assert values == ["stored", *(f"v{i}" for i in range(1, 8))]
+    assert [c.calls for c in computes] == [0] + [1] * 7
+    # and Redis saw one MGET and one batch of SETs (not a GET and a SET per key)
+    stats = cast("dict[str, Any]", client.info("commandstats"))
+    assert stats["cmdstat_mget"]["calls"] == 1
+    assert "cmdstat_get" not in stats
+    assert stats["cmdstat_set"]["calls"] == 7
+    assert [client.get(k) for k in keys] == [b"stored", *(f"v{i}".encode() for i in range(1, 8))]
+    assert all(0 < cast("int", client.ttl(k)) <= 1100 for k in keys[1:])
+    client.close()
+
+
+async def test_a_batch_that_redis_does_not_answer_is_a_miss_for_each_caller(
+    caches: Caches, silent_server: SilentServer
+) -> None:
+    # given: a Redis that accepts connections and never answers
+    cache = caches.on(silent_server.url, timeout_s=0.2)
+    keys = [cache.key("value", str(i)) for i in range(3)]
+    computes = [Compute(f"v{i}") for i in range(3)]
+
+    # when
+    started = time.monotonic()
+    values = await asyncio.gather(*(get(cache, k, c) for k, c in zip(keys, computes, strict=True)))
+
+    # then: every caller got its computed value, none waited on
+    assert values == ["v0", "v1", "v2"]
+    assert time.monotonic() - started < HANG_BOUND_S

@@ -216,10 +216,22 @@ def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool
     return a[0] < b[1] and b[0] < a[1]
 
 
+def joined(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Working hours as the user has them: a window that ends where the next begins
+    (Thursday until midnight, Friday from midnight) is one stretch of time."""
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
 def check(data: PlanInput, result: Plan) -> None:
     """Every rule a plan of new blocks keeps."""
     blocks = result.blocks
-    occurrences = window_occurrences(data.windows, data.zone, data.now, data.horizon_end)
+    occurrences = joined(window_occurrences(data.windows, data.zone, data.now, data.horizon_end))
     specs = {t.id: t for t in data.tasks}
     for first, second in pairwise(blocks):
         assert first.end <= second.start, "blocks overlap"
