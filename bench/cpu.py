@@ -254,6 +254,13 @@ async def drive(
     return requests - failed, failed
 
 
+def threads(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return line.split()[1]
+    return "?"
+
+
 COUNTED = ("cache_requests_total", "mongo_commands_total", "graphql_errors_total")
 
 
@@ -318,7 +325,10 @@ def measure(
                 for name, value in sorted(counters(url).items()):
                     if (moved := value - counted.get(name, 0.0)) > 0:
                         print(f"        {name}: {moved / max(1, answered):.3f} per request")
-            print(f"{version:>6} {scenario.name:<50} {api:6.2f} API, {db:6.2f} nx-27017 ms/request")
+            print(
+                f"{version:>6} {scenario.name:<50} {api:6.2f} API, {db:6.2f} nx-27017 ms/request;"
+                f" API RSS {server.rss_mb():.0f} MB, {threads(server.pid)} threads"
+            )
             readings.append(reading)
     return readings
 

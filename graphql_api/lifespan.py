@@ -125,7 +125,7 @@ def cache_of(settings: Settings) -> Cache:
         CacheConfig(
             enabled=settings.cache_enabled,
             prefix=settings.cache_prefix,
-            l1_size=settings.cache_l1_size,
+            l1_bytes=settings.cache_l1_mb * 2**20,
             l1_ttl_s=settings.cache_l1_ttl_s,
             timeout_s=timeout,
             breaker_failures=settings.cache_breaker_failures,

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     cache_ttl_habit_stats: int = 3600
     cache_ttl_recommendations: int = 1800
     cache_ttl_response: int = 1800  # whole answers of queries
-    cache_l1_size: int = 10_000
+    cache_l1_mb: int = 32  # the in-process cache's values, per API process
     cache_l1_ttl_s: float = 10.0
     cache_timeout_ms: int = 50
     cache_breaker_failures: int = 3

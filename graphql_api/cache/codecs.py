@@ -21,7 +21,10 @@ D = TypeVar("D", bound=Document)
 # every caller gets shallow copies of its own (~5 µs each): a caller may set a
 # document's fields (apply_change does), never change its nested values in place,
 # which the copies share with this memo.
-_DECODED: LRUCache[tuple[type[Document], bytes], list[Any]] = LRUCache(maxsize=2048)
+# Bounded by the documents it holds (a day of events, a user's goals, ...).
+_DECODED: LRUCache[tuple[type[Document], bytes], list[Any]] = LRUCache(
+    maxsize=20_000, getsizeof=lambda docs: len(docs) + 1
+)
 
 
 @dataclass(frozen=True)

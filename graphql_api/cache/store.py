@@ -59,7 +59,7 @@ def user_tag(user_id: str) -> str:
 class CacheConfig:
     enabled: bool = True
     prefix: str = "scheduling:"
-    l1_size: int = 10_000
+    l1_bytes: int = 32 * 2**20  # what L1's values may hold in all, per process
     l1_ttl_s: float = 10.0
     timeout_s: float = 0.05
     breaker_failures: int = 3
@@ -130,7 +130,11 @@ class Cache:
         self.redis = redis
         self.config = config
         self.slack = slack
-        self.l1: TTLCache[str, bytes] = TTLCache(maxsize=config.l1_size, ttl=config.l1_ttl_s)
+        # Bounded by the bytes it holds, not by entries: a whole Dashboard answer and a
+        # streak are one entry each, some 10,000 times apart.
+        self.l1: TTLCache[str, bytes] = TTLCache(
+            maxsize=config.l1_bytes, ttl=config.l1_ttl_s, getsizeof=len
+        )
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         # L2 reads and writes of values asked for in one turn of the event loop, sent

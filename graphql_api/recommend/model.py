@@ -43,9 +43,13 @@ class Ranker:
         return np.asarray(predicted, dtype=np.float64).reshape(-1)
 
     def contributions(self, rows: Matrix) -> Array:
-        """SHAP values (log-odds) of each feature for each row; the bias column dropped."""
+        """Each feature's share of each row's log-odds, the bias column dropped: the changes
+        of the trees' expected value along each row's decision paths (Saabas; XGBoost's
+        `approx_contribs`). Like SHAP values they add up to the log-odds less the bias, so the
+        reasons add up to the score; they cost a tenth of exact TreeSHAP, which took longer
+        than scoring every candidate of a week (1.4 ms for five rows against 0.6 ms for 600)."""
         matrix = xgb.DMatrix(rows, feature_names=NAMES, nthread=1)
-        contribs = self.booster.predict(matrix, pred_contribs=True)
+        contribs = self.booster.predict(matrix, pred_contribs=True, approx_contribs=True)
         return np.asarray(contribs, dtype=np.float64)[:, :-1]
 
 

@@ -12,16 +12,17 @@
 3. While the user has answered little, the last slot of an answer of 4 or more is
    explored (Thompson sampling), never one of the first three, which are the best known.
 
-Each slot's reasons are the terms of that score in log-odds: the model's SHAP values
-and the heuristic's signals times their blend weights, and the shift the answers made,
+Each slot's reasons are the terms of that score in log-odds: the model's features' path
+contributions (they add up to its log-odds, as SHAP values do) and the heuristic's signals
+times their blend weights, and the shift the answers made,
 in words ("you liked Tuesdays around 07:00 4 of 5 times").
 """
 
 from __future__ import annotations
 
 import zlib
-from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -109,43 +110,57 @@ def rank(rows: Matrix, said: Answers, ranker: Ranker | None, limit: int, key: st
         explored.sort(key=lambda i: (-s.score[i], i))
         top = [*top[:kept], *explored] if explored else top
     by = f"model {ranker.scope} v{ranker.version}" if ranker is not None else HEURISTIC
-    terms = _terms(top, s, said, ranker)
+    strongest = [t[:REASONS] for t in terms(top, s, said, ranker)]
     picks = []
     for k, i in enumerate(top):
-        reasons = terms[k]
+        reasons = [(label, round(value, 4)) for label, value in strongest[k] if abs(value) >= 1e-4]
         if i in explored:
             reasons = [(EXPLORING, 0.0), *reasons[: REASONS - 1]]
         picks.append(Ranked(i, round(float(s.score[i]), 4), reasons, by))
     return picks
 
 
-def _terms(
+@cache
+def _label_sums(with_model: bool) -> tuple[list[str], Array]:
+    """The readable names of the score's terms, each once, and the matrix that sums the
+    heuristic's signals and the model's features into them (some share a name)."""
+    labels = list(heuristic.LABELS)
+    if with_model:
+        labels += [FEATURE_LABELS[name] for name in NAMES]
+    names = list(dict.fromkeys(labels))
+    sums = np.zeros((len(labels), len(names)))
+    sums[np.arange(len(labels)), [names.index(label) for label in labels]] = 1.0
+    return names, sums
+
+
+def terms(
     top: list[int], s: Scored, said: Answers, ranker: Ranker | None
 ) -> list[list[tuple[str, float]]]:
-    """The strongest terms of each picked row's log-odds, strongest first."""
+    """Every term of each picked row's log-odds, strongest first: the heuristic's signals
+    and the model's features times their blend weights, and the shift the answers made.
+    They add up to the score's log-odds less the blend's bias (and the model's own bias
+    times its weight); `reasons` are the first REASONS of them."""
     blend = ranker.blend if ranker is not None else HEURISTIC_BLEND
     picked = np.asarray(top, dtype=np.int64)
-    labels: list[str] = list(heuristic.LABELS)
     signals = s.heuristic_terms[picked]
     total = signals.sum(axis=1)
     # each signal's share of the heuristic's log-odds (h = 0.5 + the sum of the signals)
     steep = np.abs(total) > 1e-6
     scale = np.where(steep, logit(s.heuristic[picked]) / np.where(steep, total, 1.0), 4.0)
     values = blend.heuristic * scale[:, None] * signals
-    if ranker is not None and blend.model != 0:
-        labels += [FEATURE_LABELS[name] for name in NAMES]
-        shap = ranker.contributions(s.rows[picked]) * blend.model
-        values = np.hstack([values, shap])
+    with_model = ranker is not None and blend.model != 0
+    if ranker is not None and with_model:
+        paths = ranker.contributions(s.rows[picked]) * blend.model
+        values = np.hstack([values, paths])
+    names, sums = _label_sums(with_model)
+    named = values @ sums  # (picked, names)
     shifts = logit(s.score[picked]) - logit(s.prior[picked])
     found = []
     for k, i in enumerate(top):
-        terms: dict[str, float] = defaultdict(float)
-        for label, value in zip(labels, values[k].tolist(), strict=True):
-            terms[label] += value
+        of_row = list(zip(names, named[k].tolist(), strict=True))
         if len(said):
             hour = float(s.rows[i, COLUMN["local_hour"]])
             told = adaptive.reason(said, hour, int(s.rows[i, COLUMN["weekday"]]))
-            terms[told[0] if told else OTHER_ANSWERS] += float(shifts[k])
-        strongest = sorted(terms.items(), key=lambda item: -abs(item[1]))[:REASONS]
-        found.append([(label, round(value, 4)) for label, value in strongest if abs(value) >= 1e-4])
+            of_row.append((told[0] if told else OTHER_ANSWERS, float(shifts[k])))
+        found.append(sorted(of_row, key=lambda item: -abs(item[1])))
     return found
