@@ -349,38 +349,44 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--api-samples", type=int, default=60)
+    parser.add_argument("--api-only", action="store_true", help="only the createTask part")
     args = parser.parse_args()
     print(f"Machine: {machine()} (shared with other work while it ran)\n")
+    if not args.api_only:
+        planner_figures(args.runs)
+    print("| createTask (whole answer, 50 open tasks, 200 meetings) | p50 ms | p95 ms | max ms |")
+    print("| --- | ---: | ---: | ---: |")
+    for count in (0, 10):
+        latency = asyncio.run(create_task_latency(args.api_samples, count))
+        print(row(f"{len(latency)} requests, {count} auto-scheduled habits", latency))
+
+
+def planner_figures(runs: int) -> None:
     for count in (10, 0):
         print(
             f"| planner core, 50 tasks, {count} habits, 200 meetings, 14 days "
             "| p50 ms | p95 ms | max ms |"
         )
         print("| --- | ---: | ---: | ---: |")
-        for name, values in core(args.runs, count).items():
+        for name, values in core(runs, count).items():
             print(row(name, values))
         print()
-    print(f"| habits' bookings (mean of {args.runs} users, 10 habits each) | planner |")
+    print(f"| habits' bookings (mean of {runs} users, 10 habits each) | planner |")
     print("| --- | ---: |")
-    for key, value in habit_quality(args.runs).items():
+    for key, value in habit_quality(runs).items():
         print(f"| {key} | {value:.2f} |")
     print()
     for longest, load in (
         (180, "tasks of 30 min to 3 h: more work than time"),
         (60, "tasks of 30 to 60 min"),
     ):
-        totals = quality(args.runs, longest)
-        print(f"| per user, {load} (mean of {args.runs}) | planner | earliest-due-first |")
+        totals = quality(runs, longest)
+        print(f"| per user, {load} (mean of {runs}) | planner | earliest-due-first |")
         print("| --- | ---: | ---: |")
         for key in totals["planner"]:
             ours, edf = totals["planner"][key], totals["earliest-due-first"][key]
             print(f"| {key} | {ours:.2f} | {edf:.2f} |")
         print()
-    print("| createTask (whole answer, 50 open tasks, 200 meetings) | p50 ms | p95 ms | max ms |")
-    print("| --- | ---: | ---: | ---: |")
-    for count in (0, 10):
-        latency = asyncio.run(create_task_latency(args.api_samples, count))
-        print(row(f"{len(latency)} requests, {count} auto-scheduled habits", latency))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ the goals' service.
 from __future__ import annotations
 
 from graphql_api.context import Context
+from graphql_api.replans import BUSY_SCOPE
 from models import Habit
 from models.base import Ref, ref
 
@@ -49,9 +50,21 @@ async def habit_history_changed(ctx: Context, habit_id: Ref) -> None:
 
 
 async def calendars_changed(ctx: Context, *calendar_ids: Ref, listed: bool = False) -> None:
-    """Retires the cached events of these calendars (and the calendar list when `listed`)."""
-    await ctx.cache.bump(*(f"cal:{c}" for c in calendar_ids), "calendars" if listed else None)
+    """Retires the cached events of these calendars (and the calendar list when `listed`),
+    and the user's busy time as the planner reads it (`BUSY_SCOPE`)."""
+    await ctx.cache.bump(
+        *(f"cal:{c}" for c in calendar_ids), BUSY_SCOPE, "calendars" if listed else None
+    )
     ctx.forget("documents")
+
+
+async def blocks_changed(ctx: Context, *calendar_ids: Ref) -> None:
+    """The planner's own events changed on these calendars, nothing else (blocks: events
+    of a task; `planned` bookings of habits): their cached events are retired, the busy
+    time is not (the planner's events are not busy time to it, so a plan's own writes
+    leave it cached). A booking handed over as history becomes busy time: that write
+    calls `calendars_changed`."""
+    await ctx.cache.bump(*(f"cal:{c}" for c in calendar_ids))
 
 
 async def profile_changed(ctx: Context) -> None:

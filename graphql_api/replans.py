@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REASONS_TTL_S = 3600
+# The cache scope of a user's busy time as the planner reads it. Every write of events or
+# calendars bumps it (`changes.calendars_changed`, a sync's `runs.retire`) except the
+# planner's own events (`changes.blocks_changed`: task blocks, `planned` habit bookings):
+# they are not busy time to the planner, so a plan's writes leave the busy time it read
+# cached for the next plan.
+BUSY_SCOPE = "busy"
 
 
 def reasons_key(prefix: str, user_id: str) -> str:

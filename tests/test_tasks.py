@@ -107,6 +107,40 @@ async def test_working_hours_of_the_profile_and_the_due_decide_where_work_goes(
     assert later["atRisk"] is False
 
 
+async def test_a_series_is_busy_time_and_a_free_event_is_not(
+    alice: Client, monday: dict[str, Any]
+) -> None:
+    # given: a daily standup 11:00-11:30 (a series) after Monday's 10:00 meeting, and time
+    # marked free from 11:30 to 13:00
+    calendar = monday["calendar"]["id"]
+    daily = {"rrule": "FREQ=DAILY;COUNT=5", "timezone": "Europe/Berlin"}
+    await create_event(
+        alice,
+        calendar,
+        "2026-03-30T11:00:00+02:00",
+        "2026-03-30T11:30:00+02:00",
+        title="Standup",
+        recurrence=daily,
+    )
+    free = ("2026-03-30T11:30:00+02:00", "2026-03-30T13:00:00+02:00")
+    await create_event(alice, calendar, *free, title="Focus", busy=False)
+
+    # when: two hours of work, one after the other (the second plan reads the busy time
+    # the first one cached)
+    hour = {"durationMinutes": 60, "minChunkMinutes": 60}
+    first = await create_task(alice, title="First", priority="P1", **hour)
+    second = await create_task(alice, title="Second", **hour)
+
+    # then: the work goes after the standup's instance, over the free time
+    assert spans(first) == [(berlin(30, 11, 30), berlin(30, 12, 30))]
+    assert spans(second) == [(berlin(30, 12, 30), berlin(30, 13, 30))]
+    # and on Tuesday the standup's next instance is busy time too
+    tuesday = await create_task(
+        alice, title="Tuesday", notBefore="2026-03-31T10:45:00+02:00", **hour
+    )
+    assert spans(tuesday) == [(berlin(31, 11, 30), berlin(31, 12, 30))]
+
+
 async def test_tasks_are_listed_by_priority_then_due(alice: Client, monday: dict[str, Any]) -> None:
     # given
     goal = await create_goal(alice, title="Ship it")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -70,3 +71,22 @@ def document(model: type[D]) -> Codec[D]:
 
 
 JSON: Codec[Any] = Codec(orjson.dumps, orjson.loads)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _encode_spans(spans: list[tuple[datetime, datetime]]) -> bytes:
+    # Whole microseconds since the epoch: exact both ways, where float seconds are not.
+    return orjson.dumps(
+        [[(s - _EPOCH) // _MICROSECOND, (e - _EPOCH) // _MICROSECOND] for s, e in spans]
+    )
+
+
+def _decode_spans(raw: bytes) -> list[tuple[datetime, datetime]]:
+    return [(_EPOCH + s * _MICROSECOND, _EPOCH + e * _MICROSECOND) for s, e in orjson.loads(raw)]
+
+
+# Spans of time (start, end), as instants in UTC.
+SPANS: Codec[list[tuple[datetime, datetime]]] = Codec(_encode_spans, _decode_spans)

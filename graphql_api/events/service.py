@@ -25,7 +25,7 @@ from graphql_api.recurrence import (
 )
 from graphql_api.relay import Connection, page_size, paginate, ref_of
 from graphql_api.replans import request_replan
-from loaders.base import find_all
+from loaders.base import BATCH_SIZE, find_all
 from models import Calendar, Event
 from models.base import Ref, apply_change, matching, ref
 from models.event import overlapping
@@ -301,6 +301,39 @@ async def events_between(
     zones = {ref(c): c.timezone for c in await user_calendars(ctx)} if series else {}
     exceptions = {c: await _exceptions(ctx, c) for c in series}
     return expand(stored, start, end, zones, exceptions)
+
+
+async def busy_between(
+    ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The time these calendars' events keep busy in [start, end): busy events not
+    cancelled, series expanded into their instances; the planner's own events left out
+    (blocks, the events of a task, and `planned` bookings of auto-scheduled habits).
+    One query on the {userId, startTime, endTime} index, its rows read as they come:
+    only series are built as documents (to be expanded). Uncached: the planner caches
+    it under the user's busy scope (graphql_api.replans.BUSY_SCOPE)."""
+    wanted = set(calendar_ids)
+    query = matching(
+        {
+            **overlapping(ctx.user_id, start, end),
+            "status": {"$ne": "CANCELLED"},
+            "busy": {"$ne": False},
+            "taskId": None,  # no task: not one of the planner's blocks
+            "planned": {"$ne": True},  # nor one of its bookings of a habit
+        }
+    )
+    # Whole rows: a projection costs the embedded Mongo-wire server more than it saves
+    # (it copies each document to cut it down).
+    rows = await Event.get_pymongo_collection().find(query, batch_size=BATCH_SIZE).to_list()
+    rows = [r for r in rows if r["calendarId"] in wanted]
+    busy = [(r["startTime"], r["endTime"]) for r in rows if not r.get("recurrence")]
+    series = [Event.model_validate(r) for r in rows if r.get("recurrence")]
+    if series:
+        zones = {ref(c): c.timezone for c in await user_calendars(ctx)}
+        exceptions = {c: await _exceptions(ctx, c) for c in {e.calendar_id for e in series}}
+        instances = expand(series, start, end, zones, exceptions)
+        busy += [(e.start_time, e.end_time) for e in instances if e.busy]
+    return busy
 
 
 async def instance_of(ctx: Context, local_id: str) -> Event | None:

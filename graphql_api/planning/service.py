@@ -8,26 +8,29 @@ answers show the task already planned; one run per user at a time (`plan_lock`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from graphql_api.changes import calendars_changed
-from graphql_api.events.service import events_between
+from graphql_api.cache import codecs
+from graphql_api.changes import blocks_changed, calendars_changed
+from graphql_api.events.service import busy_between
 from graphql_api.planning import updates
 from graphql_api.planning.bookings import apply_bookings, habit_input
 from graphql_api.planning.planner import Block, Plan, PlanInput, TaskSpec, plan
 from graphql_api.reads import user_calendars, user_habits
 from graphql_api.redis_clients import held_if_possible
+from graphql_api.replans import BUSY_SCOPE
 from graphql_api.scheduling.slots import windows_for
-from loaders.base import find_all
+from loaders.base import BATCH_SIZE, find_all
 from models import Calendar, Event, Task
-from models.base import matching, ref, save_changes
+from models.base import Ref, matching, ref, save_changes
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -48,6 +51,21 @@ class Replanned:
     tasks: list[Task] = field(default_factory=list)
     changed: bool = False
     habits: list[str] = field(default_factory=list)  # those whose bookings changed
+    # The tasks' blocks as the run left them: as stored before it (rows), less those it
+    # removed, and those it added.
+    stored: list[dict[str, Any]] = field(default_factory=list)
+    removed: set[Ref] = field(default_factory=set)
+    added: list[Event] = field(default_factory=list)
+
+    def blocks_of(self, task_id: Ref) -> list[Event]:
+        """The task's blocks after the run, by start (as `BlocksByTaskLoader` lists them)."""
+        kept = [
+            Event.model_validate(row)
+            for row in self.stored
+            if row["taskId"] == task_id and str(row["_id"]) not in self.removed
+        ]
+        blocks = [*kept, *(e for e in self.added if e.task_id == task_id)]
+        return sorted(blocks, key=lambda e: (e.start_time, e.id))
 
 
 @asynccontextmanager
@@ -67,19 +85,17 @@ def horizon_end(now: datetime, tasks: Sequence[Task], days: int, max_days: int) 
 
 
 def specs_of(
-    tasks: Sequence[Task], blocks: Sequence[Event], now: datetime
+    tasks: Sequence[Task], blocks: Sequence[Block], now: datetime
 ) -> tuple[list[TaskSpec], list[Block]]:
     """The tasks' open work (blocks that ended count as done) and their blocks not ended."""
     done: dict[str, int] = {}
     future: list[Block] = []
-    for event in blocks:
-        if event.task_id is None:
-            continue
-        if event.end_time <= now:
-            minutes = int((event.end_time - event.start_time).total_seconds()) // 60
-            done[event.task_id] = done.get(event.task_id, 0) + minutes
+    for block in blocks:
+        if block.end <= now:
+            minutes = int((block.end - block.start).total_seconds()) // 60
+            done[block.task_id] = done.get(block.task_id, 0) + minutes
         else:
-            future.append(Block(event.task_id, event.start_time, event.end_time, ref(event)))
+            future.append(block)
     ordered = sorted(tasks, key=lambda t: (t.created_at, str(t.id)))
     specs = [
         TaskSpec(
@@ -129,28 +145,64 @@ def update_of(done: Replanned, reason: str, now: datetime) -> dict[str, Any]:
     }
 
 
+async def busy_time(
+    ctx: Context, calendars: list[Calendar], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The busy time of the user's calendars in [start, end), blocks left out.
+
+    Cached for the whole UTC days around the range under the calendar list's and the
+    user's busy scope (`BUSY_SCOPE`), which every write of events bumps except the
+    planner's own blocks: a plan's writes leave it cached for the next plan."""
+    low = datetime.combine(start.astimezone(UTC).date(), time(), UTC)
+    last = (end.astimezone(UTC) - timedelta(microseconds=1)).date()
+    high = datetime.combine(last + timedelta(days=1), time(), UTC)
+
+    async def load() -> list[tuple[datetime, datetime]]:
+        return await busy_between(ctx, [ref(c) for c in calendars], low, high)
+
+    spans = await ctx.cache.cached(
+        f"plan-busy:{low:%Y%m%d}:{high:%Y%m%d}",
+        ["calendars", BUSY_SCOPE],
+        ctx.settings.cache_ttl_calendar_events,
+        load,
+        codecs.SPANS,
+    )
+    return [(s, e) for s, e in spans if s < end and e > start]
+
+
+async def _blocks(ctx: Context, task_ids: list[Ref]) -> list[dict[str, Any]]:
+    """The tasks' blocks as stored rows (the run needs five fields of each, and builds a
+    document only for the answer's task: see `Replanned.blocks_of`)."""
+    if not task_ids:
+        return []
+    query = matching({"userId": ctx.user_id, "taskId": {"$in": task_ids}})
+    rows: list[dict[str, Any]] = await (
+        Event.get_pymongo_collection().find(query, batch_size=BATCH_SIZE).to_list()
+    )
+    return rows
+
+
 async def _replan(ctx: Context) -> Replanned:
     settings, user, now = ctx.settings, ctx.viewer, ctx.now
     owner = {"userId": ctx.user_id}
-    tasks = await find_all(Task, matching({**owner, "status": "OPEN"}))
+    tasks, calendars = await asyncio.gather(
+        find_all(Task, matching({**owner, "status": "OPEN"})), user_calendars(ctx)
+    )
     if not tasks and not any(h.auto_schedule and h.is_active for h in await user_habits(ctx)):
         return Replanned(Plan())  # nothing to plan (a calendar change of a user without tasks)
-    ids = [ref(t) for t in tasks]
-    booked = await find_all(Event, matching({**owner, "taskId": {"$in": ids}})) if ids else []
     end = horizon_end(now, tasks, settings.plan_horizon_days, settings.plan_max_days)
-    calendars = await user_calendars(ctx)
-    events = await events_between(ctx, [ref(c) for c in calendars], now, end)
-    busy = [
-        (e.start_time, e.end_time)
-        for e in events
-        if e.busy and e.status != "CANCELLED" and e.task_id is None and not e.planned
+    stored, busy = await asyncio.gather(
+        _blocks(ctx, [ref(t) for t in tasks]), busy_time(ctx, calendars, now, end)
+    )
+    booked = [
+        Block(row["taskId"], row["startTime"], row["endTime"], str(row["_id"])) for row in stored
     ]
     until = now + timedelta(days=settings.plan_horizon_days)
     habits = await habit_input(ctx, busy, until)
     specs, future = specs_of(tasks, booked, now)
     # A block on another calendar than its task's (the task moved) is booked again there.
     homes = _homes(calendars, tasks)
-    on = {ref(e): e.calendar_id for e in booked}
+    on = {str(row["_id"]): row["calendarId"] for row in stored}
     elsewhere = [
         b for b in future if b.start >= now and b.id and homes.get(b.task_id, on[b.id]) != on[b.id]
     ]
@@ -174,11 +226,12 @@ async def _replan(ctx: Context) -> Replanned:
     result.remove.extend(elsewhere)
     changed = bool(result.add or result.remove)
     touched: set[str] = set()
-    if result.remove:
-        gone = {b.id for b in result.remove if b.id}
-        touched |= {e.calendar_id for e in booked if ref(e) in gone}
+    gone = {b.id for b in result.remove if b.id}
+    new: list[Event] = []
+    if gone:
+        touched |= {on[i] for i in gone}
         await Event.get_pymongo_collection().delete_many(
-            {**owner, "_id": {"$in": [e.id for e in booked if ref(e) in gone]}}
+            {**owner, "_id": {"$in": [row["_id"] for row in stored if str(row["_id"]) in gone]}}
         )
     if result.add:
         by_id = {ref(t): t for t in tasks}
@@ -207,10 +260,18 @@ async def _replan(ctx: Context) -> Replanned:
     )
     touched |= habit_calendars
     if touched:
-        await calendars_changed(ctx, *sorted(touched))
+        await blocks_changed(ctx, *sorted(touched))
     if changed:
         await ctx.cache.bump("tasks")
-    return Replanned(result, tasks, changed or bool(rebooked), rebooked)
+    return Replanned(
+        result,
+        tasks,
+        changed or bool(rebooked),
+        rebooked,
+        stored=stored,
+        removed=gone,
+        added=new,
+    )
 
 
 async def _home(ctx: Context, calendars: list[Calendar]) -> str:

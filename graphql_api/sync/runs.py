@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from graphql_api.cache.store import Cache, user_tag
-from graphql_api.replans import request_replan
+from graphql_api.replans import BUSY_SCOPE, request_replan
 from graphql_api.state import AppState
 from graphql_api.sync import channels, engine, status
 from graphql_api.sync.providers import provider_for
@@ -198,7 +198,9 @@ async def _finish(
             return {"sync_state": sync_state, "next_sync_at": now + timedelta(seconds=interval)}
 
         await apply_change(calendar, {"userId": calendar.user_id}, change)
-        await retire(state.cache, calendar.user_id, "calendars", f"cal:{ref(calendar)}")
+        # The run may have written events (all of them, some, or none): their calendar's
+        # cached events and the busy time the planner reads are retired.
+        await retire(state.cache, calendar.user_id, "calendars", f"cal:{ref(calendar)}", BUSY_SCOPE)
         if any((counts or {}).get(n) for n in ("created", "updated", "deleted")):
             # Events the sync brought or took away: the user's tasks are planned again.
             await request_replan(state, calendar.user_id, "CALENDAR_CHANGED")

@@ -7,7 +7,7 @@ from bson import ObjectId
 from strawberry import UNSET
 
 from graphql_api import validation
-from graphql_api.changes import calendars_changed
+from graphql_api.changes import blocks_changed
 from graphql_api.errors import BadUserInput, not_found
 from graphql_api.planning.service import Replanned, replan
 from graphql_api.reads import calendar_of
@@ -81,9 +81,13 @@ async def _calendar_id(ctx: Context, calendar_id: str | None) -> Ref | None:
 async def _planned(ctx: Context, task: Task) -> Task:
     """Plans the user's tasks; the task as the plan left it."""
     done: Replanned = await replan(ctx, ["TASK_CHANGED"])
+    planned = next((t for t in done.tasks if t.id == task.id), None)
+    # The answer shows the task's blocks as the plan left them: known here, not read again.
     ctx.loaders.blocks_by_task.clear(ref(task))
+    if planned is not None:
+        ctx.loaders.blocks_by_task.prime(ref(task), done.blocks_of(ref(task)))
     ctx.loaders.task_by_id.clear(ref(task))
-    return next((t for t in done.tasks if t.id == task.id), task)
+    return planned or task
 
 
 async def create_task(ctx: Context, data: CreateTaskInput) -> Task:
@@ -162,7 +166,7 @@ async def _retitle_blocks(ctx: Context, task: Task) -> None:
     await Event.get_pymongo_collection().update_many(
         owner, {"$set": {"title": task.title}, "$inc": {"rev": 1}}
     )
-    await calendars_changed(ctx, *sorted({b.calendar_id for b in blocks}))
+    await blocks_changed(ctx, *sorted({b.calendar_id for b in blocks}))
 
 
 async def _remove_future_blocks(ctx: Context, task_id: Ref) -> None:
@@ -174,7 +178,7 @@ async def _remove_future_blocks(ctx: Context, task_id: Ref) -> None:
         await Event.get_pymongo_collection().delete_many(
             {**owner, "_id": {"$in": [b.id for b in future]}}
         )
-        await calendars_changed(ctx, *sorted({b.calendar_id for b in future}))
+        await blocks_changed(ctx, *sorted({b.calendar_id for b in future}))
     ctx.loaders.blocks_by_task.clear(task_id)
 
 

@@ -50,10 +50,16 @@ def at(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def planned_user(api: str, settings: Settings) -> tuple[str, dict[str, Any]]:
-    """A user who works around the clock (UTC), with an hour's task planned: its block."""
+def new_user(api: str, settings: Settings) -> str:
+    """A user who works around the clock (UTC): their token."""
     token = mint_dev_token(settings, f"planner-{uuid.uuid4().hex[:8]}")
     graphql(api, token, operation("UpdateProfile"), {"input": {"workingHours": ALL_DAY}})
+    return token
+
+
+def planned_user(api: str, settings: Settings, token: str = "") -> tuple[str, dict[str, Any]]:
+    """A user who works around the clock (UTC), with an hour's task planned: its block."""
+    token = token or new_user(api, settings)
     task = graphql(
         api,
         token,
@@ -155,3 +161,47 @@ async def test_an_event_a_sync_brings_over_a_block_moves_it(
     assert start >= offsite[1]
     assert end - start == timedelta(hours=1)
     assert datetime.now(UTC) < start
+
+
+def synced_at(api: str, token: str, calendar_id: str, after: str | None = None) -> str:
+    """Waits for the calendar's next successful sync (after `after`): its time."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        calendars = graphql(api, token, operation("Calendars"))["calendars"]
+        state = next(c for c in calendars if c["id"] == calendar_id)["syncState"]
+        if state and state["status"] == "SUCCEEDED" and state["lastSyncedAt"] != after:
+            synced: str = state["lastSyncedAt"]
+            return synced
+        time.sleep(0.2)
+    raise AssertionError("the calendar did not sync within 60 s")
+
+
+async def test_an_event_a_later_sync_brings_to_a_synced_calendar_moves_the_block(
+    api: str, settings: Settings, worker: Any, feed: Feed
+) -> None:
+    # given: a local calendar for the blocks, a feed calendar synced while it had nothing
+    # on it, then an hour planned (the plan read the user's busy time, and its own writes
+    # leave that cached)
+    token = new_user(api, settings)
+    local = {"input": {"provider": "LOCAL", "name": "Work"}}
+    graphql(api, token, operation("ConnectCalendar"), local)
+    feed.publish(vcalendar())
+    calendar = graphql(
+        api,
+        token,
+        operation("ConnectCalendar"),
+        {"input": {"provider": "ICS", "url": feed.url, "timezone": "UTC"}},
+    )["connectCalendar"]
+    first = await asyncio.to_thread(synced_at, api, token, calendar["id"])
+    token, block = planned_user(api, settings, token)
+
+    # when: the feed brings an offsite over the block, and the calendar is synced again
+    offsite = (at(block["start"]) - timedelta(minutes=30), at(block["end"]) + timedelta(hours=1))
+    feed.publish(vcalendar(vevent("offsite@example.com", "Offsite", *offsite)))
+    graphql(api, token, operation("SyncCalendar"), {"calendarId": calendar["id"]})
+    await asyncio.to_thread(synced_at, api, token, calendar["id"], first)
+
+    # then: within seconds the block is after the offsite
+    ((start, end),) = await asyncio.to_thread(wait_for_move, api, token, block)
+    assert start >= offsite[1]
+    assert end - start == timedelta(hours=1)
