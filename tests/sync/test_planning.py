@@ -8,8 +8,8 @@ import asyncio
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +205,86 @@ async def test_an_event_a_later_sync_brings_to_a_synced_calendar_moves_the_block
     ((start, end),) = await asyncio.to_thread(wait_for_move, api, token, block)
     assert start >= offsite[1]
     assert end - start == timedelta(hours=1)
+
+
+DAILY = {
+    "name": "Read",
+    "frequency": {"times": 1, "per": "DAY"},
+    "durationMinutes": 60,
+    "preferredWindows": [{"weekdays": list(range(1, 8)), "start": "00:00", "end": "24:00"}],
+    "autoSchedule": True,
+}
+
+
+Bookings = dict[str, tuple[datetime, datetime]]
+
+
+def bookings_of(api: str, token: str) -> Bookings:
+    """The habit's bookings in the coming 15 days, by event id."""
+    now = datetime.now(UTC)
+    span = {
+        "start": (now - timedelta(hours=1)).isoformat(),
+        "end": (now + timedelta(days=15)).isoformat(),
+    }
+    edges = graphql(api, token, operation("Schedule"), {"range": span})["events"]["edges"]
+    return {
+        e["node"]["id"]: (at(e["node"]["start"]), at(e["node"]["end"]))
+        for e in edges
+        if e["node"]["habit"]
+    }
+
+
+def wait_for_bookings(
+    api: str, token: str, until: Callable[[Bookings], object], what: str
+) -> Bookings:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        booked = bookings_of(api, token)
+        if until(booked):
+            return booked
+        time.sleep(0.2)
+    raise AssertionError(f"{what} within 60 s")
+
+
+async def test_an_event_a_sync_brings_over_a_habits_booking_moves_that_booking_alone(
+    api: str, settings: Settings, worker: Any, feed: Feed
+) -> None:
+    # given: an hour's reading a day, auto-scheduled (the worker books it); the booking of
+    # the day after tomorrow (a whole day of room around it)
+    token = new_user(api, settings)
+    graphql(api, token, operation("CreateHabit"), {"input": DAILY})
+    later = (datetime.now(UTC) + timedelta(days=2)).date()
+
+    def on(day: date, booked: Bookings) -> list[str]:
+        return [i for i, (start, _) in booked.items() if start.date() == day]
+
+    before = await asyncio.to_thread(
+        wait_for_bookings, api, token, lambda b: on(later, b), "the habit was not booked"
+    )
+    (hit,) = on(later, before)
+    meeting = (before[hit][0] + timedelta(minutes=15), before[hit][0] + timedelta(minutes=45))
+    feed.publish(vcalendar(vevent("call@example.com", "Call", *meeting)))
+
+    # when: the user connects a feed with a meeting over it (the worker syncs it)
+    graphql(
+        api,
+        token,
+        operation("ConnectCalendar"),
+        {"input": {"provider": "ICS", "url": feed.url, "timezone": "UTC"}},
+    )
+
+    # then: within seconds that booking is gone, another is booked clear of the meeting on
+    # the same day, and every other booking is where it was
+    after = await asyncio.to_thread(
+        wait_for_bookings,
+        api,
+        token,
+        lambda b: hit not in b and on(later, b),
+        "the booking did not move",
+    )
+    assert {i: t for i, t in after.items() if i in before} == {
+        i: t for i, t in before.items() if i != hit
+    }
+    (moved,) = [after[i] for i in on(later, after)]
+    assert moved[1] - moved[0] == timedelta(hours=1)
+    assert moved[0] >= meeting[1] or moved[1] <= meeting[0]
