@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
 from models.base import DOCUMENT_CONFIG, DocumentId, Ref, Revised, owner_index, utcnow
+
+# How long a skipped booking is remembered: a month, as long as a booking may count toward
+# the period under way (graphql_api.planning.bookings.COUNTED_SINCE).
+SKIPS_KEPT = timedelta(days=32)
 
 
 class Frequency(BaseModel):
@@ -34,6 +38,9 @@ class Habit(Revised):
     is_active: bool = Field(default=True, alias="isActive")
     # Booked by the planner (graphql_api.planning) at the recommender's best slots.
     auto_schedule: bool = Field(default=False, alias="autoSchedule")
+    # The starts of the planner's bookings the user deleted (the last SKIPS_KEPT): each
+    # counts toward its period and takes its day, so the planner does not book it again.
+    skipped: list[datetime] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
 
     class Settings:

@@ -6,6 +6,7 @@ refused with nothing written."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -240,3 +241,77 @@ async def test_a_bad_update_is_refused_and_the_habit_keeps_its_bookings(
     nodes = [(await alice.execute(HABIT, {"id": h["id"]})).data["node"] for h in (long, habit)]
     assert [n["autoSchedule"] for n in nodes] == [False, True]
     assert await bookings(alice) == before
+
+
+UPDATE_EVENT = (
+    "mutation($id: ID!, $input: UpdateEventInput!) "
+    "{ updateEvent(id: $id, input: $input) { id start end } }"
+)
+DELETE_EVENT = "mutation($id: ID!) { deleteEvent(id: $id) }"
+
+
+async def test_a_booking_the_user_moves_is_theirs_it_stays_and_counts(
+    alice: Client, monday: dict[str, Any], app_state: AppState
+) -> None:
+    # given: the habit booked, three runs in each week
+    await create_habit(alice)
+    await plan_user(app_state, alice.sub)
+    before = await bookings(alice)
+    mine = before[-1]
+
+    # when: the user moves the last booking to noon of its day (outside the habit's
+    # mornings), and the re-plan runs
+    noon = moment(mine["start"]).astimezone(BERLIN).replace(hour=12, minute=0)
+    times = {"start": noon.isoformat(), "end": (noon + timedelta(minutes=30)).isoformat()}
+    r = await alice.execute(UPDATE_EVENT, {"id": mine["id"], "input": times})
+    assert not r.errors
+    await plan_user(app_state, alice.sub)
+
+    # then: it stays where the user put it and is its week's third booking: nothing is
+    # booked in its place, the others are where they were
+    after = await bookings(alice)
+    assert [e for e in after if e["id"] != mine["id"]] == before[:-1]
+    (moved,) = [e for e in after if e["id"] == mine["id"]]
+    assert (moment(moved["start"]), moment(moved["end"])) == (
+        noon,
+        noon + timedelta(minutes=30),
+    )
+    # and a meeting over it does not move it either: it is the user's now
+    await create_event(alice, monday["id"], moved["start"], moved["end"], title="Dentist")
+    await plan_user(app_state, alice.sub)
+    assert await bookings(alice) == after
+
+
+@pytest.mark.parametrize(
+    "frequency", [{"times": 3, "per": "WEEK"}, {"times": 1, "per": "DAY"}], ids=["week", "day"]
+)
+async def test_a_booking_the_user_deletes_is_skipped_for_its_period(
+    alice: Client, monday: dict[str, Any], app_state: AppState, frequency: dict[str, Any]
+) -> None:
+    # given: the habit booked
+    await create_habit(alice, frequency=frequency)
+    await plan_user(app_state, alice.sub)
+    before = await bookings(alice)
+    gone = before[1]
+
+    # when: the user deletes its second booking, and the re-plan runs (twice: again after
+    # the habit changes)
+    r = await alice.execute(DELETE_EVENT, {"id": gone["id"]})
+    assert r.data == {"deleteEvent": True}
+    await plan_user(app_state, alice.sub)
+    after = await bookings(alice)
+    await create_event(alice, monday["id"], before[-1]["start"], before[-1]["end"])
+    await plan_user(app_state, alice.sub)
+
+    # then: it is not booked again in its period (its week, or its day), though the others
+    # are there and the one the meeting landed on moved within its own
+    def period(event: dict[str, Any]) -> date:
+        day = moment(event["start"]).astimezone(BERLIN).date()
+        return week_of(event) if frequency["per"] == "WEEK" else day
+
+    wanted = Counter(period(e) for e in before)
+    wanted[period(gone)] -= 1
+    assert after == [e for e in before if e["id"] != gone["id"]]
+    again = await bookings(alice)
+    assert Counter(period(e) for e in again) == wanted
+    assert [e for e in again if e in after] == after[:-1]

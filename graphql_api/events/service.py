@@ -13,9 +13,9 @@ from strawberry import UNSET
 
 from graphql_api import validation
 from graphql_api.cache import codecs
-from graphql_api.changes import calendars_changed
+from graphql_api.changes import calendars_changed, habit_changed
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
-from graphql_api.reads import calendar_of, event_by_id, user_calendars
+from graphql_api.reads import calendar_of, event_by_id, habit_of, user_calendars
 from graphql_api.recurrence import (
     checked_rule,
     expand,
@@ -26,9 +26,10 @@ from graphql_api.recurrence import (
 from graphql_api.relay import Connection, page_size, paginate, ref_of
 from graphql_api.replans import request_replan
 from loaders.base import BATCH_SIZE, find_all
-from models import Calendar, Event
+from models import Calendar, Event, Habit
 from models.base import Ref, apply_change, matching, ref
 from models.event import overlapping
+from models.habit import SKIPS_KEPT
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
@@ -243,6 +244,13 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
         }
         if stored.recurrence:  # a series: its rule runs on from the new first occurrence
             moved.update(_moved_series(stored, times))
+        if stored.planned and (stored.start_time, stored.end_time) != (
+            times.start_time,
+            times.end_time,
+        ):
+            # A booking of the planner's the user moves is theirs: pinned where they put
+            # it, it counts toward its habit's period as one booked by hand.
+            moved["planned"] = False
         return moved
 
     if changes or moves:
@@ -262,8 +270,25 @@ async def delete_event(ctx: Context, event: Event) -> None:
     )
     if result.deleted_count == 0:
         raise not_found("Event")
+    if event.planned and event.habit_id is not None:
+        await _skip(ctx, event.habit_id, event.start_time)
     await calendars_changed(ctx, event.calendar_id)
     await _replan(ctx, event)
+
+
+async def _skip(ctx: Context, habit_id: Ref, start: datetime) -> None:
+    """A booking of the planner's the user deleted: the habit skips it (`Habit.skipped`), so
+    that the planner does not book it again in its period, nor on its day."""
+    habit = await habit_of(ctx, habit_id)
+    if habit is None:
+        return
+    since = ctx.now - SKIPS_KEPT
+
+    def change(stored: Habit) -> dict[str, Any]:
+        return {"skipped": sorted({*(s for s in stored.skipped if s > since), start})}
+
+    if await apply_change(habit, {"userId": ctx.user_id}, change) is not None:
+        await habit_changed(ctx, habit, listed=True)
 
 
 def _utc_days(start: datetime, end: datetime) -> list[date]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from graphql_api.planning.planner import Booking, HabitSpec, Plan
@@ -17,12 +17,14 @@ from graphql_api.scheduling.slots import windows_for
 from loaders.base import find_all
 from models import Event, Habit
 from models.base import matching, ref
+from models.habit import SKIPS_KEPT
 
 if TYPE_CHECKING:
     from graphql_api.context import Context
 
-# Bookings this far back may count toward the period under way (a month at most).
-COUNTED_SINCE = timedelta(days=32)
+# Bookings this far back may count toward the period under way (a month at most); the
+# skipped ones are kept as long (models.habit.SKIPS_KEPT).
+COUNTED_SINCE = SKIPS_KEPT
 
 
 @dataclass
@@ -67,6 +69,9 @@ async def habit_input(
             found.events[ref(event)] = event
         else:  # booked by hand, or past: it counts toward its period
             counted.setdefault(event.habit_id, []).append(event.start_time)
+    for habit in habits:  # the bookings the user deleted count too (skipped)
+        skips = [at for at in habit.skipped if at > now - COUNTED_SINCE]
+        counted.setdefault(ref(habit), []).extend(skips)
     scores = await asyncio.gather(*(slot_scores(ctx, h, busy, until) for h in habits))
     hours = [(w.weekday, w.start, w.end) for w in ctx.viewer.working_hours]
     for rank, (habit, scored) in enumerate(zip(habits, scores, strict=True)):

@@ -47,10 +47,11 @@ Habits (`HabitSpec`, auto-scheduled)
     the user's zone, as working hours are), ends by `habits_until` (the 14 days ahead),
     holds whole cells (a 20-minute booking holds two) and overlaps no busy time, no block
     and no other booking; a habit has at most one booking a local day (one check-in a
-    day). Its bookings outside the plan (`counted`: booked by hand, or past) count toward
-    their period and take their day. A period wholly inside the horizon gets what the
-    counted ones leave of `times`; one the horizon cuts gets that in proportion to the
-    part of it the horizon covers (rounded down), the rest as the horizon rolls on. New
+    day). Its bookings outside the plan (`counted`: booked or moved by hand, past, or
+    deleted by the user: skipped) count toward their period and take their day. A period
+    wholly inside the horizon gets what the counted ones leave of `times`; one the horizon
+    cuts gets that in proportion to the part of it the horizon covers (rounded down), the
+    rest as the horizon rolls on. New
     bookings go at the best-scored starts (`scores`: the recommender's, given by the
     caller; an unscored start ranks last; ties to the earlier start).
 
@@ -118,7 +119,8 @@ class HabitSpec:
     windows: Sequence[Window]
     # The recommender's score of each start (UTC); higher is better.
     scores: Mapping[datetime, float] = field(default_factory=dict)
-    # Starts of its bookings the plan does not move (by hand, or already past).
+    # Starts of its bookings the plan does not move (by hand, or already past), and of
+    # those the user deleted (skipped): each counts toward its period and takes its day.
     counted: Sequence[datetime] = ()
     rank: int = 0  # the order among habits (e.g. creation)
 
