@@ -1,6 +1,7 @@
 """The planner: how long it takes, how good its plans are, how long `createTask` answers.
 
     .venv/bin/python -m bench.planner [--runs 200] [--api-samples 60]
+        [--optimum-runs 20] [--solver-limit 5] [--optimum-only]
 
 1. The core (graphql_api.planning.planner.plan) for a user with 50 tasks and 10
    auto-scheduled habits over a 14-day horizon around 200 busy events (and the same users
@@ -12,6 +13,10 @@
    minutes booked before their due, and blocks moved per calendar change.
    The habits' bookings: how many of those their periods want are made, and how many move
    per calendar change.
+   And against the exact optimum of the same first plans (bench/optimum.py: OR-Tools
+   CP-SAT, bench-only, on the first `--optimum-runs` users, each solver stage stopped
+   after `--solver-limit` seconds): under the planner's order (priority first, then
+   due) and under earliest-due-first's aim (fewest tasks at risk, no priorities).
 3. `createTask` through a real server (nx-27017, redis-server) for such a user, without
    and with the 10 habits (auto-scheduled, so each re-plan also ranks their free slots):
    the whole answer, the task planned, p50/p95 over `--api-samples` requests.
@@ -32,6 +37,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bench.lib import backends, machine, server, token
+from bench.optimum import Optimum, optimum
 from graphql_api.planning.planner import Block, Booking, HabitSpec, Plan, PlanInput, TaskSpec, plan
 from graphql_api.scheduling.slots import windows_for
 
@@ -261,6 +267,71 @@ def quality(runs: int, longest: int = 180) -> dict[str, dict[str, float]]:
     return totals
 
 
+def against_optimum(
+    runs: int, limit_s: float, longest: int
+) -> tuple[dict[str, dict[str, float]], dict[str, list[Optimum]]]:
+    """The first plans of the planner and of earliest-due-first against the optimum under
+    each one's aim (tasks only, as `quality`)."""
+    names = (
+        "planner",
+        "optimum, priority then due",
+        "earliest-due-first",
+        "optimum, no priorities",
+    )
+    totals: dict[str, dict[str, float]] = {name: {} for name in names}
+    solved: dict[str, list[Optimum]] = {names[1]: [], names[3]: []}
+    for seed in range(runs):
+        data = scenario(seed, longest, habit_count=0)
+        ours, edf = plan(data), baseline(data)
+        best = optimum(data, by_priority=True, limit_s=limit_s, hint=ours)
+        best_edf = optimum(data, by_priority=False, limit_s=limit_s, hint=edf)
+        solved[names[1]].append(best)
+        solved[names[3]].append(best_edf)
+        for name, figures in (
+            (names[0], quality_of(data, ours)),
+            (names[1], optimum_quality(data, best)),
+            (names[2], quality_of(data, edf)),
+            (names[3], optimum_quality(data, best_edf)),
+        ):
+            for key, value in figures.items():
+                totals[name][key] = totals[name].get(key, 0) + value / runs
+    return totals, solved
+
+
+def optimum_quality(data: PlanInput, best: Optimum) -> dict[str, float]:
+    specs = {t.id: t for t in data.tasks}
+    return {
+        "at risk": len(best.at_risk),
+        "P1 at risk": sum(1 for t in best.at_risk if specs[t].priority == 1),
+        "minutes booked before due": sum(
+            minutes for t, minutes in best.booked.items() if specs[t].due is not None
+        ),
+    }
+
+
+def optimum_figures(runs: int, limit_s: float) -> None:
+    for longest, load in (
+        (180, "tasks of 30 min to 3 h: more work than time"),
+        (60, "tasks of 30 to 60 min"),
+    ):
+        totals, solved = against_optimum(runs, limit_s, longest)
+        names = list(totals)
+        print(f"| per user, {load} (mean of {runs}) | " + " | ".join(names) + " |")
+        print("| --- |" + " ---: |" * len(names))
+        for key in totals[names[0]]:
+            print(f"| {key} | " + " | ".join(f"{totals[n][key]:.2f}" for n in names) + " |")
+        for name, results in solved.items():
+            seconds = [r.seconds for r in results]
+            proven = sum(r.proven for r in results)
+            stages = sum(r.stages for r in results)
+            print(
+                f"| {name}: solver s p50 / p95 / max, stages proven optimal "
+                f"| {statistics.median(seconds):.2f} / {percentile(seconds, 95):.2f} / "
+                f"{max(seconds):.2f} | {proven} of {stages} | | |"
+            )
+        print()
+
+
 async def create_task_latency(samples: int, habit_count: int = 0) -> list[float]:
     """createTask answers for a user with 50 open tasks and 200 meetings over 14 days (and
     `habit_count` auto-scheduled habits)."""
@@ -350,10 +421,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--api-samples", type=int, default=60)
     parser.add_argument("--api-only", action="store_true", help="only the createTask part")
+    parser.add_argument("--optimum-runs", type=int, default=20)
+    parser.add_argument("--solver-limit", type=float, default=5.0, help="seconds a stage")
+    parser.add_argument("--optimum-only", action="store_true", help="only the solver part")
     args = parser.parse_args()
     print(f"Machine: {machine()} (shared with other work while it ran)\n")
+    if args.optimum_only:
+        optimum_figures(args.optimum_runs, args.solver_limit)
+        return
     if not args.api_only:
-        planner_figures(args.runs)
+        planner_figures(args.runs, args.optimum_runs, args.solver_limit)
     print("| createTask (whole answer, 50 open tasks, 200 meetings) | p50 ms | p95 ms | max ms |")
     print("| --- | ---: | ---: | ---: |")
     for count in (0, 10):
@@ -361,7 +438,7 @@ def main() -> None:
         print(row(f"{len(latency)} requests, {count} auto-scheduled habits", latency))
 
 
-def planner_figures(runs: int) -> None:
+def planner_figures(runs: int, optimum_runs: int, solver_limit: float) -> None:
     for count in (10, 0):
         print(
             f"| planner core, 50 tasks, {count} habits, 200 meetings, 14 days "
@@ -387,6 +464,7 @@ def planner_figures(runs: int) -> None:
             ours, edf = totals["planner"][key], totals["earliest-due-first"][key]
             print(f"| {key} | {ours:.2f} | {edf:.2f} |")
         print()
+    optimum_figures(optimum_runs, solver_limit)
 
 
 if __name__ == "__main__":
