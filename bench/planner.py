@@ -1,7 +1,7 @@
 """The planner: how long it takes, how good its plans are, how long `createTask` answers.
 
     .venv/bin/python -m bench.planner [--runs 200] [--api-samples 60]
-        [--optimum-runs 20] [--solver-limit 5] [--optimum-only]
+        [--optimum-runs 20] [--solver-limit 5] [--optimum-only] [--optimum-all-due]
 
 1. The core (graphql_api.planning.planner.plan) for a user with 50 tasks and 10
    auto-scheduled habits over a 14-day horizon around 200 busy events (and the same users
@@ -267,11 +267,21 @@ def quality(runs: int, longest: int = 180) -> dict[str, dict[str, float]]:
     return totals
 
 
+def with_dues(data: PlanInput, seed: int) -> PlanInput:
+    """The same user with a due on every task (those without one get one in the 14 days)."""
+    rng = random.Random(seed)  # noqa: S311
+    dated = [
+        t if t.due else replace(t, due=NOW + timedelta(hours=rng.randint(8, 14 * 24)))
+        for t in data.tasks
+    ]
+    return replace(data, tasks=dated)
+
+
 def against_optimum(
-    runs: int, limit_s: float, longest: int
+    runs: int, limit_s: float, longest: int, all_due: bool = False
 ) -> tuple[dict[str, dict[str, float]], dict[str, list[Optimum]]]:
     """The first plans of the planner and of earliest-due-first against the optimum under
-    each one's aim (tasks only, as `quality`)."""
+    each one's aim (tasks only, as `quality`; with `all_due`, every task with a due)."""
     names = (
         "planner",
         "optimum, priority then due",
@@ -282,6 +292,8 @@ def against_optimum(
     solved: dict[str, list[Optimum]] = {names[1]: [], names[3]: []}
     for seed in range(runs):
         data = scenario(seed, longest, habit_count=0)
+        if all_due:
+            data = with_dues(data, seed)
         ours, edf = plan(data), baseline(data)
         best = optimum(data, by_priority=True, limit_s=limit_s, hint=ours)
         best_edf = optimum(data, by_priority=False, limit_s=limit_s, hint=edf)
@@ -309,14 +321,15 @@ def optimum_quality(data: PlanInput, best: Optimum) -> dict[str, float]:
     }
 
 
-def optimum_figures(runs: int, limit_s: float) -> None:
+def optimum_figures(runs: int, limit_s: float, all_due: bool = False) -> None:
     for longest, load in (
         (180, "tasks of 30 min to 3 h: more work than time"),
         (60, "tasks of 30 to 60 min"),
     ):
-        totals, solved = against_optimum(runs, limit_s, longest)
+        totals, solved = against_optimum(runs, limit_s, longest, all_due)
+        title = f"{load}, every task with a due" if all_due else load
         names = list(totals)
-        print(f"| per user, {load} (mean of {runs}) | " + " | ".join(names) + " |")
+        print(f"| per user, {title} (mean of {runs}) | " + " | ".join(names) + " |")
         print("| --- |" + " ---: |" * len(names))
         for key in totals[names[0]]:
             print(f"| {key} | " + " | ".join(f"{totals[n][key]:.2f}" for n in names) + " |")
@@ -424,10 +437,13 @@ def main() -> None:
     parser.add_argument("--optimum-runs", type=int, default=20)
     parser.add_argument("--solver-limit", type=float, default=5.0, help="seconds a stage")
     parser.add_argument("--optimum-only", action="store_true", help="only the solver part")
+    parser.add_argument(
+        "--optimum-all-due", action="store_true", help="the solver part, every task with a due"
+    )
     args = parser.parse_args()
     print(f"Machine: {machine()} (shared with other work while it ran)\n")
-    if args.optimum_only:
-        optimum_figures(args.optimum_runs, args.solver_limit)
+    if args.optimum_only or args.optimum_all_due:
+        optimum_figures(args.optimum_runs, args.solver_limit, args.optimum_all_due)
         return
     if not args.api_only:
         planner_figures(args.runs, args.optimum_runs, args.solver_limit)
