@@ -261,7 +261,13 @@ def threads(pid: int) -> str:
     return "?"
 
 
-COUNTED = ("cache_requests_total", "mongo_commands_total", "graphql_errors_total")
+COUNTED = (
+    "cache_requests_total",
+    "mongo_commands_total",
+    "graphql_errors_total",
+    "python_gc_pause_seconds_sum",
+    "python_gc_pause_seconds_count",
+)
 
 
 def counters(url: str) -> dict[str, float]:

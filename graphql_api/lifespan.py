@@ -19,7 +19,7 @@ from saq.queue.redis import RedisQueue
 from starlette.applications import Starlette
 
 from graphql_api.cache.store import Cache, CacheConfig
-from graphql_api.observability.loop import loop_lag
+from graphql_api.observability.loop import loop_lag, time_gc
 from graphql_api.observability.metrics import mongo_listeners
 from graphql_api.persisted.manifest import PACKAGED, Manifest
 from graphql_api.persisted.queries import PersistedQueries
@@ -217,6 +217,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     # and a request no longer waits for that walk.
     gc.collect()
     gc.freeze()
+    time_gc()
     try:
         async with loop_lag.watching():
             yield

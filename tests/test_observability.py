@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from typing import Any
@@ -300,4 +301,20 @@ async def test_a_cached_answer_is_counted_under_its_documents_operation_name(
     assert total(after, name, **labels) - total(before, name, **labels) == 1
     assert total(after, "cache_requests_total", level="response", result="hit") > total(
         before, "cache_requests_total", level="response", result="hit"
+    )
+
+
+async def test_garbage_collection_pauses_are_measured(http: httpx.AsyncClient, app: Any) -> None:
+    # given: the server is up (its start-up hooks the collector)
+    before = await scrape(http)
+    # when: a full collection, as a busy process makes them
+    gc.collect()
+    after = await scrape(http)
+    # then: one more pause of the oldest generation, and it took time
+    name = "python_gc_pause_seconds"
+    assert total(after, f"{name}_count", generation="2") > total(
+        before, f"{name}_count", generation="2"
+    )
+    assert total(after, f"{name}_sum", generation="2") > total(
+        before, f"{name}_sum", generation="2"
     )
