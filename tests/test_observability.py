@@ -318,3 +318,9 @@ async def test_garbage_collection_pauses_are_measured(http: httpx.AsyncClient, a
     assert total(after, f"{name}_sum", generation="2") > total(
         before, f"{name}_sum", generation="2"
     )
+
+
+async def test_young_collections_follow_the_setting(app: Any, settings: Settings) -> None:
+    # given: the server is up, with the default setting
+    # then: the collector's first threshold is the setting's, not Python's 700
+    assert gc.get_threshold()[0] == settings.gc_gen0_threshold == 20_000
