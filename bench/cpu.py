@@ -261,7 +261,13 @@ def threads(pid: int) -> str:
     return "?"
 
 
-COUNTED = ("cache_requests_total", "mongo_commands_total", "graphql_errors_total")
+COUNTED = (
+    "cache_requests_total",
+    "mongo_commands_total",
+    "graphql_errors_total",
+    "python_gc_pause_seconds_sum",
+    "python_gc_pause_seconds_count",
+)
 
 
 def counters(url: str) -> dict[str, float]:
@@ -324,7 +330,9 @@ def measure(
             if args.counters:
                 for name, value in sorted(counters(url).items()):
                     if (moved := value - counted.get(name, 0.0)) > 0:
-                        print(f"        {name}: {moved / max(1, answered):.3f} per request")
+                        print(
+                            f"        {name}: {moved / max(1, answered):.5f} per request"
+                        )  # seconds for *_sum
             print(
                 f"{version:>6} {scenario.name:<50} {api:6.2f} API, {db:6.2f} nx-27017 ms/request;"
                 f" API RSS {server.rss_mb():.0f} MB, {threads(server.pid)} threads"

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     cache_ttl_recommendations: int = 1800
     cache_ttl_response: int = 1800  # whole answers of queries
     cache_l1_mb: int = 32  # the in-process cache's values, per API process
+    # Allocations between young collections (Python: 700; see graphql_api.lifespan).
+    gc_gen0_threshold: int = Field(default=20_000, ge=100)
     cache_l1_ttl_s: float = 10.0
     cache_timeout_ms: int = 50
     cache_breaker_failures: int = 3

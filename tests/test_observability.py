@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from typing import Any
@@ -301,3 +302,25 @@ async def test_a_cached_answer_is_counted_under_its_documents_operation_name(
     assert total(after, "cache_requests_total", level="response", result="hit") > total(
         before, "cache_requests_total", level="response", result="hit"
     )
+
+
+async def test_garbage_collection_pauses_are_measured(http: httpx.AsyncClient, app: Any) -> None:
+    # given: the server is up (its start-up hooks the collector)
+    before = await scrape(http)
+    # when: a full collection, as a busy process makes them
+    gc.collect()
+    after = await scrape(http)
+    # then: one more pause of the oldest generation, and it took time
+    name = "python_gc_pause_seconds"
+    assert total(after, f"{name}_count", generation="2") > total(
+        before, f"{name}_count", generation="2"
+    )
+    assert total(after, f"{name}_sum", generation="2") > total(
+        before, f"{name}_sum", generation="2"
+    )
+
+
+async def test_young_collections_follow_the_setting(app: Any, settings: Settings) -> None:
+    # given: the server is up, with the default setting
+    # then: the collector's first threshold is the setting's, not Python's 700
+    assert gc.get_threshold()[0] == settings.gc_gen0_threshold == 20_000

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import httpx
 import psutil
 import pytest
 import websockets
@@ -194,6 +195,42 @@ def test_a_write_through_one_process_is_read_at_once_through_the_other(
             written.append(title)
             # then: the other process's next answer has it
             assert titles(reader) == sorted(written)
+
+
+@pytest.mark.slow
+async def test_what_one_process_created_is_there_for_the_next_write_through_either(
+    two_processes: tuple[subprocess.Popen[bytes], str], settings: Settings
+) -> None:
+    # given: a user who creates goals, each followed by a habit under it, 8 at a time,
+    # on new connections (so the two writes of one goal land on either process)
+    _, url = two_processes
+    token = mint_dev_token(settings, f"chain-{uuid.uuid4().hex[:8]}")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    async def chain(http: httpx.AsyncClient, i: int) -> list[Any]:
+        async def call(name: str, variables: dict[str, Any]) -> Any:
+            body = {"query": operation(name), "variables": variables}
+            r = await http.post("/graphql", json=body, headers=headers)
+            return r.json()
+
+        goal = await call("CreateGoal", {"input": {"title": f"goal {i}"}})
+        goal_id = goal["data"]["createGoal"]["id"]
+        habit = {"name": f"habit {i}", "goalId": goal_id, "frequency": {"times": 1, "per": "DAY"}}
+        created = await call("CreateHabit", {"input": habit})
+        return created.get("errors") or []
+
+    # when
+    limits = httpx.Limits(max_keepalive_connections=0)  # a new connection each request
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as http:
+        errors = [
+            e
+            for round_ in range(4)
+            for e in await asyncio.gather(*(chain(http, 8 * round_ + i) for i in range(8)))
+            if e
+        ]
+
+    # then: every habit found the goal it was created under
+    assert errors == []
 
 
 async def subscribed(url: str, token: str) -> websockets.ClientConnection:

@@ -23,7 +23,7 @@ D = TypeVar("D", bound=Document)
 # which the copies share with this memo.
 # Bounded by the documents it holds (a day of events, a user's goals, ...).
 _DECODED: LRUCache[tuple[type[Document], bytes], list[Any]] = LRUCache(
-    maxsize=20_000, getsizeof=lambda docs: len(docs) + 1
+    maxsize=5_000, getsizeof=lambda docs: len(docs) + 1
 )
 
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import time
 from collections.abc import AsyncIterator
+from typing import Any
 
-from prometheus_client import Gauge
+from prometheus_client import Gauge, Histogram
 
 EVENT_LOOP_LAG = Gauge(
     "event_loop_lag_seconds",
@@ -23,6 +26,31 @@ EVENT_LOOP_LAG = Gauge(
     # not remembered at its last, perhaps dying, lag.
     multiprocess_mode="livemax",
 )
+
+# The other thing a request waits for without any I/O: the garbage collector, which
+# stops the process for as long as it walks what it tracks.
+GC_PAUSES = Histogram(
+    "python_gc_pause_seconds",
+    "How long each garbage collection stopped the process, by generation",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+_gc_started = 0.0
+
+
+def _timed_gc(phase: str, info: dict[str, Any]) -> None:
+    global _gc_started  # noqa: PLW0603 - one collector per process, one collection at a time
+    if phase == "start":
+        _gc_started = time.perf_counter()
+    else:
+        GC_PAUSES.labels(str(info["generation"])).observe(time.perf_counter() - _gc_started)
+
+
+def time_gc() -> None:
+    """Observes every collection's pause from now on (once per process)."""
+    if _timed_gc not in gc.callbacks:
+        gc.callbacks.append(_timed_gc)
+
 
 INTERVAL_S = 0.05
 DECAY = 0.9  # per tick: a burst of lag is remembered for about a second
