@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+from graphql_api.planning import updates
+from graphql_api.state import AppState
 from tests.conftest import Client
 
 
@@ -82,3 +85,19 @@ def logged_errors(log: Path) -> list[str]:
         for line in log.read_text().splitlines()
         if line.startswith("{") and json.loads(line)["level"] in {"ERROR", "CRITICAL"}
     ]
+
+
+async def next_plan_update(app_state: AppState, sub: str) -> asyncio.Task[dict[str, Any]]:
+    """A task that ends with the next `planUpdates` message of the user `sub`; already
+    listening when this returns."""
+
+    async def listen() -> dict[str, Any]:
+        async for update in updates.follow(
+            app_state.events_redis, app_state.settings.cache_prefix, sub
+        ):
+            return update
+        raise AssertionError("the plan updates ended without a message")
+
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(0.2)
+    return listening

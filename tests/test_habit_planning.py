@@ -14,11 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from graphql_api.lifespan import AppState
-from graphql_api.planning import updates
 from graphql_api.planning.jobs import plan_user
 from graphql_api.relay import to_global_id
 from tests.conftest import Client
-from tests.helpers import connect_local, create_event, set_timezone
+from tests.helpers import connect_local, create_event, next_plan_update, set_timezone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Monday 30 March 2026, 06:00 in Berlin (summer time since Sunday): 04:00 UTC.
@@ -73,22 +72,12 @@ async def test_an_auto_scheduled_habit_is_booked_times_a_week_inside_its_windows
     alice: Client, monday: dict[str, Any], app_state: AppState
 ) -> None:
     # given: a subscriber to Alice's plan updates
-    heard: list[dict[str, Any]] = []
-
-    async def listen() -> None:
-        async for update in updates.follow(
-            app_state.events_redis, app_state.settings.cache_prefix, alice.sub
-        ):
-            heard.append(update)
-            return
-
-    listening = asyncio.create_task(listen())
-    await asyncio.sleep(0.2)
+    listening = await next_plan_update(app_state, alice.sub)
 
     # when: a habit of three runs a week, 07:00-09:00 any day, booked by the planner
     habit = await create_habit(alice)
     await plan_user(app_state, alice.sub)
-    await asyncio.wait_for(listening, 5)
+    heard = [await asyncio.wait_for(listening, 5)]
 
     # then: three bookings in each of the two weeks the horizon covers (up to Monday 13 April
     # 06:00, which leaves the third week none), on three days, 30 minutes, inside the window

@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 
 from graphql_api.lifespan import AppState
-from graphql_api.planning import updates
 from graphql_api.planning.jobs import plan_user
 from graphql_api.relay import to_global_id
 from tests.conftest import Client
-from tests.helpers import connect_local, create_event, create_goal, set_timezone
+from tests.helpers import connect_local, create_event, create_goal, next_plan_update, set_timezone
 
 # Monday 30 March 2026, 09:00 in Berlin (summer time since Sunday): 07:00 UTC.
 MONDAY_9 = datetime(2026, 3, 30, 7, 0, tzinfo=UTC)
@@ -207,17 +206,7 @@ async def test_a_meeting_booked_over_a_block_moves_that_block_alone(
     second = await create_task(alice, title="Second", **hour)
     assert spans(first) == [(berlin(30, 11), berlin(30, 12))]
     assert spans(second) == [(berlin(30, 12), berlin(30, 13))]
-    heard: list[dict[str, Any]] = []
-
-    async def listen() -> None:
-        async for update in updates.follow(
-            app_state.events_redis, app_state.settings.cache_prefix, alice.sub
-        ):
-            heard.append(update)
-            return
-
-    listening = asyncio.create_task(listen())
-    await asyncio.sleep(0.2)
+    listening = await next_plan_update(app_state, alice.sub)
 
     # when: a meeting lands on the first block, and the worker's re-plan runs
     await create_event(
@@ -228,7 +217,7 @@ async def test_a_meeting_booked_over_a_block_moves_that_block_alone(
         title="Call",
     )
     await plan_user(app_state, alice.sub)
-    await asyncio.wait_for(listening, 5)
+    heard = [await asyncio.wait_for(listening, 5)]
 
     # then: the first task moves to the next free hour, the second stays where it was
     listed = {t["title"]: t for t in await tasks_of(alice)}
