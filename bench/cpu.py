@@ -1,7 +1,7 @@
 """CPU per request: what one request costs the API process and the database.
 
     .venv/bin/python -m bench.cpu [--users 50] [--requests 1500] [--concurrency 16]
-                                  [--before REV] [--profile DIR]
+                                  [--before REV] [--profile DIR] [--per-op] [--counters]
 
 Starts nx-27017 and redis-server, seeds users with graphql_api.seed (as bench.load
 does), then for each code version (this checkout and, with --before, the commit
@@ -18,7 +18,10 @@ other load hardly moves (unlike latency). Runs:
   execution over cached lists, streaks and progress;
 - the load mix (bench.load's MIX and variables), cache on.
 
-With --profile, py-spy records each run of this checkout's server (speedscope JSON
+With --per-op, each operation of the mix also runs alone (`--only op-CheckInHabit`
+names one); with --counters, each run prints the server's cache lookups, Mongo
+commands and garbage-collection pauses per request (from /metrics). With --profile,
+py-spy records each run of this checkout's server (speedscope JSON
 and a flat top-30 in DIR). Writes the "CPU per request" section of bench/RESULTS.md.
 """
 
