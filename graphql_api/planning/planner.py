@@ -70,6 +70,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from graphql_api.scheduling.slots import Window, window_occurrences
@@ -264,6 +265,7 @@ class _Calendar:
         self.owner[a:b] = [0] * (b - a)
 
 
+S = TypeVar("S", Block, Booking)  # a stored block or booking
 FIXED = -1  # the owner of a booking under way: no task takes its time
 
 
@@ -356,19 +358,15 @@ class _Planner:
 
     def _blocks_under_way(self) -> dict[str, list[Block]]:
         """Holds the blocks under way; the others (not ended) by task."""
-        data, cal = self.data, self.cal
-        by_id = {t.spec.id: t for t in self.tasks}
-        waiting: dict[str, list[Block]] = {}
-        for block in sorted(data.blocks, key=lambda b: (b.start, b.end, b.id or "")):
-            task = by_id.get(block.task_id)
-            if task is None or block.end <= data.now:
-                self.result.remove.append(block)
-            elif block.start < data.now:
-                a, b = cal.index(cell_of(block.start)), cal.index(cell_of(block.end, up=True))
-                cal.hold(a, b, task.owner)
-                task.keep(a, b, block)
-            else:
-                waiting.setdefault(block.task_id, []).append(block)
+        cal = self.cal
+        tasks = {t.spec.id: t for t in self.tasks}
+        gone, under_way, waiting = _by_time(self.data.blocks, tasks, self.data.now)
+        self.result.remove += gone
+        for block in under_way:
+            task = tasks[block.task_id]
+            a, b = cal.index(cell_of(block.start)), cal.index(cell_of(block.end, up=True))
+            cal.hold(a, b, task.owner)
+            task.keep(a, b, block)
         return waiting
 
     # Tasks
@@ -424,20 +422,15 @@ class _Planner:
     def _bookings_under_way(self) -> dict[str, list[Booking]]:
         """Holds the bookings under way (they count, as they are); the others by habit."""
         data, cal = self.data, self.cal
-        by_id = {h.spec.id: h for h in self.habits}
-        waiting: dict[str, list[Booking]] = {}
-        for booking in sorted(data.bookings, key=lambda b: (b.start, b.end, b.id or "")):
-            habit = by_id.get(booking.habit_id)
-            if habit is None or booking.end <= data.now:
-                self.result.remove_bookings.append(booking)
-            elif booking.start < data.now:
-                a = cal.index(cell_of(booking.start))
-                b = cal.index(cell_of(booking.end, up=True))
-                cal.hold(a, b, FIXED)
-                habit.take(booking.start.astimezone(data.zone).date())
-                self.result.keep_bookings.append(booking)
-            else:
-                waiting.setdefault(booking.habit_id, []).append(booking)
+        habits = {h.spec.id: h for h in self.habits}
+        gone, under_way, waiting = _by_time(data.bookings, habits, data.now)
+        self.result.remove_bookings += gone
+        for booking in under_way:
+            a = cal.index(cell_of(booking.start))
+            b = cal.index(cell_of(booking.end, up=True))
+            cal.hold(a, b, FIXED)
+            habits[booking.habit_id].take(booking.start.astimezone(data.zone).date())
+            self.result.keep_bookings.append(booking)
         return waiting
 
     def _keep_bookings(self, habit: _Habit, bookings: list[Booking]) -> None:
@@ -660,3 +653,26 @@ def _book(task: _Task, cal: _Calendar, usable: bytearray, evict: _Evict | None =
                 progress = True
                 i += length
             i = usable.find(1, j, task.hi) if j < task.hi else -1
+
+
+def _owner_of(stored: Block | Booking) -> str:
+    return stored.task_id if isinstance(stored, Block) else stored.habit_id
+
+
+def _by_time(
+    stored: Sequence[S], owners: Mapping[str, object], now: datetime
+) -> tuple[list[S], list[S], dict[str, list[S]]]:
+    """Stored blocks or bookings, in time order: those whose owner is gone or that have
+    ended, those under way, and the rest by their owner."""
+    gone: list[S] = []
+    under_way: list[S] = []
+    waiting: dict[str, list[S]] = {}
+    for item in sorted(stored, key=lambda b: (b.start, b.end, b.id or "")):
+        owner = _owner_of(item)
+        if owner not in owners or item.end <= now:
+            gone.append(item)
+        elif item.start < now:
+            under_way.append(item)
+        else:
+            waiting.setdefault(owner, []).append(item)
+    return gone, under_way, waiting
