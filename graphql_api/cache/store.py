@@ -337,7 +337,7 @@ class Cache:
         encoded = encode(value)
         self.l1[key] = encoded
         with contextlib.suppress(Unavailable):
-            await self._write(key, encoded, self._ttl(ttl_s))
+            await self._queue_write(key, encoded, self._ttl(ttl_s))
         return value
 
     # --- L2 reads and writes, batched per turn of the event loop -------------
@@ -367,13 +367,14 @@ class Cache:
             if not waiter.done():
                 waiter.set_result(value)
 
-    async def _write(self, key: str, raw: bytes, ttl: int) -> None:
+    def _queue_write(self, key: str, raw: bytes, ttl: int) -> asyncio.Future[None]:
+        """Adds a SET to this turn's pipeline; the future is done when it has been sent."""
         if self._writes is None or self._written is None:
             self._writes = {}
             self._written = asyncio.get_running_loop().create_future()
             asyncio.get_running_loop().call_soon(self._send_writes)
         self._writes[key] = raw, ttl
-        await self._written
+        return self._written
 
     def _send_writes(self) -> None:
         writes, self._writes = self._writes or {}, None
@@ -453,17 +454,12 @@ class Cache:
         return found
 
     async def set_many(self, items: dict[str, bytes], ttl_s: float) -> None:
+        """Stores the values (in this turn's pipeline of SETs, beside the field cache's)."""
         if not items:
             return
         for key, raw in items.items():
             self.l1[key] = raw
         ttl = self._ttl(ttl_s)
-
-        async def store(r: AnyRedis) -> Any:
-            pipe = r.pipeline(transaction=False)
-            for key, raw in items.items():
-                pipe.set(key, raw, ex=ttl)
-            return await pipe.execute()
-
+        written = [self._queue_write(key, raw, ttl) for key, raw in items.items()][-1]
         with contextlib.suppress(Unavailable):
-            await self._call(store)
+            await written
