@@ -6,7 +6,15 @@ from typing import Any
 from pydantic import Field, model_validator
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, Revised, owner_index, utcnow
+from models.base import (
+    DOCUMENT_CONFIG,
+    DocumentId,
+    Ref,
+    Revised,
+    matching,
+    owner_index,
+    utcnow,
+)
 
 
 class Event(Revised):
@@ -86,4 +94,4 @@ class Event(Revised):
 def overlapping(user_id: str, start: datetime, end: datetime) -> dict[str, Any]:
     """The filter of a user's events that overlap [start, end), for the
     {userId, startTime, endTime} index (the owner through `$eq`: see `matching`)."""
-    return {"userId": {"$eq": user_id}, "startTime": {"$lt": end}, "endTime": {"$gt": start}}
+    return matching({"userId": user_id, "startTime": {"$lt": end}, "endTime": {"$gt": start}})
