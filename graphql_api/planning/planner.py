@@ -66,6 +66,7 @@ Habits (`HabitSpec`, auto-scheduled)
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,7 +79,6 @@ from graphql_api.scheduling.slots import Window, window_occurrences
 CELL_MINUTES = 15
 _CELL_S = CELL_MINUTES * 60
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_Evict = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +308,9 @@ class _Planner:
         self.earliest = self.cal.index(cell_of(data.now + data.notice, up=True))
         ordered = _ordered(data.tasks)
         self.tasks = [_task(spec, i + 1, self.cal, self.earliest) for i, spec in enumerate(ordered)]
+        # Each task's place in the order as it stands (by owner): priority, then 0 (a due),
+        # 1 (a due, yielded) or 2 (no due), then the owner (module docstring, "Order").
+        self.rank = [(t.spec.priority, 2 if t.spec.due is None else 0, t.owner) for t in self.tasks]
         self.habits = [
             _habit(spec, len(self.tasks) + i + 1, data, self.cal, self.earliest)
             for i, spec in enumerate(sorted(data.habits, key=lambda h: (h.rank, h.id)))
@@ -328,12 +331,10 @@ class _Planner:
         for task in rest:
             self._keep_blocks(task, waiting.pop(task.spec.id, []))
 
-        for task in first:
-            self._place(task)
+        self._place_all(first)
         for habit in self.habits:
             self._fill(habit)
-        for task in rest:
-            self._place(task)
+        self._place_all(rest)
         for habit in self.habits:  # again: bookings a task took, time a task left
             self._fill(habit)
         return self._result()
@@ -378,32 +379,66 @@ class _Planner:
             cal.hold(a, b, task.owner)
             task.keep(a, b, block)
 
-    def _place(self, task: _Task) -> None:
+    def _place_all(self, tasks: list[_Task]) -> None:
+        """Places the tasks priority by priority: those with a due in order, except that one
+        which would miss its due yields (is placed after the others with a due of its
+        priority, in what they leave); then those without a due."""
+        for _, group in itertools.groupby(tasks, key=lambda t: t.spec.priority):
+            members = list(group)
+            yielded: list[_Task] = []
+            for task in members:
+                if task.spec.due is None:
+                    continue
+                if not self._place(task, may_yield=True):
+                    self.rank[task.owner - 1] = (task.spec.priority, 1, task.owner)
+                    yielded.append(task)
+            for task in [*yielded, *(t for t in members if t.spec.due is None)]:
+                self._place(task, may_yield=False)
+
+    def _place(self, task: _Task, *, may_yield: bool) -> bool:
         """Books what the task's kept blocks leave of its work: in time nobody holds, then,
-        if its due would be missed, also in time held by the kept blocks of later tasks and
-        by the habits' bookings."""
+        if its due would be missed, also in time held by the kept blocks of tasks after it
+        and by the habits' bookings. With `may_yield`, a task that would still miss its due
+        books nothing (False: it yields)."""
         cal, result = self.cal, self.result
         _unsettle(task, cal, result)
-        _book(task, cal, cal.free)
-        if task.booked < task.need and task.spec.due is not None:
+        free = bytearray(cal.free)
+        chunks = _chunks(task, cal, free, task.booked)
+        booked = task.booked + sum(b - a for a, b in chunks)
+        taken: list[tuple[int, int]] = []
+        if booked < task.need and task.spec.due is not None:
             # Free cells, and the (open) ones held by later tasks' kept blocks and bookings.
-            usable = bytearray(cal.free)
-            for later in self.tasks[task.owner :]:
-                for a, b, _ in later.kept:
-                    usable[a:b] = cal.open[a:b]
+            usable = free
+            rank = self.rank[task.owner - 1]
+            for later in self.tasks:
+                if self.rank[later.owner - 1] > rank:
+                    for a, b, _ in later.kept:
+                        usable[a:b] = cal.open[a:b]
             for habit in self.habits:
                 for a in [*(a for a, _ in habit.kept), *habit.added]:
                     usable[a : a + habit.cells] = cal.open[a : a + habit.cells]
-            _book(task, cal, usable, evict=lambda a, b: self._evict(a, b, task.owner))
-        if task.booked < task.need and task.spec.due is not None:
+            taken = _chunks(task, cal, usable, booked)
+            booked += sum(b - a for a, b in taken)
+        short = booked < task.need and task.spec.due is not None
+        if short and may_yield:
+            return False
+        for a, b in chunks:
+            cal.hold(a, b, task.owner)
+            task.add(a, b)
+        for a, b in taken:
+            self._evict(a, b)
+            cal.hold(a, b, task.owner)
+            task.add(a, b)
+        if short:
             result.at_risk.add(task.spec.id)
+        return True
 
-    def _evict(self, a: int, b: int, owner: int) -> None:
+    def _evict(self, a: int, b: int) -> None:
         """Removes the kept blocks of later tasks, and the bookings, that [a, b) needs."""
         cal, result, count = self.cal, self.result, len(self.tasks)
         for cell in range(a, b):
             holder = cal.owner[cell]
-            if holder <= owner:
+            if holder <= 0:  # free, or a booking under way (never in `usable`)
                 continue
             if holder > count:
                 self._unbook(self.habits[holder - count - 1], cell)
@@ -627,32 +662,33 @@ def _unsettle(task: _Task, cal: _Calendar, result: Plan) -> None:
         result.remove.append(entry[2])
 
 
-def _book(task: _Task, cal: _Calendar, usable: bytearray, evict: _Evict | None = None) -> None:
-    """Books the task's missing work in the earliest `usable` cells (1), in chunks; sweeps
-    again while a sweep booked something (a smaller rest may fit a gap skipped before)."""
+def _chunks(task: _Task, cal: _Calendar, usable: bytearray, booked: int) -> list[tuple[int, int]]:
+    """The blocks that would book the task's missing work (`need` less `booked`) in the
+    earliest `usable` cells (1), in chunks, taken out of `usable`; sweeps again while a sweep
+    found something (a smaller rest may fit a gap skipped before)."""
+    chunks: list[tuple[int, int]] = []
     progress = True
-    while progress and task.booked < task.need:
+    while progress and booked < task.need:
         progress = False
         i = usable.find(1, task.lo, task.hi)
-        while i >= 0 and task.booked < task.need:
+        while i >= 0 and booked < task.need:
             j = usable.find(0, i, task.hi)
             j = task.hi if j < 0 else j
             k = cal.breaks.find(1, i + 1, j)  # a block stays inside one occurrence
             j = j if k < 0 else k
             # [i, j) is a run of usable cells: chunks from its start
-            while task.booked < task.need:
-                missing = task.need - task.booked
+            while booked < task.need:
+                missing = task.need - booked
                 length = min(task.max_cells, missing, j - i)
                 if length < task.min_cells and length < missing:
                     break
-                if evict is not None:
-                    evict(i, i + length)
-                cal.hold(i, i + length, task.owner)
                 usable[i : i + length] = bytes(length)
-                task.add(i, i + length)
+                chunks.append((i, i + length))
+                booked += length
                 progress = True
                 i += length
             i = usable.find(1, j, task.hi) if j < task.hi else -1
+    return chunks
 
 
 def _owner_of(stored: Block | Booking) -> str:
