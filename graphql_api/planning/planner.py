@@ -77,7 +77,6 @@ from zoneinfo import ZoneInfo
 from graphql_api.scheduling.slots import Window, window_occurrences
 
 CELL_MINUTES = 15
-LONGEST_YIELDS = False  # measuring: Moore-Hodgson's rule
 _CELL_S = CELL_MINUTES * 60
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -387,23 +386,12 @@ class _Planner:
         for _, group in itertools.groupby(tasks, key=lambda t: t.spec.priority):
             members = list(group)
             yielded: list[_Task] = []
-            placed: list[_Task] = []
             for task in members:
                 if task.spec.due is None:
                     continue
-                while not self._place(task, may_yield=True):
-                    going = task
-                    if LONGEST_YIELDS:
-                        going = max([*placed, task], key=lambda t: (t.need, t.owner))
-                    self.rank[going.owner - 1] = (going.spec.priority, 1, going.owner)
-                    yielded.append(going)
-                    if going is task:
-                        break
-                    placed.remove(going)
-                    self._release(going)
-                else:
-                    placed.append(task)
-            yielded.sort(key=lambda t: t.owner)
+                if not self._place(task, may_yield=True):
+                    self.rank[task.owner - 1] = (task.spec.priority, 1, task.owner)
+                    yielded.append(task)
             for task in [*yielded, *(t for t in members if t.spec.due is None)]:
                 self._place(task, may_yield=False)
 
@@ -444,14 +432,6 @@ class _Planner:
         if short:
             result.at_risk.add(task.spec.id)
         return True
-
-    def _release(self, task: _Task) -> None:
-        for a, b, block in task.kept:
-            self.cal.release(a, b)
-            self.result.remove.append(block)
-        for a, b in task.added:
-            self.cal.release(a, b)
-        task.kept, task.added, task.booked = [], [], 0
 
     def _evict(self, a: int, b: int) -> None:
         """Removes the kept blocks of later tasks, and the bookings, that [a, b) needs."""
