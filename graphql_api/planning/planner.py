@@ -24,6 +24,14 @@ Order
     Tasks are placed one after another by priority (1 first), then the sooner due (none:
     last), then `rank` (the caller's tie-break: creation). Each takes the earliest open
     cells it may use (earliest-due-first within a priority: work is done as soon as it can).
+    A task that would miss its due even so (with the time it may take from the tasks after
+    it, below) *yields*: it books nothing in its turn, and is placed after the other tasks
+    of its priority that have a due (those that yielded in their order), before those
+    without one. So a task that cannot make its due does not take the time that would let
+    the next ones of its priority make theirs; among the tasks that make their due, the
+    order above holds, and a task never yields to a lower priority. (Moore-Hodgson's rule
+    would have the longest task so far yield instead, even one that could make its due; on
+    bench/planner.py's users it left no fewer tasks at risk.)
 
 Stability
     First, every booked block that still fits (the rules above, against busy time and the
@@ -31,13 +39,18 @@ Stability
     fits is removed. Then each task books what its kept blocks leave of its work in the
     time nobody holds. Only when that would leave a task short of its `due` may it take
     time held by the kept blocks of tasks after it (priority wins): those blocks are
-    removed, and their tasks book again in turn. So re-planning an unchanged input
-    changes nothing, and a new busy event moves only the blocks it hits unless a task
-    would otherwise miss its due.
+    removed, and their tasks book again in turn. A task yields when, booked from scratch
+    in every cell it may use (time nobody holds, its own kept blocks, those of the tasks
+    after it and the habits' bookings), it would still miss its due: the same cells in a
+    first plan and in a re-plan of it (only the blocks of the tasks before it are not
+    among them), so the same answer. So re-planning an unchanged input changes nothing,
+    and a new busy event moves only the blocks it hits unless a task would otherwise miss
+    its due.
 
 At risk
     A task whose work is not all booked by its `due` (or whose due has passed with work
-    left) is at risk; it keeps what could be booked. A task without a due is never at
+    left) is at risk; it keeps what could be booked (having yielded: what the others of
+    its priority with a due leave, as far as it goes). A task without a due is never at
     risk: what does not fit in the horizon is booked as the horizon rolls forward.
 
 Habits (`HabitSpec`, auto-scheduled)
@@ -398,30 +411,38 @@ class _Planner:
     def _place(self, task: _Task, *, may_yield: bool) -> bool:
         """Books what the task's kept blocks leave of its work: in time nobody holds, then,
         if its due would be missed, also in time held by the kept blocks of tasks after it
-        and by the habits' bookings. With `may_yield`, a task that would still miss its due
-        books nothing (False: it yields)."""
+        and by the habits' bookings. With `may_yield`, a task with a due books nothing when
+        it would miss its due even booked from scratch in all that time and its own (False:
+        it yields), and books so (its kept blocks moved) when only that makes its due."""
         cal, result = self.cal, self.result
         _unsettle(task, cal, result)
+        if task.booked >= task.need:
+            return True
+        due = task.spec.due is not None
+        fresh: list[tuple[int, int]] = []
+        if may_yield and due:
+            # From scratch in every cell it may use: the same cells in a first plan and in a
+            # re-plan of it (only the tasks before it hold any), so the same answer.
+            every = self._takeable(task, bytearray(cal.free))
+            for a, b, _ in task.kept:
+                every[a:b] = cal.open[a:b]
+            fresh = _chunks(task, cal, every, 0)
+            if sum(b - a for a, b in fresh) < task.need:
+                return False
         free = bytearray(cal.free)
         chunks = _chunks(task, cal, free, task.booked)
         booked = task.booked + sum(b - a for a, b in chunks)
         taken: list[tuple[int, int]] = []
-        if booked < task.need and task.spec.due is not None:
-            # Free cells, and the (open) ones held by later tasks' kept blocks and bookings.
-            usable = free
-            rank = self.rank[task.owner - 1]
-            for later in self.tasks:
-                if self.rank[later.owner - 1] > rank:
-                    for a, b, _ in later.kept:
-                        usable[a:b] = cal.open[a:b]
-            for habit in self.habits:
-                for a in [*(a for a, _ in habit.kept), *habit.added]:
-                    usable[a : a + habit.cells] = cal.open[a : a + habit.cells]
-            taken = _chunks(task, cal, usable, booked)
+        if booked < task.need and due:
+            taken = _chunks(task, cal, self._takeable(task, free), booked)
             booked += sum(b - a for a, b in taken)
-        short = booked < task.need and task.spec.due is not None
-        if short and may_yield:
-            return False
+        if booked < task.need and fresh:
+            # its kept blocks and free time first fall short where a fresh start does not
+            for a, b, block in task.kept:
+                cal.release(a, b)
+                result.remove.append(block)
+            task.kept, task.booked = [], 0
+            chunks, taken, booked = [], fresh, task.need
         for a, b in chunks:
             cal.hold(a, b, task.owner)
             task.add(a, b)
@@ -429,9 +450,24 @@ class _Planner:
             self._evict(a, b)
             cal.hold(a, b, task.owner)
             task.add(a, b)
-        if short:
+        if due and booked < task.need:
             result.at_risk.add(task.spec.id)
         return True
+
+    def _takeable(self, task: _Task, usable: bytearray) -> bytearray:
+        """`usable` and the (open) cells held by the kept blocks of the tasks after this
+        one, in the order as it stands, and by the habits' bookings: what a task short of
+        its due may take."""
+        cal = self.cal
+        rank = self.rank[task.owner - 1]
+        for later in self.tasks:
+            if self.rank[later.owner - 1] > rank:
+                for a, b, _ in later.kept:
+                    usable[a:b] = cal.open[a:b]
+        for habit in self.habits:
+            for a in [*(a for a, _ in habit.kept), *habit.added]:
+                usable[a : a + habit.cells] = cal.open[a : a + habit.cells]
+        return usable
 
     def _evict(self, a: int, b: int) -> None:
         """Removes the kept blocks of later tasks, and the bookings, that [a, b) needs."""
