@@ -329,6 +329,7 @@ class _Planner:
             for i, spec in enumerate(sorted(data.habits, key=lambda h: (h.rank, h.id)))
         ]
         self.result = Plan()
+        self.keeping: list[_Task] = []  # the tasks with kept blocks
 
     def run(self) -> Plan:
         first = [t for t in self.tasks if t.spec.priority <= 1]
@@ -343,6 +344,7 @@ class _Planner:
             self._keep_bookings(habit, booked.pop(habit.spec.id, []))
         for task in rest:
             self._keep_blocks(task, waiting.pop(task.spec.id, []))
+        self.keeping = [t for t in self.tasks if t.kept]  # no task keeps more from here on
 
         self._place_all(first)
         for habit in self.habits:
@@ -414,60 +416,82 @@ class _Planner:
         and by the habits' bookings. With `may_yield`, a task with a due books nothing when
         it would miss its due even booked from scratch in all that time and its own (False:
         it yields), and books so (its kept blocks moved) when only that makes its due."""
-        cal, result = self.cal, self.result
-        _unsettle(task, cal, result)
+        _unsettle(task, self.cal, self.result)
         if task.booked >= task.need:
             return True
         due = task.spec.due is not None
         fresh: list[tuple[int, int]] = []
         if may_yield and due:
-            # From scratch in every cell it may use: the same cells in a first plan and in a
-            # re-plan of it (only the tasks before it hold any), so the same answer.
-            every = self._takeable(task, bytearray(cal.free))
-            for a, b, _ in task.kept:
-                every[a:b] = cal.open[a:b]
-            fresh = _chunks(task, cal, every, 0)
+            fresh, wider = self._from_scratch(task)
             if sum(b - a for a, b in fresh) < task.need:
                 return False
-        free = bytearray(cal.free)
-        chunks = _chunks(task, cal, free, task.booked)
+            if not wider:  # every cell it may use is free: booked as the usual way would
+                self._commit(task, fresh, [])
+                return True
+        free = bytearray(self.cal.free)
+        chunks = _chunks(task, self.cal, free, task.booked)
         booked = task.booked + sum(b - a for a, b in chunks)
         taken: list[tuple[int, int]] = []
         if booked < task.need and due:
-            taken = _chunks(task, cal, self._takeable(task, free), booked)
+            self._takeable(task, free)
+            taken = _chunks(task, self.cal, free, booked)
             booked += sum(b - a for a, b in taken)
         if booked < task.need and fresh:
             # its kept blocks and free time first fall short where a fresh start does not
             for a, b, block in task.kept:
-                cal.release(a, b)
-                result.remove.append(block)
+                self.cal.release(a, b)
+                self.result.remove.append(block)
             task.kept, task.booked = [], 0
             chunks, taken, booked = [], fresh, task.need
+        self._commit(task, chunks, taken)
+        if due and booked < task.need:
+            self.result.at_risk.add(task.spec.id)
+        return True
+
+    def _from_scratch(self, task: _Task) -> tuple[list[tuple[int, int]], bool]:
+        """The task's blocks booked from scratch in every cell it may use (time nobody
+        holds, its own kept blocks, and what `_takeable` marks): the same cells in a first
+        plan and in a re-plan of it (only the tasks before it hold any), so the same answer;
+        and whether those cells are more than the free ones. No blocks when they cannot
+        make its due."""
+        cal = self.cal
+        every = bytearray(cal.free)
+        wider = self._takeable(task, every)
+        for a, b, _ in task.kept:
+            every[a:b] = cal.open[a:b]
+            wider = True
+        if every.count(1, task.lo, max(task.lo, task.hi)) < task.need:
+            return [], wider
+        return _chunks(task, cal, every, 0), wider
+
+    def _commit(
+        self, task: _Task, chunks: list[tuple[int, int]], taken: list[tuple[int, int]]
+    ) -> None:
+        """Books the blocks: `chunks` in free time, `taken` in time others may have held."""
         for a, b in chunks:
-            cal.hold(a, b, task.owner)
+            self.cal.hold(a, b, task.owner)
             task.add(a, b)
         for a, b in taken:
             self._evict(a, b)
-            cal.hold(a, b, task.owner)
+            self.cal.hold(a, b, task.owner)
             task.add(a, b)
-        if due and booked < task.need:
-            result.at_risk.add(task.spec.id)
-        return True
 
-    def _takeable(self, task: _Task, usable: bytearray) -> bytearray:
-        """`usable` and the (open) cells held by the kept blocks of the tasks after this
-        one, in the order as it stands, and by the habits' bookings: what a task short of
-        its due may take."""
-        cal = self.cal
+    def _takeable(self, task: _Task, usable: bytearray) -> bool:
+        """Marks in `usable` the (open) cells held by the kept blocks of the tasks after
+        this one, in the order as it stands, and by the habits' bookings: what a task short
+        of its due may take. Whether there were any."""
+        cal, marked = self.cal, False
         rank = self.rank[task.owner - 1]
-        for later in self.tasks:
-            if self.rank[later.owner - 1] > rank:
+        for later in self.keeping:
+            if later.kept and self.rank[later.owner - 1] > rank:
                 for a, b, _ in later.kept:
                     usable[a:b] = cal.open[a:b]
+                    marked = True
         for habit in self.habits:
             for a in [*(a for a, _ in habit.kept), *habit.added]:
                 usable[a : a + habit.cells] = cal.open[a : a + habit.cells]
-        return usable
+                marked = True
+        return marked
 
     def _evict(self, a: int, b: int) -> None:
         """Removes the kept blocks of later tasks, and the bookings, that [a, b) needs."""
