@@ -30,8 +30,9 @@ Order
     without one. So a task that cannot make its due does not take the time that would let
     the next ones of its priority make theirs; among the tasks that make their due, the
     order above holds, and a task never yields to a lower priority. (Moore-Hodgson's rule
-    would have the longest task so far yield instead, even one that could make its due; on
-    bench/planner.py's users it left no fewer tasks at risk.)
+    would have the longest task so far yield instead, even one that could make its due,
+    against "the sooner due first"; on bench/planner.py's users it left 0.1 fewer tasks at
+    risk of 50, and P1 no better: bench/RESULTS.md, "Planner".)
 
 Stability
     First, every booked block that still fits (the rules above, against busy time and the
@@ -43,9 +44,10 @@ Stability
     in every cell it may use (time nobody holds, its own kept blocks, those of the tasks
     after it and the habits' bookings), it would still miss its due: the same cells in a
     first plan and in a re-plan of it (only the blocks of the tasks before it are not
-    among them), so the same answer. So re-planning an unchanged input changes nothing,
-    and a new busy event moves only the blocks it hits unless a task would otherwise miss
-    its due.
+    among them), so the same answer; one that makes its due only when booked so is booked
+    so (its kept blocks moved). So re-planning an unchanged input changes nothing, and a
+    new busy event moves only the blocks it hits unless a task would otherwise miss its
+    due.
 
 At risk
     A task whose work is not all booked by its `due` (or whose due has passed with work
