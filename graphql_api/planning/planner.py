@@ -45,9 +45,13 @@ Stability
     after it and the habits' bookings), it would still miss its due: the same cells in a
     first plan and in a re-plan of it (only the blocks of the tasks before it are not
     among them), so the same answer; one that makes its due only when booked so is booked
-    so (its kept blocks moved). So re-planning an unchanged input changes nothing, and a
-    new busy event moves only the blocks it hits unless a task would otherwise miss its
-    due.
+    so (its kept blocks moved). Time a task leaves in its turn (what it did not need of
+    a booking or a later block it took, its own blocks it moved) is time nobody holds
+    for the tasks after it; the tasks without a due before it that are short of their
+    work book in what of it is left once the habits have booked again (in order, in time
+    nobody holds), as they would in a re-plan, where nobody holds it from the start. So
+    re-planning an unchanged input changes nothing, and a new busy event moves only the
+    blocks it hits unless a task would otherwise miss its due.
 
 At risk
     A task whose work is not all booked by its `due` (or whose due has passed with work
@@ -332,6 +336,7 @@ class _Planner:
         ]
         self.result = Plan()
         self.keeping: list[_Task] = []  # the tasks with kept blocks
+        self.freed = False  # whether a task left time in its turn (`_top_up`)
 
     def run(self) -> Plan:
         first = [t for t in self.tasks if t.spec.priority <= 1]
@@ -354,6 +359,8 @@ class _Planner:
         self._place_all(rest)
         for habit in self.habits:  # again: bookings a task took, time a task left
             self._fill(habit)
+        if self.freed:
+            self._top_up()
         return self._result()
 
     def _result(self) -> Plan:
@@ -418,7 +425,8 @@ class _Planner:
         and by the habits' bookings. With `may_yield`, a task with a due books nothing when
         it would miss its due even booked from scratch in all that time and its own (False:
         it yields), and books so (its kept blocks moved) when only that makes its due."""
-        _unsettle(task, self.cal, self.result)
+        if _unsettle(task, self.cal, self.result):
+            self.freed = True
         if task.booked >= task.need:
             return True
         due = task.spec.due is not None
@@ -440,6 +448,7 @@ class _Planner:
             booked += sum(b - a for a, b in taken)
         if booked < task.need and fresh:
             # its kept blocks and free time first fall short where a fresh start does not
+            self.freed = self.freed or bool(task.kept)
             for a, b, block in task.kept:
                 self.cal.release(a, b)
                 self.result.remove.append(block)
@@ -449,6 +458,19 @@ class _Planner:
         if due and booked < task.need:
             self.result.at_risk.add(task.spec.id)
         return True
+
+    def _top_up(self) -> None:
+        """Time a task left in its turn (the rest of a booking or a later task's block it
+        took, its own blocks it moved or unsettled) was not free when the tasks before it
+        were placed. Once the habits have booked again, the tasks without a due that are
+        short of their work book in what is left of it, in order, as they would in a
+        re-plan (where nobody holds it from the start): so the first plan is already the
+        one a re-plan keeps. (A task with a due before it could take that time then.)"""
+        cal = self.cal
+        free = bytearray(cal.free)
+        for task in self.tasks:
+            if task.spec.due is None and task.booked < task.need:
+                self._commit(task, _chunks(task, cal, free, task.booked), [])
 
     def _from_scratch(self, task: _Task) -> tuple[list[tuple[int, int]], bool]:
         """The task's blocks booked from scratch in every cell it may use (time nobody
@@ -502,6 +524,7 @@ class _Planner:
             holder = cal.owner[cell]
             if holder <= 0:  # free, or a booking under way (never in `usable`)
                 continue
+            self.freed = True
             if holder > count:
                 self._unbook(self.habits[holder - count - 1], cell)
                 continue
@@ -712,16 +735,19 @@ def _fitting(task: _Task, blocks: list[Block], cal: _Calendar, result: Plan) -> 
     return [x for x in fits if x not in short]
 
 
-def _unsettle(task: _Task, cal: _Calendar, result: Plan) -> None:
+def _unsettle(task: _Task, cal: _Calendar, result: Plan) -> bool:
     """A block shorter than the min chunk is the rest of the work only while the work is all
-    booked: when more must be booked, it goes, and the rest is booked in proper chunks."""
+    booked: when more must be booked, it goes, and the rest is booked in proper chunks.
+    Whether one went."""
     if task.booked >= task.need:
-        return
-    for entry in [k for k in task.kept if k[1] - k[0] < task.min_cells]:
+        return False
+    short = [k for k in task.kept if k[1] - k[0] < task.min_cells]
+    for entry in short:
         task.kept.remove(entry)
         task.booked -= entry[1] - entry[0]
         cal.release(entry[0], entry[1])
         result.remove.append(entry[2])
+    return bool(short)
 
 
 def _chunks(task: _Task, cal: _Calendar, usable: bytearray, booked: int) -> list[tuple[int, int]]:

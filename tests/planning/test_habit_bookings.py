@@ -160,6 +160,43 @@ def test_a_booking_under_way_stays_and_counts() -> None:
     )
 
 
+def test_the_time_a_task_leaves_of_a_habits_booking_it_took_is_booked_by_the_first_plan() -> None:
+    # given: Friday 2 January 2026, 00:00-07:00 in Berlin the only working hours (Thursday
+    # 23:00 to Friday 06:00 UTC); P1 tasks filling them up to 05:15 UTC; a 20-minute habit
+    # of the same hours (it holds two quarter hours); a P2 task of two quarter hours without
+    # a due, and a P3 quarter hour due at 05:30 UTC
+    now = utc(2026, 1, 1)
+    friday = windows_for([], [(5, "00:00", "07:00")])
+    quarter = {"min_chunk": 15, "max_chunk": 15}
+    tasks = [
+        task("p1-a", 15, 1, **quarter),
+        task("p1-b", 135, 1, **quarter),
+        task("p1-c", 105, 1, **quarter),
+        task("p1-d", 120, 1, **quarter),
+        task("p2", 30, 2, **quarter),
+        task("p3", 15, 3, due=utc(2026, 1, 2, 5, 30), **quarter),
+    ]
+    spec = habit("stretch", 1, "DAY", minutes=20, windows=friday)
+    data = PlanInput(now, now + 7 * DAY, BERLIN, friday, [], tasks, habits=[spec])
+
+    # when
+    first = plan(data)
+    blocks, bookings = booked(first)
+    again = plan(replace(data, blocks=blocks, bookings=bookings))
+
+    # then: the P3 task takes 05:15 from the habit's booking (05:15-05:35), the habit has
+    # no 20 minutes left on Friday, and the quarter hour its booking leaves (05:30) goes to
+    # the P2 task in the first plan already, so planning again changes nothing
+    assert [(b.task_id, b.start) for b in first.blocks if b.task_id in {"p2", "p3"}] == [
+        ("p3", utc(2026, 1, 2, 5, 15)),
+        ("p2", utc(2026, 1, 2, 5, 30)),
+        ("p2", utc(2026, 1, 2, 5, 45)),
+    ]
+    assert first.bookings == []
+    assert (again.add, again.remove, again.add_bookings, again.remove_bookings) == ([], [], [], [])
+    assert again.at_risk == first.at_risk == set()
+
+
 # Properties
 
 ZONES = st.sampled_from(
