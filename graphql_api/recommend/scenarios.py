@@ -127,7 +127,7 @@ class Band:
     floor: float
     squeeze: float  # factor when a meeting ends or starts within 15 minutes
     second_peak: float | None = None  # TWO_BANDS: another band as high
-    waves: tuple[float, float, float, float] = ()  # SMOOTH: amplitude, phase (x2), no band
+    waves: tuple[float, ...] = ()  # SMOOTH: amplitude and phase of two waves, no band
 
     def chance(self, local: datetime, day_index: int, is_squeezed: bool) -> float:
         shift = self.drift * day_index / 30
@@ -211,9 +211,9 @@ def band_user(rng: random.Random, scenario: Scenario, sub: str) -> BandUser:
             second = 2 * peak - second
         band = replace(band, second_peak=second)
     elif scenario.taste == SMOOTH:
-        waves = (rng.uniform(0.2, 0.35), rng.uniform(0, 2 * math.pi))
-        waves += (rng.uniform(0.1, 0.2), rng.uniform(0, 2 * math.pi))
-        band = replace(band, waves=waves)
+        a1, f1 = rng.uniform(0.2, 0.35), rng.uniform(0, 2 * math.pi)
+        a2, f2 = rng.uniform(0.1, 0.2), rng.uniform(0, 2 * math.pi)
+        band = replace(band, waves=(a1, f1, a2, f2))
     return BandUser(sub, scenario, zone, band, believed, meetings)
 
 
