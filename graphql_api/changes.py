@@ -37,8 +37,10 @@ async def habit_changed(
     ctx: Context, habit: Habit, *goal_ids: Ref | None, listed: bool = False
 ) -> None:
     """Retires what was cached about the habit, the goals it counts for, and maybe the list."""
-    await ctx.cache.bump(f"habit:{ref(habit)}", "habits" if listed else None)
-    await goal_changed(ctx, habit.goal_id, *goal_ids)
+    # One bump (one round trip) for the habit's scopes and its goals'.
+    goals = (f"goal:{g}" for g in (habit.goal_id, *goal_ids) if g)
+    await ctx.cache.bump(f"habit:{ref(habit)}", "habits" if listed else None, *goals)
+    ctx.forget("documents")
     ctx.loaders.check_ins_by_habit.clear(ref(habit))
     ctx.forget("habit_stats")
 

@@ -17,9 +17,10 @@ Either way the read is the user's own: another user's id is simply a miss (None)
 
 from __future__ import annotations
 
+from graphql_api.cache import codecs
 from graphql_api.context import Context
-from models import Calendar, Event, Goal, Habit
-from models.base import Ref, ref
+from models import Calendar, Event, Goal, Habit, Task
+from models.base import Ref, matching, ref
 
 
 async def user_goals(ctx: Context) -> list[Goal]:
@@ -52,6 +53,24 @@ async def user_calendars(ctx: Context) -> list[Calendar]:
 async def calendar_of(ctx: Context, calendar_id: Ref) -> Calendar | None:
     """One of the user's calendars, from the request's (cached) list."""
     return next((c for c in await user_calendars(ctx) if ref(c) == calendar_id), None)
+
+
+async def plans_anything(ctx: Context) -> bool:
+    """Whether the planner has anything of the user's to place: an open task or an active
+    auto-scheduled habit. Cached under the task and habit lists' scopes (every task write
+    bumps `tasks`, every habit write `habits`), so a change to the calendar of a user
+    without either queues no re-plan that would find nothing to do."""
+    if any(h.auto_schedule and h.is_active for h in await user_habits(ctx)):
+        return True
+
+    async def open_task() -> bool:
+        found = await Task.get_pymongo_collection().find_one(
+            matching({"userId": ctx.user_id, "status": "OPEN"}), {"_id": 1}
+        )
+        return found is not None
+
+    ttl = ctx.settings.cache_ttl_goals
+    return await ctx.cache.cached("open-task", ["tasks"], ttl, open_task, codecs.JSON)
 
 
 async def goal_by_id(ctx: Context, goal_id: Ref) -> Goal | None:

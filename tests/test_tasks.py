@@ -13,6 +13,7 @@ import pytest
 from graphql_api.lifespan import AppState
 from graphql_api.planning.jobs import plan_user
 from graphql_api.relay import to_global_id
+from graphql_api.replans import reasons_key
 from tests.conftest import Client
 from tests.helpers import connect_local, create_event, create_goal, next_plan_update, set_timezone
 
@@ -372,3 +373,33 @@ async def test_a_task_moved_to_another_calendar_and_renamed_takes_its_blocks_alo
     blocks = [e for e in await schedule(alice) if e["task"]]
     assert [(e["start"], e["end"]) for e in blocks] == spans(task)
     assert {(e["calendar"]["id"], e["title"]) for e in blocks} == {(home["id"], "Essay")}
+
+
+async def test_a_calendar_change_queues_a_re_plan_only_for_a_user_with_something_to_plan(
+    alice: Client, monday: dict[str, Any], app_state: AppState
+) -> None:
+    prefix = app_state.settings.cache_prefix
+
+    async def reasons() -> set[str]:
+        raw = await app_state.redis.smembers(reasons_key(prefix, alice.sub))  # type: ignore[misc]
+        await app_state.redis.delete(reasons_key(prefix, alice.sub))
+        return {r.decode() if isinstance(r, bytes) else str(r) for r in raw}
+
+    async def meeting(hour: int) -> None:
+        start = f"2026-03-31T{hour:02}:00:00+02:00"
+        end = f"2026-03-31T{hour:02}:30:00+02:00"
+        await create_event(alice, monday["calendar"]["id"], start, end, title="Call")
+
+    await reasons()  # whatever the fixture's own meeting asked
+    # given: Alice has no task: a meeting asks for no re-plan (it would find nothing to do)
+    await meeting(9)
+    assert await reasons() == set()
+    # when: she has an open task, the next meeting does
+    task = await create_task(alice, durationMinutes=60)
+    await meeting(10)
+    assert "CALENDAR_CHANGED" in await reasons()
+    # and once it is done, a meeting asks for none again
+    await alice.op("CompleteTask", {"id": task["id"]})
+    await reasons()
+    await meeting(11)
+    assert await reasons() == set()

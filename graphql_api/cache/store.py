@@ -8,9 +8,10 @@ random, so a Redis that restarts empty cannot bring an old version back.
 
 Redis slow or down is a miss, never a failed request: every call is bounded by
 a short timeout, and a circuit breaker stops trying for a few seconds after
-repeated failures. If an invalidation could not be written, the cache stays off
-in this process until a new global epoch (which retires every entry everywhere)
-has been written.
+repeated failures. A write's invalidation is tried again before the write answers
+(another process may serve the client's next request); if it still could not be
+written, a new global epoch (which retires every entry everywhere) is written
+at once, and until one has been, the cache stays off in this process.
 
 On a Redis Cluster every key of a user's carries the hash tag `{u:<id>}` (`user_tag`):
 the user's versions and values sit in one slot, so one MGET reads them; the epoch
@@ -47,6 +48,8 @@ CACHE_REQUESTS = Counter(
 )
 EPOCH = "epoch"
 RUN_ID_RECHECK_S = 5.0
+# Tries of a write's bump before it answers without it (graphql_api.cache.store.Cache.bump).
+BUMP_ATTEMPTS = 2
 
 
 def user_tag(user_id: str) -> str:
@@ -275,12 +278,22 @@ class Cache:
         fresh = {scope: secrets.token_hex(8) for scope in dict.fromkeys(scopes)}
         if not self.enabled or not fresh:
             return fresh
-        try:
-            versions = {self.key("v", scope): token for scope, token in fresh.items()}
-            await self._call(lambda r: redis_clients.mset(r, versions))
-        except Unavailable:
-            # The old entries could be read again once Redis answers: retire them all then.
-            self._epoch_stale = True
+        versions = {self.key("v", scope): token for scope, token in fresh.items()}
+        # The write is done: until its bump lands, another process (which the client's
+        # next request may reach) still serves what it changed. A call that timed out
+        # may or may not have landed; so try again, a bounded number of times (with the
+        # breaker open each try returns at once), before answering the write.
+        for _ in range(BUMP_ATTEMPTS):
+            try:
+                await self._call(lambda r: redis_clients.mset(r, versions))
+            except Unavailable:
+                continue
+            return fresh
+        # The old entries could be read again once Redis answers: retire them all, now if
+        # Redis takes the new epoch, else before this process uses the cache again.
+        self._epoch_stale = True
+        with contextlib.suppress(Unavailable):
+            await self._new_epoch(await self._server_run())
         return fresh
 
     # --- values ------------------------------------------------------------

@@ -15,7 +15,13 @@ from graphql_api import validation
 from graphql_api.cache import codecs
 from graphql_api.changes import calendars_changed, habit_changed
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
-from graphql_api.reads import calendar_of, event_by_id, habit_of, user_calendars
+from graphql_api.reads import (
+    calendar_of,
+    event_by_id,
+    habit_of,
+    plans_anything,
+    user_calendars,
+)
 from graphql_api.recurrence import (
     checked_rule,
     expand,
@@ -85,8 +91,9 @@ def event_times(start: datetime, end: datetime, all_day: bool, zone: str) -> Eve
 
 
 async def _replan(ctx: Context, *events: Event) -> None:
-    """A change to the calendar ahead re-plans the user's tasks (in the worker)."""
-    if any(e.end_time > ctx.now for e in events):
+    """A change to the calendar ahead re-plans the user's tasks and auto-scheduled habits
+    (in the worker), if they have any."""
+    if any(e.end_time > ctx.now for e in events) and await plans_anything(ctx):
         await request_replan(ctx.state, ctx.user_id, "CALENDAR_CHANGED")
 
 

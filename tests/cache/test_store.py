@@ -532,8 +532,9 @@ async def read_until_cached(cache: Cache, user: str, compute: Compute) -> list[s
 async def test_a_bump_missed_while_redis_hung_is_not_served_once_it_answers_again(
     caches: Caches, redis_server: RedisServer
 ) -> None:
-    # given: a cached value
-    cache = caches.on(redis_server.url, timeout_s=0.2)
+    # given: a cached value (the breaker that the bump's failed tries open pauses the
+    # cache for a moment only, so that the test sees it used again)
+    cache = caches.on(redis_server.url, timeout_s=0.2, breaker_reset_s=0.1)
     assert await cached(cache, "alice", Compute("old")) == "old"
     assert await cached(cache, "alice", Compute("unused")) == "old"
     before = await cache.versions([EPOCH])
@@ -553,11 +554,34 @@ async def test_a_bump_missed_while_redis_hung_is_not_served_once_it_answers_agai
     assert after != before
 
 
+async def test_a_write_whose_bump_redis_holds_up_for_a_moment_is_seen_by_another_process(
+    caches: Caches, redis_server: RedisServer
+) -> None:
+    # given: two API processes (a Cache each) with the same value cached
+    first = caches.on(redis_server.url, timeout_s=0.2)
+    second = caches.on(redis_server.url, timeout_s=0.2)
+    assert await cached(first, "alice", Compute("old")) == "old"
+    assert await cached(second, "alice", Compute("unused")) == "old"
+    # when: Redis holds every write for longer than one call may wait (250 ms, ended by
+    # its 100 ms cron), while the first process bumps after a write (the MSET times out:
+    # nobody knows whether it landed)
+    with redis_server.client() as r:
+        r.execute_command("CLIENT", "PAUSE", "250", "WRITE")
+    start = time.monotonic()
+    await RequestCache(first, "alice").bump("goals")
+    elapsed = time.monotonic() - start
+    # then: once the write has answered, the other process no longer serves the old
+    # value (a client's next request may reach either process)
+    assert await cached(second, "alice", Compute("new")) == "new"
+    assert elapsed < HANG_BOUND_S
+
+
 async def test_a_bump_missed_while_redis_was_down_is_not_served_when_it_restarts_with_old_data(
     caches: Caches, redis_server: RedisServer
 ) -> None:
-    # given: a cached value, saved to disk with its version
-    cache = caches.on(redis_server.url, timeout_s=0.2)
+    # given: a cached value, saved to disk with its version (the breaker that the bump's
+    # failed tries open pauses the cache for a moment only)
+    cache = caches.on(redis_server.url, timeout_s=0.2, breaker_reset_s=0.1)
     assert await cached(cache, "alice", Compute("old")) == "old"
     before = await cache.versions([EPOCH])
     with redis_server.client() as r:

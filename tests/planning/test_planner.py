@@ -115,6 +115,49 @@ def test_a_task_that_cannot_be_done_by_its_due_books_what_fits_and_is_at_risk() 
     assert result.at_risk == {"t"}
 
 
+def test_a_task_that_would_miss_its_due_yields_to_the_next_of_its_priority() -> None:
+    # given: two free hours on Monday (09:00-11:00 in Berlin) before a day of meetings;
+    # 2.5 hours of P2 work due at 11:00 (it cannot make it) and a P2 hour due at 17:00
+    now = utc(2026, 3, 30, 6)
+    rest_of_monday = (utc(2026, 3, 30, 9), utc(2026, 3, 30, 15))
+    tasks = [
+        task("sooner", 150, 2, due=utc(2026, 3, 30, 9)),
+        task("later", 60, 2, due=utc(2026, 3, 30, 15)),
+    ]
+    data = PlanInput(now, now + 14 * DAY, BERLIN, OFFICE, [rest_of_monday], tasks)
+
+    # when
+    result = plan(data)
+
+    # then: the task that cannot make its due books what the other leaves, and is at risk
+    # alone (booked first, it would have taken both hours and left both at risk)
+    assert [(b.task_id, b.start, b.end) for b in result.blocks] == [
+        ("later", utc(2026, 3, 30, 7), utc(2026, 3, 30, 8)),
+        ("sooner", utc(2026, 3, 30, 8), utc(2026, 3, 30, 9)),
+    ]
+    assert result.at_risk == {"sooner"}
+
+
+def test_a_task_that_would_miss_its_due_does_not_yield_to_a_lower_priority() -> None:
+    # given: the same, the hour due at 17:00 a P3 task's
+    now = utc(2026, 3, 30, 6)
+    rest_of_monday = (utc(2026, 3, 30, 9), utc(2026, 3, 30, 15))
+    tasks = [
+        task("p2", 150, 2, due=utc(2026, 3, 30, 9)),
+        task("p3", 60, 3, due=utc(2026, 3, 30, 15)),
+    ]
+    data = PlanInput(now, now + 14 * DAY, BERLIN, OFFICE, [rest_of_monday], tasks)
+
+    # when
+    result = plan(data)
+
+    # then: the P2 task books both hours
+    assert [(b.task_id, b.start, b.end) for b in result.blocks] == [
+        ("p2", utc(2026, 3, 30, 7), utc(2026, 3, 30, 9))
+    ]
+    assert result.at_risk == {"p2", "p3"}
+
+
 def test_a_p1_task_takes_the_time_of_a_later_tasks_block_only_to_meet_its_due() -> None:
     # given: a P3 block booked on the only free hour before a new P1 task's due
     now = utc(2026, 3, 30, 6)
@@ -212,6 +255,23 @@ def inputs(draw: st.DrawFn, *, dues: bool = True, chunks: bool = True) -> PlanIn
     )
 
 
+@st.composite
+def crowded(draw: st.DrawFn, *, chunks: bool = True, starts: bool = True) -> PlanInput:
+    """Tasks of one priority competing for the next three days: each with a due in them
+    (and without a `notBefore` unless `starts`)."""
+    data: PlanInput = draw(inputs(chunks=chunks))
+    specs = [
+        replace(
+            spec,
+            priority=2,
+            due=data.now + timedelta(minutes=15 * draw(st.integers(0, 3 * 96))),
+            not_before=spec.not_before if starts else None,
+        )
+        for spec in data.tasks
+    ]
+    return replace(data, tasks=specs)
+
+
 def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
@@ -261,14 +321,16 @@ def check(data: PlanInput, result: Plan) -> None:
 
 
 @PROPERTY
-@given(inputs())
+@given(st.one_of(inputs(), crowded()))
 def test_every_plan_keeps_the_rules(data: PlanInput) -> None:
     check(data, plan(data))
 
 
 @PROPERTY
-@given(inputs(chunks=False))
-def test_a_task_at_risk_loses_no_time_to_a_task_after_it(data: PlanInput) -> None:
+@given(st.one_of(inputs(chunks=False), crowded(chunks=False)))
+def test_a_task_at_risk_loses_time_only_to_those_of_its_priority_that_make_their_due(
+    data: PlanInput,
+) -> None:
     # given: chunks of any length (a single quarter hour is a chunk), so any open cell
     # before its due could have served a task at risk
     result = plan(data)
@@ -278,7 +340,12 @@ def test_a_task_at_risk_loses_no_time_to_a_task_after_it(data: PlanInput) -> Non
             continue
         start = max(data.now + data.notice, spec.not_before or data.now)
         start = at_cell(cell_of(start, up=True))  # the first quarter hour it may start
-        later = {t.id for t in order[i + 1 :]}
+        # the tasks after it, but those of its priority that make their due (it yielded)
+        later = {
+            t.id
+            for t in order[i + 1 :]
+            if t.priority > spec.priority or t.due is None or t.id in result.at_risk
+        }
         due = at_cell(cell_of(spec.due))  # the last quarter hour that ends by the due
         # then
         assert not [
@@ -289,7 +356,7 @@ def test_a_task_at_risk_loses_no_time_to_a_task_after_it(data: PlanInput) -> Non
 
 
 @PROPERTY
-@given(inputs())
+@given(st.one_of(inputs(), crowded()))
 def test_planning_an_unchanged_input_again_changes_nothing(data: PlanInput) -> None:
     first = plan(data)
     again = replanned(data, first)
@@ -354,3 +421,88 @@ def test_a_task_alone_is_at_risk_exactly_when_its_time_is_too_short(data: PlanIn
     assert result.booked_minutes(spec.id) == min(spec.minutes, open_minutes)
     if spec.due is not None and spec.due <= data.horizon_end:
         assert (spec.id in result.at_risk) == (open_minutes < spec.minutes)
+
+
+def open_quarters(data: PlanInput, start: datetime, end: datetime) -> list[datetime]:
+    """The quarter hours in [start, end) inside working hours and off busy time, counted one
+    by one (an oracle that knows nothing of the planner's cells)."""
+    occurrences = window_occurrences(data.windows, data.zone, data.now, data.horizon_end)
+    quarter = timedelta(minutes=15)
+    found = []
+    t = at_cell(cell_of(start, up=True))
+    while t + quarter <= min(end, data.horizon_end):
+        span = (t, t + quarter)
+        inside = any(s <= t and t + quarter <= e for s, e in occurrences)
+        if inside and not any(overlaps(span, b) for b in data.busy if b[0] < b[1]):
+            found.append(t)
+        t += quarter
+    return found
+
+
+def earliest_due_first_at_risk(data: PlanInput) -> int:
+    """Tasks at risk when each, in due order, takes the earliest open quarter hours before
+    its due that the ones before it left, as far as they go (no task yields)."""
+    taken: set[datetime] = set()
+    at_risk = 0
+    for spec in sorted(data.tasks, key=order_key):
+        assert spec.due is not None
+        free = [q for q in open_quarters(data, data.now + data.notice, spec.due) if q not in taken]
+        mine = free[: spec.minutes // 15]
+        taken.update(mine)
+        at_risk += len(mine) * 15 < spec.minutes
+    return at_risk
+
+
+@PROPERTY
+@given(crowded(chunks=False, starts=False))
+def test_yielding_leaves_no_more_tasks_at_risk_than_earliest_due_first(data: PlanInput) -> None:
+    # given: one priority, every task with a due, chunks of any length, no notBefore
+    # when
+    result = plan(data)
+
+    # then
+    assert len(result.at_risk) <= earliest_due_first_at_risk(data)
+
+
+@PROPERTY
+@given(crowded(chunks=False, starts=False))
+def test_the_tasks_that_make_their_due_are_worked_in_due_order(data: PlanInput) -> None:
+    # given: one priority, every task with a due, chunks of any length, no notBefore
+    # when
+    result = plan(data)
+
+    # then: of two tasks that make their due, the sooner due's blocks all come first
+    made = [s.id for s in sorted(data.tasks, key=order_key) if s.id not in result.at_risk]
+    spans = {
+        task_id: [(b.start, b.end) for b in result.blocks if b.task_id == task_id]
+        for task_id in made
+    }
+    for sooner, later in pairwise(t for t in made if spans[t]):
+        assert max(e for _, e in spans[sooner]) <= min(s for s, _ in spans[later])
+
+
+@PROPERTY
+@given(crowded(chunks=False, starts=False))
+def test_a_task_is_at_risk_only_when_the_tasks_before_it_that_make_their_due_leave_too_little(
+    data: PlanInput,
+) -> None:
+    # given: one priority, every task with a due, chunks of any length, no notBefore
+    # when
+    result = plan(data)
+
+    # then: what the tasks before it that make their due booked (not those at risk: they
+    # yielded) leaves it less time before its due than its work
+    order = sorted(data.tasks, key=order_key)
+    for i, spec in enumerate(order):
+        if spec.id not in result.at_risk:
+            continue
+        assert spec.due is not None
+        made = {t.id for t in order[:i] if t.id not in result.at_risk}
+        held = {
+            b.start + k * timedelta(minutes=15)
+            for b in result.blocks
+            if b.task_id in made
+            for k in range(b.minutes // 15)
+        }
+        left = [q for q in open_quarters(data, data.now + data.notice, spec.due) if q not in held]
+        assert len(left) * 15 < spec.minutes
