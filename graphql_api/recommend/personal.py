@@ -96,7 +96,7 @@ def scored(rows: Matrix, said: Answers, ranker: Ranker | None) -> Scored:
     hour = rows[:, COLUMN["local_hour"]].astype(np.float64)
     weekday = rows[:, COLUMN["weekday"]].astype(np.float64)
     post = adaptive.posterior(prior, hour, weekday, said)
-    if not len(said):
+    if not len(said) or not len(rows):
         return Scored(rows, h, terms, m, prior, post, None, post.mean)
     day, quarter = adaptive.buckets(hour, weekday)
     form = shape.of(said, float(np.mean(prior)), shape.centres(quarter))

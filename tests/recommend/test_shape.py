@@ -139,6 +139,8 @@ def test_scores_are_probabilities_whatever_was_answered(
     assert 0 <= s.shape.no_band <= 1
     assert 0 <= s.shape.apart <= 1
     assert s.shape.chance.shape == (2, 96)
+    # and a day with no free slot left scores nothing, answers or not
+    assert len(personal.scored(rows[:0], said, None).score) == 0
 
 
 @settings(max_examples=30, deadline=None)
