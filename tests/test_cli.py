@@ -97,8 +97,8 @@ def test_evaluate_scores_every_ranker_scenario_by_scenario_on_simulated_users() 
     rows = re.findall(r"\| ([^|]+) \| ([^|]+) \| ([\d.]+) \| ([\d.]+)% \| ([\d.]+) \|", printed)
     table = {(s.strip(), r.strip()): (float(auc), float(top3)) for s, r, auc, top3, _ in rows}
     scenarios = {s for s, _ in table}
-    assert len(scenarios) == 12, printed
-    assert {"0 answers", "50 answers", "drifting taste, 50 answers"} <= scenarios
+    assert len(scenarios) == 14, printed
+    assert {"0 answers", "drifting taste, 50 answers", "smooth, no band, 15 answers"} <= scenarios
     for scenario in scenarios:
         ceiling = table[scenario, "the hidden taste (ceiling)"]
         assert ceiling[1] >= table[scenario, "random"][1]

@@ -7,14 +7,17 @@ Two kinds of simulated users (no database: the feature code runs on in-memory da
   little feedback, tastes that drift;
 - scenario users: a hidden band of the day they like (narrow or wide; another band
   on weekends; in far time zones; drifting), who say so only by answering on slots
-  they are shown (or, in one scenario, only by booking and doing or missing them).
+  they are shown (or, in one scenario, only by booking and doing or missing them);
+  and, in two scenarios the model never trains on, tastes that are no one band: two
+  bands a day, or a smooth rise and fall over the day.
   The slots they are shown are drawn independently of any ranker: half near the
   time they believe suits them (the band's peak give or take an hour and a half),
   half anywhere free in the day.
 
 Who trains and who is tested. The model is trained on the behaviour simulator's
 users numbered from 20% up (their days before the last `test_days`) and on
-`scenario_users` training users of every scenario (all their answers). It is
+`scenario_users` training users of every scenario but the two that are no one band
+(all their answers). It is
 tested on users it never saw: the simulator's first 20% ("simulator: unseen
 users"), fresh users of every scenario (another random stream of the same seed),
 and, as a second look, the training simulator users' last `test_days` days
@@ -33,7 +36,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -75,6 +78,11 @@ TEST_DAYS = 7
 SHOWN = 5  # slots shown to a user who answers on one of them
 
 
+BAND = "one band"
+TWO_BANDS = "two bands"  # two separate bands a day (a morning and an evening person)
+SMOOTH = "smooth"  # no band: two waves over the day, a preference that rises and falls
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -85,6 +93,8 @@ class Scenario:
     drift: float = 0.0  # the most hours the band moves in 30 days, either way
     outcomes: bool = False  # answers are booked instances done or not, never feedback
     days: int = 28  # the answers are spread over these days before the test week
+    taste: str = BAND  # BAND, TWO_BANDS or SMOOTH
+    trained: bool = True  # the model is trained on users of it too (else tested only)
 
 
 SCENARIOS = (
@@ -98,6 +108,10 @@ SCENARIOS = (
     Scenario("far time zones, 15 answers", 15, zones=FAR),
     Scenario("drifting taste, 50 answers", 50, drift=2.0, days=56),
     Scenario("booked outcomes only, 15", 15, outcomes=True),
+    # tastes no band describes, which the model never trains on: is a ranker that looks
+    # for one band worse than the heuristic there?
+    Scenario("two bands a day, 15 answers", 15, spread=(0.5, 1.5), taste=TWO_BANDS, trained=False),
+    Scenario("smooth, no band, 15 answers", 15, taste=SMOOTH, trained=False),
 )
 
 
@@ -112,15 +126,28 @@ class Band:
     base: float
     floor: float
     squeeze: float  # factor when a meeting ends or starts within 15 minutes
+    second_peak: float | None = None  # TWO_BANDS: another band as high
+    waves: tuple[float, ...] = ()  # SMOOTH: amplitude and phase of two waves, no band
 
     def chance(self, local: datetime, day_index: int, is_squeezed: bool) -> float:
-        peak = self.weekend_peak if local.weekday() >= 5 else self.peak
-        peak += self.drift * day_index / 30
+        shift = self.drift * day_index / 30
+        peak = (self.weekend_peak if local.weekday() >= 5 else self.peak) + shift
         hour = local.hour + local.minute / 60
+        if self.waves:
+            a1, f1, a2, f2 = self.waves
+            x = 2 * math.pi * (hour - shift) / 24
+            level = min(1.0, max(0.0, 0.5 + a1 * math.cos(x - f1) + a2 * math.cos(2 * x - f2)))
+        else:
+            level = self._bump(hour, peak)
+            if self.second_peak is not None:
+                level = max(level, self._bump(hour, self.second_peak + shift))
+        p = self.floor + (self.base - self.floor) * level
+        return p * self.squeeze if is_squeezed else p
+
+    def _bump(self, hour: float, peak: float) -> float:
         distance = abs(hour - peak) % 24
         distance = min(distance, 24 - distance)
-        p = self.floor + (self.base - self.floor) * math.exp(-(distance**2) / (2 * self.spread**2))
-        return p * self.squeeze if is_squeezed else p
+        return math.exp(-(distance**2) / (2 * self.spread**2))
 
 
 @dataclass
@@ -176,7 +203,18 @@ def band_user(rng: random.Random, scenario: Scenario, sub: str) -> BandUser:
     )
     every_day = [FIRST_DAY + timedelta(days=d) for d in range(scenario.days + TEST_DAYS)]
     meetings = {day: meetings_of(rng, day, zone, sub) for day in every_day}
-    return BandUser(sub, scenario, zone, band, peak + rng.gauss(0, 1.5), meetings)
+    believed = peak + rng.gauss(0, 1.5)
+    # the other tastes draw last, so that the one-band scenarios' users stay as they were
+    if scenario.taste == TWO_BANDS:
+        second = peak + rng.choice([-1, 1]) * rng.uniform(4, 9)
+        if not 6.5 <= second <= 21:
+            second = 2 * peak - second
+        band = replace(band, second_peak=second)
+    elif scenario.taste == SMOOTH:
+        a1, f1 = rng.uniform(0.2, 0.35), rng.uniform(0, 2 * math.pi)
+        a2, f2 = rng.uniform(0.1, 0.2), rng.uniform(0, 2 * math.pi)
+        band = replace(band, waves=(a1, f1, a2, f2))
+    return BandUser(sub, scenario, zone, band, believed, meetings)
 
 
 Show = Callable[[Matrix, Answers, int, str], list[int]]
@@ -466,10 +504,9 @@ def evaluate(
     train_rng, test_rng = random.Random(f"{seed}:train"), random.Random(f"{seed}:test")
     tests: dict[str, list[BandUser]] = {}
     for k, scenario in enumerate(SCENARIOS):
-        say(
-            f"simulating {scenario_users} training and {scenario_users} test users: {scenario.name}"
-        )
-        for n in range(scenario_users):
+        trainees = scenario_users if scenario.trained else 0
+        say(f"simulating {trainees} training and {scenario_users} test users: {scenario.name}")
+        for n in range(trainees):
             trainee = band_user(train_rng, scenario, f"train-{k}-{n}")
             data = answered(trainee, passive(trainee, train_rng), train_rng)
             labelled_rows(data, trainee.sub, train)
@@ -504,6 +541,8 @@ def evaluate(
         tested[scenario.name] = f"{judged.users} users, {len(judged.hits[SHIPPED])} days"
     train_users = (
         f"{len(seen)} simulator users (days before the last {test_days}) and "
-        f"{scenario_users} training users of each scenario"
+        f"{scenario_users} training users of each scenario but "
+        + ", ".join(s.name for s in SCENARIOS if not s.trained)
+        + " (tested only)"
     )
     return Evaluation(seed, len(train), train_users, results, tested, refit, blend.as_list())
