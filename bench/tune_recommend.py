@@ -24,7 +24,6 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from types import ModuleType
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +34,7 @@ from graphql_api.recommend.adaptive import Answers
 from graphql_api.recommend.model import MODEL_ALONE, Ranker, load_booster
 from graphql_api.recommend.scores import roc_auc
 from graphql_api.recommend.simulate import FIRST_DAY, day_slots, simulate
-from graphql_api.recommend.training import Dataset, fit_global, labelled_rows
+from graphql_api.recommend.training import fit_global
 
 MODULES: dict[str, ModuleType] = {"personal": personal, "adaptive": adaptive, "shape": shape}
 
@@ -45,22 +44,7 @@ def model(seed: int, users: int = 200, days: int = 112, test_days: int = 14) -> 
     path = Path(tempfile.gettempdir()) / f"tune-recommend-{seed}-{users}-{days}.pickle"
     if not path.exists():
         seen = simulate(users, days, seed=seed)[int(users * 0.2) :]
-        cut = FIRST_DAY + timedelta(days=days - test_days)
-        train = Dataset()
-        for user in seen:
-
-            def before_cut(moment: datetime, zone: ZoneInfo = user.zone) -> bool:
-                return moment.astimezone(zone).date() < cut
-
-            for habit in user.habits:
-                labelled_rows(habit.data, user.sub, train, wanted=before_cut)
-        rng = random.Random(f"{seed}:train")
-        for k, scenario in enumerate(sc.SCENARIOS):
-            for n in range(40 if scenario.trained else 0):
-                trainee = sc.band_user(rng, scenario, f"train-{k}-{n}")
-                labelled_rows(
-                    sc.answered(trainee, sc.passive(trainee, rng), rng), trainee.sub, train
-                )
+        train = sc.training_rows(seen, FIRST_DAY + timedelta(days=days - test_days), seed, 40)
         fitted = fit_global(train, rounds=400)
         blend = calibration.Blend.of(fitted.metrics["blend"]) or MODEL_ALONE
         path.write_bytes(pickle.dumps((bytes(fitted.booster.save_raw("ubj")), blend)))

@@ -477,6 +477,26 @@ class Evaluation:
         return "short of the bar: " + "; ".join(short)
 
 
+def training_rows(seen: list[SimUser], cut: date, seed: int, scenario_users: int) -> Dataset:
+    """What `evaluate --seed` trains the model on: the simulator's users' days before
+    `cut`, and `scenario_users` training users of each trained scenario (their own random
+    stream, `{seed}:train`; never the users a scenario is tested on)."""
+    train = Dataset()
+    for user in seen:
+
+        def before_cut(moment: datetime, zone: ZoneInfo = user.zone) -> bool:
+            return moment.astimezone(zone).date() < cut
+
+        for habit in user.habits:
+            labelled_rows(habit.data, user.sub, train, wanted=before_cut)
+    rng = random.Random(f"{seed}:train")
+    for k, scenario in enumerate(SCENARIOS):
+        for n in range(scenario_users if scenario.trained else 0):
+            trainee = band_user(rng, scenario, f"train-{k}-{n}")
+            labelled_rows(answered(trainee, passive(trainee, rng), rng), trainee.sub, train)
+    return train
+
+
 def evaluate(
     users: int = 200,
     days: int = 112,
@@ -492,24 +512,12 @@ def evaluate(
     sims = simulate(users, days, seed=seed)
     held = int(users * holdout_share)
     unseen, seen = sims[:held], sims[held:]
-    cut = FIRST_DAY + timedelta(days=days - test_days)
-    train = Dataset()
-    for user in seen:
-
-        def before_cut(moment: datetime, zone: ZoneInfo = user.zone) -> bool:
-            return moment.astimezone(zone).date() < cut
-
-        for habit in user.habits:
-            labelled_rows(habit.data, user.sub, train, wanted=before_cut)
-    train_rng, test_rng = random.Random(f"{seed}:train"), random.Random(f"{seed}:test")
+    say(f"simulating {scenario_users} training users of each trained scenario")
+    train = training_rows(seen, FIRST_DAY + timedelta(days=days - test_days), seed, scenario_users)
+    test_rng = random.Random(f"{seed}:test")
     tests: dict[str, list[BandUser]] = {}
     for k, scenario in enumerate(SCENARIOS):
-        trainees = scenario_users if scenario.trained else 0
-        say(f"simulating {trainees} training and {scenario_users} test users: {scenario.name}")
-        for n in range(trainees):
-            trainee = band_user(train_rng, scenario, f"train-{k}-{n}")
-            data = answered(trainee, passive(trainee, train_rng), train_rng)
-            labelled_rows(data, trainee.sub, train)
+        say(f"simulating {scenario_users} test users: {scenario.name}")
         tests[scenario.name] = [
             band_user(test_rng, scenario, f"test-{k}-{n}") for n in range(scenario_users)
         ]
