@@ -60,7 +60,7 @@ async def plans_anything(ctx: Context) -> bool:
     auto-scheduled habit. Cached under the task and habit lists' scopes (every task write
     bumps `tasks`, every habit write `habits`), so a change to the calendar of a user
     without either queues no re-plan that would find nothing to do."""
-    if any(h.auto_schedule and h.is_active for h in await user_habits(ctx)):
+    if any(h.planner_books for h in await user_habits(ctx)):
         return True
 
     async def open_task() -> bool:

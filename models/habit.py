@@ -43,6 +43,11 @@ class Habit(Revised):
     skipped: list[datetime] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
 
+    @property
+    def planner_books(self) -> bool:
+        """Booked by the planner now: auto-scheduled and active."""
+        return self.auto_schedule and self.is_active
+
     class Settings:
         name = "habits"
         indexes = [

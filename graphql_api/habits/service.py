@@ -205,7 +205,7 @@ async def update_habit(ctx: Context, habit: Habit, data: UpdateHabitInput) -> Ha
             raise habit_not_found()
         await habit_changed(ctx, habit, before.goal_id, listed=True)
         if (before.auto_schedule or habit.auto_schedule) and PLANNED_BY & changes.keys():
-            if not (habit.auto_schedule and habit.is_active):
+            if not habit.planner_books:
                 await unbook(ctx, ref(habit))
             await request_replan(ctx.state, ctx.user_id, "HABIT_CHANGED")
     return habit

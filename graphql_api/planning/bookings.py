@@ -41,7 +41,7 @@ async def habit_input(
     """The user's active auto-scheduled habits as the planner sees them (`busy`: the time
     no task block or booking holds)."""
     habits = sorted(
-        (h for h in await user_habits(ctx) if h.auto_schedule and h.is_active),
+        (h for h in await user_habits(ctx) if h.planner_books),
         key=lambda h: (h.created_at, str(h.id)),
     )
     if not habits:

@@ -188,7 +188,7 @@ async def _replan(ctx: Context) -> Replanned:
     tasks, calendars = await asyncio.gather(
         find_all(Task, matching({**owner, "status": "OPEN"})), user_calendars(ctx)
     )
-    if not tasks and not any(h.auto_schedule and h.is_active for h in await user_habits(ctx)):
+    if not tasks and not any(h.planner_books for h in await user_habits(ctx)):
         return Replanned(Plan())  # nothing to plan (a calendar change of a user without tasks)
     end = horizon_end(now, tasks, settings.plan_horizon_days, settings.plan_max_days)
     stored, busy = await asyncio.gather(
