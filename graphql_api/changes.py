@@ -15,9 +15,13 @@ from models import Habit
 from models.base import Ref, ref
 
 
+def _goals(*goal_ids: Ref | None) -> list[str]:
+    return [f"goal:{g}" for g in goal_ids if g]
+
+
 async def goal_changed(ctx: Context, *goal_ids: Ref | None, listed: bool = False) -> None:
     """Retires what was cached about these goals (and the goal list when `listed`)."""
-    await ctx.cache.bump(*(f"goal:{g}" for g in goal_ids if g), "goals" if listed else None)
+    await ctx.cache.bump(*_goals(*goal_ids), "goals" if listed else None)
     ctx.forget("documents")
 
 
@@ -37,8 +41,8 @@ async def habit_changed(
     ctx: Context, habit: Habit, *goal_ids: Ref | None, listed: bool = False
 ) -> None:
     """Retires what was cached about the habit, the goals it counts for, and maybe the list."""
-    # One bump (one round trip) for the habit's scopes and its goals'.
-    goals = (f"goal:{g}" for g in (habit.goal_id, *goal_ids) if g)
+    # What goal_changed retires, in the same bump: one round trip.
+    goals = _goals(habit.goal_id, *goal_ids)
     await ctx.cache.bump(f"habit:{ref(habit)}", "habits" if listed else None, *goals)
     ctx.forget("documents")
     ctx.loaders.check_ins_by_habit.clear(ref(habit))
