@@ -115,19 +115,23 @@ def test_a_task_that_cannot_be_done_by_its_due_books_what_fits_and_is_at_risk() 
     assert result.at_risk == {"t"}
 
 
-def test_a_task_that_would_miss_its_due_yields_to_the_next_of_its_priority() -> None:
-    # given: two free hours on Monday (09:00-11:00 in Berlin) before a day of meetings;
-    # 2.5 hours of P2 work due at 11:00 (it cannot make it) and a P2 hour due at 17:00
+def two_free_hours_on_monday(tasks: list[TaskSpec]) -> PlanInput:
+    """Monday 30 March 2026 at 08:00 in Berlin: free 09:00-11:00, then a day of meetings."""
     now = utc(2026, 3, 30, 6)
     rest_of_monday = (utc(2026, 3, 30, 9), utc(2026, 3, 30, 15))
+    return PlanInput(now, now + 14 * DAY, BERLIN, OFFICE, [rest_of_monday], tasks)
+
+
+def test_a_task_that_would_miss_its_due_yields_to_the_next_of_its_priority() -> None:
+    # given: two free hours on Monday before a day of meetings; 2.5 hours of P2 work due
+    # at 11:00 (it cannot make it) and a P2 hour due at 17:00
     tasks = [
         task("sooner", 150, 2, due=utc(2026, 3, 30, 9)),
         task("later", 60, 2, due=utc(2026, 3, 30, 15)),
     ]
-    data = PlanInput(now, now + 14 * DAY, BERLIN, OFFICE, [rest_of_monday], tasks)
 
     # when
-    result = plan(data)
+    result = plan(two_free_hours_on_monday(tasks))
 
     # then: the task that cannot make its due books what the other leaves, and is at risk
     # alone (booked first, it would have taken both hours and left both at risk)
@@ -140,16 +144,13 @@ def test_a_task_that_would_miss_its_due_yields_to_the_next_of_its_priority() -> 
 
 def test_a_task_that_would_miss_its_due_does_not_yield_to_a_lower_priority() -> None:
     # given: the same, the hour due at 17:00 a P3 task's
-    now = utc(2026, 3, 30, 6)
-    rest_of_monday = (utc(2026, 3, 30, 9), utc(2026, 3, 30, 15))
     tasks = [
         task("p2", 150, 2, due=utc(2026, 3, 30, 9)),
         task("p3", 60, 3, due=utc(2026, 3, 30, 15)),
     ]
-    data = PlanInput(now, now + 14 * DAY, BERLIN, OFFICE, [rest_of_monday], tasks)
 
     # when
-    result = plan(data)
+    result = plan(two_free_hours_on_monday(tasks))
 
     # then: the P2 task books both hours
     assert [(b.task_id, b.start, b.end) for b in result.blocks] == [
