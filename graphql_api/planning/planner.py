@@ -237,12 +237,13 @@ class _Task:
         self.booked += b - a
 
 
-class _Calendar:
+class Cells:
     """The cells of the horizon: which are open (`free`: working hours, no busy time, nobody
     holds them), which are `idle` (no busy time, nobody holds them: where habits may go),
     and whose block or booking holds which (`owner`)."""
 
     def __init__(self, data: PlanInput) -> None:
+        self.now = data.now
         self.base = cell_of(data.now)
         self.end = max(self.base, cell_of(data.horizon_end))
         size = self.end - self.base
@@ -323,7 +324,7 @@ class _Habit:
 class _Planner:
     def __init__(self, data: PlanInput) -> None:
         self.data = data
-        self.cal = _Calendar(data)
+        self.cal = Cells(data)
         self.earliest = self.cal.index(cell_of(data.now + data.notice, up=True))
         ordered = _ordered(data.tasks)
         self.tasks = [_task(spec, i + 1, self.cal, self.earliest) for i, spec in enumerate(ordered)]
@@ -392,6 +393,8 @@ class _Planner:
             a, b = cal.index(cell_of(block.start)), cal.index(cell_of(block.end, up=True))
             cal.hold(a, b, task.owner)
             task.keep(a, b, block)
+            # its part before now is booked too (not done: only blocks that ended are)
+            task.booked += cell_of(block.end, up=True) - cell_of(block.start) - (b - a)
         return waiting
 
     # Tasks
@@ -615,7 +618,7 @@ def _ordered(tasks: Sequence[TaskSpec]) -> list[TaskSpec]:
     return sorted(tasks, key=order_key)
 
 
-def _task(spec: TaskSpec, owner: int, cal: _Calendar, earliest: int) -> _Task:
+def _task(spec: TaskSpec, owner: int, cal: Cells, earliest: int) -> _Task:
     lo = earliest
     if spec.not_before is not None:
         lo = max(lo, cal.index(cell_of(spec.not_before, up=True)))
@@ -649,7 +652,7 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).replace(fold=0).astimezone(UTC)
 
 
-def _habit(spec: HabitSpec, owner: int, data: PlanInput, cal: _Calendar, earliest: int) -> _Habit:
+def _habit(spec: HabitSpec, owner: int, data: PlanInput, cal: Cells, earliest: int) -> _Habit:
     zone, now = data.zone, data.now
     until = min(data.habits_until or data.horizon_end, at_cell(cal.end))
     length = timedelta(minutes=max(1, spec.minutes))
@@ -706,7 +709,7 @@ def _habit(spec: HabitSpec, owner: int, data: PlanInput, cal: _Calendar, earlies
     return habit
 
 
-def _fitting(task: _Task, blocks: list[Block], cal: _Calendar, result: Plan) -> list[Block]:
+def _fitting(task: _Task, blocks: list[Block], cal: Cells, result: Plan) -> list[Block]:
     """The task's booked blocks that still fit, in time order; the others go to `remove`."""
     fits: list[Block] = []
     total = task.booked
@@ -735,13 +738,14 @@ def _fitting(task: _Task, blocks: list[Block], cal: _Calendar, result: Plan) -> 
     return [x for x in fits if x not in short]
 
 
-def _unsettle(task: _Task, cal: _Calendar, result: Plan) -> bool:
+def _unsettle(task: _Task, cal: Cells, result: Plan) -> bool:
     """A block shorter than the min chunk is the rest of the work only while the work is all
     booked: when more must be booked, it goes, and the rest is booked in proper chunks.
     Whether one went."""
     if task.booked >= task.need:
         return False
-    short = [k for k in task.kept if k[1] - k[0] < task.min_cells]
+    # a block under way stays, short or not
+    short = [k for k in task.kept if k[1] - k[0] < task.min_cells and k[2].start >= cal.now]
     for entry in short:
         task.kept.remove(entry)
         task.booked -= entry[1] - entry[0]
@@ -750,7 +754,7 @@ def _unsettle(task: _Task, cal: _Calendar, result: Plan) -> bool:
     return bool(short)
 
 
-def _chunks(task: _Task, cal: _Calendar, usable: bytearray, booked: int) -> list[tuple[int, int]]:
+def _chunks(task: _Task, cal: Cells, usable: bytearray, booked: int) -> list[tuple[int, int]]:
     """The blocks that would book the task's missing work (`need` less `booked`) in the
     earliest `usable` cells (1), in chunks, taken out of `usable`; sweeps again while a sweep
     found something (a smaller rest may fit a gap skipped before)."""

@@ -190,6 +190,36 @@ def test_a_block_under_way_stays_even_when_a_meeting_lands_on_it() -> None:
     assert (result.keep, result.add, result.remove) == ([under_way], [], [])
 
 
+def test_a_block_under_way_counts_whole_toward_the_work() -> None:
+    # Three hours of work; a two-hour block began an hour ago (not done: only blocks that
+    # ended are). One more hour is booked, not two.
+    now = utc(2026, 3, 30, 9)
+    under_way = Block("t", utc(2026, 3, 30, 8), utc(2026, 3, 30, 10), "e1")
+    data = PlanInput(
+        now, now + DAY, BERLIN, OFFICE, [], [task("t", 180, min_chunk=60)], [under_way]
+    )
+
+    result = plan(data)
+
+    assert result.keep == [under_way]
+    assert [(b.start, b.end) for b in result.add] == [(utc(2026, 3, 30, 10), utc(2026, 3, 30, 11))]
+
+
+def test_a_short_block_under_way_stays_when_more_work_must_be_booked() -> None:
+    # A 30-minute block under way of a task whose chunks are an hour; the task grew to two
+    # hours: the block stays, and the rest is booked after it.
+    now = utc(2026, 3, 30, 8, 40)
+    under_way = Block("t", utc(2026, 3, 30, 8, 15), utc(2026, 3, 30, 8, 45), "e1")
+    data = PlanInput(
+        now, now + DAY, BERLIN, OFFICE, [], [task("t", 120, min_chunk=60)], [under_way]
+    )
+
+    result = plan(data)
+
+    assert under_way in result.keep and not result.remove
+    assert result.booked_minutes("t") == 120
+
+
 # Properties
 
 ZONES = st.sampled_from(
