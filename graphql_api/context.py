@@ -65,6 +65,15 @@ class Context:
         ctx._read_as(user.sub)
         return ctx
 
+    async def afresh(self) -> Context:
+        """The same user (their profile read again) and clock, with nothing else read yet
+        (no memo, loaders or scope versions): for a read that must see what changed since
+        this one's."""
+        user = await User.find_one(matching({"sub": self.user_id})) or self.viewer
+        ctx = Context.for_user(self.state, user, self.request_id)
+        ctx.now = self.now
+        return ctx
+
     def authenticate(self, claims: Claims) -> None:
         """The token's user is known: the request reads through their cache and loaders."""
         self.claims = claims

@@ -28,6 +28,9 @@ REASONS_TTL_S = 3600
 # they are not busy time to the planner, so a plan's writes leave the busy time it read
 # cached for the next plan.
 BUSY_SCOPE = "busy"
+# The reason of a worker run asked for by a request's plan that left tasks at risk: the
+# worker's solver pass (planning/solver.py) may find a plan with fewer.
+IMPROVE = "IMPROVE"
 
 
 def reasons_key(prefix: str, user_id: str) -> str:

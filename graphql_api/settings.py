@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     plan_max_days: int = Field(default=90, ge=1, le=366)
     plan_debounce_s: float = Field(default=2.0, ge=0)
     plan_horizon_cron: str = "5 0 * * *"
+    # The worker's second pass when a plan leaves tasks at risk (planning/solver.py): the
+    # solver's time per re-plan (0: the greedy plan only) and its threads.
+    plan_solver_s: float = Field(default=5.0, ge=0, le=30)
+    plan_solver_workers: int = Field(default=2, ge=1, le=16)
     recommend_min_history: int = 10  # outcomes + feedback before a habit is ranked by the model
     model_refresh_s: float = 10.0  # how soon a newly trained model is served
     # CalDAV and ICS URLs on loopback or private networks: None = allowed in development only.

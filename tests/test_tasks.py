@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from graphql_api.lifespan import AppState
+from graphql_api.planning import solver
 from graphql_api.planning.jobs import plan_user
+from graphql_api.planning.planner import Plan
 from graphql_api.relay import to_global_id
 from graphql_api.replans import reasons_key
 from tests.conftest import Client
@@ -403,3 +405,106 @@ async def test_a_calendar_change_queues_a_re_plan_only_for_a_user_with_something
     await reasons()
     await meeting(11)
     assert await reasons() == set()
+
+
+async def report_then_slides(
+    alice: Client, monday: dict[str, Any], app_state: AppState
+) -> dict[str, Any]:
+    """Monday afternoon taken; a P1 report due Friday takes what Monday has left; then
+    slides due Tuesday 09:00, which the greedy plan (P1 first) leaves at risk."""
+    await create_event(
+        alice,
+        monday["calendar"]["id"],
+        "2026-03-30T13:00:00+02:00",
+        "2026-03-30T17:00:00+02:00",
+        title="Workshop",
+    )
+    report = await create_task(
+        alice,
+        title="Report",
+        priority="P1",
+        durationMinutes=150,
+        maxChunkMinutes=120,
+        due="2026-04-03T17:00:00+02:00",
+    )
+    assert spans(report) == [(berlin(30, 9, 30), berlin(30, 10)), (berlin(30, 11), berlin(30, 13))]
+    await app_state.redis.delete(reasons_key(app_state.settings.cache_prefix, alice.sub))
+    return await create_task(
+        alice,
+        title="Slides",
+        priority="P3",
+        durationMinutes=120,
+        due="2026-03-31T09:00:00+02:00",
+    )
+
+
+async def test_the_worker_finds_a_plan_with_fewer_tasks_at_risk_and_tells_subscribers(
+    alice: Client, monday: dict[str, Any], app_state: AppState
+) -> None:
+    prefix = app_state.settings.cache_prefix
+    # given a report (P1, due Friday) on Monday; when slides due Tuesday 09:00 come in, the
+    # request's greedy plan leaves them at risk and asks the worker for its solver's pass
+    # instead of waiting for it
+    slides = await report_then_slides(alice, monday, app_state)
+    assert (slides["atRisk"], slides["scheduledMinutes"]) == (True, 0)
+    pending = await app_state.redis.smembers(reasons_key(prefix, alice.sub))  # type: ignore[misc]
+    assert b"IMPROVE" in pending
+    listening = await next_plan_update(app_state, alice.sub)
+    await plan_user(app_state, alice.sub)
+    heard = await asyncio.wait_for(listening, 10)
+
+    # then: the slides go first on Monday and the report moves to Tuesday: both on time
+    listed = {t["title"]: t for t in await tasks_of(alice)}
+    assert spans(listed["Slides"]) == [(berlin(30, 11), berlin(30, 13))]
+    assert spans(listed["Report"]) == [
+        (berlin(30, 9, 30), berlin(30, 10)),
+        (berlin(31, 9), berlin(31, 11)),
+    ]
+    assert not listed["Slides"]["atRisk"]
+    assert not listed["Report"]["atRisk"]
+    # and subscribers heard it, as a change made by a task
+    assert heard["reason"] == "TASK_CHANGED"
+    assert sorted((t["scheduledMinutes"], t["atRisk"]) for t in heard["tasks"]) == [
+        (120, False),
+        (150, False),
+    ]
+    # and the next re-plan keeps it: no tug of war between the greedy and the solver
+    before = await schedule(alice)
+    await plan_user(app_state, alice.sub)
+    assert await schedule(alice) == before
+
+
+async def test_a_solvers_plan_is_dropped_when_the_calendar_changed_while_it_ran(
+    alice: Client, monday: dict[str, Any], app_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the slides at risk, and a meeting booked while the worker's solver runs
+    await report_then_slides(alice, monday, app_state)
+    loop = asyncio.get_running_loop()
+    solve = solver.improve
+
+    def improve_while_a_meeting_is_booked(*args: Any, **kwargs: Any) -> Plan | None:
+        better = solve(*args, **kwargs)
+        meeting = create_event(
+            alice,
+            monday["calendar"]["id"],
+            "2026-04-01T09:00:00+02:00",
+            "2026-04-01T10:00:00+02:00",
+            title="Interview",
+        )
+        asyncio.run_coroutine_threadsafe(meeting, loop).result(10)
+        return better
+
+    monkeypatch.setattr(solver, "improve", improve_while_a_meeting_is_booked)
+    before = {t["title"]: spans(t) for t in await tasks_of(alice)}
+
+    # when
+    await plan_user(app_state, alice.sub)
+
+    # then: the plan it solved is not the user's any more: nothing of it is written
+    assert {t["title"]: spans(t) for t in await tasks_of(alice)} == before
+    # and the meeting's own re-plan, queued, finds the better plan on what is there now
+    monkeypatch.setattr(solver, "improve", solve)
+    await plan_user(app_state, alice.sub)
+    listed = {t["title"]: t for t in await tasks_of(alice)}
+    assert not listed["Slides"]["atRisk"]
+    assert spans(listed["Slides"]) == [(berlin(30, 11), berlin(30, 13))]

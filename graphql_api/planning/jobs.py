@@ -6,11 +6,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from graphql_api.cache.request import RequestCache
 from graphql_api.context import Context
 from graphql_api.planning.service import replan
 from graphql_api.replans import reasons_key, request_replan
-from loaders import create_loaders
 from models import Habit, Task, User
 from models.base import matching
 
@@ -18,17 +16,6 @@ if TYPE_CHECKING:
     from graphql_api.lifespan import AppState
 
 log = logging.getLogger(__name__)
-
-
-def context_of(state: AppState, user: User, request_id: str) -> Context:
-    """A context for work done for a user outside any request."""
-    ctx = Context(
-        request=None, response=None, state=state, request_id=request_id, now=state.clock()
-    )
-    ctx.user = user
-    ctx._cache = RequestCache(state.cache, user.sub)
-    ctx._loaders = create_loaders(user.sub)
-    return ctx
 
 
 async def plan_user(state: AppState, user_id: str) -> None:
@@ -40,7 +27,8 @@ async def plan_user(state: AppState, user_id: str) -> None:
     user = await User.find_one({"sub": user_id})
     if user is None:
         return
-    done = await replan(context_of(state, user, "plan"), reasons or ["CALENDAR_CHANGED"])
+    ctx = Context.for_user(state, user, "plan")
+    done = await replan(ctx, reasons or ["CALENDAR_CHANGED"], improve=True)
     log.info(
         "re-planned %s (%s): %d added, %d removed, %d at risk",
         user_id,

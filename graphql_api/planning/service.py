@@ -22,11 +22,11 @@ from graphql_api.cache import codecs
 from graphql_api.changes import blocks_changed, calendars_changed
 from graphql_api.events.service import busy_between
 from graphql_api.planning import updates
-from graphql_api.planning.bookings import apply_bookings, habit_input
+from graphql_api.planning.bookings import HabitInput, apply_bookings, habit_input
 from graphql_api.planning.planner import Block, Plan, PlanInput, TaskSpec, plan
 from graphql_api.reads import user_calendars, user_habits
 from graphql_api.redis_clients import held_if_possible
-from graphql_api.replans import BUSY_SCOPE
+from graphql_api.replans import BUSY_SCOPE, IMPROVE, request_replan
 from graphql_api.scheduling.slots import windows_for
 from loaders.base import BATCH_SIZE, find_all
 from models import Calendar, Event, Task
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 # Working hours when the user has set none: 09:00-17:00, Monday to Friday, in their zone.
 DEFAULT_HOURS = [(weekday, "09:00", "17:00") for weekday in range(1, 6)]
 TASKS_CALENDAR = "Tasks"  # the LOCAL calendar made for blocks when the user has none
+# Reasons a run tells subscribers of only when it changed something.
+QUIET = {"CALENDAR_CHANGED", "HORIZON", IMPROVE}
 
 
 @dataclass
@@ -113,19 +115,69 @@ def specs_of(
     return specs, future
 
 
-async def replan(ctx: Context, reasons: Sequence[str]) -> Replanned:
-    """Plans the user's open tasks again and applies the changes; tells subscribers."""
+async def replan(ctx: Context, reasons: Sequence[str], *, improve: bool = False) -> Replanned:
+    """Plans the user's open tasks again and applies the changes; tells subscribers.
+
+    The greedy plan first (`planner.plan`, milliseconds); when it leaves tasks at risk, the
+    solver's pass (`solver.improve`, seconds) with `improve` (the worker), or else a worker
+    run is queued for it (`IMPROVE`): a request never waits for the solver."""
     async with plan_lock(ctx.state, ctx.user_id):
-        done = await _replan(ctx)
-    if done.changed or set(reasons) - {"CALENDAR_CHANGED", "HORIZON"}:
-        reason = next((r for r in updates.REASONS if r in reasons), "HORIZON")
+        inputs = await _read(ctx)
+        done = Replanned(Plan()) if inputs is None else await _write(ctx, inputs, plan(inputs.data))
+    await _tell(ctx, done, reasons)
+    if done.plan.at_risk and ctx.settings.plan_solver_s > 0:
+        if not improve:
+            await request_replan(ctx.state, ctx.user_id, IMPROVE)
+        elif (better := await _improved(ctx)) is not None:
+            await _tell(ctx, better, [*reasons, "TASK_CHANGED"])
+            return better
+    return done
+
+
+async def _tell(ctx: Context, done: Replanned, reasons: Sequence[str]) -> None:
+    """Tells the user's subscribers what the run changed (and, for a task's or a habit's
+    change, how the tasks stand even when nothing moved)."""
+    if done.changed or set(reasons) - QUIET:
+        # an improvement queued by a task's change is told as one
+        reason = next((r for r in updates.REASONS if r in reasons), "TASK_CHANGED")
         await updates.publish(
             ctx.state.redis,
             ctx.settings.cache_prefix,
             ctx.user_id,
             update_of(done, reason, ctx.now),
         )
-    return done
+
+
+async def _improved(ctx: Context) -> Replanned | None:
+    """The solver's pass over the plan as stored (`solver.improve`), applied when it found
+    fewer tasks at risk and nothing the plan reads changed while it ran. The solver runs in
+    a thread, outside the user's plan lock: a task's change meanwhile waits for no solver
+    (and its own re-plan, queued, sees the change)."""
+    # OR-Tools adds ~88 MB to a process: loaded where the solver runs (the worker) only
+    from graphql_api.planning import solver  # noqa: PLC0415
+
+    settings = ctx.settings
+    async with plan_lock(ctx.state, ctx.user_id):
+        inputs = await _read(await ctx.afresh())  # the plan as the greedy run just wrote it
+    if inputs is None:
+        return None
+    greedy = plan(inputs.data)
+    better = await asyncio.to_thread(
+        solver.improve,
+        inputs.data,
+        greedy,
+        limit_s=settings.plan_solver_s,
+        workers=settings.plan_solver_workers,
+    )
+    if better is None:
+        return None
+    async with plan_lock(ctx.state, ctx.user_id):
+        now = await ctx.afresh()
+        fresh = await _read(now)
+        if fresh is None or fresh.data != inputs.data:
+            log.info("the solver's plan of %s is dropped: the plan changed", ctx.user_id)
+            return None
+        return await _write(now, fresh, better)
 
 
 def update_of(done: Replanned, reason: str, now: datetime) -> dict[str, Any]:
@@ -182,14 +234,28 @@ async def _blocks(ctx: Context, task_ids: list[Ref]) -> list[dict[str, Any]]:
     return rows
 
 
-async def _replan(ctx: Context) -> Replanned:
+@dataclass
+class _Inputs:
+    """What a plan reads: the open tasks, the calendars, the tasks' stored blocks (rows),
+    the auto-scheduled habits, and the planner's input made of them."""
+
+    tasks: list[Task]
+    calendars: list[Calendar]
+    stored: list[dict[str, Any]]
+    habits: HabitInput
+    data: PlanInput
+    elsewhere: list[Block]  # blocks on another calendar than their task's: booked again
+
+
+async def _read(ctx: Context) -> _Inputs | None:
+    """The plan's inputs; None when there is nothing to plan (a calendar change of a user
+    without tasks or auto-scheduled habits)."""
     settings, user, now = ctx.settings, ctx.viewer, ctx.now
-    owner = {"userId": ctx.user_id}
     tasks, calendars = await asyncio.gather(
-        find_all(Task, matching({**owner, "status": "OPEN"})), user_calendars(ctx)
+        find_all(Task, matching({"userId": ctx.user_id, "status": "OPEN"})), user_calendars(ctx)
     )
     if not tasks and not any(h.planner_books for h in await user_habits(ctx)):
-        return Replanned(Plan())  # nothing to plan (a calendar change of a user without tasks)
+        return None
     end = horizon_end(now, tasks, settings.plan_horizon_days, settings.plan_max_days)
     stored, busy = await asyncio.gather(
         _blocks(ctx, [ref(t) for t in tasks]), busy_time(ctx, calendars, now, end)
@@ -208,21 +274,29 @@ async def _replan(ctx: Context) -> Replanned:
     ]
     future = [b for b in future if b not in elsewhere]
     hours = [(w.weekday, w.start, w.end) for w in user.working_hours] or DEFAULT_HOURS
-    result = plan(
-        PlanInput(
-            now=now,
-            horizon_end=end,
-            zone=ZoneInfo(user.timezone),
-            windows=windows_for([], hours),
-            busy=busy,
-            tasks=specs,
-            blocks=future,
-            notice=timedelta(minutes=settings.schedule_min_notice_min),
-            habits=habits.specs,
-            bookings=habits.bookings,
-            habits_until=until,
-        )
+    data = PlanInput(
+        now=now,
+        horizon_end=end,
+        zone=ZoneInfo(user.timezone),
+        windows=windows_for([], hours),
+        busy=busy,
+        tasks=specs,
+        blocks=future,
+        notice=timedelta(minutes=settings.schedule_min_notice_min),
+        habits=habits.specs,
+        bookings=habits.bookings,
+        habits_until=until,
     )
+    return _Inputs(tasks, calendars, stored, habits, data, elsewhere)
+
+
+async def _write(ctx: Context, inputs: _Inputs, result: Plan) -> Replanned:
+    """Applies the plan: blocks and bookings removed and added, tasks' `atRisk`; retires
+    what shows them."""
+    owner = {"userId": ctx.user_id}
+    tasks, calendars, stored, habits = inputs.tasks, inputs.calendars, inputs.stored, inputs.habits
+    elsewhere = inputs.elsewhere
+    on = {str(row["_id"]): row["calendarId"] for row in stored}
     result.remove.extend(elsewhere)
     changed = bool(result.add or result.remove)
     touched: set[str] = set()
