@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.planner [--runs 200] [--api-samples 60] [--core-only]
         [--optimum-runs 20] [--solver-limit 5] [--optimum-only] [--optimum-all-due]
+        [--pass-only] [--pass-runs 16] [--pass-limit 5]
 
 1. The core (graphql_api.planning.planner.plan) for a user with 50 tasks and 10
    auto-scheduled habits over a 14-day horizon around 200 busy events (and the same users
@@ -14,12 +15,16 @@
    The habits' bookings: how many of those their periods want are made, and how many move
    per calendar change.
    And against the exact optimum of the same first plans (bench/optimum.py: OR-Tools
-   CP-SAT, bench-only, on the first `--optimum-runs` users, each solver stage stopped
+   CP-SAT through the worker's model, graphql_api/planning/solver.py, on the first `--optimum-runs` users, each solver stage stopped
    after `--solver-limit` seconds): under the planner's order (priority first, then
    due) and under earliest-due-first's aim (fewest tasks at risk, no priorities); beside
    them, an experiment that is not the planner's rule (`admitted_first`: a task of a lower
    priority may go before one of a higher priority that makes its due either way).
    `--core-only`: parts 1 and 2 without the solver.
+   `--pass-only`: the worker's pipeline (the greedy, then the solver's pass of
+   graphql_api/planning/solver.py, `--pass-limit` seconds, when tasks are at risk) against
+   the greedy alone on the first `--pass-runs` users: the first plan, and a meeting over
+   one of its blocks.
 3. `createTask` through a real server (nx-27017, redis-server) for such a user, without
    and with the 10 habits (auto-scheduled, so each re-plan also ranks their free slots):
    the whole answer, the task planned, p50/p95 over `--api-samples` requests.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import statistics
 import time
@@ -40,6 +46,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bench.lib import backends, machine, server, token
+from bench.lib import worker as worker_process
 from bench.optimum import Optimum, optimum
 from graphql_api.planning.planner import (
     Block,
@@ -51,6 +58,7 @@ from graphql_api.planning.planner import (
     order_key,
     plan,
 )
+from graphql_api.planning.solver import improve
 from graphql_api.scheduling.slots import windows_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -361,6 +369,79 @@ def optimum_quality(data: PlanInput, best: Optimum) -> dict[str, float]:
     }
 
 
+def solver_pass(
+    runs: int, limit_s: float, longest: int, habit_count: int
+) -> tuple[dict[str, dict[str, float]], list[float], int]:
+    """The worker's pipeline (the greedy plan, then the solver's pass when tasks are at risk)
+    against the greedy alone: the first plan, then a meeting over one of its blocks; and
+    the plan once re-plans of the unchanged input move nothing more, then a meeting."""
+    names = ("planner", "planner + solver pass")
+    totals: dict[str, dict[str, float]] = {name: {} for name in names}
+    seconds: list[float] = []
+    improved = 0
+
+    def worker(data: PlanInput) -> Plan:
+        nonlocal improved
+        greedy = plan(data)
+        started = time.perf_counter()
+        better = improve(data, greedy, limit_s=limit_s)
+        if greedy.at_risk:
+            seconds.append(time.perf_counter() - started)
+        improved += better is not None
+        return better or greedy
+
+    for seed in range(runs):
+        data = scenario(seed, longest, habit_count=habit_count)
+        specs = {t.id: t for t in data.tasks}
+        for name, run in zip(names, (plan, worker), strict=True):
+            first = run(data)
+            meeting = another_meeting(seed, data, first)
+            after = run(replace(again_of(data, first), busy=[*data.busy, meeting]))
+            figures = quality_of(data, first)
+            for priority in (2, 3, 4):
+                figures[f"P{priority} at risk"] = sum(
+                    1 for t in first.at_risk if specs[t].priority == priority
+                )
+            figures["blocks moved per calendar change"] = moved(first, after)
+            # re-planned unchanged until nothing moves (at most twice more): where the
+            # worker's passes leave a plan, then the same meeting over it
+            settled, passes = first, 0
+            while passes < 2:
+                again = run(again_of(data, settled))
+                passes += 1
+                if not moved(settled, again):
+                    break
+                settled = again
+            over = another_meeting(seed, data, settled)
+            later = run(replace(again_of(data, settled), busy=[*data.busy, over]))
+            figures["at risk, plan settled"] = len(settled.at_risk)
+            figures["blocks moved per calendar change, plan settled"] = moved(settled, later)
+            for key, value in figures.items():
+                totals[name][key] = totals[name].get(key, 0) + value / runs
+    return totals, seconds, improved
+
+
+def solver_pass_figures(runs: int, limit_s: float) -> None:
+    for longest, count, load in (
+        (180, 0, "tasks of 30 min to 3 h"),
+        (60, 0, "tasks of 30 to 60 min"),
+        (180, 10, "tasks of 30 min to 3 h, 10 auto-scheduled habits"),
+    ):
+        totals, seconds, improved = solver_pass(runs, limit_s, longest, count)
+        names = list(totals)
+        print(f"| per user, {load} (mean of {runs}) | " + " | ".join(names) + " |")
+        print("| --- |" + " ---: |" * len(names))
+        for key in totals[names[0]]:
+            print(f"| {key} | " + " | ".join(f"{totals[n][key]:.2f}" for n in names) + " |")
+        print(
+            f"| solver pass s p50 / p95 / max ({len(seconds)} passes) | | "
+            f"{statistics.median(seconds):.2f} / {percentile(seconds, 95):.2f} / "
+            f"{max(seconds):.2f} |"
+        )
+        print(f"| passes that changed the plan | | {improved} of {len(seconds)} |")
+        print()
+
+
 def optimum_figures(runs: int, limit_s: float, all_due: bool = False) -> None:
     for longest, load in (
         (180, "tasks of 30 min to 3 h: more work than time"),
@@ -385,11 +466,20 @@ def optimum_figures(runs: int, limit_s: float, all_due: bool = False) -> None:
         print()
 
 
-async def create_task_latency(samples: int, habit_count: int = 0) -> list[float]:
+async def create_task_latency(
+    samples: int, habit_count: int = 0, *, worker: bool = False
+) -> list[float]:
     """createTask answers for a user with 50 open tasks and 200 meetings over 14 days (and
-    `habit_count` auto-scheduled habits)."""
+    `habit_count` auto-scheduled habits); with `worker`, a worker beside the server runs
+    the re-plans the requests queue (the solver's passes: many tasks are at risk)."""
     rng = random.Random(7)  # noqa: S311
-    with backends() as (mongo_uri, redis), server(mongo_uri, redis.url) as api:
+    with (
+        backends() as (mongo_uri, redis),
+        server(mongo_uri, redis.url) as api,
+        contextlib.ExitStack() as stack,
+    ):
+        if worker:
+            stack.enter_context(worker_process(mongo_uri, redis.url))
         headers = {"Authorization": f"Bearer {token('bench-planner')}"}
         async with httpx.AsyncClient(base_url=api.url, headers=headers, timeout=60) as client:
 
@@ -483,8 +573,16 @@ def main() -> None:
     parser.add_argument(
         "--optimum-all-due", action="store_true", help="the solver part, every task with a due"
     )
+    parser.add_argument(
+        "--pass-only", action="store_true", help="only the worker's solver pass against the greedy"
+    )
+    parser.add_argument("--pass-runs", type=int, default=16)
+    parser.add_argument("--pass-limit", type=float, default=5.0, help="seconds a pass (all stages)")
     args = parser.parse_args()
     print(f"Machine: {machine()} (shared with other work while it ran)\n")
+    if args.pass_only:
+        solver_pass_figures(args.pass_runs, args.pass_limit)
+        return
     if args.optimum_only or args.optimum_all_due:
         optimum_figures(args.optimum_runs, args.solver_limit, args.optimum_all_due)
         return
@@ -494,9 +592,10 @@ def main() -> None:
         return
     print("| createTask (whole answer, 50 open tasks, 200 meetings) | p50 ms | p95 ms | max ms |")
     print("| --- | ---: | ---: | ---: |")
-    for count in (0, 10):
-        latency = asyncio.run(create_task_latency(args.api_samples, count))
-        print(row(f"{len(latency)} requests, {count} auto-scheduled habits", latency))
+    for count, worker in ((0, False), (10, False), (0, True)):
+        latency = asyncio.run(create_task_latency(args.api_samples, count, worker=worker))
+        beside = ", a worker beside it running the solver's passes" if worker else ""
+        print(row(f"{len(latency)} requests, {count} auto-scheduled habits{beside}", latency))
 
 
 def planner_figures(runs: int, optimum_runs: int, solver_limit: float, solver: bool) -> None:
