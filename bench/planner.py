@@ -15,9 +15,10 @@
    The habits' bookings: how many of those their periods want are made, and how many move
    per calendar change.
    And against the exact optimum of the same first plans (bench/optimum.py: OR-Tools
-   CP-SAT through the worker's model, graphql_api/planning/solver.py, on the first `--optimum-runs` users, each solver stage stopped
-   after `--solver-limit` seconds): under the planner's order (priority first, then
-   due) and under earliest-due-first's aim (fewest tasks at risk, no priorities); beside
+   CP-SAT through the worker's model, graphql_api/planning/solver.py, on the first
+   `--optimum-runs` users, each solver stage stopped after `--solver-limit` seconds):
+   under the planner's order (priority first, then due) and under earliest-due-first's
+   aim (fewest tasks at risk, no priorities); beside
    them, an experiment that is not the planner's rule (`admitted_first`: a task of a lower
    priority may go before one of a higher priority that makes its due either way).
    `--core-only`: parts 1 and 2 without the solver.
