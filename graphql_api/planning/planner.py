@@ -227,6 +227,7 @@ class _Task:
     kept: list[tuple[int, int, Block]] = field(default_factory=list)
     added: list[tuple[int, int]] = field(default_factory=list)
     booked: int = 0  # cells of `kept` and `added`
+    running: int = 0  # cells of its blocks under way, whole: they stay as they are
 
     def keep(self, a: int, b: int, block: Block) -> None:
         self.kept.append((a, b, block))
@@ -394,7 +395,9 @@ class _Planner:
             cal.hold(a, b, task.owner)
             task.keep(a, b, block)
             # its part before now is booked too (not done: only blocks that ended are)
-            task.booked += cell_of(block.end, up=True) - cell_of(block.start) - (b - a)
+            whole = cell_of(block.end, up=True) - cell_of(block.start)
+            task.booked += whole - (b - a)
+            task.running += whole
         return waiting
 
     # Tasks
@@ -436,7 +439,7 @@ class _Planner:
         fresh: list[tuple[int, int]] = []
         if may_yield and due:
             fresh, wider = self._from_scratch(task)
-            if sum(b - a for a, b in fresh) < task.need:
+            if task.running + sum(b - a for a, b in fresh) < task.need:
                 return False
             if not wider:  # every cell it may use is free: booked as the usual way would
                 self._commit(task, fresh, [])
@@ -451,11 +454,13 @@ class _Planner:
             booked += sum(b - a for a, b in taken)
         if booked < task.need and fresh:
             # its kept blocks and free time first fall short where a fresh start does not
-            self.freed = self.freed or bool(task.kept)
-            for a, b, block in task.kept:
-                self.cal.release(a, b)
-                self.result.remove.append(block)
-            task.kept, task.booked = [], 0
+            moved = [k for k in task.kept if k[2].start >= self.cal.now]
+            self.freed = self.freed or bool(moved)
+            for entry in moved:
+                self.cal.release(entry[0], entry[1])
+                self.result.remove.append(entry[2])
+                task.kept.remove(entry)
+            task.booked = task.running
             chunks, taken, booked = [], fresh, task.need
         self._commit(task, chunks, taken)
         if due and booked < task.need:
@@ -484,12 +489,13 @@ class _Planner:
         cal = self.cal
         every = bytearray(cal.free)
         wider = self._takeable(task, every)
-        for a, b, _ in task.kept:
-            every[a:b] = cal.open[a:b]
-            wider = True
-        if every.count(1, task.lo, max(task.lo, task.hi)) < task.need:
+        for a, b, block in task.kept:
+            if block.start >= cal.now:  # its blocks under way stay
+                every[a:b] = cal.open[a:b]
+                wider = True
+        if every.count(1, task.lo, max(task.lo, task.hi)) < task.need - task.running:
             return [], wider
-        return _chunks(task, cal, every, 0), wider
+        return _chunks(task, cal, every, task.running), wider
 
     def _commit(
         self, task: _Task, chunks: list[tuple[int, int]], taken: list[tuple[int, int]]
@@ -511,9 +517,10 @@ class _Planner:
         rank = self.rank[task.owner - 1]
         for later in self.keeping:
             if later.kept and self.rank[later.owner - 1] > rank:
-                for a, b, _ in later.kept:
-                    usable[a:b] = cal.open[a:b]
-                    marked = True
+                for a, b, block in later.kept:
+                    if block.start >= cal.now:  # a block under way is nobody's to take
+                        usable[a:b] = cal.open[a:b]
+                        marked = True
         for habit in self.habits:
             for a in [*(a for a, _ in habit.kept), *habit.added]:
                 usable[a : a + habit.cells] = cal.open[a : a + habit.cells]

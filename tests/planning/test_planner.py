@@ -24,6 +24,7 @@ from graphql_api.planning.planner import (
 from graphql_api.scheduling.slots import Window, window_occurrences, windows_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
+UTC_ZONE = ZoneInfo("UTC")
 OFFICE = windows_for([], [(d, "09:00", "17:00") for d in range(1, 6)])
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
@@ -221,6 +222,26 @@ def test_a_short_block_under_way_stays_when_more_work_must_be_booked() -> None:
     assert result.booked_minutes("t") == 120
 
 
+def test_a_block_under_way_is_not_taken_by_a_more_urgent_task() -> None:
+    # Monday 10:00 UTC: a P3 task's three-hour block began at 09:00; a P1 task of 90
+    # minutes due at noon has no other time before its due. The block under way stays
+    # whole (the user is in it), and the P1 task is at risk; a re-plan keeps both so.
+    now = utc(2026, 3, 30, 10)
+    under_way = Block("b", utc(2026, 3, 30, 9), utc(2026, 3, 30, 12), "e1")
+    urgent = task("a", 90, 1, due=utc(2026, 3, 30, 12))
+    slow = task("b", 180, 3, due=utc(2026, 3, 30, 14), max_chunk=180)
+    data = PlanInput(now, now + DAY, UTC_ZONE, OFFICE, [], [urgent, slow], [under_way])
+
+    result = plan(data)
+
+    assert result.keep == [under_way]
+    assert not result.remove
+    assert result.booked_minutes("b") == 180
+    assert result.at_risk == {"a"}
+    again = replanned(data, result)
+    assert (again.add, again.remove, again.at_risk) == ([], [], {"a"})
+
+
 # Properties
 
 ZONES = st.sampled_from(
@@ -395,6 +416,40 @@ def test_planning_an_unchanged_input_again_changes_nothing(data: PlanInput) -> N
     assert (again.add, again.remove) == ([], [])
     assert again.at_risk == first.at_risk
     check(data, again)
+
+
+@PROPERTY
+@given(st.one_of(inputs(), crowded()), st.integers(1, 96), st.data())
+def test_blocks_under_way_stay_whole_and_count_as_time_passes(
+    data: PlanInput, quarters: int, draw: st.DataObject
+) -> None:
+    # given: a plan booked, then some quarter hours pass (into some of its blocks), and
+    # perhaps an urgent task comes
+    first = plan(data)
+    booked = replanned(data, first).blocks
+    now = data.now + quarters * timedelta(minutes=15)
+    specs = data.tasks
+    if draw.draw(st.booleans()):
+        urgent = draw.draw(tasks(now))
+        due = now + timedelta(minutes=15 * draw.draw(st.integers(1, 96)))
+        specs = [*specs, replace(urgent, id="urgent", priority=1, due=due)]
+    later = replace(data, now=now, tasks=specs, blocks=booked)
+
+    # when
+    result = plan(later)
+
+    # then: the blocks under way stay as they are, and a task is at risk exactly when its
+    # blocks (those under way whole) fall short of its work; another re-plan keeps it so
+    under_way = [b for b in booked if b.start < later.now < b.end]
+    assert all(b in result.keep for b in under_way)
+    for first_, second in pairwise(result.blocks):
+        assert first_.end <= second.start, "blocks overlap"
+    for spec in later.tasks:
+        if spec.due is not None:
+            complete = result.booked_minutes(spec.id) == spec.minutes
+            assert complete == (spec.id not in result.at_risk)
+    again = replanned(later, result)
+    assert (again.add, again.remove, again.at_risk) == ([], [], result.at_risk)
 
 
 @PROPERTY
