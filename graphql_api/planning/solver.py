@@ -267,7 +267,8 @@ class Model:
         self, stages: Sequence[cp_model.LinearExpr], *, limit_s: float, workers: int
     ) -> Solved | None:
         """Each stage minimized in turn, each in what the time left allows (`limit_s` in
-        all); None when no plan was found in time."""
+        all): the plan of the last stage solved (a later stage that finds nothing in its
+        time keeps it); None when not even the first stage found a plan in time."""
         model = self.model
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = workers
@@ -279,15 +280,27 @@ class Model:
             model.minimize(objective)
             status = solver.solve(model)
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                return None
+                break
             value = round(solver.objective_value)
             result.stages += 1
             result.proven += status == cp_model.OPTIMAL
             result.values.append(value)
             model.add(objective <= value)  # the next stages keep this one's best
-            self._keep_solution(solver)
+            self._keep_solution(solver, result)
+        if not result.stages:
+            return None
         result.seconds = time.perf_counter() - started
+        return result
+
+    def _keep_solution(self, solver: cp_model.CpSolver, result: Solved) -> None:
+        """The stage's best plan: in `result`, and as the next stage's hint."""
+        self.model.clear_hints()  # type: ignore[no-untyped-call]  # untyped in ortools 9.15
+        result.at_risk.clear()
         for task_id, task in self.tasks.items():
+            for chunk in task.chunks:
+                self.model.add_hint(chunk.present, solver.boolean_value(chunk.present))
+                self.model.add_hint(chunk.size, solver.value(chunk.size))
+                self.model.add_hint(chunk.start, solver.value(chunk.start))
             result.blocks[task_id] = [
                 (solver.value(c.start), solver.value(c.end))
                 for c in task.chunks
@@ -295,16 +308,6 @@ class Model:
             ]
             if task.risk is not None and solver.boolean_value(task.risk):
                 result.at_risk.add(task_id)
-        return result
-
-    def _keep_solution(self, solver: cp_model.CpSolver) -> None:
-        """The stage's best plan as the next stage's hint."""
-        self.model.clear_hints()  # type: ignore[no-untyped-call]  # untyped in ortools 9.15
-        for task in self.tasks.values():
-            for chunk in task.chunks:
-                self.model.add_hint(chunk.present, solver.boolean_value(chunk.present))
-                self.model.add_hint(chunk.size, solver.value(chunk.size))
-                self.model.add_hint(chunk.start, solver.value(chunk.start))
 
 
 def improve(data: PlanInput, greedy: Plan, *, limit_s: float, workers: int = 2) -> Plan | None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ortools.sat.python import cp_model
 
 from graphql_api.planning.planner import Block, Plan, PlanInput, plan
 from graphql_api.planning.solver import improve, standing
@@ -57,6 +59,36 @@ def test_a_lower_priority_due_sooner_goes_first_when_both_make_their_due() -> No
     assert better.at_risk == set()
     assert booked(better, "slides") == [(2, 8), (2, 10)]
     assert {day for day, _ in booked(better, "report")} == {3}
+
+
+def test_a_later_stage_out_of_time_keeps_what_the_earlier_stages_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The same two tasks, but the stages after the two priorities' find nothing in their
+    # time (as "stay where they are" and "tidy" may on a crowded calendar): the plan the
+    # priorities' stages found, with both tasks making their due, is still the answer.
+    data = monday_morning_free(
+        [
+            task("report", 240, priority=1, max_chunk=120, due=FRIDAY_17),
+            task("slides", 240, priority=3, max_chunk=120, due=TUESDAY_9),
+        ]
+    )
+    greedy = plan(data)
+    real = cp_model.CpSolver.solve
+    calls: list[int] = []
+
+    def out_of_time_after_two(
+        self: cp_model.CpSolver, model: cp_model.CpModel
+    ) -> cp_model.CpSolverStatus:
+        calls.append(1)
+        return real(self, model) if len(calls) <= 2 else cp_model.UNKNOWN
+
+    monkeypatch.setattr(cp_model.CpSolver, "solve", out_of_time_after_two)
+    better = improve(data, greedy, limit_s=LIMIT_S, workers=1)
+    assert len(calls) == 3  # the third stage found nothing: no more were tried
+    assert better is not None
+    check(data, better)
+    assert better.at_risk == set()
 
 
 def test_a_higher_prioritys_task_is_never_put_at_risk_to_save_a_lower_one() -> None:
