@@ -40,6 +40,8 @@ from graphql.pyutils import AwaitableOrValue, Path, Undefined, UndefinedType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
+from graphql_api.readers import reader_of
+
 
 class Plain(NamedTuple):
     """How to read a field without a resolver, of a scalar, enum or object type (or, in
@@ -70,8 +72,14 @@ def _plain(field: GraphQLField) -> Plain | None:
 
 def _plan(field: GraphQLField) -> Plain | None:
     definition = field.extensions.get("strawberry-definition")
-    if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+    if not isinstance(definition, StrawberryField):
         return None
+    read, attribute = definition.default_resolver, definition.python_name
+    if not definition.is_basic_field:
+        reader = _reader(definition)
+        if reader is None:
+            return None
+        read = lambda value, _: reader(value)  # noqa: E731 - Plain's shape of a read
     non_null = isinstance(field.type, GraphQLNonNull)
     named = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     in_list = item_non_null = False
@@ -79,7 +87,6 @@ def _plan(field: GraphQLField) -> Plain | None:
         in_list, named = True, named.of_type
         item_non_null = isinstance(named, GraphQLNonNull)
         named = named.of_type if isinstance(named, GraphQLNonNull) else named
-    read, attribute = definition.default_resolver, definition.python_name
     if is_leaf_type(named):
         return Plain(
             read, attribute, non_null, named.coerce_output_value, None, in_list, item_non_null
@@ -87,6 +94,15 @@ def _plan(field: GraphQLField) -> Plain | None:
     if isinstance(named, GraphQLObjectType):
         return Plain(read, attribute, non_null, None, named, in_list, item_non_null)
     return None  # lists of lists, interfaces and unions go the ordinary way
+
+
+def _reader(definition: StrawberryField) -> Callable[[Any], Any] | None:
+    """The resolver's reader (graphql_api.readers), for a field without arguments,
+    permissions or field extensions, which the reader would skip."""
+    resolver = definition.base_resolver
+    if resolver is None or definition.arguments or definition.extensions:
+        return None
+    return reader_of(resolver.wrapped_func)
 
 
 # Directives that collecting the fields has already applied.
@@ -114,6 +130,8 @@ def _run(plan: Plan, value: Any) -> dict[str, Any]:
             answer[key] = object_type.name
             continue
         found = plain.read(value, plain.attribute)
+        if found is Undefined:  # a reader that cannot tell: the resolver can
+            raise _Fallback
         if found is None:
             if plain.non_null:
                 raise _Fallback
@@ -262,7 +280,9 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
                 value: Any = Undefined
                 try:
                     value = plain.read(source, plain.attribute)
-                    if value is None:
+                    if value is Undefined:  # a reader that cannot tell: the resolver can
+                        pass
+                    elif value is None:
                         if not plain.non_null:
                             return None
                     elif plain.serialize is not None:

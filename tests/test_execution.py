@@ -10,11 +10,13 @@ from typing import Any, ClassVar
 
 import pytest
 import strawberry
+from graphql.pyutils import Undefined, UndefinedType
 from strawberry.extensions import ParserCache, SchemaExtension
 
 from graphql_api import execution
 from graphql_api.execution import Execution
 from graphql_api.execution import _run as run
+from graphql_api.readers import readable
 from graphql_api.scalars import SCALAR_MAP
 
 
@@ -41,6 +43,24 @@ class Leaf:
     code: int | None
 
 
+def _known_twin(root: Item) -> Part | UndefinedType:
+    return Part(label=root.name) if root.ready else Undefined
+
+
+@readable(_known_twin)
+async def _twin(root: Item) -> Part:
+    return Part(label=root.name)
+
+
+def _known_shout(root: Item) -> str | UndefinedType:
+    return root.name.upper() if root.ready else Undefined
+
+
+@readable(_known_shout)
+async def _shout(root: Item) -> str:
+    return root.name.upper()
+
+
 @strawberry.type
 class Item:
     name: str
@@ -53,6 +73,10 @@ class Item:
     spare: Part | None
     leaves: list[Leaf]
     maybe_leaves: list[Leaf | None] | None
+
+    twin: Part = strawberry.field(resolver=_twin)
+    shout: str = strawberry.field(resolver=_shout)
+    ready: strawberry.Private[bool] = True  # whether the readers can tell
 
     @strawberry.field
     def loud(self) -> str:
@@ -264,3 +288,33 @@ async def test_a_document_with_include_follows_each_requests_variables() -> None
         # then
         assert got == await answers(ordinary, PLAIN_QUERY, variables)
         assert ("code" in got[0]["items"][0]["leaves"][0]) is with_code
+
+
+READABLE_QUERY = "{ items { name shout twin { label } } }"
+
+
+@pytest.mark.parametrize("ready", [True, False])
+async def test_a_resolver_whose_value_is_at_hand_is_read_by_the_plan(
+    ready: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: fields with async resolvers whose readers know the value when `ready`
+    ITEMS[:] = [item(ready=ready), item(name="b", ready=ready)]
+    ordinary, shortcut = schemas()
+    runs: list[str] = []
+
+    def counted(plan: Any, value: Any) -> dict[str, Any]:
+        answer = run(plan, value)
+        runs.append(plan[0].name)  # answered by the plan
+        return answer
+
+    monkeypatch.setattr(execution, "_run", counted)
+
+    # when
+    expected = await answers(ordinary, READABLE_QUERY)
+    got = await answers(shortcut, READABLE_QUERY)
+
+    # then: the same answer either way; the plan completed the items when the readers
+    # could tell (else the resolvers ran, awaited)
+    assert got == expected
+    assert got[0]["items"][1] == {"name": "b", "shout": "B", "twin": {"label": "b"}}
+    assert ("Item" in runs) is ready

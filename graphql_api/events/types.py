@@ -5,12 +5,14 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from graphql.pyutils import Undefined, UndefinedType
 
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Context, Info
 from graphql_api.errors import not_found
 from graphql_api.events.enums import EventStatus
 from graphql_api.habits.types import Habit
+from graphql_api.readers import readable
 from graphql_api.reads import calendar_of, event_by_id, habit_of
 from graphql_api.recurrence import first_end, is_generated, rrule_of
 from graphql_api.relay import Node, to_global_id
@@ -54,13 +56,22 @@ async def _recurrence(root: Event, info: Info) -> Recurrence | None:
     return Recurrence(rrule=rule, timezone=zone)
 
 
-def _habit(root: Event, info: Info) -> Habit | Awaitable[Habit | None] | None:
+def _page_habit(root: Event) -> Habit | UndefinedType | None:
+    """The event's habit when its page has read them (else only `_habit` can tell)."""
     habit_id = root.doc.habit_id
     if habit_id is None:
         return None
     if root.page_habits is not None:
         return root.page_habits.get(habit_id)
-    return _habit_of(info.context, habit_id)
+    return Undefined
+
+
+@readable(_page_habit)
+def _habit(root: Event, info: Info) -> Habit | Awaitable[Habit | None] | None:
+    known = _page_habit(root)
+    if not isinstance(known, UndefinedType):
+        return known
+    return _habit_of(info.context, root.doc.habit_id or "")
 
 
 async def _habit_of(ctx: Context, habit_id: str) -> Habit | None:
