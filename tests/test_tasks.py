@@ -5,7 +5,7 @@ calendar changes (the worker's job, run here in process)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -508,3 +508,32 @@ async def test_a_solvers_plan_is_dropped_when_the_calendar_changed_while_it_ran(
     listed = {t["title"]: t for t in await tasks_of(alice)}
     assert not listed["Slides"]["atRisk"]
     assert spans(listed["Slides"]) == [(berlin(30, 11), berlin(30, 13))]
+
+
+async def test_a_solvers_plan_is_dropped_when_its_first_block_came_inside_the_notice(
+    alice: Client,
+    monday: dict[str, Any],
+    app_state: AppState,
+    clock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: the slides at risk; the solver books them from 11:00, and by the time it
+    # answers the clock says 10:45 (the minimum notice is 30 minutes)
+    await report_then_slides(alice, monday, app_state)
+    solve = solver.improve
+
+    def improve_slowly(*args: Any, **kwargs: Any) -> Plan | None:
+        better = solve(*args, **kwargs)
+        assert better is not None
+        assert min(b.start for b in better.add) == datetime(2026, 3, 30, 9, tzinfo=UTC)  # 11:00
+        clock(MONDAY_9 + timedelta(hours=1, minutes=45))
+        return better
+
+    monkeypatch.setattr(solver, "improve", improve_slowly)
+    before = {t["title"]: spans(t) for t in await tasks_of(alice)}
+
+    # when
+    await plan_user(app_state, alice.sub)
+
+    # then: nothing of that plan is written
+    assert {t["title"]: spans(t) for t in await tasks_of(alice)} == before

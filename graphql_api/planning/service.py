@@ -177,6 +177,12 @@ async def _improved(ctx: Context) -> Replanned | None:
         if fresh is None or fresh.data != inputs.data:
             log.info("the solver's plan of %s is dropped: the plan changed", ctx.user_id)
             return None
+        # the plan was made for the clock when it began: none of its new blocks may now
+        # start inside the minimum notice
+        soonest = ctx.state.clock() + inputs.data.notice
+        if any(block.start < soonest for block in better.add):
+            log.info("the solver's plan of %s is dropped: its time went by", ctx.user_id)
+            return None
         return await _write(now, fresh, better)
 
 
