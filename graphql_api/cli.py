@@ -139,7 +139,7 @@ def serve(
         if resolved.is_production or not resolved.dev_tokens_accepted:
             typer.echo(f"\nGraphQL endpoint: {url}\n")
         else:
-            from graphql_api.security.tokens import mint_dev_token  # noqa: PLC0415 - docstring
+            from graphql_api.security.dev_tokens import mint_dev_token  # noqa: PLC0415 - docstring
 
             token = mint_dev_token(resolved, "dev-user", email="dev@example.com")
             header = json.dumps({"Authorization": f"Bearer {token}"})
@@ -261,7 +261,7 @@ def token(
 ) -> None:
     """Mint a development bearer token (HS256, signed with JWT_SECRET)."""
 
-    from graphql_api.security.tokens import mint_dev_token  # noqa: PLC0415 - docstring
+    from graphql_api.security.dev_tokens import mint_dev_token  # noqa: PLC0415 - docstring
 
     settings = _settings()
     if not settings.dev_tokens_accepted:

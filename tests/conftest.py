@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 
 from graphql_api.app import create_app
 from graphql_api.embedded import free_port, start_mongo, start_redis, stop_process
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.state import AppState, utc_now
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from graphql_api.persisted.manifest import PACKAGED
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from tests.conftest import OPERATIONS, ROOT, api_process, process_env
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import models
 import models.base
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from tests.conftest import Client

@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from graphql_api.app import create_app
 from graphql_api.embedded import free_port
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.security.ratelimit import RateLimiter
-from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from tests.conftest import api_process, process_env

@@ -12,7 +12,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from tests.conftest import ROOT, api_process, process_env
 

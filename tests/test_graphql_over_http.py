@@ -11,7 +11,7 @@ from bson import ObjectId
 
 from graphql_api.app import create_app
 from graphql_api.relay import to_global_id
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from tests.conftest import Client, operation

@@ -21,8 +21,8 @@ from starlette.applications import Starlette
 from websockets.typing import Subprotocol
 
 from graphql_api.app import create_app
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.security.jwks import key_set
-from graphql_api.security.tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from tests.conftest import api_process, process_env

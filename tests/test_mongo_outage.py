@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from graphql_api.embedded import free_port, start_mongo
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from tests.conftest import api_process, process_env, stop
 

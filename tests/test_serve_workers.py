@@ -31,7 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.typing import Subprotocol
 
 from graphql_api.embedded import free_port
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from tests.conftest import BIN, ROOT, operation, process_env, start_api, stop
 from tests.helpers import logged_errors

@@ -14,7 +14,7 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from tests.conftest import ROOT, process_env, start_api, stop
 from tests.helpers import logged_errors

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.sync.status import channel
 from tests.conftest import ROOT, Client, process_env, start_api, stop

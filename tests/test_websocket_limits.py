@@ -13,7 +13,7 @@ import pytest
 import websockets
 from websockets.typing import Subprotocol
 
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from tests.conftest import api_process, process_env
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 import jwt
 from cachetools import LRUCache
@@ -120,22 +119,3 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("the Authorization header must be `Bearer <token>`")
     return token.strip()
-
-
-def mint_dev_token(
-    settings: Settings, sub: str, email: str | None = None, ttl: timedelta | None = None
-) -> str:
-    """An HS256 token signed with JWT_SECRET, for development and tests."""
-    now = datetime.now(UTC)
-    claims: dict[str, Any] = {
-        "sub": sub,
-        "iat": now,
-        "exp": now + (ttl or timedelta(days=settings.dev_token_ttl_days)),
-    }
-    if email:
-        claims["email"] = email
-    if settings.jwt_issuer:
-        claims["iss"] = settings.jwt_issuer
-    if settings.jwt_audience:
-        claims["aud"] = settings.jwt_audience
-    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")

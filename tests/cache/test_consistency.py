@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
 from graphql_api.app import create_app
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from tests.conftest import Client

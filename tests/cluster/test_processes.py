@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from graphql_api.cache.store import EPOCH
 from graphql_api.lifespan import cache_of
 from graphql_api.persisted.manifest import sha256
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from tests.cluster.conftest import Processes
 from tests.cluster.servers import Cluster

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from graphql_api.relay import ref_of
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from models import Event, SyncRun
 from tests.conftest import BIN, api_process, operation, process_env, stop

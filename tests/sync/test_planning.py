@@ -18,7 +18,7 @@ from gql import Client as GqlClient
 from gql import gql
 from gql.transport.websockets import WebsocketsTransport
 
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from tests.conftest import api_process, operation, process_env, stop
 from tests.sync.conftest import Feed, vcalendar, vevent

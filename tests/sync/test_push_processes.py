@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from graphql_api.relay import ref_of
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.sync.channels import channel_token
 from models import Calendar, SyncRun

@@ -26,7 +26,7 @@ from websockets.typing import Subprotocol
 
 from graphql_api.embedded import free_port
 from graphql_api.relay import ref_of
-from graphql_api.security.tokens import mint_dev_token
+from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.sync.status import channel
 from models import Event, SyncRun
