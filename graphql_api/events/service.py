@@ -439,21 +439,27 @@ async def _stored_between(
         low = _day_bounds(min(day for _, day in missing))[0]
         high = _day_bounds(max(day for _, day in missing))[1]
         fetched = await _query_events(ctx, sorted({c for c, _ in missing}), low, high)
-        fresh: dict[str, bytes] = {}
-        for calendar_id, day in missing:
-            day_start, day_end = _day_bounds(day)
-            bucket = [
-                e
-                for e in fetched
-                if e.calendar_id == calendar_id
-                and e.start_time < day_end
-                and e.end_time > day_start
-            ]
-            buckets[calendar_id, day] = bucket
-            fresh[keys[calendar_id, day]] = codec.encode(bucket)
+        filled = by_day(fetched, missing, low, high)
+        buckets.update(filled)
+        fresh = {keys[slot]: codec.encode(bucket) for slot, bucket in filled.items()}
         await ctx.cache.cache.set_many(fresh, ctx.settings.cache_ttl_calendar_events)
     unique = {ref(e): e for bucket in buckets.values() for e in bucket}
     return [e for e in unique.values() if e.start_time < end and e.end_time > start]
+
+
+def by_day(
+    events: Sequence[Event], days: Sequence[tuple[Ref, date]], low: datetime, high: datetime
+) -> dict[tuple[Ref, date], list[Event]]:
+    """The events (of [low, high), which holds the days) that overlap each (calendar,
+    UTC day), in their order: one pass over the events, each into the days it touches."""
+    filled: dict[tuple[Ref, date], list[Event]] = {slot: [] for slot in days}
+    for event in events:
+        begin, finish = max(event.start_time, low), min(event.end_time, high)
+        for day in _utc_days(begin, finish):
+            bucket = filled.get((event.calendar_id, day))
+            if bucket is not None:
+                bucket.append(event)
+    return filled
 
 
 def _event_key(event: Event) -> list[Any]:

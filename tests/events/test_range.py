@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -10,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from graphql_api.events.service import by_day
+from models import Event
 from tests.conftest import Client
 from tests.events.helpers import (
     DELETE_EVENT,
@@ -24,6 +26,8 @@ from tests.events.helpers import (
     utc,
 )
 from tests.helpers import connect_local, create_event
+
+QUARTER = timedelta(minutes=15)
 
 # ---------------------------------------------------------------- Events(range:)
 
@@ -334,3 +338,43 @@ async def test_events_returns_exactly_the_overlapping_events_ordered_by_start(
     assert sorted(node_ids(found)) == sorted(event_id for _, event_id in expected)
     starts = [edge["node"]["start"] for edge in found["edges"]]
     assert starts == [utc(at(s, "UTC")) for s, _ in sorted(expected, key=lambda x: x[0])]
+
+
+# ---------------------------------------------------------------- the days' buckets
+
+INSTANTS = st.integers(0, 6 * 96).map(lambda q: datetime(2026, 3, 22, tzinfo=UTC) + q * QUARTER)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    spans=st.lists(st.tuples(INSTANTS, st.integers(0, 4 * 96), st.sampled_from("ab")), max_size=12),
+    first=st.integers(0, 5),
+    count=st.integers(1, 3),
+)
+def test_each_day_holds_exactly_the_events_that_overlap_it(
+    spans: list[tuple[datetime, int, str]], first: int, count: int
+) -> None:
+    # given: events of two calendars (some of no length, some over several days), and
+    # the days of calendar "a" and the first of calendar "b" that are not cached yet
+    events = [
+        Event.model_construct(calendar_id=c, start_time=s, end_time=s + n * QUARTER)
+        for s, n, c in spans
+    ]
+    days = [datetime(2026, 3, 22 + first + i, tzinfo=UTC).date() for i in range(count)]
+    missing = [*(("a", d) for d in days), ("b", days[0])]
+    low = datetime.combine(days[0], time(), UTC)
+    high = datetime.combine(days[-1], time(), UTC) + timedelta(days=1)
+
+    # when
+    filled = by_day(events, missing, low, high)
+
+    # then: each (calendar, day) holds its events overlapping the day, in their order
+    for calendar_id, day in missing:
+        begin = datetime.combine(day, time(), UTC)
+        end = begin + timedelta(days=1)
+        expected = [
+            e
+            for e in events
+            if e.calendar_id == calendar_id and e.start_time < end and e.end_time > begin
+        ]
+        assert filled[calendar_id, day] == expected
