@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from graphql_api.cache import scopes
 from graphql_api.cache.store import Cache, user_tag
 from graphql_api.replans import BUSY_SCOPE, request_replan
 from graphql_api.state import AppState
@@ -68,6 +69,20 @@ async def _mark_calendar(
 async def retire(cache: Cache, user_id: str, *scopes: str) -> None:
     """What a sync changed, retired from the field and answer caches of that user."""
     await cache.bump([f"{user_tag(user_id)}:{scope}" for scope in scopes])
+
+
+async def retire_events(cache: Cache, calendar: Calendar) -> None:
+    """What a sync of the calendar may have changed: the calendar list (its sync state)
+    and every day of its events, and the busy time the planner reads."""
+    calendar_id = ref(calendar)
+    await retire(
+        cache,
+        calendar.user_id,
+        "calendars",
+        scopes.calendar(calendar_id),
+        scopes.all_days(calendar_id),
+        BUSY_SCOPE,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -200,7 +215,7 @@ async def _finish(
         await apply_change(calendar, {"userId": calendar.user_id}, change)
         # The run may have written events (all of them, some, or none): their calendar's
         # cached events and the busy time the planner reads are retired.
-        await retire(state.cache, calendar.user_id, "calendars", f"cal:{ref(calendar)}", BUSY_SCOPE)
+        await retire_events(state.cache, calendar)
         if any((counts or {}).get(n) for n in ("created", "updated", "deleted")):
             # Events the sync brought or took away: the user's tasks are planned again.
             await request_replan(state, calendar.user_id, "CALENDAR_CHANGED")

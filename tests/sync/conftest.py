@@ -38,9 +38,8 @@ from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from graphql_api.sync import engine
 from graphql_api.sync.providers.base import Provider
-from graphql_api.sync.runs import retire
+from graphql_api.sync.runs import retire_events
 from models import Calendar
-from models.base import ref
 from models.calendar import Source, SyncCursor
 from tests.conftest import Client, stop
 
@@ -397,7 +396,7 @@ async def run_sync(
     stored = await Calendar.get(calendar.id)
     assert stored is not None
     progress = await engine.sync(stored, provider, full=full)
-    await retire(app_state.cache, stored.user_id, f"cal:{ref(stored)}")
+    await retire_events(app_state.cache, stored)
     return progress
 
 
