@@ -183,8 +183,10 @@ async def batch_create_events(ctx: Context, inputs: Sequence[CreateEventInput]) 
         for offset in range(0, len(events), INSERT_CHUNK):
             await Event.insert_many(events[offset : offset + INSERT_CHUNK])
     except Exception:
-        # Take back the chunks already written, so the client sees nothing of it.
+        # Take back the chunks already written, so the client sees nothing of it (nor
+        # the cache, if a read came in between).
         await Event.get_pymongo_collection().delete_many({"_id": {"$in": [e.id for e in events]}})
+        await calendars_changed(ctx, *dict.fromkeys(e.calendar_id for e in events))
         raise
     await calendars_changed(ctx, *dict.fromkeys(e.calendar_id for e in events))
     await _replan(ctx, *events)
@@ -271,15 +273,18 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
 
 async def delete_event(ctx: Context, event: Event) -> None:
     writable(await calendar_of(ctx, event.calendar_id))
-    result = await Event.get_pymongo_collection().delete_one(
+    # The document as it was deleted, not as it was read before: another request may
+    # have moved it meanwhile, and the days to retire are the ones it was on.
+    row = await Event.get_pymongo_collection().find_one_and_delete(
         {"_id": event.id, "userId": ctx.user_id}
     )
-    if result.deleted_count == 0:
+    if row is None:
         raise not_found("Event")
-    if event.planned and event.habit_id is not None:
-        await _skip(ctx, event.habit_id, event.start_time)
-    await _changed(ctx, event)
-    await _replan(ctx, event)
+    deleted = Event.model_validate(row)
+    await _changed(ctx, deleted)  # before anything else that may fail
+    if deleted.planned and deleted.habit_id is not None:
+        await _skip(ctx, deleted.habit_id, deleted.start_time)
+    await _replan(ctx, deleted)
 
 
 async def _changed(ctx: Context, *versions: Event) -> None:
@@ -307,6 +312,10 @@ async def _skip(ctx: Context, habit_id: Ref, start: datetime) -> None:
 
     if await apply_change(habit, {"userId": ctx.user_id}, change) is not None:
         await habit_changed(ctx, habit, listed=True)
+
+
+# Ranges of this many days or more are not read through the per-day buckets.
+MAX_CACHED_DAYS = 62
 
 
 def _utc_days(start: datetime, end: datetime) -> list[date]:
@@ -426,6 +435,11 @@ async def _stored_between(
     """
     if not calendar_ids:
         return []
+    if (end - start).days >= MAX_CACHED_DAYS:
+        # A long range (a year's view) is read at once, under the calendars' scopes (which
+        # every write of their events bumps): a version per day would be thousands.
+        await ctx.cache.depend_on(*(scopes.calendar(c) for c in calendar_ids))
+        return await _query_events(ctx, calendar_ids, start, end)
     # One version read for all: every day's bucket is read under the calendar's
     # `days:` scope and its own `day:` scope (graphql_api.cache.scopes).
     slots = [(c, day) for c in calendar_ids for day in _utc_days(start, end)]

@@ -16,9 +16,12 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 
 from graphql_api.app import create_app
+from graphql_api.events import mutations as event_mutations
+from graphql_api.relay import decode_global_id
 from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
+from models import Event as EventDoc
 from tests.conftest import Client
 from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit
 from tests.test_dataloaders import mongo_commands
@@ -332,3 +335,57 @@ async def test_an_event_written_on_one_day_leaves_the_other_days_cached(
     assert days
     for key in days:
         assert 0 < await app_state.redis.ttl(key) <= 30 * 24 * 3600
+
+
+async def test_an_event_deleted_after_another_request_moved_it_goes_from_its_new_day(
+    alice: Client, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: an event on Tuesday, read by a delete's request before another request moves
+    # it to Saturday (whose page is then read and cached)
+    clock(NOW)
+    cid = (await connect_local(alice))["id"]
+    made = await create_event(alice, cid, "2026-03-17T09:00:00Z", "2026-03-17T10:00:00Z")
+    read_before = await EventDoc.get(decode_global_id(made["id"])[1])
+    await alice.execute(
+        "mutation($id: ID!, $i: UpdateEventInput!) { updateEvent(id: $id, input: $i) { id } }",
+        {"id": made["id"], "i": {"start": "2026-03-21T09:00:00Z", "end": "2026-03-21T10:00:00Z"}},
+    )
+    saturday = {"range": {"start": "2026-03-21T00:00:00Z", "end": "2026-03-22T00:00:00Z"}}
+    assert len((await alice.op("Events", saturday)).data["events"]["edges"]) == 1
+
+    async def as_read_before(ctx: Any, event_id: str) -> Any:
+        return read_before
+
+    # when: the delete goes through with what it read
+    monkeypatch.setattr(event_mutations, "event_by_id", as_read_before)
+    deleted = await alice.execute("mutation($id: ID!) { deleteEvent(id: $id) }", {"id": made["id"]})
+    monkeypatch.undo()
+
+    # then: Saturday's page no longer shows it
+    assert deleted.data == {"deleteEvent": True}
+    assert (await alice.op("Events", saturday)).data["events"]["edges"] == []
+
+
+async def test_a_years_page_is_read_whole_and_follows_every_write(
+    alice: Client, app_state: AppState, clock: Any
+) -> None:
+    # given: an event, and the page of the whole year read once
+    clock(NOW)
+    cid = (await connect_local(alice))["id"]
+    await create_event(alice, cid, "2026-03-17T09:00:00Z", "2026-03-17T10:00:00Z", title="Mar")
+    year = {"range": {"start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}}
+
+    async def titles() -> list[str]:
+        edges = (await alice.op("Events", year)).data["events"]["edges"]
+        return [edge["node"]["title"] for edge in edges]
+
+    assert await titles() == ["Mar"]
+
+    # when: an event is booked in November
+    await create_event(alice, cid, "2026-11-03T09:00:00Z", "2026-11-03T10:00:00Z", title="Nov")
+
+    # then: the year's page shows it, and reading the year claimed no version per day
+    # (the two writes made those of their own days)
+    assert await titles() == ["Mar", "Nov"]
+    days = {k.decode()[-10:] async for k in app_state.redis.scan_iter(match=f"*{alice.sub}*day:*")}
+    assert days == {"2026-03-17", "2026-11-03"}
