@@ -162,6 +162,8 @@ async def carry_out(
             if last_attempt:
                 await _finish(state, run, calendar, "FAILED", error=str(e)[:500])
                 return
+            # what the attempt wrote is retired now, not when a later one ends
+            await retire_events(state.cache, calendar)
             await save_changes(run, {}, status="QUEUED", error=str(e)[:500])
             await status.publish(state.redis, state.settings.cache_prefix, run)
             await _mark_calendar(state, calendar, "QUEUED", last_error=str(e)[:500])

@@ -506,3 +506,27 @@ async def test_two_syncs_of_one_calendar_at_once_store_each_event_once(
     assert (run.created, run.updated, run.deleted) == (0, 0, 0)
     assert await titles(alice) == shown
     assert ("Standup (moved)", "2026-03-25T10:00:00Z") in shown
+
+
+async def test_what_an_attempt_wrote_before_failing_shows_before_it_is_retried(
+    alice: Client, google: FakeGoogle, worker_state: Any
+) -> None:
+    # given: 8 events in pages of 3, the calendar's (still empty) page read and cached,
+    # and a Google that breaks after the first page
+    for day in range(23, 31):
+        google.put(f"Day {day}", berlin(day, 8), berlin(day, 9), zone="Europe/Berlin")
+    calendar = await connect(alice, google)
+    calendar_id = ref_of(calendar["id"], "Calendar")
+    week = {"start": "2026-03-20T00:00:00Z", "end": "2026-04-02T00:00:00Z"}
+    assert await titles(alice, week) == []
+    google.break_after(1)
+    app_state, http = worker_state
+    run = await SyncRun.find_one({"calendarId": calendar_id, "status": "QUEUED"})
+    assert run is not None
+
+    # when: an attempt that will be retried fails after the first page
+    with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the provider raised
+        await runs.carry_out(app_state, http, str(run.id), last_attempt=False)
+
+    # then: the page shows what that attempt wrote, without waiting for the retry
+    assert len(await titles(alice, week)) == 3
