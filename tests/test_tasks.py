@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from graphql_api.lifespan import AppState
+from graphql_api.planning import service as planning_service
 from graphql_api.planning import solver
 from graphql_api.planning.jobs import plan_user
 from graphql_api.planning.planner import Plan
@@ -537,3 +538,33 @@ async def test_a_solvers_plan_is_dropped_when_its_first_block_came_inside_the_no
 
     # then: nothing of that plan is written
     assert {t["title"]: spans(t) for t in await tasks_of(alice)} == before
+
+
+async def test_blocks_written_before_a_failed_write_show_at_once(
+    alice: Client, monday: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: Monday's page of events read (and cached), and the habits' bookings failing
+    # once a task's blocks are written
+    day = {"start": "2026-03-30T00:00:00Z", "end": "2026-03-31T00:00:00Z"}
+
+    async def titles() -> list[str]:
+        edges = (await alice.op("Events", {"range": day})).data["events"]["edges"]
+        return [edge["node"]["title"] for edge in edges]
+
+    assert await titles() == ["Standup"]
+
+    async def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the bookings' write failed")
+
+    monkeypatch.setattr(planning_service, "apply_bookings", failing)
+
+    # when: a task is made (its plan's write fails after its blocks)
+    r = await alice.execute(
+        "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+        {"i": {"title": "Report", "durationMinutes": 60}},
+    )
+    assert r.errors
+    monkeypatch.undo()
+
+    # then: the page shows the blocks that were written
+    assert "Report" in await titles()

@@ -177,10 +177,11 @@ async def _improved(ctx: Context) -> Replanned | None:
         if fresh is None or fresh.data != inputs.data:
             log.info("the solver's plan of %s is dropped: the plan changed", ctx.user_id)
             return None
-        # the plan was made for the clock when it began: none of its new blocks may now
-        # start inside the minimum notice
+        # the plan was made for the clock when it began: none of its new blocks or
+        # bookings may now start inside the minimum notice
         soonest = ctx.state.clock() + inputs.data.notice
-        if any(block.start < soonest for block in better.add):
+        starts = [b.start for b in better.add] + [b.start for b in better.add_bookings]
+        if any(start < soonest for start in starts):
             log.info("the solver's plan of %s is dropped: its time went by", ctx.user_id)
             return None
         return await _write(now, fresh, better)
@@ -308,39 +309,47 @@ async def _write(ctx: Context, inputs: _Inputs, result: Plan) -> Replanned:
     touched: set[str] = set()
     gone = {b.id for b in result.remove if b.id}
     new: list[Event] = []
-    if gone:
-        touched |= {on[i] for i in gone}
-        await Event.get_pymongo_collection().delete_many(
-            {**owner, "_id": {"$in": [row["_id"] for row in stored if str(row["_id"]) in gone]}}
-        )
-    if result.add:
-        by_id = {ref(t): t for t in tasks}
-        homes = await _calendars(ctx, calendars, tasks)
-        new = [
-            Event(
-                user_id=ctx.user_id,
-                calendar_id=homes[b.task_id],
-                title=by_id[b.task_id].title,
-                start_time=b.start,
-                end_time=b.end,
-                busy=True,
-                task_id=b.task_id,
+    rebooked: list[str] = []
+    try:
+        if gone:
+            touched |= {on[i] for i in gone}
+            await Event.get_pymongo_collection().delete_many(
+                {**owner, "_id": {"$in": [row["_id"] for row in stored if str(row["_id"]) in gone]}}
             )
-            for b in result.add
-        ]
-        await Event.insert_many(new)
-        touched |= {e.calendar_id for e in new}
-    for task in tasks:
-        risky = ref(task) in result.at_risk
-        if task.at_risk != risky:
-            await save_changes(task, owner, at_risk=risky)
-            changed = True
-    habit_calendars, rebooked = await apply_bookings(
-        ctx, habits, result, partial(_home, ctx, calendars)
-    )
-    touched |= habit_calendars
-    if touched:
-        await blocks_changed(ctx, *sorted(touched))
+        if result.add:
+            by_id = {ref(t): t for t in tasks}
+            homes = await _calendars(ctx, calendars, tasks)
+            new = [
+                Event(
+                    user_id=ctx.user_id,
+                    calendar_id=homes[b.task_id],
+                    title=by_id[b.task_id].title,
+                    start_time=b.start,
+                    end_time=b.end,
+                    busy=True,
+                    task_id=b.task_id,
+                )
+                for b in result.add
+            ]
+            touched |= {e.calendar_id for e in new}
+            await Event.insert_many(new)
+        for task in tasks:
+            risky = ref(task) in result.at_risk
+            if task.at_risk != risky:
+                await save_changes(task, owner, at_risk=risky)
+                changed = True
+        try:
+            habit_calendars, rebooked = await apply_bookings(
+                ctx, habits, result, partial(_home, ctx, calendars)
+            )
+        except BaseException:
+            touched |= {ref(c) for c in calendars}  # where its bookings may have gone
+            raise
+        touched |= habit_calendars
+    finally:
+        # what was written is retired even when a later write failed
+        if touched:
+            await blocks_changed(ctx, *sorted(touched))
     if changed:
         await ctx.cache.bump("tasks")
     return Replanned(
