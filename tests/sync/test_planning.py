@@ -76,10 +76,12 @@ def blocks_of(api: str, token: str) -> list[tuple[datetime, datetime]]:
 
 
 def wait_for_move(api: str, token: str, block: dict[str, Any]) -> list[tuple[datetime, datetime]]:
+    """The task's blocks once the block has moved. A read in the middle of the worker's
+    write (the old block deleted, the new one not yet inserted) sees none: not a plan."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         now = blocks_of(api, token)
-        if now != [(at(block["start"]), at(block["end"]))]:
+        if now and now != [(at(block["start"]), at(block["end"]))]:
             return now
         time.sleep(0.2)
     raise AssertionError("the block did not move within 60 s")
