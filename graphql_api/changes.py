@@ -9,10 +9,6 @@ the goals' service.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date
-
-from graphql_api.cache import scopes
 from graphql_api.context import Context
 from graphql_api.replans import BUSY_SCOPE
 from models import Habit
@@ -60,20 +56,10 @@ async def habit_history_changed(ctx: Context, habit_id: Ref) -> None:
 
 
 async def calendars_changed(ctx: Context, *calendar_ids: Ref, listed: bool = False) -> None:
-    """Retires the cached events of these calendars, every day of them (and the calendar
-    list when `listed`), and the user's busy time as the planner reads it (`BUSY_SCOPE`)."""
-    await ctx.cache.bump(*_whole(calendar_ids), BUSY_SCOPE, "calendars" if listed else None)
-    ctx.forget("documents")
-
-
-async def events_changed(ctx: Context, calendar_id: Ref, days: Iterable[date]) -> None:
-    """Single events of the calendar (no series) were written, touching these UTC days
-    (before and after the write): what is cached of those days, of the calendar as a
-    whole and the busy time is retired; the calendar's other days stay cached."""
+    """Retires the cached events of these calendars (and the calendar list when `listed`),
+    and the user's busy time as the planner reads it (`BUSY_SCOPE`)."""
     await ctx.cache.bump(
-        scopes.calendar(calendar_id),
-        *(scopes.day(calendar_id, d) for d in sorted(set(days))),
-        BUSY_SCOPE,
+        *(f"cal:{c}" for c in calendar_ids), BUSY_SCOPE, "calendars" if listed else None
     )
     ctx.forget("documents")
 
@@ -84,12 +70,7 @@ async def blocks_changed(ctx: Context, *calendar_ids: Ref) -> None:
     time is not (the planner's events are not busy time to it, so a plan's own writes
     leave it cached). A booking handed over as history becomes busy time: that write
     calls `calendars_changed`."""
-    await ctx.cache.bump(*_whole(calendar_ids))
-
-
-def _whole(calendar_ids: Iterable[Ref]) -> list[str]:
-    """The scopes of everything cached of these calendars."""
-    return [s for c in calendar_ids for s in (scopes.calendar(c), scopes.all_days(c))]
+    await ctx.cache.bump(*(f"cal:{c}" for c in calendar_ids))
 
 
 async def profile_changed(ctx: Context) -> None:

@@ -120,13 +120,12 @@ async def mget(redis: AnyRedis, keys: list[str]) -> list[Any]:
     return found
 
 
-async def set_all(redis: AnyRedis, mapping: Mapping[str, Any], ttl_s: int) -> None:
-    """SET with an expiry for each key, in one pipeline (on a cluster, one round trip
-    per node)."""
-    pipe = redis.pipeline(transaction=False)
-    for key, value in mapping.items():
-        pipe.set(key, value, ex=ttl_s)
-    await pipe.execute()
+async def mset(redis: AnyRedis, mapping: Mapping[str, Any]) -> None:
+    """MSET, one per slot on a cluster."""
+    if isinstance(redis, RedisCluster):
+        await redis.mset_nonatomic(mapping)
+    else:
+        await redis.mset(mapping)
 
 
 async def server_run(redis: AnyRedis) -> str:

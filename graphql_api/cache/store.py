@@ -50,10 +50,6 @@ EPOCH = "epoch"
 RUN_ID_RECHECK_S = 5.0
 # Tries of a write's bump before it answers without it (graphql_api.cache.store.Cache.bump).
 BUMP_ATTEMPTS = 2
-# A scope's version lives this long after its last write or first read: then the next
-# reader claims a new one (what was cached under the old is retired, never served). So
-# scopes nobody uses any more (a calendar's day of long ago) leave no key behind.
-VERSION_TTL_S = 30 * 24 * 3600
 
 
 def user_tag(user_id: str) -> str:
@@ -269,7 +265,7 @@ class Cache:
         async def claim(r: AnyRedis) -> list[Any]:
             pipe = r.pipeline(transaction=False)
             for scope, token in fresh.items():
-                pipe.set(self.key("v", scope), token, nx=True, ex=VERSION_TTL_S)
+                pipe.set(self.key("v", scope), token, nx=True)
             for scope in fresh:
                 pipe.get(self.key("v", scope))
             return await pipe.execute()
@@ -289,7 +285,7 @@ class Cache:
         # breaker open each try returns at once), before answering the write.
         for _ in range(BUMP_ATTEMPTS):
             try:
-                await self._call(lambda r: redis_clients.set_all(r, versions, VERSION_TTL_S))
+                await self._call(lambda r: redis_clients.mset(r, versions))
             except Unavailable:
                 continue
             return fresh

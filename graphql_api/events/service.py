@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,8 +12,8 @@ from bson import ObjectId
 from strawberry import UNSET
 
 from graphql_api import validation
-from graphql_api.cache import codecs, scopes
-from graphql_api.changes import calendars_changed, events_changed, habit_changed
+from graphql_api.cache import codecs
+from graphql_api.changes import calendars_changed, habit_changed
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
 from graphql_api.reads import (
     calendar_of,
@@ -155,7 +156,7 @@ async def create_event(ctx: Context, data: CreateEventInput) -> Event:
     calendar = writable(await calendar_of(ctx, ref_of(data.calendar_id, "Calendar")))
     event = build_event(ctx.user_id, calendar, data)
     await event.insert()
-    await _changed(ctx, event)
+    await calendars_changed(ctx, event.calendar_id)
     await _replan(ctx, event)
     return event
 
@@ -266,7 +267,7 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
         before = await apply_change(event, {"userId": event.user_id}, change)
         if before is None:
             raise not_found("Event")
-        await _changed(ctx, before, event)
+        await calendars_changed(ctx, event.calendar_id)
         await _replan(ctx, before, event)
     return event
 
@@ -274,29 +275,17 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
 async def delete_event(ctx: Context, event: Event) -> None:
     writable(await calendar_of(ctx, event.calendar_id))
     # The document as it was deleted, not as it was read before: another request may
-    # have moved it meanwhile, and the days to retire are the ones it was on.
+    # have moved it meanwhile (its skip and re-plan are of where it was).
     row = await Event.get_pymongo_collection().find_one_and_delete(
         {"_id": event.id, "userId": ctx.user_id}
     )
     if row is None:
         raise not_found("Event")
     deleted = Event.model_validate(row)
-    await _changed(ctx, deleted)  # before anything else that may fail
+    await calendars_changed(ctx, deleted.calendar_id)  # before anything else that may fail
     if deleted.planned and deleted.habit_id is not None:
         await _skip(ctx, deleted.habit_id, deleted.start_time)
     await _replan(ctx, deleted)
-
-
-async def _changed(ctx: Context, *versions: Event) -> None:
-    """Retires what was cached of one event of one calendar (`versions`: as it was and
-    is): the days it touched when it is a single event; every day of its calendar when
-    it is a series or an instance of one (they reach days a write does not name)."""
-    calendar_id = versions[0].calendar_id
-    if any(e.recurrence or e.recurring_event_id for e in versions):
-        await calendars_changed(ctx, calendar_id)
-        return
-    days = [d for e in versions for d in _utc_days(e.start_time, e.end_time)]
-    await events_changed(ctx, calendar_id, days)
 
 
 async def _skip(ctx: Context, habit_id: Ref, start: datetime) -> None:
@@ -312,10 +301,6 @@ async def _skip(ctx: Context, habit_id: Ref, start: datetime) -> None:
 
     if await apply_change(habit, {"userId": ctx.user_id}, change) is not None:
         await habit_changed(ctx, habit, listed=True)
-
-
-# Ranges of this many days or more are not read through the per-day buckets.
-MAX_CACHED_DAYS = 62
 
 
 def _utc_days(start: datetime, end: datetime) -> list[date]:
@@ -397,7 +382,7 @@ async def instance_of(ctx: Context, local_id: str) -> Event | None:
     if master is None or not master.recurrence:
         ctx.cache.untracked()
         return None
-    await ctx.cache.depend_on(scopes.calendar(master.calendar_id))
+    await ctx.cache.depend_on(f"cal:{master.calendar_id}")
     pattern = "%Y%m%dT%H%M%SZ" if "T" in key else "%Y%m%d"
     moment = datetime.strptime(key, pattern).replace(tzinfo=UTC)
     nearby = await events_between(
@@ -420,7 +405,7 @@ async def _exceptions(ctx: Context, calendar_id: Ref) -> dict[str, set[str]]:
 
     ttl = ctx.settings.cache_ttl_calendar_events
     found = await ctx.cache.cached(
-        f"exceptions:{calendar_id}", [scopes.all_days(calendar_id)], ttl, load, codecs.JSON
+        f"exceptions:{calendar_id}", [f"cal:{calendar_id}"], ttl, load, codecs.JSON
     )
     return {series: set(keys) for series, keys in found.items()}
 
@@ -435,29 +420,22 @@ async def _stored_between(
     """
     if not calendar_ids:
         return []
-    if (end - start).days >= MAX_CACHED_DAYS:
-        # A long range (a year's view) is read at once, under the calendars' scopes (which
-        # every write of their events bumps): a version per day would be thousands.
-        await ctx.cache.depend_on(*(scopes.calendar(c) for c in calendar_ids))
+    tokens = dict(
+        zip(
+            calendar_ids,
+            await asyncio.gather(*(ctx.cache.tokens([f"cal:{c}"]) for c in calendar_ids)),
+            strict=True,
+        )
+    )
+    if any(t is None for t in tokens.values()):
         return await _query_events(ctx, calendar_ids, start, end)
-    # One version read for all: every day's bucket is read under the calendar's
-    # `days:` scope and its own `day:` scope (graphql_api.cache.scopes).
-    slots = [(c, day) for c in calendar_ids for day in _utc_days(start, end)]
-    names = [
-        *(scopes.all_days(c) for c in calendar_ids),
-        *(scopes.day(c, day) for c, day in slots),
-    ]
-    tokens = await ctx.cache.tokens(names)
-    if tokens is None:
-        return await _query_events(ctx, calendar_ids, start, end)
-    epoch, whole = tokens[0], dict(zip(calendar_ids, tokens[1:], strict=False))
-    days = tokens[1 + len(calendar_ids) :]
     # Every reader of events_between only reads them (pages, busy time, bookings):
     # the decoded days are shared, not copied.
     codec = codecs.documents(Event, read_only=True)
     keys = {
-        (c, day): ctx.cache.key(f"events:{c}:{day}", [epoch, whole[c], token])
-        for (c, day), token in zip(slots, days, strict=True)
+        (c, day): ctx.cache.key(f"events:{c}:{day}", tokens[c] or [])
+        for c in calendar_ids
+        for day in _utc_days(start, end)
     }
     found = await ctx.cache.cache.get_many(list(keys.values()))
     buckets = {slot: codec.decode(found[key]) for slot, key in keys.items() if key in found}

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 
-from graphql_api.cache import scopes
 from graphql_api.cache.store import Cache, user_tag
 from graphql_api.replans import BUSY_SCOPE, request_replan
 from graphql_api.state import AppState
@@ -72,17 +71,9 @@ async def retire(cache: Cache, user_id: str, *scopes: str) -> None:
 
 
 async def retire_events(cache: Cache, calendar: Calendar) -> None:
-    """What a sync of the calendar may have changed: the calendar list (its sync state)
-    and every day of its events, and the busy time the planner reads."""
-    calendar_id = ref(calendar)
-    await retire(
-        cache,
-        calendar.user_id,
-        "calendars",
-        scopes.calendar(calendar_id),
-        scopes.all_days(calendar_id),
-        BUSY_SCOPE,
-    )
+    """What a sync of the calendar may have changed: the calendar list (its sync state),
+    the calendar's events and the busy time the planner reads."""
+    await retire(cache, calendar.user_id, "calendars", f"cal:{ref(calendar)}", BUSY_SCOPE)
 
 
 @contextlib.asynccontextmanager

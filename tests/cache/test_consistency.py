@@ -280,63 +280,6 @@ async def test_a_repeated_query_is_answered_whole_until_something_it_showed_chan
     assert answered_whole() == before + 1
 
 
-def answered_whole() -> float:
-    sample = REGISTRY.get_sample_value(
-        "cache_requests_total", {"level": "response", "result": "hit"}
-    )
-    return sample or 0.0
-
-
-async def test_an_event_written_on_one_day_leaves_the_other_days_cached(
-    alice: Client, app_state: AppState, clock: Any
-) -> None:
-    # given: an event on Tuesday and one on Friday, each page of events read once
-    clock(NOW)
-    calendar = await connect_local(alice)
-    cid = calendar["id"]
-    await create_event(alice, cid, "2026-03-17T09:00:00Z", "2026-03-17T10:00:00Z", title="Tue")
-    await create_event(alice, cid, "2026-03-20T09:00:00Z", "2026-03-20T10:00:00Z", title="Fri")
-    early = {"range": {"start": "2026-03-16T00:00:00Z", "end": "2026-03-19T00:00:00Z"}}
-    late = {"range": {"start": "2026-03-19T00:00:00Z", "end": "2026-03-22T00:00:00Z"}}
-
-    async def titles(variables: dict[str, Any]) -> list[str]:
-        edges = (await alice.op("Events", variables)).data["events"]["edges"]
-        return [edge["node"]["title"] for edge in edges]
-
-    assert await titles(early) == ["Tue"]
-    assert await titles(late) == ["Fri"]
-
-    # when: an event is booked on Saturday
-    saturday = await create_event(
-        alice, cid, "2026-03-21T09:00:00Z", "2026-03-21T10:00:00Z", title="Sat"
-    )
-
-    # then: the page of the days before is still the answer cached whole, with no
-    # Mongo command, and the page of its day shows it at once
-    commands, hits = mongo_commands(), answered_whole()
-    assert await titles(early) == ["Tue"]
-    assert (mongo_commands() - commands, answered_whole() - hits) == (0, 1)
-    assert await titles(late) == ["Fri", "Sat"]
-
-    # when: it moves to Tuesday, then goes
-    moved = {"start": "2026-03-17T11:00:00Z", "end": "2026-03-17T12:00:00Z"}
-    await alice.execute(
-        "mutation($id: ID!, $i: UpdateEventInput!) { updateEvent(id: $id, input: $i) { id } }",
-        {"id": saturday["id"], "i": moved},
-    )
-    # then: both pages follow it
-    assert await titles(early) == ["Tue", "Sat"]
-    assert await titles(late) == ["Fri"]
-    await alice.execute("mutation($id: ID!) { deleteEvent(id: $id) }", {"id": saturday["id"]})
-    assert await titles(early) == ["Tue"]
-
-    # and the versions of the days expire: none stays behind once nobody reads its day
-    days = [k async for k in app_state.redis.scan_iter(match=f"*{alice.sub}*day:*")]
-    assert days
-    for key in days:
-        assert 0 < await app_state.redis.ttl(key) <= 30 * 24 * 3600
-
-
 async def test_an_event_deleted_after_another_request_moved_it_goes_from_its_new_day(
     alice: Client, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -364,28 +307,3 @@ async def test_an_event_deleted_after_another_request_moved_it_goes_from_its_new
     # then: Saturday's page no longer shows it
     assert deleted.data == {"deleteEvent": True}
     assert (await alice.op("Events", saturday)).data["events"]["edges"] == []
-
-
-async def test_a_years_page_is_read_whole_and_follows_every_write(
-    alice: Client, app_state: AppState, clock: Any
-) -> None:
-    # given: an event, and the page of the whole year read once
-    clock(NOW)
-    cid = (await connect_local(alice))["id"]
-    await create_event(alice, cid, "2026-03-17T09:00:00Z", "2026-03-17T10:00:00Z", title="Mar")
-    year = {"range": {"start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}}
-
-    async def titles() -> list[str]:
-        edges = (await alice.op("Events", year)).data["events"]["edges"]
-        return [edge["node"]["title"] for edge in edges]
-
-    assert await titles() == ["Mar"]
-
-    # when: an event is booked in November
-    await create_event(alice, cid, "2026-11-03T09:00:00Z", "2026-11-03T10:00:00Z", title="Nov")
-
-    # then: the year's page shows it, and reading the year claimed no version per day
-    # (the two writes made those of their own days)
-    assert await titles() == ["Mar", "Nov"]
-    days = {k.decode()[-10:] async for k in app_state.redis.scan_iter(match=f"*{alice.sub}*day:*")}
-    assert days == {"2026-03-17", "2026-11-03"}
