@@ -309,13 +309,18 @@ async def test_deletions_and_cancelled_instances_follow_incrementally(
     assert not [t for t, _ in await titles(alice) if t.startswith("Standup")]
 
 
+async def eight_days(alice: Client, google: FakeGoogle) -> dict[str, Any]:
+    """An event a day from 23 to 30 March in Google (3 to a page), the calendar connected."""
+    for day in range(23, 31):
+        google.put(f"Day {day}", berlin(day, 8), berlin(day, 9), zone="Europe/Berlin")
+    return await connect(alice, google)
+
+
 async def test_the_sync_token_is_kept_only_once_every_page_is_applied(
     alice: Client, google: FakeGoogle, worker_state: Any
 ) -> None:
     # given: 8 events, pages of 3, and a Google that breaks after the first page
-    for day in range(23, 31):
-        google.put(f"Day {day}", berlin(day, 8), berlin(day, 9), zone="Europe/Berlin")
-    calendar = await connect(alice, google)
+    calendar = await eight_days(alice, google)
     calendar_id = ref_of(calendar["id"], "Calendar")
     google.break_after(1)
     # when
@@ -513,9 +518,7 @@ async def test_what_an_attempt_wrote_before_failing_shows_before_it_is_retried(
 ) -> None:
     # given: 8 events in pages of 3, the calendar's (still empty) page read and cached,
     # and a Google that breaks after the first page
-    for day in range(23, 31):
-        google.put(f"Day {day}", berlin(day, 8), berlin(day, 9), zone="Europe/Berlin")
-    calendar = await connect(alice, google)
+    calendar = await eight_days(alice, google)
     calendar_id = ref_of(calendar["id"], "Calendar")
     week = {"start": "2026-03-20T00:00:00Z", "end": "2026-04-02T00:00:00Z"}
     assert await titles(alice, week) == []
