@@ -272,6 +272,10 @@ class Cells:
         self.open = bytes(self.free)  # open cells, whoever holds them
         self.clear = bytes(self.idle)  # cells without busy time, whoever holds them
 
+    def waiting(self, block: Block) -> bool:
+        """Whether the block has not begun: one under way stays as it is, for everyone."""
+        return block.start >= self.now
+
     def index(self, cell: int) -> int:
         return min(max(cell - self.base, 0), len(self.free))
 
@@ -454,7 +458,7 @@ class _Planner:
             booked += sum(b - a for a, b in taken)
         if booked < task.need and fresh:
             # its kept blocks and free time first fall short where a fresh start does not
-            moved = [k for k in task.kept if k[2].start >= self.cal.now]
+            moved = [k for k in task.kept if self.cal.waiting(k[2])]
             self.freed = self.freed or bool(moved)
             for entry in moved:
                 self.cal.release(entry[0], entry[1])
@@ -490,7 +494,7 @@ class _Planner:
         every = bytearray(cal.free)
         wider = self._takeable(task, every)
         for a, b, block in task.kept:
-            if block.start >= cal.now:  # its blocks under way stay
+            if cal.waiting(block):  # its blocks under way stay
                 every[a:b] = cal.open[a:b]
                 wider = True
         if every.count(1, task.lo, max(task.lo, task.hi)) < task.need - task.running:
@@ -518,7 +522,7 @@ class _Planner:
         for later in self.keeping:
             if later.kept and self.rank[later.owner - 1] > rank:
                 for a, b, block in later.kept:
-                    if block.start >= cal.now:  # a block under way is nobody's to take
+                    if cal.waiting(block):  # a block under way is nobody's to take
                         usable[a:b] = cal.open[a:b]
                         marked = True
         for habit in self.habits:
@@ -752,7 +756,7 @@ def _unsettle(task: _Task, cal: Cells, result: Plan) -> bool:
     if task.booked >= task.need:
         return False
     # a block under way stays, short or not
-    short = [k for k in task.kept if k[1] - k[0] < task.min_cells and k[2].start >= cal.now]
+    short = [k for k in task.kept if k[1] - k[0] < task.min_cells and cal.waiting(k[2])]
     for entry in short:
         task.kept.remove(entry)
         task.booked -= entry[1] - entry[0]
