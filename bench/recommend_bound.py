@@ -236,14 +236,7 @@ def answered_to_oracle(
     """`scenarios.answered` with the oracle showing the slots: the user's answers, each on
     one of the slots shown that day (drawn evenly), as their taste says."""
     post = Posterior(user, tastes)
-    data = user.empty()
-    scenario = user.scenario
-    for n in range(scenario.answers):
-        d = n * scenario.days // scenario.answers
-        day = FIRST_DAY + timedelta(days=d)
-        slots = day_slots(data, day, user.meetings[day])
-        if not slots:
-            continue
+    for _, d, slots in sc.answer_days(user, user.empty()):
         shown = policy(post, slots, d, np_rng)
         slot = slots[rng.choice(shown)]
         yes = rng.random() < user.chance(slot, d)

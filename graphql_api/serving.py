@@ -112,7 +112,8 @@ def _one_socket(config: Config) -> socket.socket:
 
 
 class Processes:
-    """N `serve-process` children on one inherited socket; see the module's docstring."""
+    """N `serve-process` children, each on an inherited listening socket; see the module's
+    docstring."""
 
     def __init__(
         self, settings: Settings, config: Config, count: int, config_file: Path | None

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -221,18 +221,26 @@ Show = Callable[[Matrix, Answers, int, str], list[int]]
 """The slots a ranker shows (indices of the rows, best first), given what it knows."""
 
 
+def answer_days(user: BandUser, data: HabitData) -> Iterator[tuple[int, int, list[Slot]]]:
+    """When the user answers: the n-th answer on day d (spread evenly over the scenario's
+    days), with that day's free slots in `data` as it is then (days without one skipped)."""
+    scenario = user.scenario
+    for n in range(scenario.answers):
+        d = n * scenario.days // scenario.answers
+        day = FIRST_DAY + timedelta(days=d)
+        slots = day_slots(data, day, user.meetings[day])
+        if slots:
+            yield n, d, slots
+
+
 def answered(user: BandUser, show: Show, rng: random.Random) -> HabitData:
     """The user's habit after their answers, each on one of the slots `show` offered that
     day (drawn evenly): accepted or not (or booked and done or not) as their taste says."""
     data = user.empty()
     statuses: list[tuple[date, str]] = []
     scenario = user.scenario
-    for n in range(scenario.answers):
-        d = n * scenario.days // scenario.answers
+    for n, d, slots in answer_days(user, data):
         day = FIRST_DAY + timedelta(days=d)
-        slots = day_slots(data, day, user.meetings[day])
-        if not slots:
-            continue
         known = datetime.combine(day, time(6), user.zone) + timedelta(minutes=n)
         rows, said, history = view(data, slots, known)
         shown = show(rows, said, history, f"{user.sub}:{n}")
