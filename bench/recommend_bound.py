@@ -184,18 +184,20 @@ class Posterior:
         result: Array = w / w.sum()
         return result
 
-    def predictive(self, slots: list[Slot], d: int) -> Array:
-        chances = self.tastes.chance(Slots.of(self.user, [(s, d) for s in slots]))
+    def chances(self, slots: list[Slot], d: int) -> Array:
+        """(tastes, slots): every drawn taste's chance of each of the day's slots."""
+        return self.tastes.chance(Slots.of(self.user, [(s, d) for s in slots]))
+
+    def predictive(self, chances: Array) -> Array:
         result: Array = self.weights() @ chances
         return result
 
-    def drawn_best(self, slots: list[Slot], d: int, k: int, rng: np.random.Generator) -> list[int]:
+    def drawn_best(self, chances: Array, k: int, rng: np.random.Generator) -> list[int]:
         """`k` different slots, each the best under one taste drawn from the posterior."""
-        chances = self.tastes.chance(Slots.of(self.user, [(s, d) for s in slots]))
         w = self.weights()
         chosen: list[int] = []
         for _ in range(50 * k):
-            if len(chosen) == min(k, len(slots)):
+            if len(chosen) == min(k, chances.shape[1]):
                 break
             row = chances[int(rng.choice(len(w), p=w))].copy()
             row[chosen] = -np.inf
@@ -209,21 +211,16 @@ Policy = Callable[[Posterior, list[Slot], int, np.random.Generator], list[int]]
 def four_best_one_drawn(
     post: Posterior, slots: list[Slot], d: int, rng: np.random.Generator
 ) -> list[int]:
-    best = personal.order(post.predictive(slots, d), sc.SHOWN - 1)
-    return [*best, *_drawn_besides(post, slots, d, best, rng)]
-
-
-def _drawn_besides(
-    post: Posterior, slots: list[Slot], d: int, chosen: list[int], rng: np.random.Generator
-) -> list[int]:
-    chances = post.tastes.chance(Slots.of(post.user, [(s, d) for s in slots]))
+    chances = post.chances(slots, d)
+    best = personal.order(post.predictive(chances), sc.SHOWN - 1)
+    # one more: the best of the rest under one taste drawn from the posterior
     row = chances[int(rng.choice(len(post.log_weight), p=post.weights()))].copy()
-    row[chosen] = -np.inf
-    return [int(np.argmax(row))] if np.isfinite(row).any() else []
+    row[best] = -np.inf
+    return [*best, int(np.argmax(row))] if np.isfinite(row).any() else best
 
 
 def five_drawn(post: Posterior, slots: list[Slot], d: int, rng: np.random.Generator) -> list[int]:
-    return post.drawn_best(slots, d, sc.SHOWN, rng)
+    return post.drawn_best(post.chances(slots, d), sc.SHOWN, rng)
 
 
 def answered_to_oracle(
@@ -319,7 +316,7 @@ def bound(
                 rows, said, history = sc.view(data, slots, datetime.combine(day, time(), user.zone))
                 hits.add(sc.SHIPPED, personal.scored(rows, said, use(history)).score, chances)
                 for name, post in beliefs.items():
-                    hits.add(name, post.predictive(slots, d), chances)
+                    hits.add(name, post.predictive(post.chances(slots, d)), chances)
         found[scenario.name] = {name: 100 * float(np.mean(v)) for name, v in hits.by.items()}
         row = found[scenario.name]
         print(

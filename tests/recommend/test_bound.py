@@ -72,7 +72,7 @@ def test_answers_move_the_oracle_towards_the_users_band() -> None:
         post.answer(near, d, rng.random() < user.chance(near, d))
     day = FIRST_DAY + timedelta(days=21)
     slots = day_slots(user.empty(), day, user.meetings[day])
-    best = slots[int(np.argmax(post.predictive(slots, 21)))]
+    best = slots[int(np.argmax(post.predictive(post.chances(slots, 21))))]
     assert abs(_hour(user, best) - user.band.peak) < 1.0
 
 
