@@ -46,6 +46,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import redis
 
 from bench.lib import BIN, RESULTS, ROOT, RedisServer, machine
 from bench.load import MIX, ZONE, Proc, feed_server, operation, seed_with_helpers, this_week
@@ -273,13 +274,18 @@ COUNTED = (
 )
 
 
-def counters(url: str) -> dict[str, float]:
-    """The server's cache lookups, Mongo commands and errors so far, from /metrics."""
+def counters(url: str, redis_url: str) -> dict[str, float]:
+    """The server's cache lookups, Mongo commands and errors so far, from /metrics, and
+    the Redis commands it has sent (the server's own INFO commandstats)."""
     found = {}
     for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
         if line.startswith(COUNTED):
             name, _, value = line.rpartition(" ")
             found[name] = float(value)
+    stats: dict[str, Any] = redis.Redis.from_url(redis_url).info("commandstats")  # type: ignore[assignment]
+    for command, figures in stats.items():
+        if command.removeprefix("cmdstat_") not in ("info", "ping"):
+            found[f"redis {command.removeprefix('cmdstat_')}"] = float(figures["calls"])
     return found
 
 
@@ -316,7 +322,7 @@ def measure(
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            counted = counters(url)
+            counted = counters(url, stack.redis.url)
             before = {name: p.cpu_seconds() for name, p in procs.items()}
             started = time.monotonic()
             answered, failed = asyncio.run(
@@ -331,7 +337,7 @@ def measure(
             reading = Reading(scenario.name, version, answered, failed, seconds, per)
             api, db = per["API"], per["nx-27017"]
             if args.counters:
-                for name, value in sorted(counters(url).items()):
+                for name, value in sorted(counters(url, stack.redis.url).items()):
                     if (moved := value - counted.get(name, 0.0)) > 0:
                         print(
                             f"        {name}: {moved / max(1, answered):.5f} per request"

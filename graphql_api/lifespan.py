@@ -190,7 +190,7 @@ async def close_state(state: AppState) -> None:
     stops the embedded Redis too) is logged and the others are still closed."""
     closers: list[Awaitable[object]] = []
     if state.cache.redis is not None:
-        closers.append(state.cache.redis.aclose())
+        closers.append(state.cache.aclose())
     if state.limiter is not None and state.limiter.redis is not None:
         closers.append(state.limiter.redis.aclose())
     closers += [

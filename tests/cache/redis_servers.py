@@ -178,7 +178,7 @@ class Caches:
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self._clients: list[Redis] = []
+        self._caches: list[Cache] = []
 
     def on(self, url: str, slack: Callable[[], float] = lambda: 0.0, **config: Any) -> Cache:
         config.setdefault("prefix", self.prefix)
@@ -187,12 +187,13 @@ class Caches:
         client = Redis.from_url(
             url, socket_connect_timeout=CONNECT_TIMEOUT_S, retry=Retry(NoBackoff(), 0)
         )
-        self._clients.append(client)
-        return Cache(client, CacheConfig(**config), slack)
+        cache = Cache(client, CacheConfig(**config), slack)
+        self._caches.append(cache)
+        return cache
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        for cache in self._caches:
+            await cache.aclose()
 
 
 def delete_prefixed(url: str, prefix: str) -> None:

@@ -76,7 +76,7 @@ async def own_cache(
     finally:
         app_state.cache, app_state.limiter = previous, previous_limiter
         assert cache.redis is not None
-        await cache.redis.aclose()
+        await cache.aclose()
         if limiter is not None and limiter.redis is not None:
             await limiter.redis.aclose()
 

@@ -15,7 +15,9 @@ from typing import Any, cast
 
 import pytest
 import redis
+import redis.asyncio
 
+from graphql_api import redis_clients
 from graphql_api.cache.codecs import JSON
 from graphql_api.cache.request import RequestCache
 from graphql_api.cache.store import EPOCH, Cache, CircuitBreaker
@@ -775,3 +777,63 @@ async def test_a_batch_that_redis_does_not_answer_is_a_miss_for_each_caller(
     # then: every caller got its computed value, none waited on
     assert values == ["v0", "v1", "v2"]
     assert time.monotonic() - started < HANG_BOUND_S
+
+
+async def test_a_request_reads_the_versions_its_user_read_lately_in_one_round_trip(
+    caches: Caches, redis_server: RedisServer
+) -> None:
+    # given: a Redis of this test's own; a first request of alice that found, one after
+    # the other, the scopes of her goal, then of its habit (as a Dashboard finds them)
+    cache = caches.on(redis_server.url)
+    first = RequestCache(cache, "alice")
+    first.prefetch("goals")
+    await first.tokens(["goals"])
+    await first.tokens(["goal:g1"])
+    await first.tokens(["habit:h1"])
+    client = redis_server.client()
+    client.config_resetstat()
+
+    # when: her next request reads the same scopes in the same order
+    second = RequestCache(cache, "alice")
+    second.prefetch("goals")
+    tokens = [await second.tokens([s]) for s in ("goals", "goal:g1", "habit:h1")]
+
+    # then: one MGET read them all; the tokens are the first request's
+    stats = cast("dict[str, Any]", client.info("commandstats"))
+    assert stats["cmdstat_mget"]["calls"] == 1
+    assert tokens == [await first.tokens([s]) for s in ("goals", "goal:g1", "habit:h1")]
+    # and the answer is cached under what it read, not under what was fetched ahead
+    bob = RequestCache(cache, "bob")
+    bob.prefetch("goals")
+    await bob.tokens(["goals"])
+    assert not any("goal:" in name or "habit:" in name for name in bob.read)
+    # and a bump between two requests is seen by the next one
+    await RequestCache(cache, "alice").bump("habit:h1")
+    third = RequestCache(cache, "alice")
+    third.prefetch("goals")
+    assert await third.tokens(["habit:h1"]) != tokens[2]
+    client.close()
+
+
+async def test_a_reply_that_comes_after_its_caller_gave_up_never_answers_another_call(
+    redis_url: str, prefix: str, r: redis.Redis
+) -> None:
+    # given: the cache's own connections to Redis; a command whose reply is held back
+    # (BLPOP on an empty list) and given up by its caller's timeout
+    client = redis.asyncio.Redis.from_url(redis_url)
+    replies = redis_clients.Replies(client)
+    r.set(f"{prefix}value", b"mine")
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await replies.send(("BLPOP", f"{prefix}list", "5"))
+
+        # when: the held-back reply becomes due, and the next command is sent
+        r.rpush(f"{prefix}list", b"late")
+        found = await replies.send(("GET", f"{prefix}value"))
+
+        # then: the next command gets its own reply, not the one its caller gave up on
+        assert found == [b"mine"]
+    finally:
+        await replies.aclose()
+        await client.aclose()

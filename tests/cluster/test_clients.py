@@ -31,7 +31,7 @@ async def cache(cluster_settings: Settings) -> AsyncIterator[Cache]:
     built = cache_of(cluster_settings)
     yield built
     assert built.redis is not None
-    await built.redis.aclose()
+    await built.aclose()
 
 
 async def test_a_request_reads_its_versions_across_slots_and_a_user_stays_in_one(

@@ -241,7 +241,7 @@ async def current_epoch(settings: Settings) -> str | None:
         return None
     finally:
         assert cache.redis is not None
-        await cache.redis.aclose()
+        await cache.aclose()
 
 
 @pytest.fixture
