@@ -330,6 +330,10 @@ class GraphQLApp(GraphQL[Context, None]):
             key = self.responses.key(
                 context, request_data.query, request_data.variables, request_data.operation_name
             )
+        if context.request_cache is not None:  # what it reads is the next run's hint
+            context.request_cache.operation = operation_name_of(
+                request_data.query or "", request_data.operation_name
+            )
         if key is not None and self.responses is not None:
             started = time.perf_counter()
             hit = await self.responses.lookup(context, key)
