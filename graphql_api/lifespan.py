@@ -192,7 +192,7 @@ async def close_state(state: AppState) -> None:
     if state.cache.redis is not None:
         closers.append(state.cache.aclose())
     if state.limiter is not None and state.limiter.redis is not None:
-        closers.append(state.limiter.redis.aclose())
+        closers += [state.limiter.aclose(), state.limiter.redis.aclose()]
     closers += [
         state.queue.disconnect(),
         state.events_redis.aclose(),

@@ -26,7 +26,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import LockError, RedisClusterException, RedisError
+from redis.exceptions import LockError, NoScriptError, RedisClusterException, RedisError
 
 AnyRedis = Redis | RedisCluster
 # What a Redis that is down, slow or failing over raises: a cluster client's own
@@ -197,10 +197,28 @@ async def publish(redis: AnyRedis, channel: str, message: str) -> None:
     await redis.execute_command("PUBLISH", channel, message)
 
 
-def script(redis: AnyRedis, source: str) -> AsyncScript:
-    """A Lua script run by EVALSHA; on a cluster, on the master of its keys' slot (the
-    keys of one call must share a slot)."""
-    return AsyncScript(redis, source)  # type: ignore[arg-type]
+class Script:
+    """A Lua script run by EVALSHA (EVAL when Redis does not know it yet, as after a
+    restart): on one Redis over `Replies`, on a cluster through redis-py, on the master of
+    its keys' slot (the keys of one call must share a slot)."""
+
+    def __init__(self, redis: AnyRedis, source: str) -> None:
+        self.source = source
+        self._script = AsyncScript(redis, source)  # type: ignore[arg-type]
+        self._replies = Replies(redis) if isinstance(redis, Redis) else None
+
+    async def __call__(self, keys: list[str], args: list[Any]) -> Any:
+        replies = self._replies
+        if replies is None:
+            return await self._script(keys=keys, args=args)
+        try:
+            return (await replies.send(("EVALSHA", self._script.sha, len(keys), *keys, *args)))[0]
+        except NoScriptError:
+            return (await replies.send(("EVAL", self.source, len(keys), *keys, *args)))[0]
+
+    async def aclose(self) -> None:
+        if self._replies is not None:
+            await self._replies.aclose()
 
 
 async def subscriber(redis: AnyRedis, avoid: Redis | None = None) -> tuple[Redis, bool]:

@@ -129,6 +129,7 @@ async def test_refusals_carry_the_cors_headers_too(
         # when
         limited = await cors_api.post("/graphql", json=query, headers=bearer)
     finally:
+        await app_state.limiter.aclose()
         app_state.limiter = saved
     unauthenticated = await cors_api.post(
         "/graphql", json=query, headers={"Origin": APP, "Authorization": "Bearer nope"}

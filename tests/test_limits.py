@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -347,6 +348,7 @@ async def test_the_rate_limit_answers_429_with_retry_after_per_user(
         alice_answers = [await post(http, alice.token, query) for _ in range(4)]
         bob_answer = await post(http, bob.token, query)
     finally:
+        await limiter.aclose()
         app_state.limiter = saved
     # then
     assert [r.status_code for r in alice_answers] == [200, 200, 200, 429]
@@ -361,12 +363,14 @@ async def test_the_rate_limit_fails_open_when_redis_is_down(
     variant: Any, app_state: AppState, settings: Settings, alice: Client
 ) -> None:
     dead = Redis(port=free_port(), socket_connect_timeout=0.05, socket_timeout=0.05)
-    saved, app_state.limiter = app_state.limiter, RateLimiter(dead, "x:", per_s=1, burst=1)
+    limiter = RateLimiter(dead, "x:", per_s=1, burst=1)
+    saved, app_state.limiter = app_state.limiter, limiter
     try:
         http = variant()
         answers = [await post(http, alice.token, {"query": "{ me { id } }"}) for _ in range(3)]
     finally:
         app_state.limiter = saved
+        await limiter.aclose()
         await dead.aclose()
     assert [r.status_code for r in answers] == [200, 200, 200]
 
@@ -388,6 +392,7 @@ async def test_the_rate_limit_lets_requests_through_when_redis_hangs(
             answers = [await post(http, alice.token, {"query": "{ me { id } }"}) for _ in range(3)]
     finally:
         app_state.limiter = saved
+        await limiter.aclose()
         await client.aclose()
         await hung.close()
     # then: every request answered, the limiter reached and skipped
@@ -408,3 +413,21 @@ async def test_a_body_that_is_not_a_request_object_is_a_bad_request(
     )
     assert r.status_code == 400
     assert codes(r) == ["BAD_REQUEST"]
+
+
+async def test_the_rate_limit_still_counts_after_redis_forgets_its_script(
+    app_state: AppState, settings: Settings
+) -> None:
+    # given: a bucket of two for a user, one taken; then Redis forgets its scripts (as
+    # a restarted Redis does)
+    limiter = RateLimiter(app_state.redis, settings.cache_prefix, per_s=0.01, burst=2)
+    user = f"forgetful-{uuid.uuid4().hex[:8]}"
+    try:
+        first = await limiter.take(user)
+        await app_state.redis.script_flush()
+        # when
+        second, third = await limiter.take(user), await limiter.take(user)
+    finally:
+        await limiter.aclose()
+    # then: the script is sent again and the bucket still counts (not let through)
+    assert [first.allowed, second.allowed, third.allowed] == [True, True, False]

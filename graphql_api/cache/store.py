@@ -222,6 +222,15 @@ class Cache:
         found: list[Any] = (await self._call(lambda r: replies.send(("MGET", *keys))))[0]
         return found
 
+    async def _mset(self, values: dict[str, str]) -> None:
+        """MSET through `_call`: on one Redis over the cache's own connections."""
+        replies = self._replies
+        if replies is None:
+            await self._call(lambda r: redis_clients.mset(r, values))
+            return
+        pairs = [part for item in values.items() for part in item]
+        await self._call(lambda r: replies.send(("MSET", *pairs)))
+
     async def aclose(self) -> None:
         """Closes the cache's connections (the client's and its own)."""
         if self._replies is not None:
@@ -279,12 +288,20 @@ class Cache:
     async def _claim(self, fresh: dict[str, str]) -> dict[str, str]:
         """Sets tokens for scopes that have none; whichever process was first wins."""
 
+        keys = {scope: self.key("v", scope) for scope in fresh}
+        replies = self._replies
+        if replies is not None:
+            sets = [("SET", keys[scope], token, "NX") for scope, token in fresh.items()]
+            gets = [("GET", key) for key in keys.values()]
+            values = (await self._call(lambda r: replies.send(*sets, *gets)))[len(fresh) :]
+            return {scope: _bytes(v).decode() for scope, v in zip(fresh, values, strict=True)}
+
         async def claim(r: AnyRedis) -> list[Any]:
             pipe = r.pipeline(transaction=False)
             for scope, token in fresh.items():
-                pipe.set(self.key("v", scope), token, nx=True)
-            for scope in fresh:
-                pipe.get(self.key("v", scope))
+                pipe.set(keys[scope], token, nx=True)
+            for key in keys.values():
+                pipe.get(key)
             return await pipe.execute()
 
         values = (await self._call(claim))[len(fresh) :]
@@ -302,7 +319,7 @@ class Cache:
         # breaker open each try returns at once), before answering the write.
         for _ in range(BUMP_ATTEMPTS):
             try:
-                await self._call(lambda r: redis_clients.mset(r, versions))
+                await self._mset(versions)
             except Unavailable:
                 continue
             return fresh

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from graphql_api.redis_clients import AnyRedis, script
+from graphql_api.redis_clients import AnyRedis, Script
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class RateLimiter:
         self.prefix = prefix
         self.per_ms = per_s / 1000
         self.burst = burst
-        self._script = script(redis, _TAKE) if redis is not None and per_s > 0 else None
+        self._script = Script(redis, _TAKE) if redis is not None and per_s > 0 else None
 
     async def take(self, user_id: str) -> Verdict:
         if self._script is None:
@@ -78,3 +78,9 @@ class RateLimiter:
         if allowed:
             return Verdict(True)
         return Verdict(False, max(1, math.ceil(int(wait_ms) / 1000)))
+
+    async def aclose(self) -> None:
+        """Closes the limiter's own connections (not its client's: whoever made the client
+        closes it)."""
+        if self._script is not None:
+            await self._script.aclose()

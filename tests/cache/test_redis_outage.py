@@ -78,6 +78,7 @@ async def own_cache(
         assert cache.redis is not None
         await cache.aclose()
         if limiter is not None and limiter.redis is not None:
+            await limiter.aclose()
             await limiter.redis.aclose()
 
 

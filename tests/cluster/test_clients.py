@@ -103,6 +103,7 @@ async def test_the_rate_limit_is_one_bucket_per_user_across_processes(
     finally:
         for limiter in (one, two):
             assert limiter.redis is not None
+            await limiter.aclose()
             await limiter.redis.aclose()
     # then: three pass, the rest are refused with a Retry-After; another user is not held up
     assert [v.allowed for v in verdicts] == [True, True, True, False, False]
