@@ -53,6 +53,9 @@ class RequestCache:
         # The operation's name, for the hint of what its next run will read.
         self.operation: str | None = None
         self._remembered = False
+        # The tokens read so far, for the calls that find every scope they name here:
+        # answered at once, where the loader would take a turn of the event loop each.
+        self._known: dict[str, str] = {}
 
     @cached_property
     def _versions(self) -> DataLoader[str, str | None]:
@@ -64,6 +67,10 @@ class RequestCache:
 
     async def _load_versions(self, scopes: list[str]) -> list[str | None]:
         tokens = await self.cache.versions(scopes)
+        if tokens:
+            for scope in scopes:  # a bump while this was on its way has the newer token
+                if (token := tokens.get(scope)) is not None:
+                    self._known.setdefault(scope, token)
         return [tokens.get(s) if tokens else None for s in scopes]
 
     async def tokens(self, scopes: list[str]) -> list[str] | None:
@@ -71,8 +78,12 @@ class RequestCache:
         if not self.cache.enabled:
             return None
         names = [EPOCH, *(self._scope(s) for s in scopes)]
-        found = await self._versions.load_many(names)
-        tokens = [t for t in found if t is not None]
+        known = self._known
+        if all(name in known for name in names):
+            tokens = [known[name] for name in names]
+        else:
+            found = await self._versions.load_many(names)
+            tokens = [t for t in found if t is not None]
         if len(tokens) < len(names):
             self.complete = False
             return None
@@ -132,3 +143,4 @@ class RequestCache:
         names = [self._scope(s) for s in scopes if s]
         for scope, token in (await self.cache.bump(names)).items():
             self._versions.clear(scope).prime(scope, token)
+            self._known[scope] = token
