@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import httpx
+import icalendar
 import pytest
 
 from graphql_api.embedded import free_port
@@ -342,3 +344,24 @@ async def test_a_series_from_a_feed_says_how_it_repeats(feed: Feed, subscribed: 
         "2026-03-17T09:00:00Z",
         weekly,
     )
+
+
+async def test_a_feed_is_parsed_once_a_sync(
+    feed: Feed, subscribed: Subscribed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a feed, and every parse of an iCalendar document counted
+    feed.publish(vcalendar(LUNCH, STANDUP, headers=HOURLY))
+    parses: list[object] = []
+    parse = icalendar.Calendar.from_ical
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        parses.append(args[0])
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(icalendar.Calendar, "from_ical", counted)
+    # when
+    progress = await subscribed.sync()
+    # then: both events, and the refresh interval, from one parse of the document
+    assert progress.created == 2
+    assert (await cursor_of(subscribed.calendar)).refresh_interval_s == 3600
+    assert len(parses) == 1

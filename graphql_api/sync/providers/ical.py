@@ -86,9 +86,10 @@ def _aware(value: datetime | date, zone: str) -> datetime | date:
     return value
 
 
-def remote_events(ics: str | bytes, calendar_zone: str) -> list[RemoteEvent]:
-    """Every VEVENT of an iCalendar document (series masters and their overrides)."""
-    parsed = icalendar.Calendar.from_ical(ics)
+def remote_events(ics: str | bytes | icalendar.Calendar, calendar_zone: str) -> list[RemoteEvent]:
+    """Every VEVENT of an iCalendar document, or of one already parsed (series masters and
+    their overrides)."""
+    parsed = ics if isinstance(ics, icalendar.Calendar) else icalendar.Calendar.from_ical(ics)
     events = []
     for component in parsed.walk("VEVENT"):
         event = _remote_event(component, calendar_zone)

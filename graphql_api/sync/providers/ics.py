@@ -57,7 +57,7 @@ class IcsFeed:
         if response.status == 304:
             return Listing(full=False, pages=_nothing())
         feed = _feed(response.content)
-        events = _events(response.content, calendar)
+        events = _events(feed, calendar)
         return Listing(full=True, pages=self._pages(calendar, response, feed, events))
 
     async def _get(self, calendar: Calendar, *, conditional: bool) -> Fetched:
@@ -159,10 +159,10 @@ def _feed(content: bytes) -> icalendar.Calendar:
     return parsed
 
 
-def _events(content: bytes, calendar: Calendar) -> list[RemoteEvent]:
+def _events(feed: icalendar.Calendar, calendar: Calendar) -> list[RemoteEvent]:
     """Every event of the feed, one per UID and RECURRENCE-ID (the last one wins)."""
     try:
-        found = remote_events(content, calendar.timezone)
+        found = remote_events(feed, calendar.timezone)
     except ValueError as e:
         raise ProviderRefused(f"the feed is not valid iCalendar: {e}"[:300]) from None
     return list({(e.external_id, e.instance): e for e in found}.values())
