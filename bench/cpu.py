@@ -258,6 +258,12 @@ async def drive(
     return requests - failed, failed
 
 
+def ratio(after: float, before: float) -> str:
+    """after / before; none where `before` is under one clock tick a request (1/100 ms
+    over a few thousand requests: nothing measured)."""
+    return f"{after / before:.2f}x" if before >= 0.01 else "-"
+
+
 def threads(pid: int) -> str:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("Threads:"):
@@ -398,9 +404,8 @@ def report(readings: list[Reading], args: argparse.Namespace, command: str) -> s
                 next(x for x in readings if x.scenario == scenario.name and x.version == v)
                 for v in versions
             )
-            api = after.cpu_ms["API"] / max(1e-9, before.cpu_ms["API"])
-            db = after.cpu_ms["nx-27017"] / max(1e-9, before.cpu_ms["nx-27017"])
-            lines.append(f"| {scenario.name} | {api:.2f}x | {db:.2f}x |")
+            api, db = (ratio(after.cpu_ms[p], before.cpu_ms[p]) for p in ("API", "nx-27017"))
+            lines.append(f"| {scenario.name} | {api} | {db} |")
     return "\n".join(lines) + "\n"
 
 
