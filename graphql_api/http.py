@@ -330,17 +330,15 @@ class GraphQLApp(GraphQL[Context, None]):
             key = self.responses.key(
                 context, request_data.query, request_data.variables, request_data.operation_name
             )
+        name = operation_name_of(request_data.query or "", request_data.operation_name)
         if context.request_cache is not None:  # what it reads is the next run's hint
-            context.request_cache.operation = operation_name_of(
-                request_data.query or "", request_data.operation_name
-            )
+            context.request_cache.operation = name
         if key is not None and self.responses is not None:
             started = time.perf_counter()
             hit = await self.responses.lookup(context, key)
             if hit is not None:
                 data, cache_control = hit
                 sub_response.headers["Cache-Control"] = cache_control
-                name = operation_name_of(request_data.query or "", request_data.operation_name)
                 self._served_from_cache(context, name, started)
                 return ExecutionResult(data=data, errors=None)
         timeout = self.settings.execution_timeout_s

@@ -432,15 +432,13 @@ class Cache:
     async def _write_many(
         self, writes: dict[str, tuple[bytes, int]], done: asyncio.Future[None]
     ) -> None:
-        if self._replies is not None:
-            replies = self._replies
-            sets = [("SET", key, raw, "EX", ttl) for key, (raw, ttl) in writes.items()]
-            await self._call(lambda r: replies.send(*sets))
-            if not done.done():
-                done.set_result(None)
-            return
+        replies = self._replies
 
         async def store(r: AnyRedis) -> Any:
+            if replies is not None:  # one Redis: the cache's own connections
+                return await replies.send(
+                    *(("SET", key, raw, "EX", ttl) for key, (raw, ttl) in writes.items())
+                )
             pipe = r.pipeline(transaction=False)
             for key, (raw, ttl) in writes.items():
                 pipe.set(key, raw, ex=ttl)
