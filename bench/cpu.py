@@ -46,9 +46,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import redis
 
-from bench.lib import BIN, RESULTS, ROOT, RedisServer, machine
+from bench.lib import BIN, RESULTS, ROOT, RedisServer, counters, machine
 from bench.load import MIX, ZONE, Proc, feed_server, operation, seed_with_helpers, this_week
 from bench.results import update_section
 from graphql_api.embedded import free_port, start_mongo, stop_process
@@ -269,32 +268,6 @@ def threads(pid: int) -> str:
         if line.startswith("Threads:"):
             return line.split()[1]
     return "?"
-
-
-COUNTED = (
-    "cache_requests_total",
-    "mongo_commands_total",
-    "graphql_errors_total",
-    "python_gc_pause_seconds_sum",
-    "python_gc_pause_seconds_count",
-)
-
-
-def counters(url: str, redis_url: str) -> dict[str, float]:
-    """The server's cache lookups, Mongo commands and errors so far, from /metrics, and
-    the Redis commands it has sent (the server's own INFO commandstats)."""
-    found = {}
-    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
-        if line.startswith(COUNTED):
-            name, _, value = line.rpartition(" ")
-            found[name] = float(value)
-    with redis.Redis.from_url(redis_url) as client:
-        stats: dict[str, Any] = client.info("commandstats")
-    for command, figures in stats.items():
-        # INFO and PING are the bench's own; CLIENT is connection setup, not requests
-        if command.removeprefix("cmdstat_") not in ("info", "ping", "client"):
-            found[f"redis {command.removeprefix('cmdstat_')}"] = float(figures["calls"])
-    return found
 
 
 def measure(

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlencode
 
 import httpx
@@ -111,6 +111,17 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def log_file(name: str) -> IO[bytes] | int:
+    """Where a started process's output goes: nowhere, or with BENCH_LOGS=<dir> a file
+    there (`<name>-<n>.log`), e.g. to read the slow Mongo commands (MONGO_SLOW_MS)."""
+    folder = os.environ.get("BENCH_LOGS")
+    if not folder:
+        return subprocess.DEVNULL
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    taken = len(list(Path(folder).glob(f"{name}-*.log")))
+    return (Path(folder) / f"{name}-{taken + 1}.log").open("ab")
+
+
 @contextmanager
 def server(mongo_uri: str, redis_url: str, *args: str, **env: str) -> Iterator[Server]:
     """`scheduling-worker serve [args]` on the given backends (settings as env, e.g.
@@ -126,8 +137,8 @@ def server(mongo_uri: str, redis_url: str, *args: str, **env: str) -> Iterator[S
             "RATE_LIMIT_PER_S": "0",
             **env,
         },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file("server"),
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -153,8 +164,8 @@ def worker(mongo_uri: str, redis_url: str, **env: str) -> Iterator[subprocess.Po
     proc = subprocess.Popen(
         [str(BIN / "scheduling-worker"), "worker"],
         env={**os.environ, "MONGODB_URI": mongo_uri, "REDIS_URL": redis_url, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file("worker"),
+        stderr=subprocess.STDOUT,
     )
     try:
         yield proc
@@ -297,3 +308,29 @@ def table(runs: list[Run]) -> str:
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}"
+
+
+COUNTED = (
+    "cache_requests_total",
+    "mongo_commands_total",
+    "graphql_errors_total",
+    "python_gc_pause_seconds_sum",
+    "python_gc_pause_seconds_count",
+)
+
+
+def counters(url: str, redis_url: str) -> dict[str, float]:
+    """The server's cache lookups, Mongo commands and errors so far, from /metrics, and
+    the Redis commands it has sent (the server's own INFO commandstats)."""
+    found = {}
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        if line.startswith(COUNTED):
+            name, _, value = line.rpartition(" ")
+            found[name] = float(value)
+    with redis.Redis.from_url(redis_url) as client:
+        stats: dict[str, Any] = client.info("commandstats")
+    for command, figures in stats.items():
+        # INFO and PING are the bench's own; CLIENT is connection setup, not requests
+        if command.removeprefix("cmdstat_") not in ("info", "ping", "client"):
+            found[f"redis {command.removeprefix('cmdstat_')}"] = float(figures["calls"])
+    return found

@@ -24,6 +24,12 @@ held with p95 < 250 ms and no errors. Then wrk measures the Dashboard warm again
 `{ __typename }`, /metrics gives the Mongo commands of one Dashboard for 10 and 200
 goals, and Events is timed for first: 10 to 500. Writes the "Load" section of
 bench/RESULTS.md and bench/load.png.
+
+To see where a run's time went: it prints the server's cache lookups, Mongo and
+Redis commands per mix request; `--timeline F.csv` writes the mix second by second
+(requests started, p50/p95/max, each process's CPU), so a stall shows with what was
+busy meanwhile; BENCH_LOGS=<dir> keeps the server's and the worker's logs (with
+MONGO_SLOW_MS=<ms>, their slow Mongo commands).
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ from bench.lib import (
     Request,
     Run,
     Server,
+    counters,
     machine,
     server,
     table,
@@ -739,6 +746,36 @@ def cpu_per_request(sampler: Sampler, p: Pass, start: float, end: float) -> PerR
     return PerRequest(requests, ms)
 
 
+def print_counters(before: dict[str, float], after: dict[str, float], requests: int) -> None:
+    """The server's cache lookups, Mongo and Redis commands per mix request (bench.cpu's
+    --counters), for the reader of the run's output; summed over its processes."""
+    print(f"per mix request ({requests} requests):")
+    for name in sorted(after):
+        delta = after[name] - before.get(name, 0.0)
+        if delta > 0:
+            print(f"    {name}: {delta / requests:.3f} ({delta:g} in all)")
+
+
+def write_timeline(path: Path, p: Pass, sampler: Sampler) -> None:
+    """The pass second by second: requests started, their latency, each process's CPU."""
+    names = sorted({n for r in sampler.readings for n in r.cpu})
+    rows = [["second", "at", "users", "started", "p50_ms", "p95_ms", "max_ms", *names]]
+    second = 0
+    while p.started + second < p.ended:
+        start, end = p.started + second, p.started + second + 1
+        inside = [s for s in p.between(start, end) if s.status != 2]
+        ms = np.array([s.ms for s in inside]) if inside else np.array([math.nan])
+        p50, p95 = (float(v) for v in np.percentile(ms, [50, 95]))
+        cpu = [sampler.cpu_percent(n, start - 0.5, end + 0.5) for n in names]
+        users = users_at(p.stages, second)
+        rows.append(
+            [str(second), f"{start:.1f}", str(users), str(len(inside)), f"{p50:.0f}", f"{p95:.0f}"]
+        )
+        rows[-1] += [f"{float(ms.max()):.0f}", *(f"{c:.0f}" for c in cpu)]
+        second += 1
+    path.write_text("\n".join(",".join(r) for r in rows) + "\n")
+
+
 def plot(
     mix: dict[int, Summary],
     reference: dict[int, Summary],
@@ -1302,6 +1339,9 @@ def main() -> None:  # noqa: PLR0915 - the run, in order
     parser.add_argument("--url", help="a running server (seeded through its API)")
     parser.add_argument("--token-secret", help="its JWT_SECRET (default: the settings')")
     parser.add_argument("--server-pid", type=int, help="its process, for RSS and CPU")
+    parser.add_argument(
+        "--timeline", type=Path, help="write the mix second by second here (CSV): latency, CPU"
+    )
     args = parser.parse_args()
     if args.url and args.workers != 1:
         parser.error("--workers is for the server this starts; --url names a running one")
@@ -1321,11 +1361,12 @@ def main() -> None:  # noqa: PLR0915 - the run, in order
         feed = stack.enter_context(feed_server())
         if args.url:
             url, procs = args.url, (serve_processes(args.server_pid) if args.server_pid else {})
+            redis_url = None
             seeded = "3 goals, 5 habits with a week of check-ins, a LOCAL calendar of ~40 events, "
             seeded += "made through the API, and an ICS feed calendar for SyncCalendar"
         else:
             running = stack.enter_context(own_stack(subs, args.history_days, feed, args.workers))
-            url, procs = running.url, running.procs
+            url, procs, redis_url = running.url, running.procs, running.redis_url
             seeded = (
                 f"graphql_api.seed: 3 goals, 5 habits with {args.history_days} days of check-ins, "
                 "a LOCAL calendar of ~250 events; plus an ICS feed calendar, not yet synced, for "
@@ -1349,7 +1390,12 @@ def main() -> None:  # noqa: PLR0915 - the run, in order
         sampler = Sampler({**procs, "load.py": Proc(os.getpid())}, groups)
         print(f"idle after {settle(procs):.0f} s")
         with sampler:
+            before = counters(url, redis_url) if redis_url else {}
             mix = run_locust(url, users, "mix", scale, sampler=sampler, tmp=tmp)
+            if redis_url:
+                print_counters(before, counters(url, redis_url), len(mix.samples))
+            if args.timeline:
+                write_timeline(args.timeline, mix, sampler)
             drained = settle(procs)
             print(f"idle {drained:.0f} s after the mix")
             reference = run_locust(url, users, "reference", ref_scale, sampler=sampler, tmp=tmp)
