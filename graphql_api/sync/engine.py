@@ -48,6 +48,13 @@ class Progress:
     updated: int = 0
     deleted: int = 0
     held: int | None = None  # events the calendar holds at the end, when a full sync counted
+    # Events given their series' id after the fact (no count a subscriber is told of)
+    linked: int = 0
+
+    @property
+    def wrote(self) -> bool:
+        """Whether the run changed any event: if not, what caches hold of them still holds."""
+        return bool(self.created or self.updated or self.deleted or self.linked)
 
 
 def fingerprint(remote: RemoteEvent) -> str:
@@ -240,10 +247,11 @@ class Applier:
                 )
             await self.collection.bulk_write(retried, ordered=False)
             if lost:  # instances that named the id it did not get: linked again at the end
-                await self.collection.update_many(
+                result = await self.collection.update_many(
                     {**self._mine(), "recurringEventId": {"$in": lost}},
                     {"$set": {"recurringEventId": None}, "$inc": {"rev": 1}},
                 )
+                self.progress.linked += result.modified_count
 
     async def remove_unseen(self) -> None:
         """After a full listing: whatever it did not mention is gone.
@@ -308,6 +316,7 @@ class Applier:
                     {"_id": row["_id"]},
                     {"$set": {"recurringEventId": masters[row["externalId"]]}, "$inc": {"rev": 1}},
                 )
+                self.progress.linked += 1
 
 
 async def sync(

@@ -161,7 +161,13 @@ async def carry_out(
             raise
         # The final counts go out with SUCCEEDED, not as one more RUNNING update.
         await _finish(
-            state, run, calendar, "SUCCEEDED", counts=_counts(progress), held=progress.held
+            state,
+            run,
+            calendar,
+            "SUCCEEDED",
+            counts=_counts(progress),
+            held=progress.held,
+            wrote=progress.wrote,
         )
 
 
@@ -184,10 +190,12 @@ async def _finish(
     error: str | None = None,
     counts: dict[str, Any] | None = None,
     held: int | None = None,
+    wrote: bool = True,
 ) -> None:
     """Records the outcome (with the run's final counts, when given; with the events the
     calendar holds when the sync counted them); subscribers hear of it only once caches
-    show the new state."""
+    show the new state. `wrote=False`: the run changed no event (a quiet sync), so what
+    the caches hold of the calendar's events and busy time stays; its sync state moves."""
     now = datetime.now(UTC)
     await save_changes(run, {}, status=outcome, error=error, finished_at=now, **(counts or {}))
     if calendar is not None:
@@ -206,9 +214,14 @@ async def _finish(
             return {"sync_state": sync_state, "next_sync_at": now + timedelta(seconds=interval)}
 
         await apply_change(calendar, {"userId": calendar.user_id}, change)
-        # The run may have written events (all of them, some, or none): their calendar's
-        # cached events and the busy time the planner reads are retired.
-        await retire_events(state.cache, calendar)
+        if wrote:
+            # The run may have written events (all of them, some, or none): their
+            # calendar's cached events and the busy time the planner reads are retired.
+            await retire_events(state.cache, calendar)
+        else:
+            # A periodic or pushed sync that found nothing new (most of them): the
+            # calendar list shows the new sync state; the events' caches survive it.
+            await retire(state.cache, calendar.user_id, "calendars")
         if any((counts or {}).get(n) for n in ("created", "updated", "deleted")):
             # Events the sync brought or took away: the user's tasks are planned again.
             await request_replan(state, calendar.user_id, "CALENDAR_CHANGED")

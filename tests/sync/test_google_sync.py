@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from prometheus_client import REGISTRY
 
+from graphql_api.cache.store import user_tag
 from graphql_api.relay import ref_of
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
@@ -270,19 +270,48 @@ async def test_an_incremental_sync_with_nothing_changed_is_one_request_and_no_wr
     calendar = await connect(alice, google)
     await run_pending(worker_state, ref_of(calendar["id"], "Calendar"))
     requests = len(google.requests)
+    stored = {"calendarId": ref_of(calendar["id"], "Calendar")}
+    revisions = {(e.id, e.rev) for e in await Event.find(stored).to_list()}
     # when
-    before = {c: mongo_commands_of(c) for c in ("insert", "update", "delete")}
     run = await sync_now(alice, worker_state, calendar)
-    # then
+    # then: run records and the calendar's state are written; events are not
     assert len(google.requests) == requests + 1
     assert (run.created, run.updated, run.deleted) == (0, 0, 0)
-    event_writes = await Event.find({"calendarId": ref_of(calendar["id"], "Calendar")}).count()
-    assert event_writes == 6
-    assert before  # (run records and the calendar's state are written; events are not)
+    assert len(revisions) == 6
+    assert {(e.id, e.rev) for e in await Event.find(stored).to_list()} == revisions
 
 
-def mongo_commands_of(name: str) -> float:
-    return REGISTRY.get_sample_value("mongo_commands_total", {"command": name}) or 0.0
+async def test_a_quiet_sync_keeps_the_cached_events_and_shows_its_new_sync_state(
+    alice: Client, google: FakeGoogle, worker_state: Any
+) -> None:
+    # given: a synced calendar whose week has been read (and cached)
+    seed(google)
+    calendar = await connect(alice, google)
+    calendar_ref = ref_of(calendar["id"], "Calendar")
+    await run_pending(worker_state, calendar_ref)
+    shown = await titles(alice)
+    cache = worker_state[0].cache
+    events_scope = f"{user_tag(alice.sub)}:cal:{calendar_ref}"
+    version = await cache.versions([events_scope])
+    synced_at = await last_synced_at(alice)
+    # when: a sync that finds nothing new
+    await sync_now(alice, worker_state, calendar)
+    # then: the calendar list says so at once; the cached events stay valid
+    assert await last_synced_at(alice) > synced_at
+    assert await cache.versions([events_scope]) == version
+    assert await titles(alice) == shown
+    # when: a sync that brings a change
+    google.put("Lunch", berlin(27, 12), berlin(27, 13), zone="Europe/Berlin")
+    run = await sync_now(alice, worker_state, calendar)
+    # then: the cached events are retired and the change shows
+    assert run.created == 1
+    assert await cache.versions([events_scope]) != version
+    assert ("Lunch", "2026-03-27T11:00:00Z") in await titles(alice)
+
+
+async def last_synced_at(client: Client) -> datetime:
+    calendars = (await client.op("Calendars")).data["calendars"]
+    return datetime.fromisoformat(calendars[0]["syncState"]["lastSyncedAt"])
 
 
 async def test_deletions_and_cancelled_instances_follow_incrementally(
