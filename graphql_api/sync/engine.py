@@ -50,11 +50,14 @@ class Progress:
     held: int | None = None  # events the calendar holds at the end, when a full sync counted
     # Events given their series' id after the fact (no count a subscriber is told of)
     linked: int = 0
+    # A listing of the same run, cut short by an expired cursor, wrote events first
+    wrote_before: bool = False
 
     @property
     def wrote(self) -> bool:
         """Whether the run changed any event: if not, what caches hold of them still holds."""
-        return bool(self.created or self.updated or self.deleted or self.linked)
+        changed = self.created or self.updated or self.deleted or self.linked
+        return bool(changed or self.wrote_before)
 
 
 def fingerprint(remote: RemoteEvent) -> str:
@@ -327,22 +330,25 @@ async def sync(
     on_page: Callable[[Progress], Awaitable[None]] | None = None,
 ) -> Progress:
     """Brings our copy of the calendar to the provider's state."""
+    first = Progress()
     try:
-        return await _sync(calendar, provider, full=full, on_page=on_page)
+        return await _sync(calendar, provider, first, full=full, on_page=on_page)
     except CursorExpired:
         log.info("calendar %s: sync token expired; full sync", calendar.id)
         calendar.cursor.token = None
-        return await _sync(calendar, provider, full=True, on_page=on_page)
+        # The full listing counts afresh; what the cut-short one wrote is still said.
+        again = Progress(wrote_before=first.wrote)
+        return await _sync(calendar, provider, again, full=True, on_page=on_page)
 
 
 async def _sync(
     calendar: Calendar,
     provider: Provider,
+    progress: Progress,
     *,
     full: bool,
     on_page: Callable[[Progress], Awaitable[None]] | None,
 ) -> Progress:
-    progress = Progress()
     applier = Applier(calendar, progress)
     listing = await provider.listing(calendar, full=full)
     async for page in listing.pages:

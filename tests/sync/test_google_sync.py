@@ -21,6 +21,7 @@ from graphql_api.sync import engine, runs
 from graphql_api.sync.channels import channel_token
 from graphql_api.sync.providers import google as google_provider
 from graphql_api.sync.providers import provider_for
+from graphql_api.sync.providers.base import CursorExpired, Listing, Page, RemoteEvent
 from models import Calendar, Event, PushChannel, SyncRun, SyncState
 from models.base import save_changes
 from tests.conftest import Client
@@ -390,6 +391,36 @@ async def test_an_expired_sync_token_brings_a_full_resync(
     shown = await titles(alice)
     assert ("Holiday", "2026-03-27T00:00:00Z") not in shown
     assert ("New", "2026-03-28T09:00:00Z") in shown
+
+
+class CutShort:
+    """A provider whose incremental listing writes a page, then finds its cursor expired;
+    the full listing that follows holds the same event, unchanged by then."""
+
+    def __init__(self) -> None:
+        self.lunch = RemoteEvent("lunch", "", "Lunch", berlin(27, 12), berlin(27, 13))
+
+    async def listing(self, calendar: Calendar, *, full: bool) -> Listing:
+        async def pages() -> AsyncIterator[Page]:
+            yield Page(upserts=[self.lunch])
+            if not full:
+                raise CursorExpired
+
+        return Listing(full=full, pages=pages())
+
+
+async def test_events_written_before_a_cursor_expired_still_count_as_written(
+    alice: Client, settings: Settings
+) -> None:
+    # given
+    calendar = Calendar(user_id=alice.sub, name="Work", provider="GOOGLE", timezone="UTC")
+    await calendar.insert()
+    # when: the incremental listing wrote Lunch, then the full one found it as stored
+    progress = await engine.sync(calendar, CutShort(), full=False)
+    # then: nothing new in the full listing's counts, but the run did write
+    assert (progress.created, progress.updated, progress.deleted) == (0, 0, 0)
+    assert progress.wrote
+    assert await Event.find({"calendarId": str(calendar.id)}).count() == 1
 
 
 async def test_rate_limits_are_waited_out_honouring_retry_after(
