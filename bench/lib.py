@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -111,15 +111,18 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def log_file(name: str) -> IO[bytes] | int:
-    """Where a started process's output goes: nowhere, or with BENCH_LOGS=<dir> a file
-    there (`<name>-<n>.log`), e.g. to read the slow Mongo commands (MONGO_SLOW_MS)."""
+def started(command: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+    """A process whose output goes nowhere, or with BENCH_LOGS=<dir> to a file there
+    (`<name>-<n>.log`), e.g. to read the slow Mongo commands (MONGO_SLOW_MS)."""
     folder = os.environ.get("BENCH_LOGS")
     if not folder:
-        return subprocess.DEVNULL
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
     Path(folder).mkdir(parents=True, exist_ok=True)
     taken = len(list(Path(folder).glob(f"{name}-*.log")))
-    return (Path(folder) / f"{name}-{taken + 1}.log").open("ab")
+    with (Path(folder) / f"{name}-{taken + 1}.log").open("ab") as log:  # the child keeps its own
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 @contextmanager
@@ -127,18 +130,17 @@ def server(mongo_uri: str, redis_url: str, *args: str, **env: str) -> Iterator[S
     """`scheduling-worker serve [args]` on the given backends (settings as env, e.g.
     CACHE_ENABLED; options as args, e.g. --workers 2)."""
     port = free_port()
-    proc = subprocess.Popen(
+    proc = started(
         [str(BIN / "scheduling-worker"), "serve", "--port", str(port), *args],
         # wrk hammers one user: no per-user rate limit unless a bench asks for one (load.py).
-        env={
+        {
             **os.environ,
             "MONGODB_URI": mongo_uri,
             "REDIS_URL": redis_url,
             "RATE_LIMIT_PER_S": "0",
             **env,
         },
-        stdout=log_file("server"),
-        stderr=subprocess.STDOUT,
+        "server",
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -161,11 +163,10 @@ def server(mongo_uri: str, redis_url: str, *args: str, **env: str) -> Iterator[S
 @contextmanager
 def worker(mongo_uri: str, redis_url: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
     """`scheduling-worker worker` on the given backends (settings as env), stopped after."""
-    proc = subprocess.Popen(
+    proc = started(
         [str(BIN / "scheduling-worker"), "worker"],
-        env={**os.environ, "MONGODB_URI": mongo_uri, "REDIS_URL": redis_url, **env},
-        stdout=log_file("worker"),
-        stderr=subprocess.STDOUT,
+        {**os.environ, "MONGODB_URI": mongo_uri, "REDIS_URL": redis_url, **env},
+        "worker",
     )
     try:
         yield proc
