@@ -759,20 +759,23 @@ def print_counters(before: dict[str, float], after: dict[str, float], requests: 
 def write_timeline(path: Path, p: Pass, sampler: Sampler) -> None:
     """The pass second by second: requests started, their latency, each process's CPU."""
     names = sorted({n for r in sampler.readings for n in r.cpu})
+    seconds = math.ceil(p.ended - p.started)
+    answered: list[list[float]] = [[] for _ in range(seconds)]
+    for s in p.samples:  # each sample into its second, in one pass
+        second = int(s.started - p.started)
+        if s.status != 2 and 0 <= second < seconds:
+            answered[second].append(s.ms)
     rows = [["second", "at", "users", "started", "p50_ms", "p95_ms", "max_ms", *names]]
-    second = 0
-    while p.started + second < p.ended:
-        start, end = p.started + second, p.started + second + 1
-        inside = [s for s in p.between(start, end) if s.status != 2]
-        ms = np.array([s.ms for s in inside]) if inside else np.array([math.nan])
+    for second, latencies in enumerate(answered):
+        start = p.started + second
+        ms = np.array(latencies or [math.nan])
         p50, p95 = (float(v) for v in np.percentile(ms, [50, 95]))
-        cpu = [sampler.cpu_percent(n, start - 0.5, end + 0.5) for n in names]
-        users = users_at(p.stages, second)
+        cpu = [sampler.cpu_percent(n, start - 0.5, start + 1.5) for n in names]
+        figures = [p50, p95, float(ms.max()), *cpu]
         rows.append(
-            [str(second), f"{start:.1f}", str(users), str(len(inside)), f"{p50:.0f}", f"{p95:.0f}"]
+            [str(second), f"{start:.1f}", str(users_at(p.stages, second)), str(len(latencies))]
+            + [f"{v:.0f}" for v in figures]
         )
-        rows[-1] += [f"{float(ms.max()):.0f}", *(f"{c:.0f}" for c in cpu)]
-        second += 1
     path.write_text("\n".join(",".join(r) for r in rows) + "\n")
 
 
