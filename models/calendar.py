@@ -50,6 +50,8 @@ class SyncCursor(BaseModel):
     ctag: str | None = None  # CalDAV getctag, for servers without sync-collection
     etag: str | None = None  # ICS feed: conditional GET
     last_modified: str | None = Field(default=None, alias="lastModified")
+    # ICS feed: the digest of the body last applied in full (`providers.ics.content_digest`)
+    content_digest: str | None = Field(default=None, alias="contentDigest")
     refresh_interval_s: int | None = Field(default=None, alias="refreshIntervalS")
 
     model_config = DOCUMENT_CONFIG

@@ -18,7 +18,8 @@ from graphql_api.sync.engine import Progress
 from graphql_api.sync.providers import ics
 from graphql_api.sync.providers.base import ProviderError, ProviderRefused
 from graphql_api.sync.providers.ics import IcsFeed
-from models import Calendar
+from models import Calendar, Event
+from models.base import ref
 from tests.conftest import Client
 from tests.helpers import event_node, repeating
 from tests.sync.conftest import (
@@ -167,6 +168,76 @@ async def test_a_feed_with_only_last_modified_is_asked_if_modified_since(
     assert "if-none-match" not in feed.requests[-1]
     assert feed.statuses == [200, 304]
     assert progress.processed == 0
+
+
+async def test_a_feed_without_validators_that_sends_the_same_body_is_not_applied_again(
+    feed: Feed, subscribed: Subscribed
+) -> None:
+    # given: a feed that says nothing of its versions (no ETag, no Last-Modified)
+    document = vcalendar(LUNCH, STANDUP, MOVED)
+    feed.publish(document, etag=False, last_modified=False)
+    first = await subscribed.sync()
+    stored = await stored_events(subscribed.calendar)
+    # when
+    progress = await subscribed.sync()
+    # then: read in full, but not one event listed, compared or written
+    assert first.processed == 3
+    assert "if-none-match" not in feed.requests[-1]
+    assert feed.statuses == [200, 200]
+    assert (progress.processed, progress.created, progress.updated, progress.deleted) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    assert await stored_events(subscribed.calendar) == stored
+    assert await shown(subscribed.user) == defined([document])
+
+
+async def test_a_feed_without_validators_that_changed_is_applied(
+    feed: Feed, subscribed: Subscribed
+) -> None:
+    # given
+    feed.publish(vcalendar(LUNCH, HOLIDAY), etag=False, last_modified=False)
+    await subscribed.sync()
+    # when: lunch is retitled, the holiday is gone
+    document = vcalendar(LUNCH.replace("SUMMARY:Lunch", "SUMMARY:Long lunch"))
+    feed.publish(document, etag=False, last_modified=False)
+    progress = await subscribed.sync()
+    # then
+    assert (progress.created, progress.updated, progress.deleted) == (0, 1, 1)
+    assert await shown(subscribed.user) == defined([document])
+
+
+async def test_a_full_sync_applies_the_same_body_again(
+    app_state: AppState, feed: Feed, subscribed: Subscribed
+) -> None:
+    # given: the events were lost on our side since the last sync
+    feed.publish(vcalendar(LUNCH, HOLIDAY), etag=False, last_modified=False)
+    await subscribed.sync()
+    await Event.find(Event.calendar_id == ref(subscribed.calendar)).delete()
+    # when
+    progress = await subscribed.sync(full=True)
+    # then
+    assert progress.created == 2
+    assert await shown(subscribed.user) == defined([vcalendar(LUNCH, HOLIDAY)])
+
+
+def test_the_same_body_read_for_another_zone_is_not_the_same_content() -> None:
+    # An all-day event's bounds are the calendar's zone's midnights: a calendar whose zone
+    # changed must apply the same body again.
+    body = vcalendar(HOLIDAY).encode()
+    berlin = Calendar(user_id="u", name="Feed", provider="ICS", timezone="Europe/Berlin")
+    tokyo = Calendar(user_id="u", name="Feed", provider="ICS", timezone="Asia/Tokyo")
+    assert ics.content_digest(berlin, body) == ics.content_digest(berlin, body)
+    assert ics.content_digest(berlin, body) != ics.content_digest(tokyo, body)
+    assert ics.content_digest(berlin, body) != ics.content_digest(berlin, body + b"\r\n")
+
+
+async def stored_events(calendar: Calendar) -> list[tuple[str, int]]:
+    """Each stored event of the calendar's (external id and instance) with its revision."""
+    found = await Event.find(Event.calendar_id == ref(calendar)).to_list()
+    return sorted((f"{e.external_id}/{e.instance}", e.rev) for e in found)
 
 
 async def test_a_changed_feed_deletes_what_it_no_longer_holds(

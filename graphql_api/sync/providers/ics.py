@@ -2,17 +2,22 @@
 
 The feed has no change log: when it changed, it is listed in full and the
 events it no longer holds (by UID and RECURRENCE-ID) are deleted. A feed that
-answers 304 to If-None-Match / If-Modified-Since changes nothing. The feed's
-REFRESH-INTERVAL (RFC 7986) or X-PUBLISHED-TTL is kept as how often it wants
-to be read.
+answers 304 to If-None-Match / If-Modified-Since changes nothing; nor does one
+that sends no validators (or new ones each time) but the very body last applied:
+its digest is kept with the cursor, and a body with the same digest is not parsed
+again. A full sync always reads and applies the feed. The feed's REFRESH-INTERVAL
+(RFC 7986) or X-PUBLISHED-TTL is kept as how often it wants to be read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
+from importlib.metadata import version
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -38,6 +43,9 @@ REFUSED = {401, 403, 404, 410}
 ACCEPT = "text/calendar, application/calendar+ics;q=0.9, */*;q=0.5"
 MAX_REDIRECTS = 5
 FEED_MAX_BYTES = 50 * 2**20  # a feed is read whole: a larger one is refused, not swallowed
+# What a feed's body is made into: bump it when that changes here (how events are read
+# from a feed), so that every feed is applied again at its next sync, body unchanged.
+EVENTS_FROM_FEED = 1
 
 
 @dataclass
@@ -56,9 +64,15 @@ class IcsFeed:
         response = await self._get(calendar, conditional=not full)
         if response.status == 304:
             return Listing(full=False, pages=_nothing())
+        digest = content_digest(calendar, response.content)
+        if not full and digest == calendar.cursor.content_digest:
+            # The body last applied, under validators that did not say so: nothing changed
+            # (the validators it came with are kept for the next request).
+            _keep_validators(calendar, response)
+            return Listing(full=False, pages=_nothing())
         feed = _feed(response.content)
         events = _events(feed, calendar)
-        return Listing(full=True, pages=self._pages(calendar, response, feed, events))
+        return Listing(full=True, pages=self._pages(calendar, response, feed, events, digest))
 
     async def _get(self, calendar: Calendar, *, conditional: bool) -> Fetched:
         source = calendar.source
@@ -123,13 +137,31 @@ class IcsFeed:
         response: Fetched,
         feed: icalendar.Calendar,
         events: list[RemoteEvent],
+        digest: str,
     ) -> AsyncIterator[Page]:
         size = max(1, self.settings.sync_page_size)
         for offset in range(0, len(events), size):
             yield Page(upserts=events[offset : offset + size], total=len(events))
-        calendar.cursor.etag = response.headers.get("ETag")
-        calendar.cursor.last_modified = response.headers.get("Last-Modified")
+        _keep_validators(calendar, response)
+        calendar.cursor.content_digest = digest
         calendar.cursor.refresh_interval_s = refresh_interval(feed)
+
+
+def content_digest(calendar: Calendar, content: bytes) -> str:
+    """What the feed's body makes for this calendar: the body, the calendar's zone (its
+    all-day events' bounds), this code's and icalendar's way of reading it."""
+    made_by = f"{EVENTS_FROM_FEED}\0{_icalendar_version()}\0{calendar.timezone}\0"
+    return hashlib.sha256(made_by.encode() + content).hexdigest()
+
+
+@cache
+def _icalendar_version() -> str:
+    return version("icalendar")
+
+
+def _keep_validators(calendar: Calendar, response: Fetched) -> None:
+    calendar.cursor.etag = response.headers.get("ETag")
+    calendar.cursor.last_modified = response.headers.get("Last-Modified")
 
 
 async def _body(response: httpx.Response) -> bytes:
