@@ -10,7 +10,9 @@ domain's service. Two kinds of read, each with one function per kind of document
   whole list (`user_goals`, `user_habits`, `user_calendars`). These are few per user
   and nearly every operation reads the lists anyway (one cached read per request, see
   `Context.documents`); what is picked from them is cached under the list's version,
-  so a whole cached answer that showed it is retired by a write to the list.
+  so a whole cached answer that showed it is retired by a write to the list. A
+  check-in's habit is one of these: the check-in writes only the check-in, and the
+  list's version vouches for the habit it reads (one Mongo round trip fewer).
 
 Either way the read is the user's own: another user's id is simply a miss (None).
 """

@@ -9,6 +9,7 @@ import pytest
 from graphql_api.state import AppState
 from tests.conftest import Client
 from tests.helpers import check_in, create_goal, create_habit, set_timezone
+from tests.test_dataloaders import mongo_commands
 
 SetClock = Callable[[datetime], None]
 STATS = "query($id: ID!) { node(id: $id) { ... on Habit { streak { current longest } strength } } }"
@@ -150,6 +151,60 @@ async def test_a_second_check_in_on_a_day_replaces_the_first(
     )
     listed = await alice.execute(query, {"id": habit["id"]})
     assert listed.data["node"]["checkIns"] == [{"date": "2026-03-10", "status": "MISSED"}]
+
+
+CHECK_IN_SHOWING_THE_HABIT = """
+mutation($h: ID!, $d: Date!) {
+  checkInHabit(habitId: $h, date: $d, status: DONE) {
+    habit { name frequency { times per } streak { current } }
+  }
+}"""
+
+
+async def test_a_check_in_shows_its_habit_as_changed_since_the_list_was_read(
+    alice: Client, clock: SetClock
+) -> None:
+    # given: the habit list read (and cached), then the habit changed
+    clock(datetime(2026, 3, 10, 12, tzinfo=UTC))
+    habit = await create_habit(alice, name="Run")
+    assert (await alice.op("Habits")).data["habits"]["edges"][0]["node"]["name"] == "Run"
+    changed = {"name": "Swim", "frequency": {"times": 3, "per": "WEEK"}}
+    await alice.op("UpdateHabit", {"id": habit["id"], "input": changed})
+    # when
+    r = await alice.execute(CHECK_IN_SHOWING_THE_HABIT, {"h": habit["id"], "d": "2026-03-10"})
+    # then
+    shown = r.data["checkInHabit"]["habit"]
+    assert shown["name"] == "Swim"
+    assert shown["frequency"] == {"times": 3, "per": "WEEK"}
+    assert shown["streak"] == {"current": 1}
+
+
+async def test_a_check_in_sends_mongo_only_its_write_and_the_habits_history(
+    alice: Client, clock: SetClock
+) -> None:
+    # given: the user's habits already read, as every screen before a check-in does
+    clock(datetime(2026, 3, 10, 12, tzinfo=UTC))
+    habit = await create_habit(alice)
+    await alice.op("Habits")
+    before = mongo_commands()
+    # when
+    done = await check_in(alice, habit["id"], "2026-03-10")
+    # then: the upsert and one read of the history for the streak; the habit is the list's
+    assert done["habit"]["streak"] == {"current": 1, "longest": 1}
+    assert mongo_commands() - before == 2
+
+
+async def test_a_check_in_of_another_users_habit_is_not_found_and_writes_nothing(
+    alice: Client, bob: Client
+) -> None:
+    # given
+    habit = await create_habit(alice)
+    await bob.op("Habits")
+    # when
+    r = await bob.execute(CHECK_IN_SHOWING_THE_HABIT, {"h": habit["id"], "d": "2026-03-10"})
+    # then
+    assert r.codes == ["NOT_FOUND"]
+    assert (await stats(alice, habit["id"]))["streak"] == {"current": 0, "longest": 0}
 
 
 async def test_clear_check_in_removes_the_day(alice: Client, clock: SetClock) -> None:

@@ -9,7 +9,7 @@ from graphql_api.habits import service
 from graphql_api.habits.enums import CheckInStatus
 from graphql_api.habits.inputs import CreateHabitInput, UpdateHabitInput
 from graphql_api.habits.types import CheckIn, Habit
-from graphql_api.reads import habit_by_id
+from graphql_api.reads import habit_by_id, habit_of
 from graphql_api.relay import ref_of
 from models import CheckInEntry
 from models import Habit as HabitDoc
@@ -18,6 +18,16 @@ from models.base import ref
 
 async def load_habit(ctx: Context, habit_id: strawberry.ID) -> HabitDoc:
     habit = await habit_by_id(ctx, ref_of(habit_id, "Habit"))
+    if habit is None:
+        raise service.habit_not_found()
+    return habit
+
+
+async def habit_checked_in(ctx: Context, habit_id: strawberry.ID) -> HabitDoc:
+    """The habit of a check-in, from the user's (cached) list: a check-in writes the
+    check-in, never the habit, and every write of a habit bumps the list's version, so
+    the list shows the habit as a read of it from Mongo would (without the round trip)."""
+    habit = await habit_of(ctx, ref_of(habit_id, "Habit"))
     if habit is None:
         raise service.habit_not_found()
     return habit
@@ -53,11 +63,11 @@ class HabitMutations:
         status: CheckInStatus,
         value: float | None = None,
     ) -> CheckIn:
-        habit = await load_habit(info.context, habit_id)
+        habit = await habit_checked_in(info.context, habit_id)
         doc = await service.check_in(info.context, habit, date, status.value, value)
         return CheckIn.of(CheckInEntry.of(doc))
 
     @strawberry.mutation(description="Removes the day's check-in; true if there was one.")
     async def clear_check_in(self, info: Info, habit_id: strawberry.ID, date: date) -> bool:
-        habit = await load_habit(info.context, habit_id)
+        habit = await habit_checked_in(info.context, habit_id)
         return await service.clear_check_in(info.context, habit, date)

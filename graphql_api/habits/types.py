@@ -13,7 +13,7 @@ from graphql_api.habits import service
 from graphql_api.habits.enums import CheckInStatus, Period
 from graphql_api.habits.loop import HabitStats
 from graphql_api.lookahead import known
-from graphql_api.reads import goal_of, habit_by_id
+from graphql_api.reads import goal_of, habit_of
 from graphql_api.relay import Node, register_view, to_global_id, view_of
 from models import CheckInEntry
 from models import Habit as HabitDoc
@@ -64,7 +64,7 @@ class CheckIn:
 
     @strawberry.field
     async def habit(self, info: Info) -> Habit:
-        habit = await habit_by_id(info.context, self.doc.habit_id)
+        habit = await habit_of(info.context, self.doc.habit_id)
         if habit is None:  # deleted in this very request
             raise service.habit_not_found()
         return Habit.of(habit)
