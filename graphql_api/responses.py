@@ -88,6 +88,9 @@ class ResponseCache:
         current = await cache.versions(list(read))
         if current != read:
             CACHE_REQUESTS.labels("response", "miss" if current else "error").inc()
+            if current and ctx.request_cache is not None:
+                # The answer is made again, and it reads most of these scopes again.
+                ctx.request_cache.learn(current)
             return None
         CACHE_REQUESTS.labels("response", "hit").inc()
         return entry["data"], entry["cacheControl"]

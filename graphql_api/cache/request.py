@@ -56,6 +56,8 @@ class RequestCache:
         # The tokens read so far, for the calls that find every scope they name here:
         # answered at once, where the loader would take a turn of the event loop each.
         self._known: dict[str, str] = {}
+        # The versions this request's own writes made (`bump`).
+        self._minted: set[str] = set()
 
     @cached_property
     def _versions(self) -> DataLoader[str, str | None]:
@@ -104,7 +106,15 @@ class RequestCache:
             last = _recent.get((self.user_id, self.operation), {})
             names += [n for n in itertools.islice(last, RECENT_SCOPES) if n not in names]
             for name in names:
-                self._versions.load(name).add_done_callback(_retrieved)
+                if name not in self._known:
+                    self._versions.load(name).add_done_callback(_retrieved)
+
+    def learn(self, tokens: dict[str, str]) -> None:
+        """Versions this request has just read elsewhere (the whole-answer cache's look at
+        what a stored answer showed, by their full names): its reads take them from here,
+        without asking Redis again. Like a prefetch, they are read early, which is safe."""
+        for name, token in tokens.items():
+            self._known.setdefault(name, token)
 
     async def depend_on(self, *scopes: str) -> None:
         """Records that the answer shows data of these scopes, read without the cache."""
@@ -134,8 +144,11 @@ class RequestCache:
         tokens = await self.tokens(scopes)
         if tokens is None:
             return await compute()
+        # Under a version this request has just made (its own write's bump), nothing is
+        # stored yet: no other process has had the time to read the version and fill it.
+        fresh = not self._minted.isdisjoint(tokens)
         return await self.cache.get_or_compute(
-            self.key(name, tokens), ttl_s, compute, codec.encode, codec.decode
+            self.key(name, tokens), ttl_s, compute, codec.encode, codec.decode, stored=not fresh
         )
 
     async def bump(self, *scopes: str | None) -> None:
@@ -144,3 +157,4 @@ class RequestCache:
         for scope, token in (await self.cache.bump(names)).items():
             self._versions.clear(scope).prime(scope, token)
             self._known[scope] = token
+            self._minted.add(token)

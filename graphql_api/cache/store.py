@@ -339,8 +339,12 @@ class Cache:
         compute: Callable[[], Awaitable[T]],
         encode: Callable[[T], bytes],
         decode: Callable[[bytes], T],
+        *,
+        stored: bool = True,
     ) -> T:
-        """The cached value at `key` (already versioned), computed once per process on a miss."""
+        """The cached value at `key` (already versioned), computed once per process on a miss.
+        `stored=False`: the key is known to be new (under a version just made), so Redis
+        is not asked for it; what is computed is stored all the same."""
         raw = self.l1.get(key)
         if raw is not None:
             CACHE_REQUESTS.labels("l1", "hit").inc()
@@ -350,7 +354,9 @@ class Cache:
         if running is None:
             # The load runs as its own task: a caller that gives up (a cancelled
             # request) does not take the others waiting for the same key with it.
-            running = asyncio.ensure_future(self._load(key, ttl_s, compute, encode, decode))
+            running = asyncio.ensure_future(
+                self._load(key, ttl_s, compute, encode, decode, stored=stored)
+            )
             self._inflight[key] = running
             running.add_done_callback(lambda done: self._settled(key, done))
         result: T = await asyncio.shield(running)
@@ -369,17 +375,20 @@ class Cache:
         compute: Callable[[], Awaitable[T]],
         encode: Callable[[T], bytes],
         decode: Callable[[bytes], T],
+        *,
+        stored: bool = True,
     ) -> T:
-        try:
-            raw = await self._read(key)
-        except Unavailable:
-            CACHE_REQUESTS.labels("l2", "error").inc()
-            return await compute()  # Redis is down: do not trust or fill any level
-        if raw is not None:
-            CACHE_REQUESTS.labels("l2", "hit").inc()
-            self.l1[key] = _bytes(raw)
-            return decode(_bytes(raw))
-        CACHE_REQUESTS.labels("l2", "miss").inc()
+        if stored:
+            try:
+                raw = await self._read(key)
+            except Unavailable:
+                CACHE_REQUESTS.labels("l2", "error").inc()
+                return await compute()  # Redis is down: do not trust or fill any level
+            if raw is not None:
+                CACHE_REQUESTS.labels("l2", "hit").inc()
+                self.l1[key] = _bytes(raw)
+                return decode(_bytes(raw))
+            CACHE_REQUESTS.labels("l2", "miss").inc()
         value = await compute()
         encoded = encode(value)
         self.l1[key] = encoded

@@ -815,6 +815,64 @@ async def test_a_request_reads_the_versions_its_user_read_lately_in_one_round_tr
     client.close()
 
 
+async def test_a_value_under_the_version_a_write_just_made_is_computed_without_a_read(
+    caches: Caches, redis_server: RedisServer
+) -> None:
+    # given: a check-in's request, which has just bumped its habit (as every write does)
+    cache, other = caches.on(redis_server.url), caches.on(redis_server.url)
+    request = RequestCache(cache, "alice")
+    await request.tokens(["habit:h1"])
+    await request.bump("habit:h1")
+    client = redis_server.client()
+    client.config_resetstat()
+    compute = Compute("streak 1")
+
+    # when: the same request shows what it wrote (the habit's new streak)
+    value = await request.cached("stats", ["habit:h1"], 1000, compute, JSON)
+
+    # then: computed, not looked for in Redis (nothing can be there yet), but stored
+    stats = cast("dict[str, Any]", client.info("commandstats"))
+    assert (value, compute.calls) == ("streak 1", 1)
+    assert "cmdstat_mget" not in stats
+    assert "cmdstat_get" not in stats
+    assert stats["cmdstat_set"]["calls"] == 1
+    # and another process's next request reads it from Redis
+    again = Compute("computed again")
+    assert await RequestCache(other, "alice").cached("stats", ["habit:h1"], 1000, again, JSON) == (
+        "streak 1"
+    )
+    assert again.calls == 0
+    client.close()
+
+
+async def test_versions_a_request_learned_are_not_read_again(
+    caches: Caches, redis_server: RedisServer
+) -> None:
+    # given: the versions of what a stored answer showed, read to find it stale
+    cache = caches.on(redis_server.url)
+    first = RequestCache(cache, "alice")
+    await first.tokens(["goals", "habit:h1"])
+    await RequestCache(cache, "alice").bump("habit:h1")
+    names = list(first.read)
+    current = await cache.versions(names)
+    assert current is not None
+    assert current != first.read
+    client = redis_server.client()
+    client.config_resetstat()
+
+    # when: the request that makes the answer again is told them, and reads them
+    second = RequestCache(cache, "alice")
+    second.learn(current)
+    second.prefetch("goals")
+    tokens = await second.tokens(["goals", "habit:h1"])
+
+    # then: no round trip, and the habit's version is the new one
+    assert "cmdstat_mget" not in cast("dict[str, Any]", client.info("commandstats"))
+    assert tokens == [current[name] for name in names]
+    assert dict(zip(names, tokens or [], strict=True)) == second.read
+    client.close()
+
+
 async def test_a_reply_that_comes_after_its_caller_gave_up_never_answers_another_call(
     redis_url: str, prefix: str, r: redis.Redis
 ) -> None:
