@@ -337,10 +337,11 @@ class GraphQLApp(GraphQL[Context, None]):
             started = time.perf_counter()
             hit = await self.responses.lookup(context, key)
             if hit is not None:
-                data, cache_control = hit
+                stored, cache_control = hit
                 sub_response.headers["Cache-Control"] = cache_control
                 self._served_from_cache(context, name, started)
-                return ExecutionResult(data=data, errors=None)
+                # JSON already (an orjson.Fragment): encode_json embeds it as it is.
+                return ExecutionResult(data=cast("dict[str, Any]", stored), errors=None)
         timeout = self.settings.execution_timeout_s
         try:
             async with asyncio.timeout(timeout), self.running:
@@ -362,7 +363,10 @@ class GraphQLApp(GraphQL[Context, None]):
             raise
         if key is not None and self.responses is not None and not result.errors and result.data:
             cache_control = sub_response.headers.get("Cache-Control", "no-store")
-            await self.responses.store(context, key, result.data, cache_control)
+            encoded = await self.responses.store(context, key, result.data, cache_control)
+            if encoded is not None:  # the answer sends the JSON just made for the entry
+                data = cast("dict[str, Any]", encoded)  # JSON already: encode_json embeds it
+                return ExecutionResult(data=data, errors=None, extensions=result.extensions)
         return result
 
     @staticmethod

@@ -6,6 +6,11 @@ while every one of those tokens is unchanged, so a write anywhere in what it
 showed retires it; and only for the same user, query text, variables and
 user's day (the answer remembers the day and zone it was made for). Queries
 that read anything outside a scope are not stored.
+
+An entry is its header (what it read, its day and zone, its Cache-Control) as a JSON
+line, then the answer's `data` as the JSON it was sent as: a hit parses the header
+only, and the data goes out as stored (an `orjson.Fragment`), never parsed and
+serialized again; a miss serializes its data once, for the entry and the answer.
 """
 
 from __future__ import annotations
@@ -65,16 +70,18 @@ class ResponseCache:
             return None
         what = orjson.dumps([operation_name, query, variables], option=orjson.OPT_SORT_KEYS)
         digest = hashlib.sha256(what).hexdigest()
-        return ctx.state.cache.key(user_tag(ctx.user_id), "response", digest)
+        return ctx.state.cache.key(user_tag(ctx.user_id), "answer", digest)
 
-    async def lookup(self, ctx: Context, key: str) -> tuple[dict[str, Any], str] | None:
-        """The stored data and Cache-Control header, if nothing it showed has changed."""
+    async def lookup(self, ctx: Context, key: str) -> tuple[orjson.Fragment, str] | None:
+        """The stored data (its JSON) and Cache-Control header, if nothing it showed has
+        changed."""
         cache: Cache = ctx.state.cache
         found = await cache.get_many([key], counted=False)
         if key not in found:
             CACHE_REQUESTS.labels("response", "miss").inc()
             return None
-        entry = orjson.loads(found[key])
+        header, _, data = bytes(found[key]).partition(b"\n")
+        entry = orjson.loads(header)
         # Streaks and progress move with the user's calendar day: same day only. The
         # zone is the one the answer was made in; the profile's version vouches for it.
         if str(ctx.now.astimezone(ZoneInfo(entry["zone"])).date()) != entry["today"]:
@@ -93,18 +100,26 @@ class ResponseCache:
                 ctx.request_cache.learn(current)
             return None
         CACHE_REQUESTS.labels("response", "hit").inc()
-        return entry["data"], entry["cacheControl"]
+        return orjson.Fragment(data), entry["cacheControl"]
 
-    async def store(self, ctx: Context, key: str, data: dict[str, Any], cache_control: str) -> None:
+    async def store(
+        self, ctx: Context, key: str, data: dict[str, Any], cache_control: str
+    ) -> orjson.Fragment | None:
+        """Stores the answer if everything it showed is versioned; its data as JSON, for
+        the answer to send as it is (None: not stored, send `data`)."""
         request_cache = ctx.request_cache
         if request_cache is None or not request_cache.complete or not request_cache.read:
-            return
-        entry = {
+            return None
+        header = {
             "read": request_cache.read,
             "until": request_cache.until.isoformat() if request_cache.until else None,
             "zone": ctx.viewer.timezone,
             "today": str(ctx.today),
-            "data": data,
             "cacheControl": cache_control,
         }
-        await ctx.state.cache.set_many({key: orjson.dumps(entry)}, self.ttl_s)
+        try:
+            encoded = orjson.dumps(data)
+        except TypeError:  # a string orjson refuses (a lone surrogate): sent, not stored
+            return None
+        await ctx.state.cache.set_many({key: orjson.dumps(header) + b"\n" + encoded}, self.ttl_s)
+        return orjson.Fragment(encoded)

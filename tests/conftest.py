@@ -102,6 +102,7 @@ class Response:
     status: int
     body: dict[str, Any]
     headers: httpx.Headers
+    raw: bytes = b""
 
     @property
     def data(self) -> Any:
@@ -134,7 +135,7 @@ class Client:
         if variables is not None:
             payload["variables"] = variables
         r = await self.http.post("/graphql", json=payload, headers=headers)
-        return Response(status=r.status_code, body=r.json(), headers=r.headers)
+        return Response(status=r.status_code, body=r.json(), headers=r.headers, raw=r.content)
 
     async def op(self, name: str, variables: dict[str, Any] | None = None) -> Response:
         return await self.execute(operation(name), variables)

@@ -84,3 +84,20 @@ async def test_an_unusable_key_is_a_bad_request(http: httpx.AsyncClient, alice: 
     assert r.status_code == 400
     assert [e["extensions"]["code"] for e in r.json()["errors"]] == ["BAD_REQUEST"]
     assert await goals(alice) == 0
+
+
+async def test_a_query_answered_from_the_cache_with_a_key_is_replayed_as_sent(
+    http: httpx.AsyncClient, alice: Client
+) -> None:
+    # given: a query whose answer the server keeps whole (the second one is a hit)
+    await goals(alice)
+    headers = {"Authorization": f"Bearer {alice.token}"}
+    plain = await http.post("/graphql", json={"query": COUNT}, headers=headers)
+    # when: the same query, sent twice with a key
+    keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+    first = await http.post("/graphql", json={"query": COUNT}, headers=keyed)
+    retry = await http.post("/graphql", json={"query": COUNT}, headers=keyed)
+    # then: the same bytes every time, the retry replayed
+    assert plain.content == first.content == retry.content
+    assert first.json() == {"data": {"goals": {"totalCount": 0}}}
+    assert retry.headers["idempotent-replayed"] == "true"

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from graphql_api.redis_clients import AnyRedis
 
 log = logging.getLogger(__name__)
@@ -99,7 +101,11 @@ class Idempotency:
             return None
 
     async def finish(self, claimed: Claimed, body_digest: str, data: dict[str, Any]) -> None:
-        entry = json.dumps({"digest": body_digest, "state": "done", "data": data})
+        done = {"digest": body_digest, "state": "done", "data": data}
+        try:  # orjson: `data` may be JSON already (an answer from the response cache)
+            entry: bytes | str = orjson.dumps(done)
+        except TypeError:  # a string orjson refuses (a lone surrogate), in a dict
+            entry = json.dumps(done)
         try:
             await self.redis.set(claimed.key, entry, ex=TTL_S)
         except Exception as e:  # noqa: BLE001 - the answer still goes out

@@ -267,6 +267,7 @@ async def test_a_repeated_query_is_answered_whole_until_something_it_showed_chan
     # then
     assert answered_whole() == before + 1
     assert again.body == first.body
+    assert again.raw == first.raw  # the very bytes: stored as JSON, sent as stored
     assert again.headers["cache-control"] == first.headers["cache-control"]
     # when: something it showed changes
     await check_in(alice, habit["id"], "2026-03-18")
