@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -420,22 +419,19 @@ async def _stored_between(
     """
     if not calendar_ids:
         return []
-    tokens = dict(
-        zip(
-            calendar_ids,
-            await asyncio.gather(*(ctx.cache.tokens([f"cal:{c}"]) for c in calendar_ids)),
-            strict=True,
-        )
-    )
-    if any(t is None for t in tokens.values()):
+    # One read of every calendar's version (and the epoch's, first): [epoch, c1, c2, ...]
+    read = await ctx.cache.tokens([f"cal:{c}" for c in calendar_ids])
+    if read is None:
         return await _query_events(ctx, calendar_ids, start, end)
+    epoch = read[0]
     # Every reader of events_between only reads them (pages, busy time, bookings):
     # the decoded days are shared, not copied.
     codec = codecs.documents(Event, read_only=True)
+    days = [(day, day.isoformat()) for day in _utc_days(start, end)]
     keys = {
-        (c, day): ctx.cache.key(f"events:{c}:{day}", tokens[c] or [])
-        for c in calendar_ids
-        for day in _utc_days(start, end)
+        (c, day): ctx.cache.key(f"events:{c}:{iso}", [epoch, token])
+        for c, token in zip(calendar_ids, read[1:], strict=True)
+        for day, iso in days
     }
     found = await ctx.cache.cache.get_many(list(keys.values()))
     buckets = {slot: codec.decode(found[key]) for slot, key in keys.items() if key in found}
