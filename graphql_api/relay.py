@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+import orjson
 import strawberry
 from bson import ObjectId
 
@@ -98,7 +99,12 @@ class Connection(Generic[T]):
 
 
 def encode_cursor(key: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+    # Compact JSON (orjson); cursors made by json.dumps before decode the same.
+    try:
+        raw = orjson.dumps(list(key))
+    except TypeError:  # an int beyond 64 bits: no key of ours, a made-up cursor's
+        raw = json.dumps(list(key), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> list[Any]:
@@ -130,15 +136,18 @@ def paginate(
     wrap: Callable[[T], Any],
     *,
     valid: Callable[[list[Any]], bool] = lambda key: True,
+    keys: Sequence[list[Any]] | None = None,
 ) -> Connection[Any]:
     """A keyset page over `items`, which must already be sorted by `key`.
 
     Keys are compared, not positions, so a page stays right when items are
     added or removed between requests. `valid` says whether a cursor's key could
-    have come from this list at all.
+    have come from this list at all. `keys`: each item's key, when already worked out.
     """
     size = page_size(first)
-    keyed = [(key(item), item) for item in items]
+    if keys is None:
+        keys = [key(item) for item in items]
+    keyed = list(zip(keys, items, strict=True))
     start = 0
     if after is not None:
         cursor_key = decode_cursor(after)

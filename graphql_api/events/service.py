@@ -499,12 +499,14 @@ async def events_page(
     page_size(first)
     wanted = {ref_of(c, "Calendar") for c in calendar_ids} if calendar_ids is not None else None
     calendars = {ref(c): c for c in await user_calendars(ctx) if wanted is None or ref(c) in wanted}
-    events = sorted(await events_between(ctx, list(calendars), start, end), key=_event_key)
+    found = await events_between(ctx, list(calendars), start, end)
+    keyed = sorted(((_event_key(e), e) for e in found), key=lambda pair: pair[0])
     return paginate(
-        events,
+        [e for _, e in keyed],
         _event_key,
         first,
         after,
         lambda e: wrap(e, calendars[e.calendar_id]),
         valid=_valid_event_key,
+        keys=[k for k, _ in keyed],
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphql_api.events.service import by_day
+from graphql_api.relay import decode_cursor
 from models import Event
 from tests.conftest import Client
 from tests.events.helpers import (
@@ -378,3 +381,26 @@ def test_each_day_holds_exactly_the_events_that_overlap_it(
             if e.calendar_id == calendar_id and e.start_time < end and e.end_time > begin
         ]
         assert filled[calendar_id, day] == expected
+
+
+async def test_a_cursor_kept_from_before_cursors_were_compact_still_pages(alice: Client) -> None:
+    # given: three events; a client that kept the second page's cursor as it was made
+    # before (json.dumps, with spaces)
+    calendar = await connect_local(alice)
+    base = datetime(2026, 3, 24, 8, tzinfo=UTC)
+    inputs = [
+        event_input(
+            calendar["id"], f"Event {i}", base + timedelta(hours=i), base + timedelta(hours=4)
+        )
+        for i in range(3)
+    ]
+    created = await batch_create(alice, inputs)
+    range_ = ("2026-03-24T00:00:00Z", "2026-03-25T00:00:00Z")
+    page1 = await events_in(alice, *range_, first=1)
+    key = decode_cursor(page1["pageInfo"]["endCursor"])
+    old = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    # when
+    page2 = await events_in(alice, *range_, first=5, after=old)
+    # then
+    assert node_ids(page2) == [e["id"] for e in created[1:]]
+    assert page1["pageInfo"]["endCursor"] != old  # today's are compact
