@@ -44,8 +44,15 @@ async def find_all(
     projection naming every field, which makes the embedded Mongo-wire server copy
     each document, and its query building and parsing cost ~40% more CPU."""
     collection = collection if collection is not None else model.get_pymongo_collection()
-    rows = await collection.find(query, batch_size=BATCH_SIZE).to_list()
-    return [model.model_validate(row) for row in rows]
+    return [model.model_validate(row) for row in await find_rows(collection, query)]
+
+
+async def find_rows(collection: AsyncCollection[Any], query: dict[str, Any]) -> list[Any]:
+    """The matching documents, whole and as stored, in one round trip: a projection makes
+    the embedded Mongo-wire server copy each document to cut it down, which costs it more
+    than it saves (a 56-check-in history: 2.0 against 1.5 ms of its CPU)."""
+    rows: list[Any] = await collection.find(query, batch_size=BATCH_SIZE).to_list()
+    return rows
 
 
 class UserScopedLoader(DataLoader[K, V]):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from loaders.base import BATCH_SIZE, ByIdLoader, ByParentLoader, UserScopedLoader
+from loaders.base import ByIdLoader, ByParentLoader, UserScopedLoader, find_rows
 from models import CheckIn, CheckInEntry, Event, Goal, GoalProgress, Habit, Task
 from models.base import Ref, matching
 
@@ -36,15 +36,9 @@ class CheckInsByHabitLoader(UserScopedLoader[Ref, list[CheckInEntry]]):
     """A habit's whole history, oldest first: streaks need all of it."""
 
     async def load_batch(self, keys: list[Ref]) -> list[list[CheckInEntry]]:
-        # Whole documents (a check-in is small): a projection makes the embedded Mongo-wire
-        # server copy each document to cut it down, which costs it more than it saves.
-        rows = await (
-            CheckIn.get_pymongo_collection()
-            .find(
-                matching({"habitId": {"$in": list(set(keys))}, "userId": self.user_id}),
-                batch_size=BATCH_SIZE,
-            )
-            .to_list()
+        rows = await find_rows(
+            CheckIn.get_pymongo_collection(),
+            matching({"habitId": {"$in": list(set(keys))}, "userId": self.user_id}),
         )
         grouped: dict[Ref, list[CheckInEntry]] = defaultdict(list)
         for row in rows:
@@ -65,14 +59,10 @@ class ProgressTotalByGoalLoader(UserScopedLoader[Ref, float]):
 
     async def load_batch(self, keys: list[Ref]) -> list[float]:
         # A find rather than a $group: the same one round trip, and it runs unchanged on
-        # the Mongo-wire test server. Whole documents, as for check-ins: small ones.
-        rows = await (
-            GoalProgress.get_pymongo_collection()
-            .find(
-                matching({"goalId": {"$in": list(set(keys))}, "userId": self.user_id}),
-                batch_size=BATCH_SIZE,
-            )
-            .to_list()
+        # the Mongo-wire test server.
+        rows = await find_rows(
+            GoalProgress.get_pymongo_collection(),
+            matching({"goalId": {"$in": list(set(keys))}, "userId": self.user_id}),
         )
         totals: dict[Ref, float] = defaultdict(float)
         for row in rows:

@@ -30,7 +30,7 @@ from graphql_api.recurrence import (
 )
 from graphql_api.relay import Connection, page_size, paginate, ref_of
 from graphql_api.replans import request_replan
-from loaders.base import BATCH_SIZE, find_all
+from loaders.base import find_all, find_rows
 from models import Calendar, Event, Habit
 from models.base import Ref, apply_change, matching, ref
 from models.event import overlapping
@@ -358,9 +358,7 @@ async def busy_between(
             "planned": {"$ne": True},  # nor one of its bookings of a habit
         }
     )
-    # Whole rows: a projection costs the embedded Mongo-wire server more than it saves
-    # (it copies each document to cut it down).
-    rows = await Event.get_pymongo_collection().find(query, batch_size=BATCH_SIZE).to_list()
+    rows = await find_rows(Event.get_pymongo_collection(), query)
     rows = [r for r in rows if r["calendarId"] in wanted]
     busy = [(r["startTime"], r["endTime"]) for r in rows if not r.get("recurrence")]
     series = [Event.model_validate(r) for r in rows if r.get("recurrence")]

@@ -28,7 +28,7 @@ from graphql_api.reads import user_calendars, user_habits
 from graphql_api.redis_clients import held_if_possible
 from graphql_api.replans import BUSY_SCOPE, IMPROVE, request_replan
 from graphql_api.scheduling.slots import windows_for
-from loaders.base import BATCH_SIZE, find_all
+from loaders.base import find_all, find_rows
 from models import Calendar, Event, Task
 from models.base import Ref, matching, ref, save_changes
 
@@ -235,9 +235,7 @@ async def _blocks(ctx: Context, task_ids: list[Ref]) -> list[dict[str, Any]]:
     if not task_ids:
         return []
     query = matching({"userId": ctx.user_id, "taskId": {"$in": task_ids}})
-    rows: list[dict[str, Any]] = await (
-        Event.get_pymongo_collection().find(query, batch_size=BATCH_SIZE).to_list()
-    )
+    rows: list[dict[str, Any]] = await find_rows(Event.get_pymongo_collection(), query)
     return rows
 
 
