@@ -11,15 +11,20 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import xgboost as xgb
 from cachetools import LRUCache, TTLCache
 
 from graphql_api.recommend.calibration import Blend
 from graphql_api.recommend.features import NAMES
 from models import RecommenderModel
+
+if TYPE_CHECKING:
+    # Imported where a model is first loaded: XGBoost and the SciPy it brings cost each
+    # API process some 40 MB, which a process that ranks no slot never needs.
+    import xgboost as xgb
 
 log = logging.getLogger(__name__)
 GLOBAL = "global"
@@ -48,12 +53,16 @@ class Ranker:
         `approx_contribs`). Like SHAP values they add up to the log-odds less the bias, so the
         reasons add up to the score; they cost a tenth of exact TreeSHAP, which took longer
         than scoring every candidate of a week (1.4 ms for five rows against 0.6 ms for 600)."""
+        import xgboost as xgb  # noqa: PLC0415 - loaded with the booster (load_booster)
+
         matrix = xgb.DMatrix(rows, feature_names=NAMES, nthread=1)
         contribs = self.booster.predict(matrix, pred_contribs=True, approx_contribs=True)
         return np.asarray(contribs, dtype=np.float64)[:, :-1]
 
 
 def load_booster(raw: bytes) -> xgb.Booster:
+    import xgboost as xgb  # noqa: PLC0415 - see the TYPE_CHECKING import above
+
     booster = xgb.Booster()
     booster.load_model(bytearray(raw))
     booster.set_param({"nthread": 1})
