@@ -54,6 +54,9 @@ class Context:
     _cache: RequestCache | None = None
     _memo: dict[Any, asyncio.Future[Any]] = field(default_factory=dict)
     read_only: bool = False  # a query (not a mutation): may read from secondaries
+    # A query answered by parts (graphql_api.parts): each root field's context, by its
+    # response key (None: every field reads through this one).
+    parts: dict[str, Context] | None = None
 
     @classmethod
     def for_user(cls, state: AppState, user: User, request_id: str) -> Context:
@@ -72,6 +75,36 @@ class Context:
         user = await User.find_one(matching({"sub": self.user_id})) or self.viewer
         ctx = Context.for_user(self.state, user, self.request_id)
         ctx.now = self.now
+        return ctx
+
+    def by_parts(self) -> None:
+        """Each root field of the operation reads through a context of its own from now
+        on (`part_for`), so that what each showed is known apart."""
+        self.parts = {}
+
+    def part_for(self, key: str) -> Context:
+        """The context of the root field `key` (see `by_parts`): the same user, token,
+        clock and loaders (one query for the ids all fields ask for at once: a loader
+        only reads documents, the fields that show them record their scopes), with its
+        own memo and record of what it reads. The versions this request has read are
+        handed on (read early: safe, see RequestCache.learn)."""
+        parts = self.parts if self.parts is not None else {}
+        ctx = parts.get(key)
+        if ctx is None:
+            ctx = parts[key] = Context(
+                request=self.request,
+                response=None,  # the whole answer's headers are the request's business
+                state=self.state,
+                request_id=self.request_id,
+                now=self.now,
+                claims=self.claims,
+                user=self.user,
+                read_only=self.read_only,
+            )
+            ctx._cache = RequestCache(self.state.cache, self.user_id)
+            ctx._loaders = self._loaders
+            ctx.cache.operation = f"{self.cache.operation}:{key}"  # its own prefetch hint
+            ctx.cache.learn(self.cache.known())
         return ctx
 
     def authenticate(self, claims: Claims) -> None:

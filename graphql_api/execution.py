@@ -33,6 +33,7 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLResolveInfo,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
@@ -262,6 +263,24 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
                     return None
             steps.append((key, plain, sub))
         return object_type, tuple(steps)
+
+    def build_resolve_info(
+        self,
+        field_def: GraphQLField,
+        field_nodes: list[FieldNode],
+        parent_type: GraphQLObjectType,
+        path: Path,
+    ) -> GraphQLResolveInfo[Any]:
+        """A query answered by parts (graphql_api.parts): each field is resolved with the
+        context of the root field it lies under."""
+        info = super().build_resolve_info(field_def, field_nodes, parent_type, path)
+        context = self.context_value
+        if getattr(context, "parts", None) is None:
+            return info
+        root = path
+        while root.prev is not None:
+            root = root.prev
+        return info._replace(context=context.part_for(str(root.key)))
 
     def execute_field(
         self,

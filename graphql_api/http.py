@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import replace
 from typing import Any, cast
 
 import orjson
@@ -42,7 +43,8 @@ from graphql_api.observability.metrics import (
 )
 from graphql_api.observability.operations import label_of, operation_duration
 from graphql_api.observability.requests import current, request_id_from
-from graphql_api.responses import ResponseCache, operation_name_of
+from graphql_api.parts import assemble, document_of, parts_of
+from graphql_api.responses import Hit, Kept, Piece, ResponseCache, operation_name_of
 from graphql_api.security.sockets import SocketGuard
 from graphql_api.security.tokens import Claims, bearer_token, verify_token
 from graphql_api.settings import Settings
@@ -333,20 +335,33 @@ class GraphQLApp(GraphQL[Context, None]):
         name = operation_name_of(request_data.query or "", request_data.operation_name)
         if context.request_cache is not None:  # what it reads is the next run's hint
             context.request_cache.operation = name
+        started = time.perf_counter()
+        kept: Kept | None = None
         if key is not None and self.responses is not None:
-            started = time.perf_counter()
-            hit = await self.responses.lookup(context, key)
-            if hit is not None:
-                stored, cache_control = hit
-                sub_response.headers["Cache-Control"] = cache_control
-                self._served_from_cache(context, name, started)
+            found = await self.responses.lookup(context, key)
+            if isinstance(found, Hit):
+                sub_response.headers["Cache-Control"] = found.cache_control
+                self._served(context, name, started)
                 # JSON already (an orjson.Fragment): encode_json embeds it as it is.
-                return ExecutionResult(data=cast("dict[str, Any]", stored), errors=None)
+                return ExecutionResult(data=cast("dict[str, Any]", found.data), errors=None)
+            kept = found
+        parts = None
+        if key is not None:
+            parts = parts_of(request_data.query or "", request_data.operation_name)
+            if parts is not None:
+                context.by_parts()
         timeout = self.settings.execution_timeout_s
         try:
             async with asyncio.timeout(timeout), self.running:
-                result = await super().execute_single(
-                    request, request_adapter, sub_response, context, root_value, request_data
+                result, used = await self._execute(
+                    request,
+                    request_adapter,
+                    sub_response,
+                    context,
+                    root_value,
+                    request_data,
+                    parts,
+                    kept,
                 )
         except TimeoutError:
             if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
@@ -361,16 +376,126 @@ class GraphQLApp(GraphQL[Context, None]):
             if isinstance(e.__cause__, InvalidOperationTypeError):  # a mutation over GET
                 return wrong_operation_type(sub_response, e.__cause__.operation_type)
             raise
-        if key is not None and self.responses is not None and not result.errors and result.data:
-            cache_control = sub_response.headers.get("Cache-Control", "no-store")
-            encoded = await self.responses.store(context, key, result.data, cache_control)
-            if encoded is not None:  # the answer sends the JSON just made for the entry
-                data = cast("dict[str, Any]", encoded)  # JSON already: encode_json embeds it
-                return ExecutionResult(data=data, errors=None, extensions=result.extensions)
-        return result
+        return await self._stored(context, key, parts, used, result, sub_response)
+
+    async def _stored(  # noqa: PLR0917 - the answer and what it is stored with
+        self,
+        context: Context,
+        key: str | None,
+        parts: tuple[str, ...] | None,
+        kept: Kept | None,
+        result: ExecutionResult,
+        sub_response: Response,
+    ) -> ExecutionResult:
+        """The answer, stored whole (or by parts) when it can be; its data then as the
+        JSON made for the entry (encode_json embeds an orjson.Fragment as it is)."""
+        if key is None or self.responses is None:
+            return result
+        if parts is not None and (kept is not None or (not result.errors and result.data)):
+            answer = await self._by_parts(context, key, parts, kept, result, sub_response)
+            if answer is None:
+                return result
+            data = cast("dict[str, Any]", answer)
+            return ExecutionResult(data=data, errors=None, extensions=result.extensions)
+        if result.errors or not result.data:
+            return result
+        cache_control = sub_response.headers.get("Cache-Control", "no-store")
+        encoded = await self.responses.store(context, key, result.data, cache_control)
+        if encoded is None:
+            return result
+        data = cast("dict[str, Any]", encoded)  # the JSON just made for the entry
+        return ExecutionResult(data=data, errors=None, extensions=result.extensions)
+
+    async def _execute(  # noqa: PLR0917 - execute_single's, and the parts
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+        parts: tuple[str, ...] | None,
+        kept: Kept | None,
+    ) -> tuple[ExecutionResult, Kept | None]:
+        """The query executed, and the stored parts its answer is to be made with: with
+        parts still current, only the other root fields are executed (graphql_api.parts);
+        should that fail, the whole query is, as always."""
+        if parts is not None and kept is not None and kept.pieces:
+            stale = tuple(k for k in parts if k not in kept.pieces)
+            if not stale:
+                return ExecutionResult(data={}, errors=None), kept
+            query, names = document_of(request_data.query or "", request_data.operation_name, stale)
+            given = request_data.variables or {}
+            alone = replace(
+                request_data,
+                query=query,
+                variables={name: given[name] for name in names if name in given},
+            )
+            result = await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, alone
+            )
+            if not result.errors and result.data:
+                return result, kept
+            context.by_parts()  # afresh, for the whole query
+        whole = await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        return whole, None
+
+    async def _by_parts(  # noqa: PLR0917 - the parts of one answer
+        self,
+        context: Context,
+        key: str,
+        parts: tuple[str, ...],
+        kept: Kept | None,
+        result: ExecutionResult,
+        sub_response: Response,
+    ) -> orjson.Fragment | dict[str, Any] | None:
+        """The answer from the parts executed (`result`) and those `kept` as stored, in
+        the order of the query's root fields; stored with what each part read, unless a
+        part showed what no version covers. None: send `result` as it is (it is the
+        whole query's, and not stored)."""
+        if self.responses is None:  # only called with a key of the whole-answer cache
+            return None
+        data = result.data or {}
+        base = context.cache
+        pieces: list[tuple[str, Piece]] = []
+        storable = base.complete
+        for name in parts:
+            if kept is not None and name in kept.pieces:
+                pieces.append((name, kept.pieces[name]))
+                continue
+            try:
+                value = orjson.dumps(data[name])
+            except TypeError:  # a string orjson refuses (a lone surrogate): sent, not stored
+                if kept is None:
+                    return None
+                return {
+                    n: orjson.loads(kept.pieces[n].value) if n in kept.pieces else data[n]
+                    for n in parts
+                }
+            part = (context.parts or {}).get(name)
+            read = {**base.read, **(part.cache.read if part else {})}
+            ends = [t for t in (base.until, part.cache.until if part else None) if t is not None]
+            storable = storable and (part is None or part.cache.complete) and bool(read)
+            until = min(ends).isoformat() if ends else None
+            pieces.append((name, Piece(value, read, until)))
+        cache_control = (
+            kept.cache_control
+            if kept is not None
+            else sub_response.headers.get("Cache-Control", "no-store")
+        )
+        sub_response.headers["Cache-Control"] = cache_control
+        if not storable:  # `result` is the whole answer, unless parts were kept
+            return orjson.Fragment(assemble([(n, p.value) for n, p in pieces])[0]) if kept else None
+        union: dict[str, str] = {}
+        for _, piece in pieces:
+            union.update(piece.read)
+        base.remember(union)  # the next run prefetches what its parts read
+        return await self.responses.store_parts(context, key, pieces, cache_control)
 
     @staticmethod
-    def _served_from_cache(context: Context, operation_name: str | None, started: float) -> None:
+    def _served(context: Context, operation_name: str | None, started: float) -> None:
         # Only queries are cached whole; the schema's extensions never ran for this one.
         elapsed = time.perf_counter() - started
         operation_duration(label_of(operation_name), "query").observe(elapsed)

@@ -11,11 +11,17 @@ An entry is its header (what it read, its day and zone, its Cache-Control) as a 
 line, then the answer's `data` as the JSON it was sent as: a hit parses the header
 only, and the data goes out as stored (an `orjson.Fragment`), never parsed and
 serialized again; a miss serializes its data once, for the entry and the answer.
+
+An answer made by parts (graphql_api.parts: a query's root fields, each read through
+a context of its own) also keeps, for each part, what that part read and where its
+JSON lies in the data. An entry found stale then still offers the parts whose scopes
+did not change (`Kept`), and only the others are executed again.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -27,6 +33,7 @@ from graphql.language.parser import parse
 
 from graphql_api.cache.store import CACHE_REQUESTS, Cache, user_tag
 from graphql_api.context import Context
+from graphql_api.parts import assemble
 
 MAX_QUERY_LENGTH = 20_000
 
@@ -47,6 +54,33 @@ def operation_name_of(query: str, operation_name: str | None) -> str | None:
     """The request's operation name, or the document's own when the request names none."""
     found = _operation(query, operation_name)
     return operation_name or (found[1] if found else None)
+
+
+@dataclass(frozen=True)
+class Hit:
+    data: orjson.Fragment  # the stored `data`, as JSON
+    cache_control: str
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One part of an answer: its value as JSON, the versions it was read under, and
+    until when it holds (None: until something it read changes)."""
+
+    value: bytes
+    read: dict[str, str]
+    until: str | None
+    kept: bool = False  # sent as it was stored (else: executed for this answer)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A stale answer's parts that are still current, by their keys. A stale answer
+    also tells that this query, with these variables, was answered without errors
+    (validated, within the limits), so its root fields may be executed apart."""
+
+    pieces: dict[str, Piece]
+    cache_control: str
 
 
 class ResponseCache:
@@ -72,9 +106,9 @@ class ResponseCache:
         digest = hashlib.sha256(what).hexdigest()
         return ctx.state.cache.key(user_tag(ctx.user_id), "answer", digest)
 
-    async def lookup(self, ctx: Context, key: str) -> tuple[orjson.Fragment, str] | None:
+    async def lookup(self, ctx: Context, key: str) -> Hit | Kept | None:
         """The stored data (its JSON) and Cache-Control header, if nothing it showed has
-        changed."""
+        changed; else the parts of it that are still current, if it was made by parts."""
         cache: Cache = ctx.state.cache
         found = await cache.get_many([key], counted=False)
         if key not in found:
@@ -88,19 +122,36 @@ class ResponseCache:
             CACHE_REQUESTS.labels("response", "miss").inc()
             return None
         until = entry.get("until")
-        if until is not None and ctx.now > datetime.fromisoformat(until):
-            CACHE_REQUESTS.labels("response", "miss").inc()
-            return None
+        expired = until is not None and ctx.now > datetime.fromisoformat(until)
         read: dict[str, str] = entry["read"]
         current = await cache.versions(list(read))
-        if current != read:
+        if expired or current != read:
             CACHE_REQUESTS.labels("response", "miss" if current else "error").inc()
-            if current and ctx.request_cache is not None:
+            if not current:
+                return None
+            if ctx.request_cache is not None:
                 # The answer is made again, and it reads most of these scopes again.
                 ctx.request_cache.learn(current)
-            return None
+            return self._kept(ctx, entry, data, current)
         CACHE_REQUESTS.labels("response", "hit").inc()
-        return orjson.Fragment(data), entry["cacheControl"]
+        return Hit(orjson.Fragment(data), entry["cacheControl"])
+
+    @staticmethod
+    def _kept(
+        ctx: Context, entry: dict[str, Any], data: bytes, current: dict[str, str]
+    ) -> Kept | None:
+        """The parts of a stale entry whose every version is still `current` and whose
+        time holds (none of an answer stored whole: all of its parts are made anew)."""
+        pieces: dict[str, Piece] = {}
+        for part in entry.get("parts", ()):
+            until = part["until"]
+            fresh = all(current.get(scope) == token for scope, token in part["read"].items()) and (
+                until is None or ctx.now <= datetime.fromisoformat(until)
+            )
+            if fresh:
+                start, end = part["span"]
+                pieces[part["key"]] = Piece(data[start:end], part["read"], until, kept=True)
+        return Kept(pieces, entry["cacheControl"])
 
     async def store(
         self, ctx: Context, key: str, data: dict[str, Any], cache_control: str
@@ -123,3 +174,30 @@ class ResponseCache:
             return None
         await ctx.state.cache.set_many({key: orjson.dumps(header) + b"\n" + encoded}, self.ttl_s)
         return orjson.Fragment(encoded)
+
+    async def store_parts(
+        self, ctx: Context, key: str, pieces: list[tuple[str, Piece]], cache_control: str
+    ) -> orjson.Fragment:
+        """Stores an answer made by parts (in the order of its root fields), with what
+        each part read and where its JSON lies; its data as JSON, for the answer."""
+        data, spans = assemble([(name, piece.value) for name, piece in pieces])
+        kept = sum(1 for _, piece in pieces if piece.kept)
+        CACHE_REQUESTS.labels("part", "hit").inc(kept)
+        CACHE_REQUESTS.labels("part", "miss").inc(len(pieces) - kept)
+        read: dict[str, str] = {}
+        for _, piece in pieces:
+            read.update(piece.read)
+        untils = [piece.until for _, piece in pieces if piece.until is not None]
+        header = {
+            "read": read,
+            "until": min(untils, key=datetime.fromisoformat) if untils else None,
+            "zone": ctx.viewer.timezone,
+            "today": str(ctx.today),
+            "cacheControl": cache_control,
+            "parts": [
+                {"key": name, "read": piece.read, "until": piece.until, "span": span}
+                for (name, piece), span in zip(pieces, spans, strict=True)
+            ],
+        }
+        await ctx.state.cache.set_many({key: orjson.dumps(header) + b"\n" + data}, self.ttl_s)
+        return orjson.Fragment(data)

@@ -116,6 +116,15 @@ class RequestCache:
         for name, token in tokens.items():
             self._known.setdefault(name, token)
 
+    def known(self) -> dict[str, str]:
+        """The versions this request has read so far, by their full names (for `learn`)."""
+        return dict(self._known)
+
+    def remember(self, read: dict[str, str]) -> None:
+        """What this run of the operation read, for the next run's prefetch, when it was
+        read in other requests' caches (the parts of its answer)."""
+        _recent[self.user_id, self.operation] = dict(read)
+
     async def depend_on(self, *scopes: str) -> None:
         """Records that the answer shows data of these scopes, read without the cache."""
         if self.cache.enabled:
