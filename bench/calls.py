@@ -1,0 +1,180 @@
+"""Python function calls per request of the load mix: a figure the machine's other
+load does not move, for comparing two versions of the code where CPU time cannot.
+
+    .venv/bin/python -m bench.calls [--users 30] [--requests 800] [--before REV]
+
+On these shared machines `bench.cpu`'s CPU per request moves by 10% between two runs
+of the same code, so a change worth a few percent cannot be seen there. The number
+of Python function calls a request makes (cProfile's count) does not depend on the
+machine's speed: for the same code, data and requests it is the same to a fraction
+of a percent (what varies is timing: which tasks a turn of the event loop finds
+ready, and whether a cached value has expired). It is a stand-in for CPU, not CPU:
+a call into C that does much work counts one.
+
+Starts nx-27017 and redis-server, seeds `--users` users (as bench.cpu) in a database
+of each version's own, then, in a child process per version (this checkout's, and
+with --before the commit REV's, checked out in a temporary git worktree and put
+first on PYTHONPATH), runs the app in-process (create_app and its lifespan) and
+sends bench.cpu's mix (its operations and variables; SyncCalendar left out: its
+feed is not served here) one request at a time through httpx's ASGI transport,
+under cProfile. Prints the calls per request of each version and their ratio, and
+the CPU per request under the profiler (noisy, for scale only). Nothing is written.
+The child takes the mix from the measured tree's `bench.cpu`, so REV must have one
+(any commit since bench/cpu.py was added; for older ones, bench.cpu's --before).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+# The project's modules are imported where used: the child process that measures
+# `--before` takes them from that commit's tree (see the end of this file).
+
+FEED = "http://127.0.0.1:9"  # never fetched: SyncCalendar is not sent
+
+
+async def run_mix(settings: Any, subs: list[str], requests: int) -> dict[str, float]:
+    """The mix through the app in this process: calls and CPU per request."""
+    from bench.cpu import User, mix_request  # noqa: PLC0415 - see the imports above
+    from bench.load import operation  # noqa: PLC0415
+    from graphql_api.app import create_app  # noqa: PLC0415
+    from graphql_api.security.dev_tokens import mint_dev_token  # noqa: PLC0415
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            users = [User(sub, mint_dev_token(settings, sub)) for sub in subs]
+            for user in users:
+                headers = {"Authorization": f"Bearer {user.token}"}
+                body = {"query": operation("Habits"), "variables": {"first": 50}}
+                found = (await http.post("/graphql", json=body, headers=headers)).json()
+                user.habits = [e["node"]["id"] for e in found["data"]["habits"]["edges"]]
+                body = {"query": operation("Calendars")}
+                found = (await http.post("/graphql", json=body, headers=headers)).json()
+                ids = {c["provider"]: c["id"] for c in found["data"]["calendars"]}
+                user.local_calendar, user.feed_calendar = ids["LOCAL"], ids["ICS"]
+            rng = random.Random(0)  # noqa: S311 - a load mix
+            plan: list[tuple[Any, str, dict[str, Any]]] = []
+            for i in range(requests):
+                user = users[i % len(users)]
+                name, variables = mix_request(user, rng)
+                if name != "SyncCalendar":
+                    plan.append((user, name, variables))
+            profile = cProfile.Profile()
+            started = time.thread_time()
+            profile.enable()
+            for user, name, variables in plan:
+                body = {"query": operation(name), "variables": variables}
+                headers = {"Authorization": f"Bearer {user.token}"}
+                answer = await http.post("/graphql", json=body, headers=headers)
+                if answer.status_code != 200 or "errors" in answer.json():
+                    raise RuntimeError(f"{name} failed: {answer.text[:300]}")
+            profile.disable()
+            used = time.thread_time() - started
+    calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+    return {"requests": len(plan), "calls": calls / len(plan), "cpu_ms": 1000 * used / len(plan)}
+
+
+def child(args: argparse.Namespace) -> None:
+    from graphql_api.settings import Settings  # noqa: PLC0415 - see the imports above
+
+    settings = Settings(
+        mongodb_uri=args.mongo,
+        redis_url=args.redis,
+        mongodb_db=args.database,
+        cache_prefix=f"{args.database}:",
+        rate_limit_per_s=0,
+        log_level="WARNING",
+    )
+    subs = [f"bench-{i}" for i in range(1, args.users + 1)]
+    print(json.dumps(asyncio.run(run_mix(settings, subs, args.requests))))
+
+
+def measure(
+    code: Path | None, args: argparse.Namespace, mongo: str, redis: str, version: str
+) -> dict[str, float]:
+    from bench.lib import ROOT  # noqa: PLC0415 - see the imports above
+    from bench.load import seed_with_helpers  # noqa: PLC0415
+
+    database = f"calls_{version}"
+    subs = [f"bench-{i}" for i in range(1, args.users + 1)]
+    seed_with_helpers(mongo, redis, subs, 56, FEED, database=database)
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)  # ahead of the editable install of this checkout
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--mongo",
+        mongo,
+        "--redis",
+        redis,
+        "--database",
+        database,
+        "--users",
+        str(args.users),
+        "--requests",
+        str(args.requests),
+    ]
+    done = subprocess.run(
+        command, env=env, cwd=code or ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the {version} run failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(
+        f"{version:>6}: {result['calls']:8.0f} calls per request, {result['cpu_ms']:.2f} ms CPU "
+        f"under the profiler ({result['requests']:.0f} requests)"
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=30)
+    parser.add_argument("--requests", type=int, default=800)
+    parser.add_argument("--before", help="a commit to measure beside this checkout")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--mongo", help=argparse.SUPPRESS)
+    parser.add_argument("--redis", help=argparse.SUPPRESS)
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    from bench.cpu import checkout  # noqa: PLC0415 - see the imports above
+    from bench.lib import backends  # noqa: PLC0415
+
+    with backends() as (mongo, redis):
+        before = None
+        if args.before:
+            with checkout(args.before) as tree:
+                before = measure(tree, args, mongo, redis.url, "before")
+        after = measure(None, args, mongo, redis.url, "after" if args.before else "now")
+    if before is not None:
+        print(f" after / before: {after['calls'] / before['calls']:.3f}x calls per request")
+
+
+if __name__ == "__main__":
+    if not __package__:
+        # Run as a file (the child): not this file's folder first, which would shadow
+        # nothing useful, but the checkout last, so that PYTHONPATH (a commit's tree)
+        # and the editable install come first and `bench` is still found.
+        sys.path[0] = str(Path(__file__).resolve().parents[1])
+        sys.path.append(sys.path.pop(0))
+    main()
