@@ -108,7 +108,8 @@ class ResponseCache:
 
     async def lookup(self, ctx: Context, key: str) -> Hit | Kept | None:
         """The stored data (its JSON) and Cache-Control header, if nothing it showed has
-        changed; else the parts of it that are still current, if it was made by parts."""
+        changed; else, for an answer of several root fields, the parts of it that are
+        still current (`Kept`: none for an answer stored whole)."""
         cache: Cache = ctx.state.cache
         found = await cache.get_many([key], counted=False)
         if key not in found:
@@ -123,6 +124,9 @@ class ResponseCache:
             return None
         until = entry.get("until")
         expired = until is not None and ctx.now > datetime.fromisoformat(until)
+        if expired and "parts" not in entry:  # nothing of it can be kept: no versions read
+            CACHE_REQUESTS.labels("response", "miss").inc()
+            return None
         read: dict[str, str] = entry["read"]
         current = await cache.versions(list(read))
         if expired or current != read:
@@ -137,9 +141,7 @@ class ResponseCache:
         return Hit(orjson.Fragment(data), entry["cacheControl"])
 
     @staticmethod
-    def _kept(
-        ctx: Context, entry: dict[str, Any], data: bytes, current: dict[str, str]
-    ) -> Kept | None:
+    def _kept(ctx: Context, entry: dict[str, Any], data: bytes, current: dict[str, str]) -> Kept:
         """The parts of a stale entry whose every version is still `current` and whose
         time holds (none of an answer stored whole: all of its parts are made anew)."""
         pieces: dict[str, Piece] = {}
