@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,14 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
-from starlette.applications import Starlette
 
-from graphql_api.app import create_app
 from graphql_api.events import mutations as event_mutations
 from graphql_api.relay import decode_global_id
 from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
-from graphql_api.state import AppState
 from models import Event as EventDoc
 from tests.conftest import Client
 from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit
@@ -37,22 +32,6 @@ READS: list[tuple[str, dict[str, Any]]] = [
     ("Events", {"range": {"start": "2026-03-17T00:00:00+01:00", "end": "2026-03-19T12:00:00Z"}}),
     ("Me", {}),
 ]
-
-
-@pytest.fixture
-async def uncached(app_state: AppState, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """A second server on the same database, with its field cache switched off."""
-    app: Starlette = create_app(settings)
-    # Same database, same clock (whatever the test sets), no field cache.
-    app.state.app = replace(
-        app_state,
-        cache=app_state.cache.disabled(),
-        clock=lambda: app_state.clock(),  # noqa: PLW0108 - read at call time: tests set it later
-    )
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://uncached"
-    ) as client:
-        yield client
 
 
 class Twin:

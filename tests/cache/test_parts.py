@@ -3,16 +3,30 @@ parts that showed what it changed (graphql_api.parts)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from graphql import parse, validate
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from graphql_api import http as http_module
 from graphql_api.parts import document_of, parts_of
 from graphql_api.schema import schema
-from tests.cache.test_consistency import NOW, WEEK
+from graphql_api.security.dev_tokens import mint_dev_token
+from graphql_api.settings import Settings
+from tests.cache.test_consistency import (
+    ACTIONS,
+    NOW,
+    WEEK,
+    Twin,
+    apply,
+    differences,
+)
 from tests.conftest import Client, operation
 from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit
 
@@ -185,3 +199,48 @@ async def test_a_part_with_an_error_is_answered_as_the_whole_query_would_be(
         assert answer.body["data"]["me"]["id"]
         assert answer.body["data"]["node"] is None
         assert answer.headers["cache-control"] == "no-store"
+
+
+# What a client may put in one query: several root fields, one of them aliased, sharing
+# a fragment and a variable, each of which a different write retires.
+OVERVIEW = """query Overview($range: TimeRangeInput!) {
+  me { id displayName timezone }
+  active: habits(active: true) { edges { node { ...H } } }
+  calendars { id name }
+  events(range: $range, first: 50) {
+    totalCount
+    edges { node { id title start end calendar { name } habit { ...H } } }
+  }
+  goals(status: ACTIVE) { totalCount edges { node { title progress habits { ...H } } } }
+}
+fragment H on Habit { id name streak { current longest } }
+"""
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(actions=st.lists(ACTIONS, min_size=3, max_size=10), days=st.lists(st.integers(0, 2)))
+async def test_an_answer_made_by_parts_always_equals_the_uncached_one(
+    http: httpx.AsyncClient,
+    uncached: httpx.AsyncClient,
+    settings: Settings,
+    clock: Any,
+    actions: list[tuple[Any, ...]],
+    days: list[int],
+) -> None:
+    # given: a fresh user on both servers
+    clock(NOW)
+    token = mint_dev_token(settings, f"parts-{uuid.uuid4().hex[:10]}")
+    twin = Twin(Client(http=http, token=token), Client(http=uncached, token=token))
+    variables = {"range": WEEK}
+    # when / then: after every write (and now and then a later day), the query answered
+    # by parts, twice, is the uncached server's answer
+    for n, action in enumerate(actions):
+        await apply(twin, action)
+        if n < len(days):
+            clock(NOW + timedelta(days=days[n]))
+        for _ in range(2):
+            got = await twin.cached.execute(OVERVIEW, variables)
+            want = await twin.uncached.execute(OVERVIEW, variables)
+            assert got.body == want.body, differences(got.body, want.body)
