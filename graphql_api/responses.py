@@ -183,12 +183,11 @@ class ResponseCache:
         """Stores an answer made by parts (in the order of its root fields), with what
         each part read and where its JSON lies; its data as JSON, for the answer."""
         data, spans = assemble([(name, piece.value) for name, piece in pieces])
-        kept = sum(1 for _, piece in pieces if piece.kept)
-        CACHE_REQUESTS.labels("part", "hit").inc(kept)
-        CACHE_REQUESTS.labels("part", "miss").inc(len(pieces) - kept)
         read: dict[str, str] = {}
         for _, piece in pieces:
             read.update(piece.read)
+        if ctx.request_cache is not None:  # the next run prefetches what its parts read
+            ctx.request_cache.remember(read)
         untils = [piece.until for _, piece in pieces if piece.until is not None]
         header = {
             "read": read,
