@@ -1,7 +1,7 @@
 """Python function calls per request of the load mix: a figure the machine's other
 load does not move, for comparing two versions of the code where CPU time cannot.
 
-    .venv/bin/python -m bench.calls [--users 30] [--requests 800] [--before REV]
+    .venv/bin/python -m bench.calls [--users 30] [--requests 800] [--before REV] [--per-op]
 
 On these shared machines `bench.cpu`'s CPU per request moves by 10% between two runs
 of the same code, so a change worth a few percent cannot be seen there. The number
@@ -21,6 +21,14 @@ under cProfile. Prints the calls per request of each version and their ratio, an
 the CPU per request under the profiler (noisy, for scale only). Nothing is written.
 The child takes the mix from the measured tree's `bench.cpu`, so REV must have one
 (any commit since bench/cpu.py was added; for older ones, bench.cpu's --before).
+
+With --per-op, the same requests run without the profiler and are sorted by what
+answering them took: each operation, and for a query whether its whole answer came
+from the cache, some of its parts did (the others executed), or it was executed;
+printed as a table of their CPU per request (thread time, the test client's share
+included: about a third of a millisecond here), Mongo commands per request, and share
+of the mix's CPU. It shows where the mix's CPU goes, which `bench.cpu --per-op` (each
+operation alone, its answers soon cached) cannot.
 """
 
 from __future__ import annotations
@@ -46,8 +54,45 @@ import httpx
 FEED = "http://127.0.0.1:9"  # never fetched: SyncCalendar is not sent
 
 
-async def run_mix(settings: Any, subs: list[str], requests: int) -> dict[str, float]:
-    """The mix through the app in this process: calls and CPU per request."""
+def _counted() -> tuple[float, float, float, float]:
+    """Whole answers served from the cache, parts kept and executed, Mongo commands."""
+    from prometheus_client import REGISTRY  # noqa: PLC0415
+
+    def value(name: str, labels: dict[str, str]) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    mongo = sum(
+        sample.value
+        for family in REGISTRY.collect()
+        if family.name == "mongo_commands"
+        for sample in family.samples
+        if sample.name == "mongo_commands_total"
+    )
+    return (
+        value("cache_requests_total", {"level": "response", "result": "hit"}),
+        value("cache_requests_total", {"level": "part", "result": "hit"}),
+        value("cache_requests_total", {"level": "part", "result": "miss"}),
+        mongo,
+    )
+
+
+def _outcome(query: str, before: tuple[float, ...], after: tuple[float, ...]) -> str:
+    """What answering one request took, from the counters around it."""
+    if query.lstrip().startswith("mutation"):
+        return "mutation"
+    hit, kept, made = (after[i] - before[i] for i in range(3))
+    if hit:
+        return "whole answer from the cache"
+    if kept:
+        return f"{kept:.0f} of {kept + made:.0f} parts from the cache"
+    return "executed"
+
+
+async def run_mix(
+    settings: Any, subs: list[str], requests: int, *, per_op: bool = False
+) -> dict[str, Any]:
+    """The mix through the app in this process: calls and CPU per request; with
+    `per_op`, no profiler, and CPU per request by operation and outcome."""
     from bench.cpu import User, mix_request  # noqa: PLC0415 - see the imports above
     from bench.load import operation  # noqa: PLC0415
     from graphql_api.app import create_app  # noqa: PLC0415
@@ -75,18 +120,53 @@ async def run_mix(settings: Any, subs: list[str], requests: int) -> dict[str, fl
                 if name != "SyncCalendar":
                     plan.append((user, name, variables))
             profile = cProfile.Profile()
+            ops: dict[tuple[str, str], list[float]] = {}  # (op, outcome): requests, CPU, Mongo
             started = time.thread_time()
-            profile.enable()
+            if not per_op:
+                profile.enable()
             for user, name, variables in plan:
-                body = {"query": operation(name), "variables": variables}
+                query = operation(name)
+                body = {"query": query, "variables": variables}
                 headers = {"Authorization": f"Bearer {user.token}"}
+                before = _counted() if per_op else (0.0, 0.0, 0.0, 0.0)
+                began = time.thread_time()
                 answer = await http.post("/graphql", json=body, headers=headers)
+                if per_op:
+                    took, after = time.thread_time() - began, _counted()
+                    row = ops.setdefault((name, _outcome(query, before, after)), [0, 0.0, 0.0])
+                    row[0] += 1
+                    row[1] += took
+                    row[2] += after[3] - before[3]
                 if answer.status_code != 200 or "errors" in answer.json():
                     raise RuntimeError(f"{name} failed: {answer.text[:300]}")
             profile.disable()
             used = time.thread_time() - started
-    calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
-    return {"requests": len(plan), "calls": calls / len(plan), "cpu_ms": 1000 * used / len(plan)}
+    calls = 0 if per_op else pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+    return {
+        "requests": len(plan),
+        "calls": calls / len(plan),
+        "cpu_ms": 1000 * used / len(plan),
+        "ops": [[op, outcome, *row] for (op, outcome), row in ops.items()],
+    }
+
+
+def per_op_table(result: dict[str, Any]) -> str:
+    """The requests of the mix by operation and outcome, as a Markdown table."""
+    rows = sorted(result["ops"], key=lambda row: -row[3])
+    total = sum(row[3] for row in rows)
+    lines = [
+        "| operation | answered by | requests | CPU ms / request | Mongo commands / request"
+        " | share of the mix's CPU |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for op, outcome, n, cpu, mongo in rows:
+        lines.append(
+            f"| {op} | {outcome} | {n:.0f} | {1000 * cpu / n:.2f} | {mongo / n:.1f}"
+            f" | {100 * cpu / total:.0f}% |"
+        )
+    requests = sum(row[2] for row in rows)
+    lines.append(f"| the mix | | {requests:.0f} | {1000 * total / requests:.2f} | | 100% |")
+    return "\n".join(lines)
 
 
 def child(args: argparse.Namespace) -> None:
@@ -101,12 +181,13 @@ def child(args: argparse.Namespace) -> None:
         log_level="WARNING",
     )
     subs = [f"bench-{i}" for i in range(1, args.users + 1)]
-    print(json.dumps(asyncio.run(run_mix(settings, subs, args.requests))))
+    result = asyncio.run(run_mix(settings, subs, args.requests, per_op=args.per_op))
+    print(json.dumps(result))
 
 
 def measure(
     code: Path | None, args: argparse.Namespace, mongo: str, redis: str, version: str
-) -> dict[str, float]:
+) -> dict[str, Any]:
     from bench.lib import ROOT  # noqa: PLC0415 - see the imports above
     from bench.load import seed_with_helpers  # noqa: PLC0415
 
@@ -130,13 +211,17 @@ def measure(
         str(args.users),
         "--requests",
         str(args.requests),
+        *(["--per-op"] if args.per_op else []),
     ]
     done = subprocess.run(
         command, env=env, cwd=code or ROOT, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"the {version} run failed:\n{done.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if args.per_op:
+        print(f"{version}: CPU per request by operation and outcome\n{per_op_table(result)}")
+        return result
     print(
         f"{version:>6}: {result['calls']:8.0f} calls per request, {result['cpu_ms']:.2f} ms CPU "
         f"under the profiler ({result['requests']:.0f} requests)"
@@ -149,6 +234,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=30)
     parser.add_argument("--requests", type=int, default=800)
     parser.add_argument("--before", help="a commit to measure beside this checkout")
+    parser.add_argument(
+        "--per-op", action="store_true", help="CPU per request by operation and outcome"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mongo", help=argparse.SUPPRESS)
     parser.add_argument("--redis", help=argparse.SUPPRESS)
@@ -166,7 +254,7 @@ def main() -> None:
             with checkout(args.before) as tree:
                 before = measure(tree, args, mongo, redis.url, "before")
         after = measure(None, args, mongo, redis.url, "after" if args.before else "now")
-    if before is not None:
+    if before is not None and not args.per_op:
         print(f" after / before: {after['calls'] / before['calls']:.3f}x calls per request")
 
 
