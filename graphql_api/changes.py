@@ -9,6 +9,10 @@ the goals' service.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
+
+from graphql_api.cache.scopes import calendar_scope, calendar_scopes, day_scope
 from graphql_api.context import Context
 from graphql_api.replans import BUSY_SCOPE
 from models import Habit
@@ -58,8 +62,18 @@ async def habit_history_changed(ctx: Context, habit_id: Ref) -> None:
 async def calendars_changed(ctx: Context, *calendar_ids: Ref, listed: bool = False) -> None:
     """Retires the cached events of these calendars (and the calendar list when `listed`),
     and the user's busy time as the planner reads it (`BUSY_SCOPE`)."""
+    scopes = [scope for c in calendar_ids for scope in calendar_scopes(c)]
+    await ctx.cache.bump(*scopes, BUSY_SCOPE, "calendars" if listed else None)
+    ctx.forget("documents")
+
+
+async def event_changed(ctx: Context, calendar_id: Ref, days: Iterable[date]) -> None:
+    """One event of the calendar changed, on these UTC days only (all it covered before
+    and after): not a series nor an occurrence of one, whose days have no end. Retires
+    what showed the calendar's events, and of the events kept by day only these days':
+    the calendar's other days stay cached. And the busy time, as `calendars_changed`."""
     await ctx.cache.bump(
-        *(f"cal:{c}" for c in calendar_ids), BUSY_SCOPE, "calendars" if listed else None
+        calendar_scope(calendar_id), BUSY_SCOPE, *(day_scope(calendar_id, day) for day in days)
     )
     ctx.forget("documents")
 
@@ -70,7 +84,7 @@ async def blocks_changed(ctx: Context, *calendar_ids: Ref) -> None:
     time is not (the planner's events are not busy time to it, so a plan's own writes
     leave it cached). A booking handed over as history becomes busy time: that write
     calls `calendars_changed`."""
-    await ctx.cache.bump(*(f"cal:{c}" for c in calendar_ids))
+    await ctx.cache.bump(*(scope for c in calendar_ids for scope in calendar_scopes(c)))
 
 
 async def profile_changed(ctx: Context) -> None:

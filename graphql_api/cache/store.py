@@ -38,6 +38,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from graphql_api import redis_clients
+from graphql_api.cache.scopes import DAY_SCOPE
 from graphql_api.redis_clients import AnyRedis
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,22 @@ EPOCH = "epoch"
 RUN_ID_RECHECK_S = 5.0
 # Tries of a write's bump before it answers without it (graphql_api.cache.store.Cache.bump).
 BUMP_ATTEMPTS = 2
+# The scopes of one calendar's events on one day (graphql_api.cache.scopes.day_scope) are
+# one per calendar and day read, where the others are a few per user: their versions
+# expire. A version gone is claimed anew, which retires only what was cached under it.
+DAY_VERSION_TTL_S = 86_400
 
 
 def user_tag(user_id: str) -> str:
     """`{u:<id>}`, the start of every scope and key of a user's: its hash tag on a Redis
     Cluster, so everything of one user's is in one slot."""
     return f"{{u:{user_id}}}"
+
+
+def _expiry(scope: str) -> int | None:
+    """How long a version of `scope` (a full name, `{u:<id>}:<name>`) is kept: None, for
+    as long as Redis keeps it, except a day's scope."""
+    return DAY_VERSION_TTL_S if scope.partition("}:")[2].startswith(DAY_SCOPE) else None
 
 
 @dataclass(frozen=True)
@@ -222,14 +233,26 @@ class Cache:
         found: list[Any] = (await self._call(lambda r: replies.send(("MGET", *keys))))[0]
         return found
 
-    async def _mset(self, values: dict[str, str]) -> None:
-        """MSET through `_call`: on one Redis over the cache's own connections."""
+    async def _set_versions(self, tokens: dict[str, str]) -> None:
+        """Sets these scopes' versions through `_call`, those of days to expire: on one
+        Redis in one round trip over the cache's own connections."""
+        lasting = {self.key("v", s): t for s, t in tokens.items() if _expiry(s) is None}
+        expiring = {self.key("v", s): (t, ttl) for s, t in tokens.items() if (ttl := _expiry(s))}
         replies = self._replies
         if replies is None:
-            await self._call(lambda r: redis_clients.mset(r, values))
+
+            async def write(r: AnyRedis) -> None:
+                if lasting:
+                    await redis_clients.mset(r, lasting)
+                for key, (token, ttl) in expiring.items():
+                    await r.set(key, token, ex=ttl)
+
+            await self._call(write)
             return
-        pairs = [part for item in values.items() for part in item]
-        await self._call(lambda r: replies.send(("MSET", *pairs)))
+        pairs = [part for item in lasting.items() for part in item]
+        commands: list[tuple[Any, ...]] = [("MSET", *pairs)] if pairs else []
+        commands += [("SET", key, token, "EX", ttl) for key, (token, ttl) in expiring.items()]
+        await self._call(lambda r: replies.send(*commands))
 
     async def aclose(self) -> None:
         """Closes the cache's connections (the client's and its own)."""
@@ -291,7 +314,10 @@ class Cache:
         keys = {scope: self.key("v", scope) for scope in fresh}
         replies = self._replies
         if replies is not None:
-            sets = [("SET", keys[scope], token, "NX") for scope, token in fresh.items()]
+            sets = [
+                ("SET", keys[scope], token, "NX", *(("EX", ttl) if (ttl := _expiry(scope)) else ()))
+                for scope, token in fresh.items()
+            ]
             gets = [("GET", key) for key in keys.values()]
             values = (await self._call(lambda r: replies.send(*sets, *gets)))[len(fresh) :]
             return {scope: _bytes(v).decode() for scope, v in zip(fresh, values, strict=True)}
@@ -299,7 +325,7 @@ class Cache:
         async def claim(r: AnyRedis) -> list[Any]:
             pipe = r.pipeline(transaction=False)
             for scope, token in fresh.items():
-                pipe.set(keys[scope], token, nx=True)
+                pipe.set(keys[scope], token, nx=True, ex=_expiry(scope))
             for key in keys.values():
                 pipe.get(key)
             return await pipe.execute()
@@ -312,14 +338,13 @@ class Cache:
         fresh = {scope: secrets.token_hex(8) for scope in dict.fromkeys(scopes)}
         if not self.enabled or not fresh:
             return fresh
-        versions = {self.key("v", scope): token for scope, token in fresh.items()}
         # The write is done: until its bump lands, another process (which the client's
         # next request may reach) still serves what it changed. A call that timed out
         # may or may not have landed; so try again, a bounded number of times (with the
         # breaker open each try returns at once), before answering the write.
         for _ in range(BUMP_ATTEMPTS):
             try:
-                await self._mset(versions)
+                await self._set_versions(fresh)
             except Unavailable:
                 continue
             return fresh

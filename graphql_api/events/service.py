@@ -12,7 +12,8 @@ from strawberry import UNSET
 
 from graphql_api import validation
 from graphql_api.cache import codecs
-from graphql_api.changes import calendars_changed, habit_changed
+from graphql_api.cache.scopes import calendar_scope, day_scope, days_scope
+from graphql_api.changes import calendars_changed, event_changed, habit_changed
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
 from graphql_api.reads import (
     calendar_of,
@@ -155,7 +156,7 @@ async def create_event(ctx: Context, data: CreateEventInput) -> Event:
     calendar = writable(await calendar_of(ctx, ref_of(data.calendar_id, "Calendar")))
     event = build_event(ctx.user_id, calendar, data)
     await event.insert()
-    await calendars_changed(ctx, event.calendar_id)
+    await _changed(ctx, event)
     await _replan(ctx, event)
     return event
 
@@ -266,7 +267,7 @@ async def update_event(ctx: Context, event: Event, data: UpdateEventInput) -> Ev
         before = await apply_change(event, {"userId": event.user_id}, change)
         if before is None:
             raise not_found("Event")
-        await calendars_changed(ctx, event.calendar_id)
+        await _changed(ctx, before, event)
         await _replan(ctx, before, event)
     return event
 
@@ -281,7 +282,7 @@ async def delete_event(ctx: Context, event: Event) -> None:
     if row is None:
         raise not_found("Event")
     deleted = Event.model_validate(row)
-    await calendars_changed(ctx, deleted.calendar_id)  # before anything else that may fail
+    await _changed(ctx, deleted)  # before anything else that may fail
     if deleted.planned and deleted.habit_id is not None:
         await _skip(ctx, deleted.habit_id, deleted.start_time)
     await _replan(ctx, deleted)
@@ -300,6 +301,17 @@ async def _skip(ctx: Context, habit_id: Ref, start: datetime) -> None:
 
     if await apply_change(habit, {"userId": ctx.user_id}, change) is not None:
         await habit_changed(ctx, habit, listed=True)
+
+
+async def _changed(ctx: Context, *versions: Event) -> None:
+    """Retires what these versions of one event (as it was and is) covered: the days
+    they are kept on, or the whole calendar for a series or an occurrence of one."""
+    calendars = {e.calendar_id for e in versions}
+    if len(calendars) > 1 or any(e.recurrence or e.instance for e in versions):
+        await calendars_changed(ctx, *sorted(calendars))
+        return
+    days = {day for e in versions for day in _utc_days(e.start_time, e.end_time)}
+    await event_changed(ctx, calendars.pop(), sorted(days))
 
 
 def _utc_days(start: datetime, end: datetime) -> list[date]:
@@ -379,7 +391,7 @@ async def instance_of(ctx: Context, local_id: str) -> Event | None:
     if master is None or not master.recurrence:
         ctx.cache.untracked()
         return None
-    await ctx.cache.depend_on(f"cal:{master.calendar_id}")
+    await ctx.cache.depend_on(calendar_scope(master.calendar_id))
     pattern = "%Y%m%dT%H%M%SZ" if "T" in key else "%Y%m%d"
     moment = datetime.strptime(key, pattern).replace(tzinfo=UTC)
     nearby = await events_between(
@@ -402,7 +414,7 @@ async def _exceptions(ctx: Context, calendar_id: Ref) -> dict[str, set[str]]:
 
     ttl = ctx.settings.cache_ttl_calendar_events
     found = await ctx.cache.cached(
-        f"exceptions:{calendar_id}", [f"cal:{calendar_id}"], ttl, load, codecs.JSON
+        f"exceptions:{calendar_id}", [calendar_scope(calendar_id)], ttl, load, codecs.JSON
     )
     return {series: set(keys) for series, keys in found.items()}
 
@@ -417,19 +429,27 @@ async def _stored_between(
     """
     if not calendar_ids:
         return []
-    # One read of every calendar's version (and the epoch's, first): [epoch, c1, c2, ...]
-    read = await ctx.cache.tokens([f"cal:{c}" for c in calendar_ids])
+    slots = [(c, day) for c in calendar_ids for day in _utc_days(start, end)]
+    # One read of the versions: the epoch's, each calendar's (whatever shows its events
+    # depends on it), and what a day is kept under, its calendar's days' and its own (a
+    # change of one event retires only its days: graphql_api.changes.event_changed).
+    read = await ctx.cache.tokens(
+        [
+            *(calendar_scope(c) for c in calendar_ids),
+            *(days_scope(c) for c in calendar_ids),
+            *(day_scope(c, day) for c, day in slots),
+        ]
+    )
     if read is None:
         return await _query_events(ctx, calendar_ids, start, end)
-    epoch = read[0]
+    epoch, count = read[0], len(calendar_ids)
+    kept_days = dict(zip(calendar_ids, read[1 + count : 1 + 2 * count], strict=True))
     # Every reader of events_between only reads them (pages, busy time, bookings):
     # the decoded days are shared, not copied.
     codec = codecs.documents(Event, read_only=True)
-    days = [(day, day.isoformat()) for day in _utc_days(start, end)]
     keys = {
-        (c, day): ctx.cache.key(f"events:{c}:{iso}", [epoch, token])
-        for c, token in zip(calendar_ids, read[1:], strict=True)
-        for day, iso in days
+        (c, day): ctx.cache.key(f"events:{c}:{day.isoformat()}", [epoch, kept_days[c], token])
+        for (c, day), token in zip(slots, read[1 + 2 * count :], strict=True)
     }
     found = await ctx.cache.cache.get_many(list(keys.values()))
     buckets = {slot: codec.decode(found[key]) for slot, key in keys.items() if key in found}

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from graphql_api.cache.scopes import calendar_scopes
 from graphql_api.cache.store import Cache, user_tag
 from graphql_api.replans import BUSY_SCOPE, request_replan
 from graphql_api.state import AppState
@@ -73,7 +74,7 @@ async def retire(cache: Cache, user_id: str, *scopes: str) -> None:
 async def retire_events(cache: Cache, calendar: Calendar) -> None:
     """What a sync of the calendar may have changed: the calendar list (its sync state),
     the calendar's events and the busy time the planner reads."""
-    await retire(cache, calendar.user_id, "calendars", f"cal:{ref(calendar)}", BUSY_SCOPE)
+    await retire(cache, calendar.user_id, "calendars", *calendar_scopes(ref(calendar)), BUSY_SCOPE)
 
 
 @contextlib.asynccontextmanager

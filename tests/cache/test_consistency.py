@@ -127,6 +127,22 @@ async def apply(twin: Twin, action: tuple[Any, ...]) -> None:  # noqa: PLR0912 -
         start = f"2026-03-{16 + b % 6:02d}T{8 + a % 10:02d}:00:00Z"
         end = f"2026-03-{16 + b % 6:02d}T{9 + a % 10:02d}:30:00Z"
         twin.events.append((await create_event(c, calendar, start, end, title=f"e{a}"))["id"])
+    elif kind == "long event" and (calendar := pick(twin.calendars, a)):
+        # over UTC midnights: kept on every day it covers
+        start = f"2026-03-{15 + b % 6:02d}T22:00:00Z"
+        end = f"2026-03-{17 + b % 6 + a % 2:02d}T01:30:00Z"
+        twin.events.append((await create_event(c, calendar, start, end, title=f"l{a}"))["id"])
+    elif kind == "stretch event" and (event := pick(twin.events, a)):
+        # its end moved days on (or its status changed): the days before and after
+        change: dict[str, Any] = (
+            {"end": f"2026-03-{19 + b % 3:02d}T07:00:00Z"}
+            if b % 3
+            else {"status": ["CANCELLED", "CONFIRMED"][a % 2]}
+        )
+        await c.execute(
+            "mutation($id: ID!, $i: UpdateEventInput!) { updateEvent(id: $id, input: $i) { id } }",
+            {"id": event, "i": change},
+        )
     elif kind == "move event" and (event := pick(twin.events, a)):
         moved = {
             "start": f"2026-03-{17 + b % 5:02d}T10:00:00Z",
@@ -157,6 +173,8 @@ ACTIONS = st.tuples(
             "check in",
             "calendar",
             "event",
+            "long event",
+            "stretch event",
             "move event",
             "delete event",
             "time zone",
@@ -287,3 +305,42 @@ async def test_an_event_deleted_after_another_request_moved_it_goes_from_its_new
     # then: Saturday's page no longer shows it
     assert deleted.data == {"deleteEvent": True}
     assert (await alice.op("Events", saturday)).data["events"]["edges"] == []
+
+
+async def test_a_change_of_one_event_reads_again_every_day_it_covered_and_no_other(
+    alice: Client, clock: Any
+) -> None:
+    # given: a week of a calendar read once (its days kept), then an event written straight
+    # to the database on Saturday, as no client can: it shows only once Saturday is read
+    # from the database again
+    clock(NOW)
+    calendar = (await connect_local(alice))["id"]
+    await create_event(alice, calendar, "2026-03-16T09:00:00Z", "2026-03-16T10:00:00Z", title="m")
+    week = {"range": WEEK}
+
+    async def titles() -> list[str]:
+        page = (await alice.op("Events", week)).data["events"]["edges"]
+        return [edge["node"]["title"] for edge in page]
+
+    assert await titles() == ["m"]
+    saturday = datetime(2026, 3, 21, 9, tzinfo=UTC)
+    await EventDoc(
+        user_id=alice.sub,
+        calendar_id=decode_global_id(calendar)[1],
+        title="unseen",
+        start_time=saturday,
+        end_time=saturday + timedelta(hours=1),
+    ).insert()
+    # when: an event over Tuesday night is created through the API
+    late = await create_event(
+        alice, calendar, "2026-03-17T22:00:00Z", "2026-03-18T02:00:00Z", title="late"
+    )
+    # then: its days are read again, Saturday is not
+    assert await titles() == ["m", "late"]
+    # when: its end moves to Saturday
+    await alice.execute(
+        "mutation($id: ID!, $i: UpdateEventInput!) { updateEvent(id: $id, input: $i) { id } }",
+        {"id": late["id"], "i": {"end": "2026-03-21T12:00:00Z"}},
+    )
+    # then: every day it covers now is read again, Saturday among them
+    assert await titles() == ["m", "late", "unseen"]

@@ -1,0 +1,35 @@
+"""The names of the scopes that more than one module bumps or reads.
+
+A scope names what a cached value or answer was read from (graphql_api.cache.request);
+a write bumps the scopes of what it changed (graphql_api.changes, and a sync's
+`graphql_api.sync.runs.retire_events`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+# One calendar's events on one day, as the events' service keeps them by day
+# (graphql_api.events.service): retired by a change of one event on that day.
+DAY_SCOPE = "day:"
+
+
+def calendar_scope(calendar_id: str) -> str:
+    """Whatever shows the calendar's events: retired by every change to them."""
+    return f"cal:{calendar_id}"
+
+
+def days_scope(calendar_id: str) -> str:
+    """Every day of the calendar's events the events' service keeps: retired by a change
+    to the calendar's events as a whole (a sync, a series, many events at once)."""
+    return f"days:{calendar_id}"
+
+
+def calendar_scopes(calendar_id: str) -> tuple[str, str]:
+    """What a change to a calendar's events as a whole retires."""
+    return calendar_scope(calendar_id), days_scope(calendar_id)
+
+
+def day_scope(calendar_id: str, day: date) -> str:
+    """The calendar's events on `day` (a UTC date): retired by a change of one event there."""
+    return f"{DAY_SCOPE}{calendar_id}:{day.isoformat()}"
