@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from graphql_api.cache.scopes import calendar_scope, calendar_scopes, day_scope
+from graphql_api.cache.scopes import calendar_scope, calendar_scopes, week_scope
 from graphql_api.context import Context
 from graphql_api.replans import BUSY_SCOPE
 from models import Habit
@@ -70,11 +70,11 @@ async def calendars_changed(ctx: Context, *calendar_ids: Ref, listed: bool = Fal
 async def event_changed(ctx: Context, calendar_id: Ref, days: Iterable[date]) -> None:
     """One event of the calendar changed, on these UTC days only (all it covered before
     and after): not a series nor an occurrence of one, whose days have no end. Retires
-    what showed the calendar's events, and of the events kept by day only these days':
-    the calendar's other days stay cached. And the busy time, as `calendars_changed`."""
-    await ctx.cache.bump(
-        calendar_scope(calendar_id), BUSY_SCOPE, *(day_scope(calendar_id, day) for day in days)
-    )
+    what showed the calendar's events, and of the events kept by day only those of
+    these days' weeks: the calendar's other weeks stay cached. And the busy time, as
+    `calendars_changed`."""
+    weeks = (week_scope(calendar_id, day) for day in days)
+    await ctx.cache.bump(calendar_scope(calendar_id), BUSY_SCOPE, *weeks)
     ctx.forget("documents")
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import date
 
-# One calendar's events on one day, as the events' service keeps them by day
-# (graphql_api.events.service): retired by a change of one event on that day.
-DAY_SCOPE = "day:"
+# One calendar's events in one week, as the events' service keeps them by day
+# (graphql_api.events.service): retired by a change of one event in that week.
+WEEK_SCOPE = "week:"
 
 
 def calendar_scope(calendar_id: str) -> str:
@@ -30,6 +30,9 @@ def calendar_scopes(calendar_id: str) -> tuple[str, str]:
     return calendar_scope(calendar_id), days_scope(calendar_id)
 
 
-def day_scope(calendar_id: str, day: date) -> str:
-    """The calendar's events on `day` (a UTC date): retired by a change of one event there."""
-    return f"{DAY_SCOPE}{calendar_id}:{day.isoformat()}"
+def week_scope(calendar_id: str, day: date) -> str:
+    """The calendar's events in the week of `day` (a UTC date; ISO weeks, from Monday):
+    retired by a change of one event in that week. A week rather than a day: a page of
+    events reads a version or two per calendar, where a day each would be a dozen."""
+    year, week, _ = day.isocalendar()
+    return f"{WEEK_SCOPE}{calendar_id}:{year}-W{week:02d}"

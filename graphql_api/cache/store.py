@@ -38,7 +38,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from graphql_api import redis_clients
-from graphql_api.cache.scopes import DAY_SCOPE
+from graphql_api.cache.scopes import WEEK_SCOPE
 from graphql_api.redis_clients import AnyRedis
 
 log = logging.getLogger(__name__)
@@ -51,10 +51,11 @@ EPOCH = "epoch"
 RUN_ID_RECHECK_S = 5.0
 # Tries of a write's bump before it answers without it (graphql_api.cache.store.Cache.bump).
 BUMP_ATTEMPTS = 2
-# The scopes of one calendar's events on one day (graphql_api.cache.scopes.day_scope) are
-# one per calendar and day read, where the others are a few per user: their versions
-# expire. A version gone is claimed anew, which retires only what was cached under it.
-DAY_VERSION_TTL_S = 86_400
+# The scopes of one calendar's events in one week (graphql_api.cache.scopes.week_scope)
+# are one per calendar and week read, where the others are a few per user: their
+# versions expire. A version gone is claimed anew, which retires only what was cached
+# under it.
+WEEK_VERSION_TTL_S = 7 * 86_400
 
 
 def user_tag(user_id: str) -> str:
@@ -65,8 +66,8 @@ def user_tag(user_id: str) -> str:
 
 def _expiry(scope: str) -> int | None:
     """How long a version of `scope` (a full name, `{u:<id>}:<name>`) is kept: None, for
-    as long as Redis keeps it, except a day's scope."""
-    return DAY_VERSION_TTL_S if scope.partition("}:")[2].startswith(DAY_SCOPE) else None
+    as long as Redis keeps it, except a week's scope."""
+    return WEEK_VERSION_TTL_S if scope.partition("}:")[2].startswith(WEEK_SCOPE) else None
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,7 @@ class Cache:
         return found
 
     async def _set_versions(self, tokens: dict[str, str]) -> None:
-        """Sets these scopes' versions through `_call`, those of days to expire: on one
+        """Sets these scopes' versions through `_call`, those of weeks to expire: on one
         Redis in one round trip over the cache's own connections."""
         lasting = {self.key("v", s): t for s, t in tokens.items() if _expiry(s) is None}
         expiring = {self.key("v", s): (t, ttl) for s, t in tokens.items() if (ttl := _expiry(s))}

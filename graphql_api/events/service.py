@@ -12,7 +12,7 @@ from strawberry import UNSET
 
 from graphql_api import validation
 from graphql_api.cache import codecs
-from graphql_api.cache.scopes import calendar_scope, day_scope, days_scope
+from graphql_api.cache.scopes import calendar_scope, days_scope, week_scope
 from graphql_api.changes import calendars_changed, event_changed, habit_changed
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
 from graphql_api.reads import (
@@ -430,26 +430,26 @@ async def _stored_between(
     if not calendar_ids:
         return []
     slots = [(c, day) for c in calendar_ids for day in _utc_days(start, end)]
+    weeks = list(dict.fromkeys(week_scope(c, day) for c, day in slots))
     # One read of the versions: the epoch's, each calendar's (whatever shows its events
-    # depends on it), and what a day is kept under, its calendar's days' and its own (a
-    # change of one event retires only its days: graphql_api.changes.event_changed).
+    # depends on it), and what a day is kept under, its calendar's days' and its week's
+    # (a change of one event retires only its weeks: graphql_api.changes.event_changed).
     read = await ctx.cache.tokens(
-        [
-            *(calendar_scope(c) for c in calendar_ids),
-            *(days_scope(c) for c in calendar_ids),
-            *(day_scope(c, day) for c, day in slots),
-        ]
+        [*map(calendar_scope, calendar_ids), *map(days_scope, calendar_ids), *weeks]
     )
     if read is None:
         return await _query_events(ctx, calendar_ids, start, end)
     epoch, count = read[0], len(calendar_ids)
     kept_days = dict(zip(calendar_ids, read[1 + count : 1 + 2 * count], strict=True))
+    kept_weeks = dict(zip(weeks, read[1 + 2 * count :], strict=True))
     # Every reader of events_between only reads them (pages, busy time, bookings):
     # the decoded days are shared, not copied.
     codec = codecs.documents(Event, read_only=True)
     keys = {
-        (c, day): ctx.cache.key(f"events:{c}:{day.isoformat()}", [epoch, kept_days[c], token])
-        for (c, day), token in zip(slots, read[1 + 2 * count :], strict=True)
+        (c, day): ctx.cache.key(
+            f"events:{c}:{day.isoformat()}", [epoch, kept_days[c], kept_weeks[week_scope(c, day)]]
+        )
+        for c, day in slots
     }
     found = await ctx.cache.cache.get_many(list(keys.values()))
     buckets = {slot: codec.decode(found[key]) for slot, key in keys.items() if key in found}

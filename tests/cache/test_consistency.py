@@ -307,40 +307,40 @@ async def test_an_event_deleted_after_another_request_moved_it_goes_from_its_new
     assert (await alice.op("Events", saturday)).data["events"]["edges"] == []
 
 
-async def test_a_change_of_one_event_reads_again_every_day_it_covered_and_no_other(
+async def test_a_change_of_one_event_reads_again_every_week_it_covered_and_no_other(
     alice: Client, clock: Any
 ) -> None:
-    # given: a week of a calendar read once (its days kept), then an event written straight
-    # to the database on Saturday, as no client can: it shows only once Saturday is read
-    # from the database again
+    # given: two weeks of a calendar read once (their days kept), then an event written
+    # straight to the database in the second week, as no client can: it shows only once
+    # that week is read from the database again
     clock(NOW)
     calendar = (await connect_local(alice))["id"]
     await create_event(alice, calendar, "2026-03-16T09:00:00Z", "2026-03-16T10:00:00Z", title="m")
-    week = {"range": WEEK}
+    weeks = {"range": {"start": "2026-03-16T00:00:00Z", "end": "2026-03-30T00:00:00Z"}}
 
     async def titles() -> list[str]:
-        page = (await alice.op("Events", week)).data["events"]["edges"]
+        page = (await alice.op("Events", weeks)).data["events"]["edges"]
         return [edge["node"]["title"] for edge in page]
 
     assert await titles() == ["m"]
-    saturday = datetime(2026, 3, 21, 9, tzinfo=UTC)
+    tuesday = datetime(2026, 3, 24, 9, tzinfo=UTC)
     await EventDoc(
         user_id=alice.sub,
         calendar_id=decode_global_id(calendar)[1],
         title="unseen",
-        start_time=saturday,
-        end_time=saturday + timedelta(hours=1),
+        start_time=tuesday,
+        end_time=tuesday + timedelta(hours=1),
     ).insert()
-    # when: an event over Tuesday night is created through the API
+    # when: an event over a night of the first week is created through the API
     late = await create_event(
         alice, calendar, "2026-03-17T22:00:00Z", "2026-03-18T02:00:00Z", title="late"
     )
-    # then: its days are read again, Saturday is not
+    # then: its week is read again, the second week is not
     assert await titles() == ["m", "late"]
-    # when: its end moves to Saturday
+    # when: its end moves into the second week
     await alice.execute(
         "mutation($id: ID!, $i: UpdateEventInput!) { updateEvent(id: $id, input: $i) { id } }",
-        {"id": late["id"], "i": {"end": "2026-03-21T12:00:00Z"}},
+        {"id": late["id"], "i": {"end": "2026-03-23T12:00:00Z"}},
     )
-    # then: every day it covers now is read again, Saturday among them
+    # then: every week it covers now is read again, the second among them
     assert await titles() == ["m", "late", "unseen"]

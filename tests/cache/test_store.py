@@ -20,7 +20,7 @@ import redis.asyncio
 from graphql_api import redis_clients
 from graphql_api.cache.codecs import JSON
 from graphql_api.cache.request import RequestCache
-from graphql_api.cache.store import DAY_VERSION_TTL_S, EPOCH, Cache, CircuitBreaker
+from graphql_api.cache.store import EPOCH, WEEK_VERSION_TTL_S, Cache, CircuitBreaker
 from tests.cache.redis_servers import (
     Caches,
     RedisServer,
@@ -224,35 +224,35 @@ async def test_every_scope_has_its_own_token(caches: Caches, redis_url: str) -> 
     assert len(set(tokens.values())) == len(scopes)
 
 
-async def test_the_versions_of_a_calendars_days_expire_and_no_other_scopes_do(
+async def test_the_versions_of_a_calendars_weeks_expire_and_no_other_scopes_do(
     caches: Caches, redis_url: str, prefix: str, r: redis.Redis
 ) -> None:
-    # given: a day's scope (one per calendar and day read) and a calendar's
+    # given: a week's scope (one per calendar and week read) and a calendar's
     cache = caches.on(redis_url)
-    day, calendar = "{u:ann}:day:c1:2026-03-17", "{u:ann}:cal:c1"
+    week, calendar = "{u:ann}:week:c1:2026-W12", "{u:ann}:cal:c1"
 
     def kept_s(scope: str) -> int:
         """How long the scope's version is kept, in seconds (-1: until deleted)."""
         return cast("int", r.ttl(f"{prefix}v:{scope}"))
 
     # when: first read, their versions are claimed
-    claimed = await cache.versions([day, calendar])
-    # then: the day's is kept for a day, the calendar's for as long as Redis keeps it
+    claimed = await cache.versions([week, calendar])
+    # then: the week's is kept for a week, the calendar's for as long as Redis keeps it
     assert claimed is not None
-    assert 0 < kept_s(day) <= DAY_VERSION_TTL_S
+    assert 0 < kept_s(week) <= WEEK_VERSION_TTL_S
     assert kept_s(calendar) == -1
     # and so when a write bumps them
-    r.persist(f"{prefix}v:{day}")
-    bumped = await cache.bump([day, calendar])
-    assert bumped[day] != claimed[day]
-    assert await cache.versions([day, calendar]) == bumped
-    assert 0 < kept_s(day) <= DAY_VERSION_TTL_S
+    r.persist(f"{prefix}v:{week}")
+    bumped = await cache.bump([week, calendar])
+    assert bumped[week] != claimed[week]
+    assert await cache.versions([week, calendar]) == bumped
+    assert 0 < kept_s(week) <= WEEK_VERSION_TTL_S
     assert kept_s(calendar) == -1
-    # and a day's version gone is claimed anew: what was kept under the old one is retired
-    r.delete(f"{prefix}v:{day}")
-    again = await cache.versions([day])
+    # and a week's version gone is claimed anew: what was kept under the old one is retired
+    r.delete(f"{prefix}v:{week}")
+    again = await cache.versions([week])
     assert again is not None
-    assert again[day] not in {claimed[day], bumped[day]}
+    assert again[week] not in {claimed[week], bumped[week]}
 
 
 # --- single flight --------------------------------------------------------------------
