@@ -445,22 +445,26 @@ async def _stored_between(
     # Every reader of events_between only reads them (pages, busy time, bookings):
     # the decoded days are shared, not copied.
     codec = codecs.documents(Event, read_only=True)
-    keys = {
-        (c, day): ctx.cache.key(
-            f"events:{c}:{day.isoformat()}", [epoch, kept_days[c], kept_weeks[week_scope(c, day)]]
-        )
-        for c, day in slots
-    }
+
+    def key_of(calendar_id: Ref, day: date) -> str:
+        versions = [epoch, kept_days[calendar_id], kept_weeks[week_scope(calendar_id, day)]]
+        return ctx.cache.key(f"events:{calendar_id}:{day.isoformat()}", versions)
+
+    keys = {slot: key_of(*slot) for slot in slots}
     found = await ctx.cache.cache.get_many(list(keys.values()))
     buckets = {slot: codec.decode(found[key]) for slot, key in keys.items() if key in found}
     missing = [slot for slot in keys if slot not in buckets]
     if missing:
-        low = _day_bounds(min(day for _, day in missing))[0]
-        high = _day_bounds(max(day for _, day in missing))[1]
-        fetched = await _query_events(ctx, sorted({c for c, _ in missing}), low, high)
-        filled = by_day(fetched, missing, low, high)
-        buckets.update(filled)
-        fresh = {keys[slot]: codec.encode(bucket) for slot, bucket in filled.items()}
+        # Whole weeks are filled, in the same query: their other days are the ones a
+        # client most likely asks next (the rest of the week, a page that slides on).
+        weeks_of = dict.fromkeys((c, day - timedelta(days=day.weekday())) for c, day in missing)
+        filling = [(c, monday + timedelta(days=i)) for c, monday in weeks_of for i in range(7)]
+        low = _day_bounds(min(day for _, day in filling))[0]
+        high = _day_bounds(max(day for _, day in filling))[1]
+        fetched = await _query_events(ctx, sorted({c for c, _ in filling}), low, high)
+        filled = by_day(fetched, filling, low, high)
+        buckets.update((slot, filled[slot]) for slot in missing)
+        fresh = {key_of(*slot): codec.encode(bucket) for slot, bucket in filled.items()}
         await ctx.cache.cache.set_many(fresh, ctx.settings.cache_ttl_calendar_events)
     unique = {ref(e): e for bucket in buckets.values() for e in bucket}
     return [e for e in unique.values() if e.start_time < end and e.end_time > start]

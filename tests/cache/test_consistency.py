@@ -344,3 +344,22 @@ async def test_a_change_of_one_event_reads_again_every_week_it_covered_and_no_ot
     )
     # then: every week it covers now is read again, the second among them
     assert await titles() == ["m", "late", "unseen"]
+
+
+async def test_the_days_of_a_week_are_kept_together_so_the_rest_of_it_needs_no_database_read(
+    alice: Client, clock: Any
+) -> None:
+    # given: an event on Friday, and Tuesday to Wednesday of the same week read once
+    clock(NOW)
+    calendar = (await connect_local(alice))["id"]
+    await create_event(alice, calendar, "2026-03-20T09:00:00Z", "2026-03-20T10:00:00Z", title="f")
+    early = {"range": {"start": "2026-03-17T00:00:00Z", "end": "2026-03-19T00:00:00Z"}}
+    assert (await alice.op("Events", early)).data["events"]["edges"] == []
+    # when: the rest of the week is asked for
+    before = mongo_commands()
+    late = await alice.op(
+        "Events", {"range": {"start": "2026-03-19T00:00:00Z", "end": "2026-03-23T00:00:00Z"}}
+    )
+    # then: it was kept with the days first read, and is answered without the database
+    assert mongo_commands() - before == 0
+    assert [e["node"]["title"] for e in late.data["events"]["edges"]] == ["f"]
