@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graphql_api.cache.control import CacheControlHeader, cache
+from graphql_api.cache.scopes import calendar_scope
 from graphql_api.calendars.mutations import CalendarMutations
 from graphql_api.calendars.queries import CalendarQueries
 from graphql_api.calendars.subscriptions import CalendarSubscriptions
@@ -81,7 +82,7 @@ async def _event(ctx: Context, raw: str) -> Node | None:
     if doc is None:
         ctx.cache.untracked()  # an id that is not (or no longer) the user's
         return None
-    await ctx.cache.depend_on(f"cal:{doc.calendar_id}")
+    await ctx.cache.depend_on(calendar_scope(doc.calendar_id))
     return await event_of(ctx, doc)
 
 

@@ -304,8 +304,8 @@ async def _skip(ctx: Context, habit_id: Ref, start: datetime) -> None:
 
 
 async def _changed(ctx: Context, *versions: Event) -> None:
-    """Retires what these versions of one event (as it was and is) covered: the days
-    they are kept on, or the whole calendar for a series or an occurrence of one."""
+    """Retires what these versions of one event (as it was and is) covered: the weeks of
+    the days it is kept on, or the whole calendar for a series or an occurrence of one."""
     calendars = {e.calendar_id for e in versions}
     if len(calendars) > 1 or any(e.recurrence or e.instance for e in versions):
         await calendars_changed(ctx, *sorted(calendars))
@@ -425,7 +425,7 @@ async def _stored_between(
     """The stored events (singles, series, changed instances) overlapping [start, end).
 
     Cached per calendar per UTC day (the seed's `calendar:{id}:events:{date}`):
-    one MGET finds the days already known, one query fills in the others.
+    one MGET finds the days already known, one query fills in the others' whole weeks.
     """
     if not calendar_ids:
         return []

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from graphql_api import validation
 from graphql_api.cache import codecs
+from graphql_api.cache.scopes import calendar_scope
 from graphql_api.errors import BadUserInput
 from graphql_api.events.service import events_between
 from graphql_api.habits.loop import HabitStats
@@ -126,7 +127,12 @@ async def recommend(
         f"recommendations:{ref(habit)}:{start:%Y%m%dT%H%M%S}:{end:%Y%m%dT%H%M%S}:"
         f"{limit}:{not_before:%Y%m%dT%H%M}:{model}"
     )
-    scopes = ["profile", "calendars", f"habit:{ref(habit)}", *(f"cal:{ref(c)}" for c in calendars)]
+    scopes = [
+        "profile",
+        "calendars",
+        f"habit:{ref(habit)}",
+        *(calendar_scope(ref(c)) for c in calendars),
+    ]
 
     async def compute() -> list[Pick]:
         asked = Asked(habit, calendars, start, end, limit, not_before)
@@ -318,7 +324,7 @@ async def _busy(
     async def load() -> list[Busy]:
         return busy_of(await events_between(ctx, [ref(c) for c in calendars], start, end))
 
-    scopes = ["calendars", *(f"cal:{ref(c)}" for c in calendars)]
+    scopes = ["calendars", *(calendar_scope(ref(c)) for c in calendars)]
     name = f"busy:{start:%Y%m%dT%H%M%S}:{end:%Y%m%dT%H%M%S}"
     ttl = ctx.settings.cache_ttl_calendar_events
     return await ctx.cache.cached(name, scopes, ttl, load, BUSY)
@@ -339,7 +345,7 @@ async def _record(ctx: Context, habit: Habit, calendars: list[Calendar]) -> Habi
         )
         return HabitRecord.of(ctx.zone, booked, check_ins, feedback)
 
-    scopes = ["profile", f"habit:{ref(habit)}", *(f"cal:{ref(c)}" for c in calendars)]
+    scopes = ["profile", f"habit:{ref(habit)}", *(calendar_scope(ref(c)) for c in calendars)]
     ttl = ctx.settings.cache_ttl_habit_stats
     return await ctx.cache.cached(f"habit_record:{ref(habit)}", scopes, ttl, load, RECORD)
 
