@@ -430,7 +430,8 @@ async def _stored_between(
     if not calendar_ids:
         return []
     slots = [(c, day) for c in calendar_ids for day in _utc_days(start, end)]
-    weeks = list(dict.fromkeys(week_scope(c, day) for c, day in slots))
+    week_of = {slot: week_scope(*slot) for slot in slots}
+    weeks = list(dict.fromkeys(week_of.values()))
     # One read of the versions: the epoch's, each calendar's (whatever shows its events
     # depends on it), and what a day is kept under, its calendar's days' and its week's
     # (a change of one event retires only its weeks: graphql_api.changes.event_changed).
@@ -447,7 +448,8 @@ async def _stored_between(
     codec = codecs.documents(Event, read_only=True)
 
     def key_of(calendar_id: Ref, day: date) -> str:
-        versions = [epoch, kept_days[calendar_id], kept_weeks[week_scope(calendar_id, day)]]
+        week = week_of.get((calendar_id, day)) or week_scope(calendar_id, day)
+        versions = [epoch, kept_days[calendar_id], kept_weeks[week]]
         return ctx.cache.key(f"events:{calendar_id}:{day.isoformat()}", versions)
 
     keys = {slot: key_of(*slot) for slot in slots}
