@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any, cast
 
+import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
@@ -131,7 +132,9 @@ class Replies:
         make = self._pool.make_connection
         connection = self._idle.pop() if self._idle else make()  # type: ignore[no-untyped-call]
         try:
-            packed = connection.pack_commands(commands)
+            # hiredis packs in C; redis-py's asyncio connection packs each argument in
+            # Python (~7 commands a request: a tenth of a Redis round trip's CPU).
+            packed = b"".join(map(hiredis.pack_command, commands))
             await connection.send_packed_command(packed, check_health=False)
             replies = [await connection.read_response() for _ in commands]
         except BaseException:
