@@ -133,7 +133,7 @@ class Replies:
         connection = self._idle.pop() if self._idle else make()  # type: ignore[no-untyped-call]
         try:
             # hiredis packs in C; redis-py's asyncio connection packs each argument in
-            # Python (~7 commands a request: a tenth of a Redis round trip's CPU).
+            # Python (an MGET of 20 keys: 12 against 1.5 µs; a round trip costs ~60-75).
             packed = b"".join(map(hiredis.pack_command, commands))
             await connection.send_packed_command(packed, check_health=False)
             replies = [await connection.read_response() for _ in commands]
