@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager, suppress
 from typing import Any, cast
 
@@ -165,14 +165,6 @@ async def mget(redis: AnyRedis, keys: list[str]) -> list[Any]:
         return await redis.mget_nonatomic(keys)
     found: list[Any] = await redis.mget(keys)
     return found
-
-
-async def mset(redis: AnyRedis, mapping: Mapping[str, Any]) -> None:
-    """MSET, one per slot on a cluster."""
-    if isinstance(redis, RedisCluster):
-        await redis.mset_nonatomic(mapping)
-    else:
-        await redis.mset(mapping)
 
 
 async def server_run(redis: AnyRedis) -> str:

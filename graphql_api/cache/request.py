@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
 from cachetools import LRUCache
@@ -35,6 +36,16 @@ def _retrieved(future: asyncio.Future[Any]) -> None:
         future.exception()  # a failed prefetch matters only to whoever awaits it
 
 
+@dataclass(frozen=True)
+class Held(Generic[T]):
+    """A cached value as a writer read it before its write (`RequestCache.hold`)."""
+
+    name: str
+    names: list[str]  # the full names of its scopes, the epoch first
+    tokens: list[str]  # their versions then
+    value: T | None  # None: nothing was cached
+
+
 class RequestCache:
     """Scopes are the user's own (`goals`, `habit:<id>`, `cal:<id>`, ...): the user id is
     part of every scope and every key (`{u:<id>}`, a hash tag on a Redis Cluster), so no
@@ -56,8 +67,9 @@ class RequestCache:
         # The tokens read so far, for the calls that find every scope they name here:
         # answered at once, where the loader would take a turn of the event loop each.
         self._known: dict[str, str] = {}
-        # The versions this request's own writes made (`bump`).
+        # The versions this request's own writes made (`bump`), and those they replaced.
         self._minted: set[str] = set()
+        self._replaced: dict[str, str | None] = {}
 
     @cached_property
     def _versions(self) -> DataLoader[str, str | None]:
@@ -163,7 +175,38 @@ class RequestCache:
     async def bump(self, *scopes: str | None) -> None:
         """After a write: everything cached under these scopes is retired."""
         names = [self._scope(s) for s in scopes if s]
-        for scope, token in (await self.cache.bump(names)).items():
+        bumped = await self.cache.bump(names)
+        for scope, token in bumped.tokens.items():
             self._versions.clear(scope).prime(scope, token)
             self._known[scope] = token
             self._minted.add(token)
+        self._replaced.update(bumped.replaced)
+
+    async def hold(self, name: str, scopes: list[str], codec: Codec[T]) -> Held[T] | None:
+        """Before a write that changes a cached value in a way the writer can apply
+        itself: the value cached under `name` now (None if none is), with the versions
+        it is cached under. See `carry`."""
+        tokens = await self.tokens(scopes)
+        if tokens is None:
+            return None
+        key = self.key(name, tokens)
+        raw = (await self.cache.get_many([key])).get(key)
+        names = [EPOCH, *(self._scope(s) for s in scopes)]
+        return Held(name, names, tokens, None if raw is None else codec.decode(raw))
+
+    async def carry(self, held: Held[T], value: T, ttl_s: float, codec: Codec[T]) -> None:
+        """After the write and its bump: `value` (the held one with the write applied) is
+        cached under the new versions, so the next read need not compute it again; but
+        only when this request's bump replaced every version the value was held under.
+        Then nothing else was written meanwhile (any other writer bumps too, after its
+        write), and the held value was read after every earlier write's bump. A write
+        that lands between the hold and the bump without having bumped yet is the
+        newer version's to retire: its own bump comes after this one."""
+        for name, token in zip(held.names[1:], held.tokens[1:], strict=True):
+            if self._replaced.get(name) != token:
+                return
+        tokens = [self._known.get(name) for name in held.names]
+        if tokens[0] != held.tokens[0] or any(t is None for t in tokens):
+            return
+        current = [t for t in tokens if t is not None]
+        await self.cache.set_many({self.key(held.name, current): codec.encode(value)}, ttl_s)

@@ -71,6 +71,14 @@ def _expiry(scope: str) -> int | None:
 
 
 @dataclass(frozen=True)
+class Bumped:
+    """What a bump did: each scope's new version, and (where known) the one it replaced."""
+
+    tokens: dict[str, str]
+    replaced: dict[str, str | None]
+
+
+@dataclass(frozen=True)
 class CacheConfig:
     enabled: bool = True
     prefix: str = "scheduling:"
@@ -234,26 +242,33 @@ class Cache:
         found: list[Any] = (await self._call(lambda r: replies.send(("MGET", *keys))))[0]
         return found
 
-    async def _set_versions(self, tokens: dict[str, str]) -> None:
-        """Sets these scopes' versions through `_call`, those of weeks to expire: on one
-        Redis in one round trip over the cache's own connections."""
-        lasting = {self.key("v", s): t for s, t in tokens.items() if _expiry(s) is None}
-        expiring = {self.key("v", s): (t, ttl) for s, t in tokens.items() if (ttl := _expiry(s))}
+    async def _set_versions(self, tokens: dict[str, str]) -> dict[str, str | None]:
+        """Sets these scopes' versions through `_call`, those of weeks to expire, in one
+        round trip; returns the version each replaced (SET ... GET), None where none."""
+        keys = {scope: self.key("v", scope) for scope in tokens}
         replies = self._replies
         if replies is None:
 
-            async def write(r: AnyRedis) -> None:
-                if lasting:
-                    await redis_clients.mset(r, lasting)
-                for key, (token, ttl) in expiring.items():
-                    await r.set(key, token, ex=ttl)
+            async def write(r: AnyRedis) -> list[Any]:
+                pipe = r.pipeline(transaction=False)
+                for scope, token in tokens.items():
+                    pipe.set(keys[scope], token, ex=_expiry(scope), get=True)
+                return await pipe.execute()
 
-            await self._call(write)
-            return
-        pairs = [part for item in lasting.items() for part in item]
-        commands: list[tuple[Any, ...]] = [("MSET", *pairs)] if pairs else []
-        commands += [("SET", key, token, "EX", ttl) for key, (token, ttl) in expiring.items()]
-        await self._call(lambda r: replies.send(*commands))
+            found = await self._call(write)
+        else:
+            commands = [
+                (
+                    "SET",
+                    keys[scope],
+                    token,
+                    *(("EX", ttl) if (ttl := _expiry(scope)) else ()),
+                    "GET",
+                )
+                for scope, token in tokens.items()
+            ]
+            found = await self._call(lambda r: replies.send(*commands))
+        return {s: _bytes(v).decode() if v else None for s, v in zip(tokens, found, strict=True)}
 
     async def aclose(self) -> None:
         """Closes the cache's connections (the client's and its own)."""
@@ -334,27 +349,29 @@ class Cache:
         values = (await self._call(claim))[len(fresh) :]
         return {scope: _bytes(v).decode() for scope, v in zip(fresh, values, strict=True)}
 
-    async def bump(self, scopes: list[str]) -> dict[str, str]:
-        """Retires everything cached under these scopes; returns their new tokens."""
+    async def bump(self, scopes: list[str]) -> Bumped:
+        """Retires everything cached under these scopes: their new tokens, and the ones
+        they replaced (which a writer compares with those it read: `RequestCache.carry`)."""
         fresh = {scope: secrets.token_hex(8) for scope in dict.fromkeys(scopes)}
         if not self.enabled or not fresh:
-            return fresh
+            return Bumped(fresh, {})
         # The write is done: until its bump lands, another process (which the client's
         # next request may reach) still serves what it changed. A call that timed out
         # may or may not have landed; so try again, a bounded number of times (with the
         # breaker open each try returns at once), before answering the write.
-        for _ in range(BUMP_ATTEMPTS):
+        for attempt in range(BUMP_ATTEMPTS):
             try:
-                await self._set_versions(fresh)
+                replaced = await self._set_versions(fresh)
             except Unavailable:
                 continue
-            return fresh
+            # After a try that may have landed, what a version replaced is not known.
+            return Bumped(fresh, replaced if attempt == 0 else {})
         # The old entries could be read again once Redis answers: retire them all, now if
         # Redis takes the new epoch, else before this process uses the cache again.
         self._epoch_stale = True
         with contextlib.suppress(Unavailable):
             await self._new_epoch(await self._server_run())
-        return fresh
+        return Bumped(fresh, {})
 
     # --- values ------------------------------------------------------------
 

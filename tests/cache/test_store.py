@@ -185,9 +185,10 @@ async def test_a_bump_retires_values_in_this_and_every_other_process(
     # when
     bumped = await one.bump(["goals"])
     # then
-    assert bumped["goals"] != before["goals"]
-    assert await one.versions(["goals"]) == await other.versions(["goals"]) == bumped
-    new_key = one.key("goals", bumped["goals"])
+    assert bumped.tokens["goals"] != before["goals"]
+    assert bumped.replaced == {"goals": before["goals"]}
+    assert await one.versions(["goals"]) == await other.versions(["goals"]) == bumped.tokens
+    new_key = one.key("goals", bumped.tokens["goals"])
     assert new_key != old_key
     compute = Compute("new")
     assert await get(one, new_key, compute) == "new"
@@ -244,15 +245,16 @@ async def test_the_versions_of_a_calendars_weeks_expire_and_no_other_scopes_do(
     # and so when a write bumps them
     r.persist(f"{prefix}v:{week}")
     bumped = await cache.bump([week, calendar])
-    assert bumped[week] != claimed[week]
-    assert await cache.versions([week, calendar]) == bumped
+    assert bumped.tokens[week] != claimed[week]
+    assert bumped.replaced == {week: claimed[week], calendar: claimed[calendar]}
+    assert await cache.versions([week, calendar]) == bumped.tokens
     assert 0 < kept_s(week) <= WEEK_VERSION_TTL_S
     assert kept_s(calendar) == -1
     # and a week's version gone is claimed anew: what was kept under the old one is retired
     r.delete(f"{prefix}v:{week}")
     again = await cache.versions([week])
     assert again is not None
-    assert again[week] not in {claimed[week], bumped[week]}
+    assert again[week] not in {claimed[week], bumped.tokens[week]}
 
 
 # --- single flight --------------------------------------------------------------------
@@ -361,7 +363,8 @@ async def assert_every_call_falls_back_quickly(cache: Cache) -> None:
 
         start = time.monotonic()
         bumped = await cache.bump(["goals"])
-        assert set(bumped) == {"goals"}
+        assert set(bumped.tokens) == {"goals"}
+        assert bumped.replaced == {}  # unknown: Redis did not answer
         assert time.monotonic() - start < HANG_BOUND_S
 
         start = time.monotonic()
