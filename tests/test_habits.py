@@ -179,19 +179,45 @@ async def test_a_check_in_shows_its_habit_as_changed_since_the_list_was_read(
     assert shown["streak"] == {"current": 1}
 
 
-async def test_a_check_in_sends_mongo_only_its_write_and_the_habits_history(
+async def test_a_check_in_reads_the_habits_history_when_nothing_has_read_it_since_a_change(
     alice: Client, clock: SetClock
 ) -> None:
-    # given: the user's habits already read, as every screen before a check-in does
+    # given: a habit changed since its streak was last shown (so its history is not
+    # cached), and the user's habits already listed, as every screen before a check-in does
     clock(datetime(2026, 3, 10, 12, tzinfo=UTC))
     habit = await create_habit(alice)
-    await alice.op("Habits")
+    rename = 'mutation($id: ID!) { updateHabit(id: $id, input: {name: "Swim"}) { id } }'
+    await alice.execute(rename, {"id": habit["id"]})
+    await alice.execute("{ habits { edges { node { id name } } } }")
     before = mongo_commands()
     # when
     done = await check_in(alice, habit["id"], "2026-03-10")
     # then: the upsert and one read of the history for the streak; the habit is the list's
     assert done["habit"]["streak"] == {"current": 1, "longest": 1}
     assert mongo_commands() - before == 2
+
+
+async def test_a_check_in_after_the_streak_was_shown_sends_mongo_only_its_write(
+    alice: Client, clock: SetClock
+) -> None:
+    # given: the habits listed with their streaks (their histories read and cached)
+    clock(datetime(2026, 3, 10, 12, tzinfo=UTC))
+    habit = await create_habit(alice)
+    await check_in(alice, habit["id"], "2026-03-08")
+    await alice.op("Habits")
+    before = mongo_commands()
+    # when: two check-ins, the second replacing a day's
+    first = await check_in(alice, habit["id"], "2026-03-10")
+    second = await check_in(alice, habit["id"], "2026-03-09")
+    replaced = await check_in(alice, habit["id"], "2026-03-08", "MISSED")
+    # then: each the upsert only; the history it had read is carried over its write
+    assert first["habit"]["streak"] == {"current": 1, "longest": 1}
+    assert second["habit"]["streak"] == {"current": 3, "longest": 3}
+    assert replaced["habit"]["streak"] == {"current": 2, "longest": 2}
+    assert mongo_commands() - before == 3
+    # and what is shown next is what Mongo holds
+    listed = (await alice.op("Habits")).data["habits"]["edges"][0]["node"]
+    assert listed["streak"] == {"current": 2, "longest": 2}
 
 
 async def test_a_check_in_of_another_users_habit_is_not_found_and_writes_nothing(

@@ -26,8 +26,12 @@ async def load_habit(ctx: Context, habit_id: strawberry.ID) -> HabitDoc:
 async def habit_checked_in(ctx: Context, habit_id: strawberry.ID) -> HabitDoc:
     """The habit of a check-in, from the user's (cached) list: a check-in writes the
     check-in, never the habit, and every write of a habit bumps the list's version, so
-    the list shows the habit as a read of it from Mongo would (without the round trip)."""
-    habit = await habit_of(ctx, ref_of(habit_id, "Habit"))
+    the list shows the habit as a read of it from Mongo would (without the round trip).
+    The habit's own version comes with the list's: the check-in reads what is cached
+    under it before writing (`service.check_in`)."""
+    habit_ref = ref_of(habit_id, "Habit")
+    ctx.cache.prefetch(f"habit:{habit_ref}")
+    habit = await habit_of(ctx, habit_ref)
     if habit is None:
         raise service.habit_not_found()
     return habit

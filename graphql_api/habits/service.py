@@ -15,10 +15,11 @@ from graphql_api.reads import goal_of, user_habits
 from graphql_api.relay import ref_of
 from graphql_api.replans import request_replan
 from loaders.base import find_all
-from models import CheckIn, Event, Frequency, Habit, PreferredWindow
+from models import CheckIn, CheckInEntry, Event, Frequency, Habit, PreferredWindow
 from models.base import Ref, as_stored, matching, ref, save_changes
 
 if TYPE_CHECKING:
+    from graphql_api.cache.request import Held
     from graphql_api.context import Context
     from graphql_api.habits.inputs import (
         CreateHabitInput,
@@ -252,6 +253,7 @@ async def check_in(
     )
     replacement = as_stored(check_in)
     del replacement["_id"]  # a replaced check-in keeps its first id
+    held = await _hold_history(ctx, habit)
     # An upsert keyed on the unique (habit, date) index: a retry changes nothing more.
     # The owner is in the filter too: the shard key of a sharded `check_ins`, and the
     # index the lookup goes through (deploy/SCALING.md).
@@ -261,15 +263,65 @@ async def check_in(
         upsert=True,
     )
     await habit_changed(ctx, habit)
+    await _carry_history(ctx, habit, held, iso_day, CheckInEntry.of(check_in))
     return check_in
 
 
 async def clear_check_in(ctx: Context, habit: Habit, day: date) -> bool:
+    held = await _hold_history(ctx, habit)
     result = await CheckIn.get_pymongo_collection().delete_one(
         matching({"habitId": ref(habit), "date": day.isoformat(), "userId": ctx.user_id})
     )
     await habit_changed(ctx, habit)
+    await _carry_history(ctx, habit, held, day.isoformat(), None)
     return result.deleted_count > 0
+
+
+def _history_codec(habit_id: Ref) -> codecs.Codec[list[CheckInEntry]]:
+    def encode(entries: list[CheckInEntry]) -> bytes:
+        return codecs.JSON.encode([[e.date, e.status, e.value] for e in entries])
+
+    def decode(raw: bytes) -> list[CheckInEntry]:
+        return [CheckInEntry(habit_id, *item) for item in codecs.JSON.decode(raw)]
+
+    return codecs.Codec(encode, decode)
+
+
+async def habit_history(ctx: Context, habit: Habit) -> list[CheckInEntry]:
+    """The habit's whole history, oldest first, cached under the habit's version (a
+    check-in carries it over to the version its bump makes: `check_in`)."""
+    habit_id = ref(habit)
+
+    async def load() -> list[CheckInEntry]:
+        return await ctx.loaders.check_ins_by_habit.load(habit_id)
+
+    ttl = ctx.settings.cache_ttl_habit_stats
+    codec = _history_codec(habit_id)
+    return await ctx.cache.cached(f"history:{habit_id}", [f"habit:{habit_id}"], ttl, load, codec)
+
+
+async def _hold_history(ctx: Context, habit: Habit) -> Held[list[CheckInEntry]] | None:
+    habit_id = ref(habit)
+    codec = _history_codec(habit_id)
+    return await ctx.cache.hold(f"history:{habit_id}", [f"habit:{habit_id}"], codec)
+
+
+async def _carry_history(
+    ctx: Context,
+    habit: Habit,
+    held: Held[list[CheckInEntry]] | None,
+    day: str,
+    entry: CheckInEntry | None,
+) -> None:
+    """The history as held before the write, with the day's check-in now `entry` (None:
+    cleared): the next read (this check-in's streak and strength first) need not read
+    it from Mongo."""
+    if held is None or held.value is None:
+        return
+    others = [e for e in held.value if e.date != day]
+    history = sorted([*others, entry] if entry else others, key=lambda e: e.date)
+    ttl = ctx.settings.cache_ttl_habit_stats
+    await ctx.cache.carry(held, history, ttl, _history_codec(ref(habit)))
 
 
 def _encode_stats(stats: HabitStats) -> bytes:
@@ -288,7 +340,7 @@ async def habit_stats(ctx: Context, habit: Habit) -> HabitStats:
     """Streaks and strength on the user's today: once per request, cached between requests."""
 
     async def compute() -> HabitStats:
-        docs = await ctx.loaders.check_ins_by_habit.load(ref(habit))
+        docs = await habit_history(ctx, habit)
         history = {date.fromisoformat(d.date): d.status for d in docs}
         return loop_stats(history, habit.frequency.times, habit.frequency.per, ctx.today)
 
