@@ -23,17 +23,24 @@ def _goals(*goal_ids: Ref | None) -> list[str]:
     return [f"goal:{g}" for g in goal_ids if g]
 
 
-async def goal_changed(ctx: Context, *goal_ids: Ref | None, listed: bool = False) -> None:
-    """Retires what was cached about these goals (and the goal list when `listed`)."""
-    await ctx.cache.bump(*_goals(*goal_ids), "goals" if listed else None)
+async def goal_changed(
+    ctx: Context, *goal_ids: Ref | None, listed: bool = False, logged: bool = False
+) -> None:
+    """Retires what was cached about these goals (and the goal list when `listed`; and
+    the sums of their progress logs when `logged`: a log written or deleted)."""
+    logs = [f"progress:{g}" for g in goal_ids if g] if logged else []
+    await ctx.cache.bump(*_goals(*goal_ids), *logs, "goals" if listed else None)
     ctx.forget("documents")
 
 
 async def goal_progress_logged(ctx: Context, goal_id: Ref) -> None:
-    """A progress entry was logged: the goal's progress and log are read afresh."""
+    """A progress entry was logged: the goal's progress and log are read afresh. (Its
+    logged total is kept under a scope of its own, `progress:<id>`, which only this
+    and the goal's deletion retire: a check-in of one of its habits changes the goal's
+    progress only when it has no target, so it leaves the sum of the log cached.)"""
     ctx.loaders.progress_total_by_goal.clear(goal_id)
     ctx.loaders.progress_log_by_goal.clear(goal_id)
-    await goal_changed(ctx, goal_id)
+    await goal_changed(ctx, goal_id, logged=True)
 
 
 async def habits_changed(ctx: Context) -> None:

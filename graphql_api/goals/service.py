@@ -97,7 +97,7 @@ async def delete_goal(ctx: Context, goal_id: Ref) -> None:
     )
     await GoalProgress.get_pymongo_collection().delete_many({"goalId": goal_id, **owner})
     await habits_changed(ctx)
-    await goal_changed(ctx, goal_id, listed=True)
+    await goal_changed(ctx, goal_id, listed=True, logged=True)
 
 
 async def log_progress(ctx: Context, goal: Goal, value: float, note: str | None) -> GoalProgress:
@@ -142,12 +142,26 @@ async def list_goals(ctx: Context, status: str | None, order: str) -> tuple[list
     return goals, key
 
 
+async def _logged_total(ctx: Context, goal_id: Ref) -> float:
+    """The sum of the goal's progress log, cached under its own scope: what retires the
+    goal's progress (a check-in of one of its habits) need not read the log again."""
+
+    async def load() -> float:
+        return await ctx.loaders.progress_total_by_goal.load(goal_id)
+
+    ttl = ctx.settings.cache_ttl_goal_progress
+    total: float = await ctx.cache.cached(
+        f"progress_total:{goal_id}", [f"progress:{goal_id}"], ttl, load, codecs.JSON
+    )
+    return total
+
+
 async def goal_progress(ctx: Context, goal: Goal) -> float:
     async def compute() -> float:
         if goal.status == "COMPLETED":
             return 1.0
         if goal.target is not None:
-            total = await ctx.loaders.progress_total_by_goal.load(ref(goal))
+            total = await _logged_total(ctx, ref(goal))
             return min(1.0, max(0.0, total / goal.target.value))
         habits = [h for h in await user_habits(ctx) if h.goal_id == ref(goal) and h.is_active]
         if not habits:

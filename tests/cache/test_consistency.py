@@ -261,6 +261,31 @@ async def test_a_warm_dashboard_needs_no_mongo_command(alice: Client, clock: Any
     assert streak == {"current": 2, "longest": 2}
 
 
+async def test_a_check_in_leaves_the_sum_of_its_goals_log_cached(alice: Client, clock: Any) -> None:
+    # given: a goal with a target, some progress logged, and a habit of it; the
+    # Dashboard shown once after a first check-in (the habit's history and the log's
+    # sum both cached)
+    clock(NOW)
+    goal = await create_goal(alice, title="Run", target={"value": 100, "unit": "km"})
+    habit = await create_habit(alice, goalId=goal["id"])
+    await alice.op("LogGoalProgress", {"goalId": goal["id"], "value": 25})
+    await check_in(alice, habit["id"], "2026-03-17")
+    await alice.op("Dashboard", {"range": WEEK})
+    await check_in(alice, habit["id"], "2026-03-18")
+    # when: the Dashboard after the next check-in
+    before = mongo_commands()
+    shown = (await alice.op("Dashboard", {"range": WEEK})).data["goals"]["edges"][0]["node"]
+    # then: its goals are made again without the database: the check-in changed the
+    # habit's streak, not the goal's logged progress
+    assert mongo_commands() - before == 0
+    assert shown["progress"] == 0.25
+    assert shown["habits"][0]["streak"] == {"current": 2, "longest": 2}
+    # and logging progress is shown at once
+    await alice.op("LogGoalProgress", {"goalId": goal["id"], "value": 25})
+    again = (await alice.op("Dashboard", {"range": WEEK})).data["goals"]["edges"][0]["node"]
+    assert again["progress"] == 0.5
+
+
 async def test_cache_requests_are_counted_on_metrics(
     alice: Client, http: httpx.AsyncClient
 ) -> None:
