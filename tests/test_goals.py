@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from graphql_api import execution
 from tests.conftest import Client
 from tests.helpers import check_in, create_goal, create_habit
 
@@ -256,3 +257,22 @@ async def test_a_page_of_goals_shows_what_each_goal_shows_alone(alice: Client) -
     assert progress[habitual["id"]] > 0
     assert [len(n["habits"]) for n in nodes if n["id"] == habitual["id"]] == [2]
     assert [sorted(e["node"]) for e in bare.data["goals"]["edges"]] == [["id", "p"]] * 3
+
+
+async def test_a_dashboards_goals_with_their_habits_streaks_are_completed_by_plans(
+    alice: Client,
+) -> None:
+    """Progress, habits, streaks and strength, worked out by the page, are read by the
+    compiled plans (graphql_api.execution), not field by field through graphql-core."""
+    # given
+    goal = await create_goal(alice, target={"value": 10, "unit": "km"})
+    habit = await create_habit(alice, goalId=goal["id"])
+    await check_in(alice, habit["id"], _today_utc())
+    execution._SHARED.clear()
+    # when
+    week = {"start": "2026-03-16T00:00:00Z", "end": "2026-03-23T00:00:00Z"}
+    shown = (await alice.op("Dashboard", {"range": week})).data["goals"]["edges"][0]["node"]
+    # then
+    assert shown["habits"][0]["streak"] == {"current": 1, "longest": 1}
+    planned = {entry[2][0].name for entry in execution._SHARED.values() if entry[2]}
+    assert {"GoalConnection", "Goal", "Habit", "Streak"} <= planned

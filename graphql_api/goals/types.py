@@ -5,6 +5,7 @@ from collections.abc import Awaitable
 from datetime import date, datetime
 
 import strawberry
+from graphql.pyutils import Undefined, UndefinedType
 
 from graphql_api.cache.control import cache
 from graphql_api.context import Context, Info
@@ -13,6 +14,7 @@ from graphql_api.goals.enums import GoalStatus, Priority
 from graphql_api.habits.service import habit_stats
 from graphql_api.habits.types import Habit
 from graphql_api.lookahead import known, settled
+from graphql_api.readers import readable
 from graphql_api.reads import user_habits
 from graphql_api.relay import Node, register_view, to_global_id
 from models import Goal as GoalDoc
@@ -30,6 +32,16 @@ class ProgressEntry:
     at: datetime
     value: float
     note: str | None
+
+
+# Readers (graphql_api.readers): what the goal's page worked out for all its goals
+# (`complete_goals`), so that a page of goals is completed by a plan.
+def _page_progress(root: Goal) -> float | UndefinedType:
+    return Undefined if root.page_progress is None else known(root.page_progress)
+
+
+def _page_habits(root: Goal) -> list[Habit] | UndefinedType:
+    return Undefined if root.page_habits is None else root.page_habits
 
 
 @strawberry.type
@@ -71,6 +83,7 @@ class Goal(Node):
         directives=cache(60),
         graphql_type=float,
     )
+    @readable(_page_progress)
     def progress(self, info: Info) -> float | Awaitable[float]:
         if self.page_progress is not None:
             return known(self.page_progress)
@@ -90,6 +103,7 @@ class Goal(Node):
         description="The goal's habits, active or not, oldest first.",
         graphql_type=list[Habit],
     )
+    @readable(_page_habits)
     def habits(self, info: Info) -> list[Habit] | Awaitable[list[Habit]]:
         if self.page_habits is not None:
             return self.page_habits

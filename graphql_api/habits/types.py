@@ -5,6 +5,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
+from graphql.pyutils import Undefined, UndefinedType
 
 from graphql_api import validation
 from graphql_api.cache.control import cache
@@ -13,6 +14,7 @@ from graphql_api.habits import service
 from graphql_api.habits.enums import CheckInStatus, Period
 from graphql_api.habits.loop import HabitStats
 from graphql_api.lookahead import known
+from graphql_api.readers import readable
 from graphql_api.reads import goal_of, habit_of
 from graphql_api.relay import Node, register_view, to_global_id, view_of
 from models import CheckInEntry
@@ -44,6 +46,16 @@ class Streak:
 
 def _streak(stats: HabitStats) -> Streak:
     return Streak(current=stats.current_streak, longest=stats.longest_streak)
+
+
+# Readers (graphql_api.readers): what the habit's page worked out for all its habits
+# (`goals.types.complete_goals`), so that a page's habits are completed by a plan.
+def _page_streak(root: Habit) -> Streak | UndefinedType:
+    return Undefined if root.page_stats is None else _streak(known(root.page_stats))
+
+
+def _page_strength(root: Habit) -> float | UndefinedType:
+    return Undefined if root.page_stats is None else known(root.page_stats).strength
 
 
 @strawberry.type
@@ -117,6 +129,7 @@ class Habit(Node):
     @strawberry.field(
         description="Counted up to the user's today.", directives=cache(60), graphql_type=Streak
     )
+    @readable(_page_streak)
     def streak(self, info: Info) -> Streak | Awaitable[Streak]:
         if self.page_stats is not None:
             return _streak(known(self.page_stats))
@@ -130,6 +143,7 @@ class Habit(Node):
         directives=cache(60),
         graphql_type=float,
     )
+    @readable(_page_strength)
     def strength(self, info: Info) -> float | Awaitable[float]:
         if self.page_stats is not None:
             return known(self.page_stats).strength
