@@ -60,6 +60,13 @@ def documents(model: type[D], *, read_only: bool = False) -> Codec[list[D]]:
     return Codec(encode, decode)
 
 
+def stored(rows: list[dict[str, Any]]) -> bytes:
+    """Documents as read from Mongo (pymongo's rows), as the JSON `documents(model)`
+    decodes: validation takes the stored names, ISO instants and ids as hex. About a
+    tenth of the cost of building the documents to dump them."""
+    return orjson.dumps(rows, default=str)
+
+
 def document(model: type[D]) -> Codec[D]:
     def encode(doc: D) -> bytes:
         return orjson.dumps(doc.model_dump(mode="json", by_alias=True))

@@ -31,7 +31,7 @@ from graphql_api.recurrence import (
 )
 from graphql_api.relay import Connection, page_size, paginate, ref_of
 from graphql_api.replans import request_replan
-from loaders.base import find_all, find_rows
+from loaders.base import find_rows
 from models import Calendar, Event, Habit
 from models.base import Ref, apply_change, matching, ref
 from models.event import overlapping
@@ -326,16 +326,25 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
     return begin, begin + timedelta(days=1)
 
 
-async def _query_events(
+async def _query_rows(
     ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
-) -> list[Event]:
+) -> list[dict[str, Any]]:
+    """The stored events overlapping the range, of these calendars, cancelled ones left
+    out: as stored (see `_stored_between`)."""
     # The user's events in the range, the calendars picked here: a `calendarId: {$in}`
     # beside the range makes the embedded Mongo-wire server scan the whole collection.
     wanted = set(calendar_ids)
-    found = await find_all(
-        Event, {**overlapping(ctx.user_id, start, end), "status": {"$ne": "CANCELLED"}}
+    rows = await find_rows(
+        Event.get_pymongo_collection(),
+        {**overlapping(ctx.user_id, start, end), "status": {"$ne": "CANCELLED"}},
     )
-    return [e for e in found if e.calendar_id in wanted]
+    return [r for r in rows if r["calendarId"] in wanted]
+
+
+async def _query_events(
+    ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
+) -> list[Event]:
+    return [Event.model_validate(r) for r in await _query_rows(ctx, calendar_ids, start, end)]
 
 
 async def events_between(
@@ -463,27 +472,34 @@ async def _stored_between(
         filling = [(c, monday + timedelta(days=i)) for c, monday in weeks_of for i in range(7)]
         low = _day_bounds(min(day for _, day in filling))[0]
         high = _day_bounds(max(day for _, day in filling))[1]
-        fetched = await _query_events(ctx, sorted({c for c, _ in filling}), low, high)
-        filled = by_day(fetched, filling, low, high)
-        buckets.update((slot, filled[slot]) for slot in missing)
-        fresh = {key_of(*slot): codec.encode(bucket) for slot, bucket in filled.items()}
+        rows = await _query_rows(ctx, sorted({c for c, _ in filling}), low, high)
+        # Each day keeps its events as stored, as JSON; this request's events are that
+        # JSON decoded (once per process, and shared, as every read of the day decodes
+        # it), so an event filled in is built once: not built from its row, dumped, and
+        # built again by the next read.
+        fresh = {
+            keys.get(slot) or key_of(*slot): codecs.stored(bucket)
+            for slot, bucket in by_day(rows, filling, low, high).items()
+        }
+        buckets.update((slot, codec.decode(fresh[keys[slot]])) for slot in missing)
         await ctx.cache.cache.set_many(fresh, ctx.settings.cache_ttl_calendar_events)
     unique = {ref(e): e for bucket in buckets.values() for e in bucket}
     return [e for e in unique.values() if e.start_time < end and e.end_time > start]
 
 
 def by_day(
-    events: Sequence[Event], days: Sequence[tuple[Ref, date]], low: datetime, high: datetime
-) -> dict[tuple[Ref, date], list[Event]]:
-    """The events (of [low, high), which holds the days) that overlap each (calendar,
-    UTC day), in their order: one pass over the events, each into the days it touches."""
-    filled: dict[tuple[Ref, date], list[Event]] = {slot: [] for slot in days}
-    for event in events:
-        begin, finish = max(event.start_time, low), min(event.end_time, high)
+    rows: Sequence[dict[str, Any]], days: Sequence[tuple[Ref, date]], low: datetime, high: datetime
+) -> dict[tuple[Ref, date], list[dict[str, Any]]]:
+    """The stored events (of [low, high), which holds the days) that overlap each
+    (calendar, UTC day), in their order: one pass over them, each into the days it
+    touches."""
+    filled: dict[tuple[Ref, date], list[dict[str, Any]]] = {slot: [] for slot in days}
+    for row in rows:
+        begin, finish = max(row["startTime"], low), min(row["endTime"], high)
         for day in _utc_days(begin, finish):
-            bucket = filled.get((event.calendar_id, day))
+            bucket = filled.get((row["calendarId"], day))
             if bucket is not None:
-                bucket.append(event)
+                bucket.append(row)
     return filled
 
 

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from graphql_api.events.service import by_day
 from graphql_api.relay import decode_cursor
-from models import Event
 from tests.conftest import Client
 from tests.events.helpers import (
     DELETE_EVENT,
@@ -357,11 +356,11 @@ INSTANTS = st.integers(0, 6 * 96).map(lambda q: datetime(2026, 3, 22, tzinfo=UTC
 def test_each_day_holds_exactly_the_events_that_overlap_it(
     spans: list[tuple[datetime, int, str]], first: int, count: int
 ) -> None:
-    # given: events of two calendars (some of no length, some over several days), and
-    # the days of calendar "a" and the first of calendar "b" that are not cached yet
-    events = [
-        Event.model_construct(calendar_id=c, start_time=s, end_time=s + n * QUARTER)
-        for s, n, c in spans
+    # given: events of two calendars as stored (some of no length, some over several
+    # days), and the days of calendar "a" and the first of calendar "b" not cached yet
+    rows = [
+        {"calendarId": c, "startTime": s, "endTime": s + n * QUARTER, "title": f"e{i}"}
+        for i, (s, n, c) in enumerate(spans)
     ]
     days = [datetime(2026, 3, 22 + first + i, tzinfo=UTC).date() for i in range(count)]
     missing = [*(("a", d) for d in days), ("b", days[0])]
@@ -369,16 +368,16 @@ def test_each_day_holds_exactly_the_events_that_overlap_it(
     high = datetime.combine(days[-1], time(), UTC) + timedelta(days=1)
 
     # when
-    filled = by_day(events, missing, low, high)
+    filled = by_day(rows, missing, low, high)
 
     # then: each (calendar, day) holds its events overlapping the day, in their order
     for calendar_id, day in missing:
         begin = datetime.combine(day, time(), UTC)
         end = begin + timedelta(days=1)
         expected = [
-            e
-            for e in events
-            if e.calendar_id == calendar_id and e.start_time < end and e.end_time > begin
+            r
+            for r in rows
+            if r["calendarId"] == calendar_id and r["startTime"] < end and r["endTime"] > begin
         ]
         assert filled[calendar_id, day] == expected
 
