@@ -358,7 +358,7 @@ def test_each_day_holds_exactly_the_events_that_overlap_it(
 ) -> None:
     # given: events of two calendars as stored (some of no length, some over several
     # days), and the days of calendar "a" and the first of calendar "b" not cached yet
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"calendarId": c, "startTime": s, "endTime": s + n * QUARTER, "title": f"e{i}"}
         for i, (s, n, c) in enumerate(spans)
     ]
