@@ -19,8 +19,8 @@ from models import Habit
 from models.base import Ref, ref
 
 
-def _goals(*goal_ids: Ref | None) -> list[str]:
-    return [f"goal:{g}" for g in goal_ids if g]
+def _goals(*goal_ids: Ref | None, kind: str = "goal") -> list[str]:
+    return [f"{kind}:{g}" for g in goal_ids if g]
 
 
 async def goal_changed(
@@ -28,7 +28,7 @@ async def goal_changed(
 ) -> None:
     """Retires what was cached about these goals (and the goal list when `listed`; and
     the sums of their progress logs when `logged`: a log written or deleted)."""
-    logs = [f"progress:{g}" for g in goal_ids if g] if logged else []
+    logs = _goals(*goal_ids, kind="progress") if logged else []
     await ctx.cache.bump(*_goals(*goal_ids), *logs, "goals" if listed else None)
     ctx.forget("documents")
 

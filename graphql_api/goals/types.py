@@ -85,8 +85,9 @@ class Goal(Node):
     )
     @readable(_page_progress)
     def progress(self, info: Info) -> float | Awaitable[float]:
-        if self.page_progress is not None:
-            return known(self.page_progress)
+        worked_out = _page_progress(self)
+        if not isinstance(worked_out, UndefinedType):
+            return worked_out
         return service.goal_progress(info.context, self.doc)
 
     @strawberry.field(
@@ -105,8 +106,9 @@ class Goal(Node):
     )
     @readable(_page_habits)
     def habits(self, info: Info) -> list[Habit] | Awaitable[list[Habit]]:
-        if self.page_habits is not None:
-            return self.page_habits
+        worked_out = _page_habits(self)
+        if not isinstance(worked_out, UndefinedType):
+            return worked_out
         return self._habits(info.context)
 
     async def _habits(self, ctx: Context) -> list[Habit]:

@@ -131,8 +131,9 @@ class Habit(Node):
     )
     @readable(_page_streak)
     def streak(self, info: Info) -> Streak | Awaitable[Streak]:
-        if self.page_stats is not None:
-            return _streak(known(self.page_stats))
+        worked_out = _page_streak(self)
+        if not isinstance(worked_out, UndefinedType):
+            return worked_out
         return self._streak(info.context)
 
     async def _streak(self, ctx: Context) -> Streak:
@@ -145,8 +146,9 @@ class Habit(Node):
     )
     @readable(_page_strength)
     def strength(self, info: Info) -> float | Awaitable[float]:
-        if self.page_stats is not None:
-            return known(self.page_stats).strength
+        worked_out = _page_strength(self)
+        if not isinstance(worked_out, UndefinedType):
+            return worked_out
         return self._strength(info.context)
 
     async def _strength(self, ctx: Context) -> float:
