@@ -12,6 +12,8 @@ time (user + system, from /proc) is read before and after a run and divided by t
 requests answered: CPU milliseconds per request, per process, which the machine's
 other load hardly moves (unlike latency). Runs:
 
+- hypercorn alone (bench.floor: the server as `serve` configures it, an app that
+  answers a fixed body), this checkout's run only: what the HTTP server costs;
 - `{ __typename }`: the floor (HTTP, auth, the GraphQL layer on one field);
 - Dashboard, cache off (CACHE_ENABLED=false): every read from Mongo;
 - Dashboard, field caches warm, whole answers off (CACHE_TTL_RESPONSE=0): GraphQL
@@ -64,9 +66,11 @@ class Scenario:
     env: dict[str, str]
     warm: bool  # one pass first, not measured, so that caches are warm
     only: str | None = None  # the mix's operation alone (--per-op)
+    floor: bool = False  # bench.floor, not the API: measured once, with this checkout
 
 
 SCENARIOS = [
+    Scenario("floor", "`{ __typename }`, hypercorn alone", {}, warm=False, floor=True),
     Scenario("typename", "`{ __typename }`", {}, warm=False),
     Scenario("cold", "Dashboard, cache off", {"CACHE_ENABLED": "false"}, warm=False),
     Scenario(
@@ -207,6 +211,27 @@ def serving(
         stop_process(proc, 20)
 
 
+@contextlib.contextmanager
+def floor_serving() -> Iterator[tuple[str, Proc]]:
+    """bench.floor: hypercorn, configured as `serve` runs it, answering a fixed body."""
+    port = free_port()
+    command = [sys.executable, "-m", "bench.floor", "--port", str(port)]
+    proc = subprocess.Popen(command, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                httpx.get(url, timeout=1)
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("bench.floor did not start")
+        yield url, Proc(proc.pid)
+    finally:
+        stop_process(proc, 20)
+
+
 async def prepare(url: str, stack: Stack) -> list[User]:
     """Each user's token and the IDs the mix needs, through the API."""
     settings = Settings()
@@ -270,65 +295,176 @@ def threads(pid: int) -> str:
     return "?"
 
 
+@dataclass
+class Running:
+    """One version's server in a run, and what its rounds have added up to."""
+
+    version: str
+    url: str
+    server: Proc
+    users: list[User]
+    answered: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds, by process
+    # --counters: what moved during its turns (Redis's own counts are the whole server's,
+    # so they are read around each turn, while only this version is driven)
+    moved: dict[str, float] = field(default_factory=dict)
+
+
+def selected(scenario: Scenario, args: argparse.Namespace) -> bool:
+    if scenario.only and not args.per_op and scenario.key not in (args.only or ()):
+        return False  # an operation alone: with --per-op, or named in --only
+    return not args.only or scenario.key in args.only or bool(scenario.only and args.per_op)
+
+
 def measure(
     stack: Stack,
-    version: str,
-    code: Path | None,
+    versions: list[tuple[str, Path | None]],
     args: argparse.Namespace,
     profile: Path | None,
 ) -> list[Reading]:
+    """Each scenario with every version's server up at once, driven in turns: `--rounds`
+    rounds of `--requests / --rounds` requests each, the versions' order reversed every
+    round (ABBA), the same requests for each. The machine's speed drifts (other load,
+    a host's steal time): one version measured after the other would carry the drift
+    into their ratio; in turns, both share it."""
     readings = []
-    database = stack.database(f"cpu_{version}")
+    databases = {version: stack.database(f"cpu_{version}") for version, _ in versions}
     for n, scenario in enumerate(SCENARIOS + PER_OP):
-        if scenario.only and not args.per_op and scenario.key not in (args.only or ()):
-            continue  # an operation alone: with --per-op, or named in --only
-        if args.only and scenario.key not in args.only and not (scenario.only and args.per_op):
+        if not selected(scenario, args):
             continue
-        prefix = f"cpu-{version}-{n}:"
-        with serving(stack, database, prefix, scenario.env, code) as (url, server):
-            users = asyncio.run(prepare(url, stack))
-            if scenario.warm:
-                asyncio.run(
-                    drive(url, users, scenario, len(users), concurrency=args.concurrency, seed=0)
+        with contextlib.ExitStack() as servers:
+            running = []
+            for version, code in versions:
+                if scenario.floor and code is not None:
+                    continue  # the HTTP server is the virtualenv's, the same for every version
+                run, stop = start(
+                    stack,
+                    scenario,
+                    n=n,
+                    version=version,
+                    code=code,
+                    db=databases[version],
+                    args=args,
                 )
-            procs = {"API": server, **stack.procs}
-            spy = None
-            if profile is not None:
-                out = profile / f"{version}-{scenario.key}.json"
-                spy = subprocess.Popen(
-                    [
-                        *(str(BIN / "py-spy"), "record", "-p", str(server.pid), "-o", str(out)),
-                        *("-f", "speedscope", "-r", "200", "--nonblocking"),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            counted = counters(url, stack.redis.url)
+                servers.enter_context(stop)
+                running.append(run)
+            mine = running[-1]  # this checkout's: the last version
+            with spying(profile, f"{mine.version}-{scenario.key}", mine.server):
+                turns(stack, running, scenario, n, args)
+            for run in running:
+                readings.append(reading(stack, run, scenario, args))
+    return readings
+
+
+@contextlib.contextmanager
+def spying(profile: Path | None, name: str, server: Proc) -> Iterator[None]:
+    """py-spy records `server` meanwhile, with --profile."""
+    if profile is None:
+        yield
+        return
+    spy = subprocess.Popen(
+        [
+            *(str(BIN / "py-spy"), "record", "-p", str(server.pid)),
+            *(
+                "-o",
+                str(profile / f"{name}.json"),
+                "-f",
+                "speedscope",
+                "-r",
+                "200",
+                "--nonblocking",
+            ),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(2)
+        spy.wait(timeout=60)
+
+
+def turns(
+    stack: Stack, running: list[Running], scenario: Scenario, n: int, args: argparse.Namespace
+) -> None:
+    """The rounds, each version's server driven in turn; adds up each one's CPU by process."""
+    for turn in range(args.rounds):
+        for run in running if turn % 2 == 0 else running[::-1]:
+            procs = {"API": run.server, **stack.procs}
+            counted = (
+                counters(run.url, stack.redis.url) if args.counters and not scenario.floor else {}
+            )
             before = {name: p.cpu_seconds() for name, p in procs.items()}
             started = time.monotonic()
             answered, failed = asyncio.run(
-                drive(url, users, scenario, args.requests, concurrency=args.concurrency, seed=n + 1)
+                drive(
+                    run.url,
+                    run.users,
+                    scenario,
+                    args.requests // args.rounds,
+                    concurrency=args.concurrency,
+                    seed=1000 * (n + 1) + turn,
+                )
             )
-            seconds = time.monotonic() - started
-            after = {name: p.cpu_seconds() for name, p in procs.items()}
-            if spy is not None:
-                spy.send_signal(2)
-                spy.wait(timeout=60)
-            per = {k: 1000 * (after[k] - before[k]) / max(1, answered) for k in procs}
-            reading = Reading(scenario.name, version, answered, failed, seconds, per)
-            api, db = per["API"], per["nx-27017"]
-            if args.counters:
-                for name, value in sorted(counters(url, stack.redis.url).items()):
-                    if (moved := value - counted.get(name, 0.0)) > 0:
-                        print(
-                            f"        {name}: {moved / max(1, answered):.5f} per request"
-                        )  # seconds for *_sum
-            print(
-                f"{version:>6} {scenario.name:<50} {api:6.2f} API, {db:6.2f} nx-27017 ms/request;"
-                f" API RSS {server.rss_mb():.0f} MB, {threads(server.pid)} threads"
+            run.seconds += time.monotonic() - started
+            for name, p in procs.items():
+                run.cpu[name] = run.cpu.get(name, 0.0) + p.cpu_seconds() - before[name]
+            if counted:
+                for name, value in counters(run.url, stack.redis.url).items():
+                    run.moved[name] = run.moved.get(name, 0.0) + value - counted.get(name, 0.0)
+            run.answered += answered
+            run.failed += failed
+
+
+def reading(stack: Stack, run: Running, scenario: Scenario, args: argparse.Namespace) -> Reading:
+    """A version's figures for the scenario, printed (with --counters, the server's)."""
+    per = {k: 1000 * v / max(1, run.answered) for k, v in run.cpu.items()}
+    for name, moved in sorted(run.moved.items()):
+        if moved > 0:
+            print(f"        {name}: {moved / max(1, run.answered):.5f} per request")
+    print(
+        f"{run.version:>6} {scenario.name:<50} {per['API']:6.2f} API, "
+        f"{per['nx-27017']:6.2f} nx-27017 ms/request;"
+        f" API RSS {run.server.rss_mb():.0f} MB, {threads(run.server.pid)} threads"
+    )
+    return Reading(scenario.name, run.version, run.answered, run.failed, run.seconds, per)
+
+
+def start(
+    stack: Stack,
+    scenario: Scenario,
+    *,
+    n: int,
+    version: str,
+    code: Path | None,
+    db: str,
+    args: argparse.Namespace,
+) -> tuple[Running, contextlib.AbstractContextManager[Any]]:
+    """A version's server for a scenario, its users prepared and (if asked) its caches
+    warmed; and what stops it."""
+    exits = contextlib.ExitStack()
+    server_of = (
+        floor_serving()
+        if scenario.floor
+        else serving(stack, db, f"cpu-{version}-{n}:", scenario.env, code)
+    )
+    url, server = exits.enter_context(server_of)
+    try:
+        if scenario.floor:
+            users = [User(sub, "-") for sub in stack.subs]
+        else:
+            users = asyncio.run(prepare(url, stack))
+        if scenario.warm:
+            asyncio.run(
+                drive(url, users, scenario, len(users), concurrency=args.concurrency, seed=0)
             )
-            readings.append(reading)
-    return readings
+    except BaseException:
+        exits.close()
+        raise
+    return Running(version, url, server, users), exits
 
 
 @contextlib.contextmanager
@@ -344,7 +480,8 @@ def checkout(rev: str) -> Iterator[Path]:
 
 
 def report(readings: list[Reading], args: argparse.Namespace, command: str) -> str:
-    versions = list(dict.fromkeys(r.version for r in readings))
+    order = ("before", "after", "now")
+    versions = sorted({r.version for r in readings}, key=order.index)
     lines = [
         f"Command: `{command}`  ",
         f"Machine: {machine()}; {args.users} seeded users, {args.requests} requests a run "
@@ -365,7 +502,11 @@ def report(readings: list[Reading], args: argparse.Namespace, command: str) -> s
     measured = [s for s in SCENARIOS + PER_OP if any(r.scenario == s.name for r in readings)]
     for scenario in measured:
         for version in versions:
-            r = next(x for x in readings if x.scenario == scenario.name and x.version == version)
+            r = next(
+                (x for x in readings if x.scenario == scenario.name and x.version == version), None
+            )
+            if r is None:  # bench.floor: this checkout's run only
+                continue
             lines.append(
                 f"| {scenario.name} | {version} | {r.cpu_ms['API']:.2f} | "
                 f"{r.cpu_ms['nx-27017']:.2f} | {r.cpu_ms['redis-server']:.2f} | {r.requests} | "
@@ -375,6 +516,8 @@ def report(readings: list[Reading], args: argparse.Namespace, command: str) -> s
         lines += ["", "| run | API CPU, after / before | nx-27017 CPU, after / before |"]
         lines.append("| --- | ---: | ---: |")
         for scenario in measured:
+            if scenario.floor:
+                continue
             before, after = (
                 next(x for x in readings if x.scenario == scenario.name and x.version == v)
                 for v in versions
@@ -389,6 +532,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="turns each version's server is driven in"
+    )
     parser.add_argument("--before", help="a commit to measure beside this checkout")
     parser.add_argument("--profile", type=Path, help="py-spy profiles of this checkout's runs")
     parser.add_argument("--per-op", action="store_true", help="each mix operation alone too")
@@ -410,8 +556,10 @@ def main() -> None:
         stack = Stack(Path(tmp), exits, args.users)
         if args.before:
             with checkout(args.before) as tree:
-                readings += measure(stack, "before", tree, args, None)
-        readings += measure(stack, "after" if args.before else "now", None, args, args.profile)
+                versions = [("before", tree), ("after", None)]
+                readings += measure(stack, versions, args, args.profile)
+        else:
+            readings += measure(stack, [("now", None)], args, args.profile)
     text = report(readings, args, f".venv/bin/{command.strip()}")
     print(text)
     if not args.no_write:

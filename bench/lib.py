@@ -330,6 +330,9 @@ def counters(url: str, redis_url: str) -> dict[str, float]:
             found[name] = float(value)
     with redis.Redis.from_url(redis_url) as client:
         stats: dict[str, Any] = client.info("commandstats")
+        reads = client.info("stats")["total_reads_processed"]
+    # each batch of commands a client sends together arrives in one read: round trips
+    found["redis reads"] = float(reads)
     for command, figures in stats.items():
         # INFO and PING are the bench's own; CLIENT is connection setup, not requests
         if command.removeprefix("cmdstat_") not in ("info", "ping", "client"):
