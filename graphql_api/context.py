@@ -34,7 +34,8 @@ T = TypeVar("T")
 SECONDARY_SCOPES = frozenset({"goals", "habits"})
 SECONDARY_CACHE_TTL_S = 5
 # The scopes of the user's lists (see `documents`), which nearly every operation reads:
-# their versions are read along with the user's own.
+# their versions are read along with the user's own, the first time an operation runs
+# (later, along with what its last run read: RequestCache.prefetch).
 LISTS = ("goals", "habits", "calendars")
 D = TypeVar("D", bound=Document)
 
@@ -142,7 +143,7 @@ class Context:
             claims = self.claims
             if claims is None:
                 raise Unauthenticated("a bearer token is required")
-            self.cache.prefetch(*LISTS)
+            self.cache.prefetch(*LISTS, first_run=True)
             self.user = await self.cache.cached(
                 "user",
                 ["profile"],

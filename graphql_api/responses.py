@@ -31,7 +31,7 @@ import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast
 from graphql.language.parser import parse
 
-from graphql_api.cache.store import CACHE_REQUESTS, Cache, user_tag
+from graphql_api.cache.store import CACHE_REQUESTS, EPOCH, Cache, user_tag
 from graphql_api.context import Context
 from graphql_api.parts import assemble
 
@@ -83,6 +83,12 @@ class Kept:
     cache_control: str
 
 
+def _entry(raw: bytes) -> tuple[dict[str, Any], bytes]:
+    """A stored answer's header and its data (the JSON as sent)."""
+    header, _, data = bytes(raw).partition(b"\n")
+    return orjson.loads(header), data
+
+
 class ResponseCache:
     def __init__(self, ttl_s: int) -> None:
         self.ttl_s = ttl_s
@@ -110,35 +116,59 @@ class ResponseCache:
         """The stored data (its JSON) and Cache-Control header, if nothing it showed has
         changed; else, for an answer of several root fields, the parts of it that are
         still current (`Kept`: none for an answer stored whole)."""
-        cache: Cache = ctx.state.cache
-        found = await cache.get_many([key], counted=False)
-        if key not in found:
+        entry, current = await self._read(ctx, key)
+        if entry is None:
             CACHE_REQUESTS.labels("response", "miss").inc()
             return None
-        header, _, data = bytes(found[key]).partition(b"\n")
-        entry = orjson.loads(header)
+        header, data = entry
         # Streaks and progress move with the user's calendar day: same day only. The
         # zone is the one the answer was made in; the profile's version vouches for it.
-        if str(ctx.now.astimezone(ZoneInfo(entry["zone"])).date()) != entry["today"]:
+        if str(ctx.now.astimezone(ZoneInfo(header["zone"])).date()) != header["today"]:
             CACHE_REQUESTS.labels("response", "miss").inc()
             return None
-        until = entry.get("until")
+        until = header.get("until")
         expired = until is not None and ctx.now > datetime.fromisoformat(until)
-        if expired and "parts" not in entry:  # nothing of it can be kept: no versions read
+        if expired and "parts" not in header:  # nothing of it can be kept: no versions read
             CACHE_REQUESTS.labels("response", "miss").inc()
             return None
-        read: dict[str, str] = entry["read"]
-        current = await cache.versions(list(read))
-        if expired or current != read:
-            CACHE_REQUESTS.labels("response", "miss" if current else "error").inc()
-            if not current:
-                return None
-            if ctx.request_cache is not None:
-                # The answer is made again, and it reads most of these scopes again.
-                ctx.request_cache.learn(current)
-            return self._kept(ctx, entry, data, current)
+        read: dict[str, str] = header["read"]
+        if current is None:
+            CACHE_REQUESTS.labels("response", "error").inc()
+            return None
+        if expired or any(current.get(scope) != token for scope, token in read.items()):
+            CACHE_REQUESTS.labels("response", "miss").inc()
+            return self._kept(ctx, header, data, current)
         CACHE_REQUESTS.labels("response", "hit").inc()
-        return Hit(orjson.Fragment(data), entry["cacheControl"])
+        return Hit(orjson.Fragment(data), header["cacheControl"])
+
+    @staticmethod
+    async def _read(
+        ctx: Context, key: str
+    ) -> tuple[tuple[dict[str, Any], bytes] | None, dict[str, str] | None]:
+        """The entry at `key` (None: none is stored), and the current versions of what it
+        read (None: Redis did not say). One round trip in the common case: the entry
+        (unless L1 has it) is read with those versions, or, before it is known what it
+        read, with the versions of what the last run of its operation read
+        (`RequestCache.hint`). An answer not served is made again and reads most of those
+        versions again: they are handed to the request (`learn`), not asked for twice."""
+        cache: Cache = ctx.state.cache
+        request_cache = ctx.request_cache
+        hint = request_cache.hint() if request_cache is not None else [EPOCH]
+        raw = cache.l1.get(key)
+        entry = None if raw is None else _entry(raw)
+        scopes = [*entry[0]["read"], *hint] if entry is not None else hint
+        current, found = await cache.versions_along(
+            list(dict.fromkeys(scopes)), [] if raw is not None else [key]
+        )
+        if entry is None and key in found:
+            entry = _entry(found[key])
+        rest = [s for s in entry[0]["read"] if s not in current] if entry and current else []
+        if rest and current is not None:  # it read more than the operation's last run
+            more = await cache.versions(rest)
+            current = None if more is None else {**current, **more}
+        if request_cache is not None and current is not None:
+            request_cache.learn(current)  # read early, which is safe, even if not needed
+        return entry, current
 
     @staticmethod
     def _kept(ctx: Context, entry: dict[str, Any], data: bytes, current: dict[str, str]) -> Kept:

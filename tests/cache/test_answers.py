@@ -1,0 +1,71 @@
+"""A whole answer is looked up in one round trip to Redis: its entry is read with the
+versions of what the last run of its operation read (graphql_api.responses)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from graphql_api.state import AppState
+from tests.cache.test_consistency import NOW, WEEK
+from tests.conftest import Client
+from tests.helpers import connect_local, create_event
+
+
+def count_round_trips(app_state: AppState, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The keys of every MGET the app's cache sends from now on, one list per MGET."""
+    sent: list[list[str]] = []
+    mget: Callable[[list[str]], Awaitable[list[Any]]] = app_state.cache._mget
+
+    async def counted(keys: list[str]) -> list[Any]:
+        sent.append(keys)
+        return await mget(keys)
+
+    monkeypatch.setattr(app_state.cache, "_mget", counted)
+    return sent
+
+
+async def test_an_answer_not_stored_yet_is_looked_for_with_the_versions_it_then_reads(
+    alice: Client, app_state: AppState, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: an event, and a page of its week made once (what that run read is the hint)
+    clock(NOW)
+    calendar = await connect_local(alice)
+    await create_event(alice, calendar["id"], "2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+    first = await alice.op("Events", {"range": WEEK})
+    sent = count_round_trips(app_state, monkeypatch)
+    # when: a page of the same days with a range of its own, whose answer is not stored
+    page = await alice.op(
+        "Events", {"range": {"start": "2026-03-16T00:00:00Z", "end": "2026-03-22T23:00:00Z"}}
+    )
+    # then: the event, read in one MGET: the answer's entry and the versions the page
+    # went on to read (its days were at hand in this process)
+    assert page.data["events"]["edges"] == first.data["events"]["edges"]
+    assert len(sent) == 1
+    assert any(":answer:" in key for key in sent[0])
+    assert any(":v:" in key for key in sent[0])
+
+
+async def test_an_answer_found_stale_shows_the_write_that_retired_it(
+    alice: Client, app_state: AppState, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a page stored, and another process's memory (L1 emptied: the entry and the
+    # versions come from Redis, in one MGET)
+    clock(NOW)
+    calendar = await connect_local(alice)
+    await alice.op("Events", {"range": WEEK})
+    await create_event(alice, calendar["id"], "2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+    app_state.cache.l1.clear()
+    sent = count_round_trips(app_state, monkeypatch)
+    # when
+    page = await alice.op("Events", {"range": WEEK})
+    # then: the stored answer was found, seen stale, and the page made again with the event
+    assert page.data["events"]["totalCount"] == 1
+    assert any(":answer:" in key for key in sent[0])
+    # and the next request is served the new answer whole, from one MGET of versions
+    sent.clear()
+    again = await alice.op("Events", {"range": WEEK})
+    assert again.raw == page.raw
+    assert len(sent) == 1
