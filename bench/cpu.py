@@ -1,16 +1,19 @@
 """CPU per request: what one request costs the API process and the database.
 
     .venv/bin/python -m bench.cpu [--users 50] [--requests 1500] [--concurrency 16]
-                                  [--before REV] [--profile DIR] [--per-op] [--counters]
+                                  [--rounds 4] [--before REV] [--profile DIR]
+                                  [--per-op] [--counters]
 
 Starts nx-27017 and redis-server, seeds users with graphql_api.seed (as bench.load
-does), then for each code version (this checkout and, with --before, the commit
-REV checked out in a temporary git worktree and run with the same virtualenv) starts
-`scheduling-worker serve` on a database of its own and sends closed-loop requests
-from --concurrency clients, each request as one of the users. Each process's CPU
-time (user + system, from /proc) is read before and after a run and divided by the
-requests answered: CPU milliseconds per request, per process, which the machine's
-other load hardly moves (unlike latency). Runs:
+does), then for each run starts `scheduling-worker serve` for each code version (this
+checkout and, with --before, the commit REV checked out in a temporary git worktree
+and run with the same virtualenv), each on a database of its own, and sends
+closed-loop requests from --concurrency clients, each request as one of the users:
+the versions in turns, --rounds of them, the same requests to each and their order
+reversed every round, so that a drift in the machine's speed is shared. Each
+process's CPU time (user + system, from /proc) is read around each turn and divided
+by the requests answered: CPU milliseconds per request, per process, which the
+machine's other load moves much less than latency. Runs:
 
 - hypercorn alone (bench.floor: the server as `serve` configures it, an app that
   answers a fixed body), this checkout's run only: what the HTTP server costs;
@@ -22,9 +25,9 @@ other load hardly moves (unlike latency). Runs:
 
 With --per-op, each operation of the mix also runs alone (`--only op-CheckInHabit`
 names one); with --counters, each run prints the server's cache lookups, Mongo
-commands and garbage-collection pauses per request (from /metrics). With --profile,
-py-spy records each run of this checkout's server (speedscope JSON
-and a flat top-30 in DIR). Writes the "CPU per request" section of bench/RESULTS.md.
+commands and garbage-collection pauses per request (from /metrics), and Redis's
+commands and reads (round trips). With --profile,
+py-spy records each run of this checkout's server (speedscope JSON in DIR). Writes the "CPU per request" section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
