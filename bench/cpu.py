@@ -26,8 +26,9 @@ machine's other load moves much less than latency. Runs:
 With --per-op, each operation of the mix also runs alone (`--only op-CheckInHabit`
 names one); with --counters, each run prints the server's cache lookups, Mongo
 commands and garbage-collection pauses per request (from /metrics), and Redis's
-commands and reads (round trips). With --profile,
-py-spy records each run of this checkout's server (speedscope JSON in DIR). Writes the "CPU per request" section of bench/RESULTS.md.
+commands and reads (round trips). With --profile, py-spy records each run of this
+checkout's server (speedscope JSON in DIR). Writes the "CPU per request" section of
+bench/RESULTS.md.
 """
 
 from __future__ import annotations
