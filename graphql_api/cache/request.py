@@ -116,9 +116,9 @@ class RequestCache:
         scopes are only a guess for an operation not run yet (in this process); once
         it has run, what it read is the better one, and they are left out."""
         if self.cache.enabled:
-            last = _recent.get((self.user_id, self.operation), {})
+            last = self._last_read()
             names = [] if first_run and last else [self._scope(scope) for scope in scopes]
-            names += [n for n in itertools.islice(last, RECENT_SCOPES) if n not in names]
+            names += [n for n in last if n not in names]
             for name in names:
                 if name not in self._known:
                     self._versions.load(name).add_done_callback(_retrieved)
@@ -126,8 +126,12 @@ class RequestCache:
     def hint(self) -> list[str]:
         """The scopes (full names) the last run of this operation read, the epoch first:
         those whose versions the next run is likely to read (see `prefetch`)."""
+        return [EPOCH, *(n for n in self._last_read() if n != EPOCH)]
+
+    def _last_read(self) -> list[str]:
+        """What the last run of this operation read (by full names), at most RECENT_SCOPES."""
         last = _recent.get((self.user_id, self.operation), {})
-        return [EPOCH, *itertools.islice((n for n in last if n != EPOCH), RECENT_SCOPES)]
+        return list(itertools.islice(last, RECENT_SCOPES))
 
     def learn(self, tokens: dict[str, str]) -> None:
         """Versions this request has just read elsewhere (the whole-answer cache's look at
