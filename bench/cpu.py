@@ -17,6 +17,9 @@ machine's other load moves much less than latency. Runs:
 
 - hypercorn alone (bench.floor: the server as `serve` configures it, an app that
   answers a fixed body), this checkout's run only: what the HTTP server costs;
+- the same with the app's Starlette stack (bench.floor --stack starlette: its
+  middleware, routing and lifespan, /graphql answered by a fixed endpoint), this
+  checkout's run only: what the layers below GraphQL cost;
 - `{ __typename }`: the floor (HTTP, auth, the GraphQL layer on one field);
 - Dashboard, cache off (CACHE_ENABLED=false): every read from Mongo;
 - Dashboard, field caches warm, whole answers off (CACHE_TTL_RESPONSE=0): GraphQL
@@ -70,11 +73,18 @@ class Scenario:
     env: dict[str, str]
     warm: bool  # one pass first, not measured, so that caches are warm
     only: str | None = None  # the mix's operation alone (--per-op)
-    floor: bool = False  # bench.floor, not the API: measured once, with this checkout
+    floor: str | None = None  # bench.floor's --stack, not the API: this checkout's run only
 
 
 SCENARIOS = [
-    Scenario("floor", "`{ __typename }`, hypercorn alone", {}, warm=False, floor=True),
+    Scenario("floor", "`{ __typename }`, hypercorn alone", {}, warm=False, floor="hypercorn"),
+    Scenario(
+        "floor-starlette",
+        "`{ __typename }`, the app's Starlette stack, a fixed answer",
+        {},
+        warm=False,
+        floor="starlette",
+    ),
     Scenario("typename", "`{ __typename }`", {}, warm=False),
     Scenario("cold", "Dashboard, cache off", {"CACHE_ENABLED": "false"}, warm=False),
     Scenario(
@@ -216,11 +226,21 @@ def serving(
 
 
 @contextlib.contextmanager
-def floor_serving() -> Iterator[tuple[str, Proc]]:
-    """bench.floor: hypercorn, configured as `serve` runs it, answering a fixed body."""
+def floor_serving(stack: Stack, database: str, layer: str) -> Iterator[tuple[str, Proc]]:
+    """bench.floor: hypercorn, configured as `serve` runs it, answering a fixed body
+    (with the app's Starlette stack around it for `layer` "starlette", on the stack's
+    Mongo and Redis as `serving` gives them)."""
     port = free_port()
-    command = [sys.executable, "-m", "bench.floor", "--port", str(port)]
-    proc = subprocess.Popen(command, cwd=ROOT)
+    command = [sys.executable, "-m", "bench.floor", "--port", str(port), "--stack", layer]
+    env = {
+        **os.environ,
+        "MONGODB_URI": stack.mongo_uri,
+        "REDIS_URL": stack.redis.url,
+        "MONGODB_DB": database,
+        "RATE_LIMIT_PER_S": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(command, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -451,7 +471,7 @@ def start(
     warmed; and what stops it."""
     exits = contextlib.ExitStack()
     server_of = (
-        floor_serving()
+        floor_serving(stack, db, scenario.floor)
         if scenario.floor
         else serving(stack, db, f"cpu-{version}-{n}:", scenario.env, code)
     )
