@@ -26,9 +26,10 @@ With --per-op, the same requests run without the profiler and are sorted by what
 answering them took: each operation, and for a query whether its whole answer came
 from the cache, some of its parts did (the others executed), or it was executed;
 printed as a table of their CPU per request (thread time, the test client's share
-included: about a third of a millisecond here), Mongo commands per request, and share
-of the mix's CPU. It shows where the mix's CPU goes, which `bench.cpu --per-op` (each
-operation alone, its answers soon cached) cannot.
+included: about a third of a millisecond here), Mongo commands, Redis round trips
+(redis-server's reads, less the bench's own reading) and asyncio tasks started per
+request, and share of the mix's CPU. It shows where the mix's CPU goes, which
+`bench.cpu --per-op` (each operation alone, its answers soon cached) cannot.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 # The project's modules are imported where used: the child process that measures
 # `--before` takes them from that commit's tree (see the end of this file).
@@ -88,30 +90,59 @@ def _outcome(query: str, before: tuple[float, ...], after: tuple[float, ...]) ->
     return "executed"
 
 
+class Tasks:
+    """The event loop's task factory, counting the tasks started."""
+
+    def __init__(self) -> None:
+        self.started = 0
+
+    def __call__(
+        self, loop: asyncio.AbstractEventLoop, coro: Any, /, **options: Any
+    ) -> asyncio.Future[Any]:
+        self.started += 1
+        return asyncio.Task(coro, loop=loop, **options)
+
+
+def _reads(client: Any) -> int:
+    """redis-server's reads so far: the round trips its clients made (this one's included)."""
+    return int(client.info("stats")["total_reads_processed"])
+
+
+async def _users(http: httpx.AsyncClient, settings: Any, subs: list[str]) -> list[Any]:
+    """bench.cpu's users, with the ids their mix needs, read through the API."""
+    from bench.cpu import User  # noqa: PLC0415 - see the imports above
+    from bench.load import operation  # noqa: PLC0415
+    from graphql_api.security.dev_tokens import mint_dev_token  # noqa: PLC0415
+
+    users = [User(sub, mint_dev_token(settings, sub)) for sub in subs]
+    for user in users:
+        headers = {"Authorization": f"Bearer {user.token}"}
+        body = {"query": operation("Habits"), "variables": {"first": 50}}
+        found = (await http.post("/graphql", json=body, headers=headers)).json()
+        user.habits = [e["node"]["id"] for e in found["data"]["habits"]["edges"]]
+        body = {"query": operation("Calendars")}
+        found = (await http.post("/graphql", json=body, headers=headers)).json()
+        ids = {c["provider"]: c["id"] for c in found["data"]["calendars"]}
+        user.local_calendar, user.feed_calendar = ids["LOCAL"], ids["ICS"]
+    return users
+
+
 async def run_mix(
     settings: Any, subs: list[str], requests: int, *, per_op: bool = False
 ) -> dict[str, Any]:
     """The mix through the app in this process: calls and CPU per request; with
     `per_op`, no profiler, and CPU per request by operation and outcome."""
-    from bench.cpu import User, mix_request  # noqa: PLC0415 - see the imports above
+    from bench.cpu import mix_request  # noqa: PLC0415 - see the imports above
     from bench.load import operation  # noqa: PLC0415
     from graphql_api.app import create_app  # noqa: PLC0415
-    from graphql_api.security.dev_tokens import mint_dev_token  # noqa: PLC0415
 
     app = create_app(settings)
+    tasks = Tasks()
+    counter = redis.Redis.from_url(settings.redis_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-            users = [User(sub, mint_dev_token(settings, sub)) for sub in subs]
-            for user in users:
-                headers = {"Authorization": f"Bearer {user.token}"}
-                body = {"query": operation("Habits"), "variables": {"first": 50}}
-                found = (await http.post("/graphql", json=body, headers=headers)).json()
-                user.habits = [e["node"]["id"] for e in found["data"]["habits"]["edges"]]
-                body = {"query": operation("Calendars")}
-                found = (await http.post("/graphql", json=body, headers=headers)).json()
-                ids = {c["provider"]: c["id"] for c in found["data"]["calendars"]}
-                user.local_calendar, user.feed_calendar = ids["LOCAL"], ids["ICS"]
+            users = await _users(http, settings, subs)
             rng = random.Random(0)  # noqa: S311 - a load mix
             plan: list[tuple[Any, str, dict[str, Any]]] = []
             for i in range(requests):
@@ -120,7 +151,10 @@ async def run_mix(
                 if name != "SyncCalendar":
                     plan.append((user, name, variables))
             profile = cProfile.Profile()
-            ops: dict[tuple[str, str], list[float]] = {}  # (op, outcome): requests, CPU, Mongo
+            # (op, outcome): requests, CPU, Mongo commands, Redis round trips, tasks
+            ops: dict[tuple[str, str], list[float]] = {}
+            if per_op:
+                asyncio.get_running_loop().set_task_factory(tasks)
             started = time.thread_time()
             if not per_op:
                 profile.enable()
@@ -129,18 +163,24 @@ async def run_mix(
                 body = {"query": query, "variables": variables}
                 headers = {"Authorization": f"Bearer {user.token}"}
                 before = _counted() if per_op else (0.0, 0.0, 0.0, 0.0)
+                reads, started_tasks = (_reads(counter), tasks.started) if per_op else (0, 0)
                 began = time.thread_time()
                 answer = await http.post("/graphql", json=body, headers=headers)
                 if per_op:
                     took, after = time.thread_time() - began, _counted()
-                    row = ops.setdefault((name, _outcome(query, before, after)), [0, 0.0, 0.0])
+                    outcome = _outcome(query, before, after)
+                    row = ops.setdefault((name, outcome), [0, 0.0, 0.0, 0.0, 0.0])
                     row[0] += 1
                     row[1] += took
                     row[2] += after[3] - before[3]
+                    row[3] += _reads(counter) - reads - 1  # less the INFO that read it
+                    row[4] += tasks.started - started_tasks
                 if answer.status_code != 200 or "errors" in answer.json():
                     raise RuntimeError(f"{name} failed: {answer.text[:300]}")
             profile.disable()
             used = time.thread_time() - started
+            asyncio.get_running_loop().set_task_factory(None)
+    counter.close()
     calls = 0 if per_op else pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
     return {
         "requests": len(plan),
@@ -156,16 +196,21 @@ def per_op_table(result: dict[str, Any]) -> str:
     total = sum(row[3] for row in rows)
     lines = [
         "| operation | answered by | requests | CPU ms / request | Mongo commands / request"
-        " | share of the mix's CPU |",
-        "|---|---|---:|---:|---:|---:|",
+        " | Redis round trips / request | asyncio tasks / request | share of the mix's CPU |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for op, outcome, n, cpu, mongo in rows:
+    for op, outcome, n, cpu, mongo, trips, started in rows:
         lines.append(
             f"| {op} | {outcome} | {n:.0f} | {1000 * cpu / n:.2f} | {mongo / n:.1f}"
-            f" | {100 * cpu / total:.0f}% |"
+            f" | {trips / n:.1f} | {started / n:.1f} | {100 * cpu / total:.0f}% |"
         )
     requests = sum(row[2] for row in rows)
-    lines.append(f"| the mix | | {requests:.0f} | {1000 * total / requests:.2f} | | 100% |")
+    trips = sum(row[5] for row in rows) / requests
+    started = sum(row[6] for row in rows) / requests
+    lines.append(
+        f"| the mix | | {requests:.0f} | {1000 * total / requests:.2f} | | {trips:.1f}"
+        f" | {started:.1f} | 100% |"
+    )
     return "\n".join(lines)
 
 
