@@ -138,49 +138,48 @@ async def run_mix(
 
     app = create_app(settings)
     tasks = Tasks()
-    counter = redis.Redis.from_url(settings.redis_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
-            users = await _users(http, settings, subs)
-            rng = random.Random(0)  # noqa: S311 - a load mix
-            plan: list[tuple[Any, str, dict[str, Any]]] = []
-            for i in range(requests):
-                user = users[i % len(users)]
-                name, variables = mix_request(user, rng)
-                if name != "SyncCalendar":
-                    plan.append((user, name, variables))
-            profile = cProfile.Profile()
-            # (op, outcome): requests, CPU, Mongo commands, Redis round trips, tasks
-            ops: dict[tuple[str, str], list[float]] = {}
-            if per_op:
-                asyncio.get_running_loop().set_task_factory(tasks)
-            started = time.thread_time()
-            if not per_op:
-                profile.enable()
-            for user, name, variables in plan:
-                query = operation(name)
-                body = {"query": query, "variables": variables}
-                headers = {"Authorization": f"Bearer {user.token}"}
-                before = _counted() if per_op else (0.0, 0.0, 0.0, 0.0)
-                reads, started_tasks = (_reads(counter), tasks.started) if per_op else (0, 0)
-                began = time.thread_time()
-                answer = await http.post("/graphql", json=body, headers=headers)
+    with redis.Redis.from_url(settings.redis_url) as counter:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+                users = await _users(http, settings, subs)
+                rng = random.Random(0)  # noqa: S311 - a load mix
+                plan: list[tuple[Any, str, dict[str, Any]]] = []
+                for i in range(requests):
+                    user = users[i % len(users)]
+                    name, variables = mix_request(user, rng)
+                    if name != "SyncCalendar":
+                        plan.append((user, name, variables))
+                profile = cProfile.Profile()
+                # (op, outcome): requests, CPU, Mongo commands, Redis round trips, tasks
+                ops: dict[tuple[str, str], list[float]] = {}
                 if per_op:
-                    took, after = time.thread_time() - began, _counted()
-                    outcome = _outcome(query, before, after)
-                    row = ops.setdefault((name, outcome), [0, 0.0, 0.0, 0.0, 0.0])
-                    row[0] += 1
-                    row[1] += took
-                    row[2] += after[3] - before[3]
-                    row[3] += _reads(counter) - reads - 1  # less the INFO that read it
-                    row[4] += tasks.started - started_tasks
-                if answer.status_code != 200 or "errors" in answer.json():
-                    raise RuntimeError(f"{name} failed: {answer.text[:300]}")
-            profile.disable()
-            used = time.thread_time() - started
-            asyncio.get_running_loop().set_task_factory(None)
-    counter.close()
+                    asyncio.get_running_loop().set_task_factory(tasks)
+                started = time.thread_time()
+                if not per_op:
+                    profile.enable()
+                for user, name, variables in plan:
+                    query = operation(name)
+                    body = {"query": query, "variables": variables}
+                    headers = {"Authorization": f"Bearer {user.token}"}
+                    before = _counted() if per_op else (0.0, 0.0, 0.0, 0.0)
+                    reads, started_tasks = (_reads(counter), tasks.started) if per_op else (0, 0)
+                    began = time.thread_time()
+                    answer = await http.post("/graphql", json=body, headers=headers)
+                    if per_op:
+                        took, after = time.thread_time() - began, _counted()
+                        outcome = _outcome(query, before, after)
+                        row = ops.setdefault((name, outcome), [0, 0.0, 0.0, 0.0, 0.0])
+                        row[0] += 1
+                        row[1] += took
+                        row[2] += after[3] - before[3]
+                        row[3] += _reads(counter) - reads - 1  # less the INFO that read it
+                        row[4] += tasks.started - started_tasks
+                    if answer.status_code != 200 or "errors" in answer.json():
+                        raise RuntimeError(f"{name} failed: {answer.text[:300]}")
+                profile.disable()
+                used = time.thread_time() - started
+                asyncio.get_running_loop().set_task_factory(None)
     calls = 0 if per_op else pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
     return {
         "requests": len(plan),

@@ -183,22 +183,25 @@ class Stack:
         return name
 
 
+def stack_env(stack: Stack, database: str) -> dict[str, str]:
+    """The environment of a server on the stack, in a database of its own."""
+    return {
+        **os.environ,
+        "MONGODB_URI": stack.mongo_uri,
+        "REDIS_URL": stack.redis.url,
+        "MONGODB_DB": database,
+        "RATE_LIMIT_PER_S": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 @contextlib.contextmanager
 def serving(
     stack: Stack, database: str, prefix: str, env: dict[str, str], code: Path | None
 ) -> Iterator[tuple[str, Proc]]:
     """`scheduling-worker serve` on the stack; `code` is another checkout's tree to run."""
     port = free_port()
-    run_env = {
-        **os.environ,
-        "MONGODB_URI": stack.mongo_uri,
-        "REDIS_URL": stack.redis.url,
-        "MONGODB_DB": database,
-        "CACHE_PREFIX": prefix,
-        "RATE_LIMIT_PER_S": "0",
-        "LOG_LEVEL": "WARNING",
-        **env,
-    }
+    run_env = {**stack_env(stack, database), "CACHE_PREFIX": prefix, **env}
     if code is not None:
         run_env["PYTHONPATH"] = str(code)  # ahead of the editable install of this checkout
     log = stack.tmp / f"server-{prefix.strip(':')}.log"
@@ -228,19 +231,10 @@ def serving(
 @contextlib.contextmanager
 def floor_serving(stack: Stack, database: str, layer: str) -> Iterator[tuple[str, Proc]]:
     """bench.floor: hypercorn, configured as `serve` runs it, answering a fixed body
-    (with the app's Starlette stack around it for `layer` "starlette", on the stack's
-    Mongo and Redis as `serving` gives them)."""
+    (with the app's Starlette stack around it for `layer` "starlette", on the stack)."""
     port = free_port()
     command = [sys.executable, "-m", "bench.floor", "--port", str(port), "--stack", layer]
-    env = {
-        **os.environ,
-        "MONGODB_URI": stack.mongo_uri,
-        "REDIS_URL": stack.redis.url,
-        "MONGODB_DB": database,
-        "RATE_LIMIT_PER_S": "0",
-        "LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(command, cwd=ROOT, env=env)
+    proc = subprocess.Popen(command, cwd=ROOT, env=stack_env(stack, database))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
