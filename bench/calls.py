@@ -109,7 +109,9 @@ def _reads(client: Any) -> int:
 
 
 async def _users(http: httpx.AsyncClient, settings: Any, subs: list[str]) -> list[Any]:
-    """bench.cpu's users, with the ids their mix needs, read through the API."""
+    """bench.cpu's users, with the ids their mix needs, read through the API. (As
+    `bench.cpu.prepare` does over HTTP; not shared with it: the child that measures
+    --before imports bench.cpu from that commit's tree, whose `prepare` takes a URL.)"""
     from bench.cpu import User  # noqa: PLC0415 - see the imports above
     from bench.load import operation  # noqa: PLC0415
     from graphql_api.security.dev_tokens import mint_dev_token  # noqa: PLC0415
