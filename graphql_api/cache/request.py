@@ -7,10 +7,8 @@ import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from aiodataloader import DataLoader
 from cachetools import LRUCache
 
 from graphql_api.cache.codecs import Codec
@@ -33,7 +31,18 @@ _recent: LRUCache[tuple[str, str | None], dict[str, str]] = LRUCache(maxsize=REC
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
-        future.exception()  # a failed prefetch matters only to whoever awaits it
+        future.exception()  # a failed read matters only to whoever awaits it
+
+
+class _Batch:
+    """Versions asked for in one turn of the event loop, read in one round trip; each
+    caller waits on a future of its own (a cancelled caller cancels only its own)."""
+
+    __slots__ = ("names", "waiters")
+
+    def __init__(self) -> None:
+        self.names: dict[str, None] = {}
+        self.waiters: list[asyncio.Future[None]] = []
 
 
 @dataclass(frozen=True)
@@ -70,22 +79,73 @@ class RequestCache:
         # The versions this request's own writes made (`bump`), and those they replaced.
         self._minted: set[str] = set()
         self._replaced: dict[str, str | None] = {}
-
-    @cached_property
-    def _versions(self) -> DataLoader[str, str | None]:
-        """Made on first use: an answer served whole from the cache reads no scope here."""
-        return DataLoader(self._load_versions)
+        # Versions that could not be read (Redis unavailable): not asked for again by
+        # this request, whose answer then goes uncached.
+        self._unread: set[str] = set()
+        # The batch this turn's reads join, and the batch each name not yet known is in.
+        self._batch: _Batch | None = None
+        self._reading: dict[str, _Batch] = {}
 
     def _scope(self, name: str) -> str:
         return name if name.startswith(SHARED) else f"{user_tag(self.user_id)}:{name}"
 
-    async def _load_versions(self, scopes: list[str]) -> list[str | None]:
-        tokens = await self.cache.versions(scopes)
-        if tokens:
-            for scope in scopes:  # a bump while this was on its way has the newer token
-                if (token := tokens.get(scope)) is not None:
-                    self._known.setdefault(scope, token)
-        return [tokens.get(s) if tokens else None for s in scopes]
+    def _read(self, names: list[str]) -> set[_Batch]:
+        """The batches that read these versions: this turn's for those not asked for yet
+        (sent at the end of the turn, with every other name asked for in it)."""
+        batches: set[_Batch] = set()
+        for name in names:
+            batch = self._reading.get(name)
+            if batch is None:
+                batch = self._batch
+                if batch is None:
+                    batch = self._batch = _Batch()
+                    asyncio.get_running_loop().call_soon(self._send)
+                batch.names[name] = None
+                self._reading[name] = batch
+            batches.add(batch)
+        return batches
+
+    def _send(self) -> None:
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            asyncio.ensure_future(self._fetch(batch)).add_done_callback(_retrieved)
+
+    async def _fetch(self, batch: _Batch) -> None:
+        names = list(batch.names)
+        failure: BaseException | None = None
+        tokens: dict[str, str] | None = None
+        try:
+            tokens = await self.cache.versions(names)
+        except BaseException as e:
+            failure = e
+            raise
+        finally:
+            for name in names:
+                # A bump while this was on its way has the newer token: keep that one.
+                if tokens is not None and (token := tokens.get(name)) is not None:
+                    self._known.setdefault(name, token)
+                elif name not in self._known:
+                    self._unread.add(name)
+                if self._reading.get(name) is batch:
+                    del self._reading[name]
+            for waiter in batch.waiters:
+                if waiter.done():
+                    continue
+                if failure is None:
+                    waiter.set_result(None)
+                elif isinstance(failure, asyncio.CancelledError):
+                    waiter.cancel()
+                else:
+                    waiter.set_exception(failure)
+                    waiter.exception()  # retrieved: the caller may be gone
+
+    async def _wait(self, names: list[str]) -> None:
+        """Until these versions have been read (or could not be)."""
+        loop = asyncio.get_running_loop()
+        for batch in self._read(names):
+            waiter = loop.create_future()
+            batch.waiters.append(waiter)
+            await waiter
 
     async def tokens(self, scopes: list[str]) -> list[str] | None:
         """The version tokens of these scopes (and the epoch); None: bypass the cache."""
@@ -93,11 +153,10 @@ class RequestCache:
             return None
         names = [EPOCH, *(self._scope(s) for s in scopes)]
         known = self._known
-        if all(name in known for name in names):
-            tokens = [known[name] for name in names]
-        else:
-            found = await self._versions.load_many(names)
-            tokens = [t for t in found if t is not None]
+        if not all(name in known for name in names):
+            unread = self._unread
+            await self._wait([n for n in names if n not in known and n not in unread])
+        tokens = [t for t in map(known.get, names) if t is not None]
         if len(tokens) < len(names):
             self.complete = False
             return None
@@ -119,9 +178,7 @@ class RequestCache:
             last = self._last_read()
             names = [] if first_run and last else [self._scope(scope) for scope in scopes]
             names += [n for n in last if n not in names]
-            for name in names:
-                if name not in self._known:
-                    self._versions.load(name).add_done_callback(_retrieved)
+            self._read([n for n in names if n not in self._known and n not in self._unread])
 
     def hint(self) -> list[str]:
         """The scopes (full names) the last run of this operation read, the epoch first:
@@ -189,8 +246,8 @@ class RequestCache:
         names = [self._scope(s) for s in scopes if s]
         bumped = await self.cache.bump(names)
         for scope, token in bumped.tokens.items():
-            self._versions.clear(scope).prime(scope, token)
             self._known[scope] = token
+            self._unread.discard(scope)
             self._minted.add(token)
         self._replaced.update(bumped.replaced)
 
