@@ -29,8 +29,9 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from cachetools import TTLCache
@@ -68,6 +69,18 @@ def _expiry(scope: str) -> int | None:
     """How long a version of `scope` (a full name, `{u:<id>}:<name>`) is kept: None, for
     as long as Redis keeps it, except a week's scope."""
     return WEEK_VERSION_TTL_S if scope.partition("}:")[2].startswith(WEEK_SCOPE) else None
+
+
+@dataclass
+class _Deferred:
+    """The values a request stores, held until it has answered (`Cache.deferring`)."""
+
+    writes: dict[str, tuple[bytes, int]] = field(default_factory=dict)
+    open: bool = True
+
+
+# The writes of the block running (its tasks' too: they copy the context), if it defers.
+_DEFERRED: ContextVar[_Deferred | None] = ContextVar("cache_deferred_writes", default=None)
 
 
 @dataclass(frozen=True)
@@ -451,16 +464,19 @@ class Cache:
         value = await compute()
         encoded = encode(value)
         self.l1[key] = encoded
-        with contextlib.suppress(Unavailable):
-            await self._queue_write(key, encoded, self._ttl(ttl_s))
+        written = self._queue_write(key, encoded, self._ttl(ttl_s))
+        if written is not None:
+            with contextlib.suppress(Unavailable):
+                await written
         return value
 
     # --- L2 reads and writes, batched per turn of the event loop -------------
     # A request's field caches miss together (a page's habits, their stats, a week's
     # days): each miss was a GET and a SET of its own, ~0.1-0.2 ms of the API's CPU
     # apiece through redis-py. Those of one turn of the loop now share one MGET and one
-    # pipeline; each caller still waits for its own answer, so a value is in Redis
-    # before the request that computed it has answered.
+    # pipeline; each caller still waits for its own answer. A request's writes go
+    # further (`deferring`): held to its end and sent with its answer, so a value is
+    # in Redis before the request that computed it has answered.
 
     async def _read(self, key: str) -> Any:
         if self._reads is None:
@@ -482,8 +498,13 @@ class Cache:
             if not waiter.done():
                 waiter.set_result(value)
 
-    def _queue_write(self, key: str, raw: bytes, ttl: int) -> asyncio.Future[None]:
-        """Adds a SET to this turn's pipeline; the future is done when it has been sent."""
+    def _queue_write(self, key: str, raw: bytes, ttl: int) -> asyncio.Future[None] | None:
+        """Adds a SET to this turn's pipeline; the future is done when it has been sent.
+        In a block that defers its writes, holds it for the block's end instead (None)."""
+        deferred = _DEFERRED.get()
+        if deferred is not None and deferred.open:
+            deferred.writes[key] = raw, ttl
+            return None
         if self._writes is None or self._written is None:
             self._writes = {}
             self._written = asyncio.get_running_loop().create_future()
@@ -582,5 +603,27 @@ class Cache:
             self.l1[key] = raw
         ttl = self._ttl(ttl_s)
         written = [self._queue_write(key, raw, ttl) for key, raw in items.items()][-1]
-        with contextlib.suppress(Unavailable):
-            await written
+        if written is not None:
+            with contextlib.suppress(Unavailable):
+                await written
+
+    @contextlib.asynccontextmanager
+    async def deferring(self) -> AsyncIterator[None]:
+        """Holds the values this block stores (in L1 at once) and sends them to Redis
+        together when it ends, in one round trip (shared with whatever else this turn of
+        the event loop stores), rather than one for each turn that fills some: a request
+        answered stores its fills and its answer at once, and they are in Redis before
+        it answers. A task of the block that stores after the block has ended sends its
+        own, as outside one."""
+        deferred = _Deferred()
+        token = _DEFERRED.set(deferred)
+        try:
+            yield
+        finally:
+            _DEFERRED.reset(token)
+            deferred.open = False
+            if deferred.writes:
+                sent = [self._queue_write(k, raw, ttl) for k, (raw, ttl) in deferred.writes.items()]
+                if (written := sent[-1]) is not None:
+                    with contextlib.suppress(Unavailable):
+                        await written

@@ -69,3 +69,36 @@ async def test_an_answer_found_stale_shows_the_write_that_retired_it(
     again = await alice.op("Events", {"range": WEEK})
     assert again.raw == page.raw
     assert len(sent) == 1
+
+
+def count_writes(app_state: AppState, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The keys of every pipeline of SETs the app's cache sends from now on."""
+    sent: list[list[str]] = []
+    write_many = app_state.cache._write_many
+
+    async def counted(writes: dict[str, tuple[bytes, int]], done: Any) -> None:
+        sent.append(list(writes))
+        await write_many(writes, done)
+
+    monkeypatch.setattr(app_state.cache, "_write_many", counted)
+    return sent
+
+
+async def test_an_answer_made_stores_its_days_and_itself_in_one_round_trip_before_it_answers(
+    alice: Client, app_state: AppState, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: an event in a week no page has shown yet
+    clock(NOW)
+    calendar = await connect_local(alice)
+    await create_event(alice, calendar["id"], "2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+    sent = count_writes(app_state, monkeypatch)
+    # when: its page is made (its days read from Mongo and kept, the answer stored)
+    page = await alice.op("Events", {"range": WEEK})
+    # then: the days and the answer went to Redis together, once
+    assert page.data["events"]["totalCount"] == 1
+    assert len(sent) == 1
+    assert any(":answer:" in key for key in sent[0])
+    assert len(sent[0]) > 1
+    # and they were there when the answer came: another process finds them
+    stored = await app_state.cache.redis.mget(sent[0])  # type: ignore[union-attr]
+    assert all(value is not None for value in stored)
