@@ -19,14 +19,37 @@ T = TypeVar("T")
 
 SHARED = "shared:"  # scopes of data every user's answers may show (e.g. the served models)
 
-# What the last run of each user's operations read, in this process: the next run of
+# What the last runs of each user's operations read, in this process: the next run of
 # the same operation prefetches those versions with its first batch (`prefetch`), so
 # the scopes it finds only as it goes (the habits of the goals it lists, the calendars
 # it shows) are at hand without a round trip each. A hint only: a scope it does not
-# name is read as before.
+# name is read as before. Runs of one operation may read somewhat different scopes (a
+# page of events of another range, other weeks): the hint is what the last run read,
+# then what the runs before it read, the most recent first.
 RECENT_RUNS = 2_000  # (user, operation) pairs
-RECENT_SCOPES = 64  # prefetched at most, of one run's
-_recent: LRUCache[tuple[str, str | None], dict[str, str]] = LRUCache(maxsize=RECENT_RUNS)
+RECENT_SCOPES = 64  # prefetched at most
+
+
+@dataclass
+class _Runs:
+    last: dict[str, str]  # the last run's reads (as they grow, while it runs)
+    earlier: dict[str, None]  # the scopes runs before it read, the most recent last
+
+
+_recent: LRUCache[tuple[str, str | None], _Runs] = LRUCache(maxsize=RECENT_RUNS)
+
+
+def _after(runs: _Runs | None, read: dict[str, str]) -> _Runs:
+    """The runs with `read` as the last: the one before it joins the earlier ones."""
+    if runs is None:
+        return _Runs(read, {})
+    earlier = dict(runs.earlier)
+    for name in runs.last:
+        earlier.pop(name, None)
+        earlier[name] = None
+    for name in list(itertools.islice(earlier, max(0, len(earlier) - RECENT_SCOPES))):
+        del earlier[name]
+    return _Runs(read, earlier)
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -162,7 +185,8 @@ class RequestCache:
             return None
         self.read.update(zip(names, tokens, strict=True))
         if not self._remembered:  # this run's reads (as they grow) are the next run's hint
-            _recent[self.user_id, self.operation] = self.read
+            key = self.user_id, self.operation
+            _recent[key] = _after(_recent.get(key), self.read)
             self._remembered = True
         return tokens
 
@@ -181,14 +205,23 @@ class RequestCache:
             self._read([n for n in names if n not in self._known and n not in self._unread])
 
     def hint(self) -> list[str]:
-        """The scopes (full names) the last run of this operation read, the epoch first:
+        """The scopes (full names) the last runs of this operation read, the epoch first:
         those whose versions the next run is likely to read (see `prefetch`)."""
         return [EPOCH, *(n for n in self._last_read() if n != EPOCH)]
 
     def _last_read(self) -> list[str]:
-        """What the last run of this operation read (by full names), at most RECENT_SCOPES."""
-        last = _recent.get((self.user_id, self.operation), {})
-        return list(itertools.islice(last, RECENT_SCOPES))
+        """What the last run of this operation read, then the runs before it (by full
+        names, the most recent first), at most RECENT_SCOPES."""
+        runs = _recent.get((self.user_id, self.operation))
+        if runs is None:
+            return []
+        names = list(itertools.islice(runs.last, RECENT_SCOPES))
+        for name in reversed(runs.earlier):
+            if len(names) >= RECENT_SCOPES:
+                break
+            if name not in runs.last:
+                names.append(name)
+        return names
 
     def learn(self, tokens: dict[str, str]) -> None:
         """Versions this request has just read elsewhere (the whole-answer cache's look at
@@ -204,7 +237,11 @@ class RequestCache:
     def remember(self, read: dict[str, str]) -> None:
         """What this run of the operation read, for the next run's prefetch, when it was
         read in other requests' caches (the parts of its answer)."""
-        _recent[self.user_id, self.operation] = dict(read)
+        key = self.user_id, self.operation
+        runs = _recent.get(key)
+        if runs is not None and runs.last is self.read:  # this run's own, replaced
+            runs = _Runs({}, runs.earlier)
+        _recent[key] = _after(runs, dict(read))
 
     async def depend_on(self, *scopes: str) -> None:
         """Records that the answer shows data of these scopes, read without the cache."""
