@@ -48,6 +48,27 @@ async def test_an_answer_not_stored_yet_is_looked_for_with_the_versions_it_then_
     assert any(":v:" in key for key in sent[0])
 
 
+async def test_a_page_of_weeks_that_earlier_pages_showed_finds_their_versions_in_one_round_trip(
+    alice: Client, app_state: AppState, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: events in two weeks, and a page of each week made once, one after the other
+    clock(NOW)
+    calendar = await connect_local(alice)
+    await create_event(alice, calendar["id"], "2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+    await create_event(alice, calendar["id"], "2026-03-25T10:00:00Z", "2026-03-25T11:00:00Z")
+    await alice.op("Events", {"range": WEEK})
+    next_week = {"start": "2026-03-23T00:00:00Z", "end": "2026-03-30T00:00:00Z"}
+    await alice.op("Events", {"range": next_week})
+    sent = count_round_trips(app_state, monkeypatch)
+    # when: a page of both weeks, whose answer is not stored
+    both = {"start": "2026-03-16T00:00:00Z", "end": "2026-03-30T00:00:00Z"}
+    page = await alice.op("Events", {"range": both})
+    # then: both events, every version read with the answer's entry (the first week's
+    # too, although the last page did not show it)
+    assert page.data["events"]["totalCount"] == 2
+    assert len(sent) == 1
+
+
 async def test_an_answer_found_stale_shows_the_write_that_retired_it(
     alice: Client, app_state: AppState, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
