@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from graphql_api import eager
 from graphql_api.cache import codecs
 from graphql_api.cache.request import RequestCache
 from graphql_api.errors import Unauthenticated
@@ -183,11 +184,12 @@ class Context:
         """The user's today, in their own time zone."""
         return self.now.astimezone(self.zone).date()
 
-    async def memoized(self, key: Any, compute: Callable[[], Awaitable[T]]) -> T:
-        """Compute a value once per request, however many fields ask for it at once."""
+    async def memoized(self, key: Any, compute: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Compute a value once per request, however many fields ask for it at once
+        (started at once: a value at hand is worked out without a task of its own)."""
         future = self._memo.get(key)
         if future is None:
-            future = asyncio.ensure_future(compute())
+            future = eager.start(compute())
             self._memo[key] = future
         result: T = await future
         return result

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import asyncio
-
 import strawberry
 
+from graphql_api import eager
 from graphql_api.cache.control import cache
 from graphql_api.calendars.types import Calendar
 from graphql_api.context import Info
@@ -44,6 +43,6 @@ class EventQueries:
         if not asks_for(info, "edges", "node", "habit"):
             return await listed
         page: Connection[Event]
-        page, habits = await asyncio.gather(listed, user_habits(info.context))
+        page, habits = await eager.both(listed, user_habits(info.context))
         complete_events([edge.node for edge in page.edges], habits)
         return page

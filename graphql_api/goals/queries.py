@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import asyncio
-
 import strawberry
 
+from graphql_api import eager
 from graphql_api.cache.control import cache
 from graphql_api.context import Info
 from graphql_api.goals import service
@@ -33,7 +32,7 @@ class GoalQueries:
         )
         listed = service.list_goals(info.context, status.value if status else None, order)
         if habits or stats:  # read along with the goals, in the same round of reads
-            (docs, key), _ = await asyncio.gather(listed, user_habits(info.context))
+            (docs, key), _ = await eager.both(listed, user_habits(info.context))
         else:
             docs, key = await listed
         page = paginate(docs, key, first, after, Goal.of)

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bson import ObjectId
 from strawberry import UNSET
 
-from graphql_api import validation
+from graphql_api import eager, validation
 from graphql_api.cache import codecs
 from graphql_api.changes import goal_changed, goal_progress_logged, habits_changed
 from graphql_api.errors import BadUserInput, not_found
@@ -166,7 +165,7 @@ async def goal_progress(ctx: Context, goal: Goal) -> float:
         habits = [h for h in await user_habits(ctx) if h.goal_id == ref(goal) and h.is_active]
         if not habits:
             return 0.0
-        stats = await asyncio.gather(*(habit_stats(ctx, h) for h in habits))
+        stats = await eager.gather(*(habit_stats(ctx, h) for h in habits))
         return sum(s.strength for s in stats) / len(stats)
 
     # "today" is in the key: strengths move with the calendar, not only with writes.

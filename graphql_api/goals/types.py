@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from datetime import date, datetime
 
 import strawberry
 from graphql.pyutils import Undefined, UndefinedType
 
+from graphql_api import eager
 from graphql_api.cache.control import cache
 from graphql_api.context import Context, Info
 from graphql_api.goals import service
@@ -137,7 +137,7 @@ async def complete_goals(
     async def stats_of(habit: Habit) -> None:
         habit.page_stats = await settled(habit_stats(ctx, habit.doc))
 
-    await asyncio.gather(
+    await eager.gather(
         *(progress_of(goal) for goal in goals if progress),
         *(stats_of(h) for goal in goals if stats for h in goal.page_habits or []),
     )
