@@ -327,22 +327,9 @@ class GraphQLApp(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """From the whole-answer cache, or executed within EXECUTION_TIMEOUT_S; what it
-        stores in the cache (its fills and its answer) is sent together at its end."""
-        async with context.state.cache.deferring():
-            return await self._made(
-                request, request_adapter, sub_response, context, root_value, request_data
-            )
-
-    async def _made(  # noqa: PLR0917 - execute_single's
-        self,
-        request: Request,
-        request_adapter: AsyncHTTPRequestAdapter,
-        sub_response: Response,
-        context: Context,
-        root_value: None,
-        request_data: GraphQLRequestData,
-    ) -> ExecutionResult:
+        """From the whole-answer cache, or executed within EXECUTION_TIMEOUT_S; what an
+        execution stores in the cache (its fills and its answer) is sent together at its
+        end."""
         key = None
         if self.responses is not None and request_data.query:
             key = self.responses.key(
@@ -366,6 +353,23 @@ class GraphQLApp(GraphQL[Context, None]):
             parts = parts_of(request_data.query or "", request_data.operation_name)
             if parts is not None:
                 context.by_parts()
+        async with context.state.cache.deferring():
+            return await self._executed(
+                request, request_adapter, sub_response, context, request_data, key, parts, kept
+            )
+
+    async def _executed(  # noqa: PLR0917 - _answer's
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        request_data: GraphQLRequestData,
+        key: str | None,
+        parts: tuple[str, ...] | None,
+        kept: Kept | None,
+    ) -> ExecutionResult:
+        """Executed within EXECUTION_TIMEOUT_S, and stored when it can be."""
         timeout = self.settings.execution_timeout_s
         try:
             async with asyncio.timeout(timeout), self.running:
@@ -374,7 +378,7 @@ class GraphQLApp(GraphQL[Context, None]):
                     request_adapter,
                     sub_response,
                     context,
-                    root_value,
+                    None,
                     request_data,
                     parts,
                     kept,
