@@ -14,17 +14,23 @@ from tests.conftest import Client
 from tests.helpers import connect_local, create_event
 
 
+def recorded(app_state: AppState, monkeypatch: pytest.MonkeyPatch, method: str) -> list[list[str]]:
+    """The keys of every call the app's cache makes to `method` from now on, one list
+    per call (`_mget`: its MGETs; `_write_many`: its pipelines of SETs)."""
+    sent: list[list[str]] = []
+    original: Callable[..., Awaitable[Any]] = getattr(app_state.cache, method)
+
+    async def counted(keys: Any, *rest: Any) -> Any:
+        sent.append(list(keys))
+        return await original(keys, *rest)
+
+    monkeypatch.setattr(app_state.cache, method, counted)
+    return sent
+
+
 def count_round_trips(app_state: AppState, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The keys of every MGET the app's cache sends from now on, one list per MGET."""
-    sent: list[list[str]] = []
-    mget: Callable[[list[str]], Awaitable[list[Any]]] = app_state.cache._mget
-
-    async def counted(keys: list[str]) -> list[Any]:
-        sent.append(keys)
-        return await mget(keys)
-
-    monkeypatch.setattr(app_state.cache, "_mget", counted)
-    return sent
+    return recorded(app_state, monkeypatch, "_mget")
 
 
 async def test_an_answer_not_stored_yet_is_looked_for_with_the_versions_it_then_reads(
@@ -94,15 +100,7 @@ async def test_an_answer_found_stale_shows_the_write_that_retired_it(
 
 def count_writes(app_state: AppState, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The keys of every pipeline of SETs the app's cache sends from now on."""
-    sent: list[list[str]] = []
-    write_many = app_state.cache._write_many
-
-    async def counted(writes: dict[str, tuple[bytes, int]], done: Any) -> None:
-        sent.append(list(writes))
-        await write_many(writes, done)
-
-    monkeypatch.setattr(app_state.cache, "_write_many", counted)
-    return sent
+    return recorded(app_state, monkeypatch, "_write_many")
 
 
 async def test_an_answer_made_stores_its_days_and_itself_in_one_round_trip_before_it_answers(
