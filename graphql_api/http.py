@@ -355,7 +355,13 @@ class GraphQLApp(GraphQL[Context, None]):
                 context.by_parts()
         async with context.state.cache.deferring():
             return await self._executed(
-                request, request_adapter, sub_response, context, request_data, key, parts, kept
+                request,
+                request_adapter,
+                sub_response,
+                context,
+                root_value,
+                request_data,
+                (key, parts, kept),
             )
 
     async def _executed(  # noqa: PLR0917 - _answer's
@@ -364,12 +370,13 @@ class GraphQLApp(GraphQL[Context, None]):
         request_adapter: AsyncHTTPRequestAdapter,
         sub_response: Response,
         context: Context,
+        root_value: None,
         request_data: GraphQLRequestData,
-        key: str | None,
-        parts: tuple[str, ...] | None,
-        kept: Kept | None,
+        stored: tuple[str | None, tuple[str, ...] | None, Kept | None],
     ) -> ExecutionResult:
-        """Executed within EXECUTION_TIMEOUT_S, and stored when it can be."""
+        """Executed within EXECUTION_TIMEOUT_S, and stored when it can be (`stored`: the
+        answer's key, its parts, and those of them still current)."""
+        key, parts, kept = stored
         timeout = self.settings.execution_timeout_s
         try:
             async with asyncio.timeout(timeout), self.running:
@@ -378,7 +385,7 @@ class GraphQLApp(GraphQL[Context, None]):
                     request_adapter,
                     sub_response,
                     context,
-                    None,
+                    root_value,
                     request_data,
                     parts,
                     kept,

@@ -114,9 +114,12 @@ class RequestCache:
 
     def _read(self, names: list[str]) -> set[_Batch]:
         """The batches that read these versions: this turn's for those not asked for yet
-        (sent at the end of the turn, with every other name asked for in it)."""
+        (sent at the end of the turn, with every other name asked for in it). Those known
+        already, or that could not be read, are not asked for again."""
         batches: set[_Batch] = set()
         for name in names:
+            if name in self._known or name in self._unread:
+                continue
             batch = self._reading.get(name)
             if batch is None:
                 batch = self._batch
@@ -177,8 +180,7 @@ class RequestCache:
         names = [EPOCH, *(self._scope(s) for s in scopes)]
         known = self._known
         if not all(name in known for name in names):
-            unread = self._unread
-            await self._wait([n for n in names if n not in known and n not in unread])
+            await self._wait(names)
         tokens = [t for t in map(known.get, names) if t is not None]
         if len(tokens) < len(names):
             self.complete = False
@@ -202,7 +204,7 @@ class RequestCache:
             last = self._last_read()
             names = [] if first_run and last else [self._scope(scope) for scope in scopes]
             names += [n for n in last if n not in names]
-            self._read([n for n in names if n not in self._known and n not in self._unread])
+            self._read(names)
 
     def hint(self) -> list[str]:
         """The scopes (full names) the last runs of this operation read, the epoch first:

@@ -468,10 +468,8 @@ class Cache:
         value = await compute()
         encoded = encode(value)
         self.l1[key] = encoded
-        written = self._queue_write(key, encoded, self._ttl(ttl_s))
-        if written is not None:
-            with contextlib.suppress(Unavailable):
-                await written
+        with contextlib.suppress(Unavailable):
+            await self._queue_write(key, encoded, self._ttl(ttl_s))
         return value
 
     # --- L2 reads and writes, batched per turn of the event loop -------------
@@ -502,13 +500,16 @@ class Cache:
             if not waiter.done():
                 waiter.set_result(value)
 
-    def _queue_write(self, key: str, raw: bytes, ttl: int) -> asyncio.Future[None] | None:
+    def _queue_write(self, key: str, raw: bytes, ttl: int) -> asyncio.Future[None]:
         """Adds a SET to this turn's pipeline; the future is done when it has been sent.
-        In a block that defers its writes, holds it for the block's end instead (None)."""
+        In a block that defers its writes, holds it for the block's end instead (the
+        future is done at once)."""
         deferred = _DEFERRED.get()
         if deferred is not None and deferred.open:
             deferred.writes[key] = raw, ttl
-            return None
+            held = asyncio.get_running_loop().create_future()
+            held.set_result(None)
+            return held
         if self._writes is None or self._written is None:
             self._writes = {}
             self._written = asyncio.get_running_loop().create_future()
@@ -607,9 +608,8 @@ class Cache:
             self.l1[key] = raw
         ttl = self._ttl(ttl_s)
         written = [self._queue_write(key, raw, ttl) for key, raw in items.items()][-1]
-        if written is not None:
-            with contextlib.suppress(Unavailable):
-                await written
+        with contextlib.suppress(Unavailable):
+            await written
 
     @contextlib.asynccontextmanager
     async def deferring(self) -> AsyncIterator[None]:
@@ -628,6 +628,5 @@ class Cache:
             deferred.open = False
             if deferred.writes:
                 sent = [self._queue_write(k, raw, ttl) for k, (raw, ttl) in deferred.writes.items()]
-                if (written := sent[-1]) is not None:
-                    with contextlib.suppress(Unavailable):
-                        await written
+                with contextlib.suppress(Unavailable):
+                    await sent[-1]
