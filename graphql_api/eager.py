@@ -20,7 +20,7 @@ import asyncio
 import contextvars
 import types
 from collections.abc import Awaitable, Coroutine, Generator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -95,7 +95,27 @@ def start(coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
         # fails while it is set. Cleared here as a task would, and set again as the
         # future is handed to the task that carries the coroutine on.
         waiting_on._asyncio_future_blocking = False
-    return loop.create_task(_rest(coro, waiting_on), context=context)
+    task = loop.create_task(_rest(coro, waiting_on), context=context)
+    task.add_done_callback(lambda done: _unstarted(done, coro, waiting_on, context))
+    return task
+
+
+def _unstarted(
+    task: asyncio.Task[Any], coro: Coroutine[Any, Any, Any], waiting_on: Any, context: Any
+) -> None:
+    """A carrying task cancelled before its first step never reached the coroutine,
+    which waits where its first step left it: cancel what it waits on and tell it, as a
+    task cancels the future its coroutine awaits and resumes it with the error."""
+    if not task.cancelled() or getattr(coro, "cr_frame", None) is None:
+        return  # it finished, or the cancellation reached it where it waited
+    if waiting_on is not None:
+        waiting_on.cancel()
+    try:
+        context.run(coro.throw, asyncio.CancelledError())
+    except BaseException:  # noqa: BLE001, S110 - its end: nobody awaits it any more
+        pass
+    else:
+        coro.close()  # it went on waiting, with no task to carry it: ended here
 
 
 async def gather(*aws: Awaitable[T]) -> list[T]:
@@ -112,15 +132,5 @@ async def gather(*aws: Awaitable[T]) -> list[T]:
 
 async def both(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) -> tuple[A, B]:
     """Two coroutines of different types together, as `gather` does."""
-    one, two = start(first), start(second)
-    if not (one.done() and two.done()):
-        try:
-            await asyncio.wait((one, two))
-        except asyncio.CancelledError:
-            one.cancel()  # as gather's children are
-            two.cancel()
-            raise
-    for future in (one, two):
-        if not future.cancelled():
-            future.exception()  # retrieved: the first failure is raised, as gather does
-    return one.result(), two.result()
+    one, two = await gather(first, second)
+    return cast("A", one), cast("B", two)
