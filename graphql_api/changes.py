@@ -77,7 +77,7 @@ async def calendars_changed(ctx: Context, *calendar_ids: Ref, listed: bool = Fal
 async def event_changed(ctx: Context, calendar_id: Ref, days: Iterable[date]) -> None:
     """One event of the calendar changed, on these UTC days only (all it covered before
     and after): not a series nor an occurrence of one, whose days have no end. Retires
-    what showed the calendar's events, and of the events kept by day only those of
+    what showed the calendar's events, and of the events kept by week only those of
     these days' weeks: the calendar's other weeks stay cached. And the busy time, as
     `calendars_changed`."""
     weeks = (week_scope(calendar_id, day) for day in days)

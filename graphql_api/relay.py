@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
@@ -136,31 +137,28 @@ def paginate(
     wrap: Callable[[T], Any],
     *,
     valid: Callable[[list[Any]], bool] = lambda key: True,
-    keys: Sequence[list[Any]] | None = None,
 ) -> Connection[Any]:
     """A keyset page over `items`, which must already be sorted by `key`.
 
     Keys are compared, not positions, so a page stays right when items are
     added or removed between requests. `valid` says whether a cursor's key could
-    have come from this list at all. `keys`: each item's key, when already worked out.
+    have come from this list at all. Keys are worked out for the page's items, and
+    for the few a binary search looks at to find where the page after a cursor begins.
     """
     size = page_size(first)
-    if keys is None:
-        keys = [key(item) for item in items]
-    keyed = list(zip(keys, items, strict=True))
     start = 0
     if after is not None:
         cursor_key = decode_cursor(after)
-        shape = [type(k) for k in keyed[0][0]] if keyed else None
+        shape = [type(k) for k in key(items[0])] if items else None
         if not valid(cursor_key) or (shape and shape != [type(k) for k in cursor_key]):
             raise BadUserInput(f"{after!r} is not a cursor of this list", field="after")
-        start = next((i for i, (k, _) in enumerate(keyed) if k > cursor_key), len(keyed))
-    window = keyed[start : start + size]
-    edges = [Edge(cursor=encode_cursor(k), node=wrap(item)) for k, item in window]
+        start = bisect.bisect_right(items, cursor_key, key=key)
+    window = items[start : start + size]
+    edges = [Edge(cursor=encode_cursor(key(item)), node=wrap(item)) for item in window]
     return Connection(
         total_count=len(items),
         page_info=PageInfo(
-            has_next_page=start + size < len(keyed),
+            has_next_page=start + size < len(items),
             has_previous_page=start > 0,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,

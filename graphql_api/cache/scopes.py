@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-# One calendar's events in one week, as the events' service keeps them by day
+# One calendar's events in one week, as the events' service keeps them
 # (graphql_api.events.service): retired by a change of one event in that week.
 WEEK_SCOPE = "week:"
 
@@ -20,8 +20,9 @@ def calendar_scope(calendar_id: str) -> str:
 
 
 def days_scope(calendar_id: str) -> str:
-    """Every day of the calendar's events the events' service keeps: retired by a change
-    to the calendar's events as a whole (a sync, a series, many events at once)."""
+    """Every week of the calendar's events the events' service keeps (the name is from
+    when it kept days): retired by a change to the calendar's events as a whole (a sync,
+    a series, many events at once)."""
     return f"days:{calendar_id}"
 
 
@@ -32,7 +33,8 @@ def calendar_scopes(calendar_id: str) -> tuple[str, str]:
 
 def week_scope(calendar_id: str, day: date) -> str:
     """The calendar's events in the week of `day` (a UTC date; ISO weeks, from Monday):
-    retired by a change of one event in that week. A week rather than a day: a page of
-    events reads a version or two per calendar, where a day each would be a dozen."""
+    retired by a change of one event in that week, and what the events' service keeps of
+    that week with it. A week rather than a day: a page of events reads a version or two
+    per calendar, and a value or two, where a day each would be a dozen."""
     year, week, _ = day.isocalendar()
     return f"{WEEK_SCOPE}{calendar_id}:{year}-W{week:02d}"

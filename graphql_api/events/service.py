@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -45,6 +46,7 @@ LOCATION_MAX = 500
 MAX_EVENT_LENGTH = timedelta(days=366)
 INSERT_CHUNK = 50  # the seed's batch size
 MAX_BATCH = 1000
+WEEK = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -321,9 +323,12 @@ def _utc_days(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _day_bounds(day: date) -> tuple[datetime, datetime]:
-    begin = datetime.combine(day, time(), UTC)
-    return begin, begin + timedelta(days=1)
+def _utc_weeks(start: datetime, end: datetime) -> list[date]:
+    """The Mondays of the UTC weeks (ISO weeks) that [start, end) touches."""
+    first = start.astimezone(UTC).date()
+    first -= timedelta(days=first.weekday())
+    last = (end.astimezone(UTC) - timedelta(microseconds=1)).date()
+    return [first + timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
 
 
 async def _query_rows(
@@ -433,78 +438,104 @@ async def _stored_between(
 ) -> list[Event]:
     """The stored events (singles, series, changed instances) overlapping [start, end).
 
-    Cached per calendar per UTC day (the seed's `calendar:{id}:events:{date}`):
-    one MGET finds the days already known, one query fills in the others' whole weeks.
+    Cached per calendar per UTC week (from Monday), the week its version covers: one
+    MGET finds the weeks already known, one query fills in the others. (The seed kept
+    a calendar's events per day, `calendar:{id}:events:{date}`: a two-week page read
+    and merged some thirty of them, where it now reads four.)
     """
     if not calendar_ids:
         return []
-    slots = [(c, day) for c in calendar_ids for day in _utc_days(start, end)]
-    week_of = {slot: week_scope(*slot) for slot in slots}
-    weeks = list(dict.fromkeys(week_of.values()))
+    mondays = _utc_weeks(start, end)
+    slots = [(c, monday) for c in calendar_ids for monday in mondays]
     # One read of the versions: the epoch's, each calendar's (whatever shows its events
-    # depends on it), and what a day is kept under, its calendar's days' and its week's
+    # depends on it), and what a week is kept under, its calendar's days' and its own
     # (a change of one event retires only its weeks: graphql_api.changes.event_changed).
     read = await ctx.cache.tokens(
-        [*map(calendar_scope, calendar_ids), *map(days_scope, calendar_ids), *weeks]
+        [
+            *map(calendar_scope, calendar_ids),
+            *map(days_scope, calendar_ids),
+            *(week_scope(c, monday) for c, monday in slots),
+        ]
     )
     if read is None:
         return await _query_events(ctx, calendar_ids, start, end)
     epoch, count = read[0], len(calendar_ids)
     kept_days = dict(zip(calendar_ids, read[1 + count : 1 + 2 * count], strict=True))
-    kept_weeks = dict(zip(weeks, read[1 + 2 * count :], strict=True))
+    keys = {
+        # Not the name a day was kept under (`events:`): a process still on the code
+        # before this keeps days, under the same versions, in the same Redis.
+        (c, monday): ctx.cache.key(
+            f"week-events:{c}:{monday.isoformat()}", [epoch, kept_days[c], week]
+        )
+        for (c, monday), week in zip(slots, read[1 + 2 * count :], strict=True)
+    }
     # Every reader of events_between only reads them (pages, busy time, bookings):
-    # the decoded days are shared, not copied.
+    # the decoded weeks are shared, not copied.
     codec = codecs.documents(Event, read_only=True)
-
-    def key_of(calendar_id: Ref, day: date) -> str:
-        week = week_of.get((calendar_id, day)) or week_scope(calendar_id, day)
-        versions = [epoch, kept_days[calendar_id], kept_weeks[week]]
-        return ctx.cache.key(f"events:{calendar_id}:{day.isoformat()}", versions)
-
-    keys = {slot: key_of(*slot) for slot in slots}
     found = await ctx.cache.cache.get_many(list(keys.values()))
     buckets = {slot: codec.decode(found[key]) for slot, key in keys.items() if key in found}
     missing = [slot for slot in keys if slot not in buckets]
     if missing:
-        # Whole weeks are filled, in the same query: their other days are the ones a
-        # client most likely asks next (the rest of the week, a page that slides on).
-        weeks_of = dict.fromkeys((c, day - timedelta(days=day.weekday())) for c, day in missing)
-        filling = [(c, monday + timedelta(days=i)) for c, monday in weeks_of for i in range(7)]
-        low = _day_bounds(min(day for _, day in filling))[0]
-        high = _day_bounds(max(day for _, day in filling))[1]
-        rows = await _query_rows(ctx, sorted({c for c, _ in filling}), low, high)
-        # Each day keeps its events as stored, as JSON; this request's events are that
-        # JSON decoded (once per process, and shared, as every read of the day decodes
+        low = datetime.combine(min(monday for _, monday in missing), time(), UTC)
+        high = datetime.combine(max(monday for _, monday in missing), time(), UTC) + WEEK
+        rows = await _query_rows(ctx, sorted({c for c, _ in missing}), low, high)
+        # Each week keeps its events as stored, as JSON; this request's events are that
+        # JSON decoded (once per process, and shared, as every read of the week decodes
         # it), so an event filled in is built once: not built from its row, dumped, and
         # built again by the next read.
         fresh = {
-            keys.get(slot) or key_of(*slot): codecs.stored(bucket)
-            for slot, bucket in by_day(rows, filling, low, high).items()
+            keys[slot]: codecs.stored(bucket)
+            for slot, bucket in by_week(rows, missing, low, high).items()
         }
         buckets.update((slot, codec.decode(fresh[keys[slot]])) for slot in missing)
         await ctx.cache.cache.set_many(fresh, ctx.settings.cache_ttl_calendar_events)
-    unique = {ref(e): e for bucket in buckets.values() for e in bucket}
-    return [e for e in unique.values() if e.start_time < end and e.end_time > start]
+    return list(_within(buckets, mondays[0], start, end))
 
 
-def by_day(
-    rows: Sequence[dict[str, Any]], days: Sequence[tuple[Ref, date]], low: datetime, high: datetime
+def _within(
+    buckets: dict[tuple[Ref, date], list[Event]], first: date, start: datetime, end: datetime
+) -> Iterator[Event]:
+    """The events of consecutive weeks' buckets (from the week of `first`) that overlap
+    [start, end), each once: an event kept in several weeks is taken from the first of
+    them the range covers. Only the first and the last week reach beyond the range."""
+    for (_, monday), bucket in buckets.items():
+        if monday == first:
+            yield from (e for e in bucket if e.start_time < end and e.end_time > start)
+            continue
+        # Any event that began before this week is in the week before, which the range
+        # covers too (it runs on from `first` without a gap).
+        begins = datetime.combine(monday, time(), UTC)
+        yield from (e for e in bucket if begins <= e.start_time < end)
+
+
+def by_week(
+    rows: Sequence[dict[str, Any]],
+    weeks: Sequence[tuple[Ref, date]],
+    low: datetime,
+    high: datetime,
 ) -> dict[tuple[Ref, date], list[dict[str, Any]]]:
-    """The stored events (of [low, high), which holds the days) that overlap each
-    (calendar, UTC day), in their order: one pass over them, each into the days it
-    touches."""
-    filled: dict[tuple[Ref, date], list[dict[str, Any]]] = {slot: [] for slot in days}
+    """The stored events (of [low, high), which holds the weeks) that overlap each
+    (calendar, UTC week from Monday), in their order: one pass over them, each into the
+    weeks it touches."""
+    filled: dict[tuple[Ref, date], list[dict[str, Any]]] = {slot: [] for slot in weeks}
     for row in rows:
         begin, finish = max(row["startTime"], low), min(row["endTime"], high)
-        for day in _utc_days(begin, finish):
-            bucket = filled.get((row["calendarId"], day))
+        for monday in _utc_weeks(begin, finish):
+            bucket = filled.get((row["calendarId"], monday))
             if bucket is not None:
                 bucket.append(row)
     return filled
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
 def _event_key(event: Event) -> list[Any]:
-    return [int(event.start_time.timestamp() * 1000), str(event.id)]
+    """(start in milliseconds, event id): an event's place in a page, as its cursor holds
+    it. Events are sorted by (start, id) themselves, which orders them the same (Mongo
+    keeps milliseconds); the key is worked out only for those a page shows."""
+    return [(event.start_time - _EPOCH) // _MILLISECOND, str(event.id)]
 
 
 _MILLIS = (
@@ -540,13 +571,11 @@ async def events_page(
     wanted = {ref_of(c, "Calendar") for c in calendar_ids} if calendar_ids is not None else None
     calendars = {ref(c): c for c in await user_calendars(ctx) if wanted is None or ref(c) in wanted}
     found = await events_between(ctx, list(calendars), start, end)
-    keyed = sorted(((_event_key(e), e) for e in found), key=lambda pair: pair[0])
     return paginate(
-        [e for _, e in keyed],
+        sorted(found, key=attrgetter("start_time", "id")),
         _event_key,
         first,
         after,
         lambda e: wrap(e, calendars[e.calendar_id]),
         valid=_valid_event_key,
-        keys=[k for k, _ in keyed],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graphql_api.events.service import by_day
+from graphql_api.events.service import by_week
 from graphql_api.relay import decode_cursor
 from tests.conftest import Client
 from tests.events.helpers import (
@@ -342,44 +342,45 @@ async def test_events_returns_exactly_the_overlapping_events_ordered_by_start(
     assert starts == [utc(at(s, "UTC")) for s, _ in sorted(expected, key=lambda x: x[0])]
 
 
-# ---------------------------------------------------------------- the days' buckets
+# ---------------------------------------------------------------- the weeks' buckets
 
 INSTANTS = st.integers(0, 6 * 96).map(lambda q: datetime(2026, 3, 22, tzinfo=UTC) + q * QUARTER)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    spans=st.lists(st.tuples(INSTANTS, st.integers(0, 4 * 96), st.sampled_from("ab")), max_size=12),
-    first=st.integers(0, 5),
+    spans=st.lists(st.tuples(INSTANTS, st.integers(0, 9 * 96), st.sampled_from("ab")), max_size=12),
+    first=st.integers(0, 2),
     count=st.integers(1, 3),
 )
-def test_each_day_holds_exactly_the_events_that_overlap_it(
+def test_each_week_holds_exactly_the_events_that_overlap_it(
     spans: list[tuple[datetime, int, str]], first: int, count: int
 ) -> None:
     # given: events of two calendars as stored (some of no length, some over several
-    # days), and the days of calendar "a" and the first of calendar "b" not cached yet
+    # days and weeks), and the weeks of calendar "a" and the first of calendar "b" not
+    # cached yet
     rows: list[dict[str, Any]] = [
         {"calendarId": c, "startTime": s, "endTime": s + n * QUARTER, "title": f"e{i}"}
         for i, (s, n, c) in enumerate(spans)
     ]
-    days = [datetime(2026, 3, 22 + first + i, tzinfo=UTC).date() for i in range(count)]
-    missing = [*(("a", d) for d in days), ("b", days[0])]
-    low = datetime.combine(days[0], time(), UTC)
-    high = datetime.combine(days[-1], time(), UTC) + timedelta(days=1)
+    mondays = [date(2026, 3, 16) + timedelta(weeks=first + i) for i in range(count)]
+    missing = [*(("a", m) for m in mondays), ("b", mondays[0])]
+    low = datetime.combine(mondays[0], time(), UTC)
+    high = datetime.combine(mondays[-1], time(), UTC) + timedelta(weeks=1)
 
     # when
-    filled = by_day(rows, missing, low, high)
+    filled = by_week(rows, missing, low, high)
 
-    # then: each (calendar, day) holds its events overlapping the day, in their order
-    for calendar_id, day in missing:
-        begin = datetime.combine(day, time(), UTC)
-        end = begin + timedelta(days=1)
+    # then: each (calendar, week) holds its events overlapping the week, in their order
+    for calendar_id, monday in missing:
+        begin = datetime.combine(monday, time(), UTC)
+        end = begin + timedelta(weeks=1)
         expected = [
             r
             for r in rows
             if r["calendarId"] == calendar_id and r["startTime"] < end and r["endTime"] > begin
         ]
-        assert filled[calendar_id, day] == expected
+        assert filled[calendar_id, monday] == expected
 
 
 async def test_a_cursor_kept_from_before_cursors_were_compact_still_pages(alice: Client) -> None:
