@@ -8,11 +8,7 @@ import strawberry
 from bson import ObjectId
 from graphql import GraphQLError, GraphQLSyntaxError
 from pymongo.errors import ConnectionFailure
-from strawberry.extensions import (
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -53,6 +49,7 @@ from graphql_api.tasks.types import Task
 from graphql_api.users.mutations import UserMutations
 from graphql_api.users.queries import UserQueries
 from graphql_api.users.types import User
+from graphql_api.validated import ValidationCache
 from models import SyncRun as SyncRunDoc
 
 
@@ -191,7 +188,7 @@ def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]
             ErrorCodes,
             CacheControlHeader,
             lambda: ParserCache(maxsize=1000),  # the LRU lives at module level
-            lambda: ValidationCache(maxsize=1000),
+            ValidationCache,  # by the document's identity (graphql_api.validated)
             *extra,
         ],
         config=StrawberryConfig(
