@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from graphql_api.cache import codecs
 from graphql_api.state import AppState
 from models import Goal, Target
@@ -34,3 +36,31 @@ def test_a_cached_document_decodes_to_what_was_encoded(app_state: AppState) -> N
     goal = Goal(user_id="u", title="Read", target=Target(value=5, unit="km"))
     codec = codecs.document(Goal)
     assert codec.decode(codec.encode(goal)).model_dump() == goal.model_dump()
+
+
+def test_a_value_with_one_document_changed_builds_only_that_one_again(
+    app_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a list of documents read once (decoded, kept in this process)
+    goals = [Goal(user_id="u", title=f"Goal {i}") for i in range(5)]
+    codec = codecs.documents(Goal, read_only=True)
+    before = codec.decode(codec.encode(goals))
+    built: list[object] = []
+    validate = Goal.model_validate
+
+    def counted(item: object) -> Goal:
+        built.append(item)
+        goal: Goal = validate(item)
+        return goal
+
+    monkeypatch.setattr(Goal, "model_validate", counted)
+
+    # when: the value is stored again with one document changed and one added
+    goals[2] = goals[2].model_copy(update={"title": "Renamed"})
+    goals.append(Goal(user_id="u", title="New"))
+    after = codec.decode(codec.encode(goals))
+
+    # then: only those two were built; the others are the ones already decoded
+    assert [g.title for g in after] == ["Goal 0", "Goal 1", "Renamed", "Goal 3", "Goal 4", "New"]
+    assert len(built) == 2
+    assert all(after[i] is before[i] for i in (0, 1, 3, 4))
