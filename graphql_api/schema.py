@@ -9,6 +9,7 @@ from bson import ObjectId
 from graphql import GraphQLError, GraphQLSyntaxError
 from pymongo.errors import ConnectionFailure
 from strawberry.extensions import ParserCache, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -31,6 +32,7 @@ from graphql_api.goals.types import Goal
 from graphql_api.habits.mutations import HabitMutations
 from graphql_api.habits.queries import HabitQueries
 from graphql_api.habits.types import Habit
+from graphql_api.hooks import ExtensionsRunner
 from graphql_api.list_sizes import LIST_SIZES
 from graphql_api.observability.operations import OperationMetrics
 from graphql_api.persisted.sockets import SocketOperations
@@ -151,6 +153,12 @@ class Subscription(CalendarSubscriptions, TaskSubscriptions):
 
 
 class Schema(strawberry.Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        """Strawberry's runner, each extension class's hooks found once (graphql_api.hooks)."""
+        return ExtensionsRunner(execution_context=execution_context, extensions=extensions)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
