@@ -29,11 +29,15 @@ from typing import Any, NamedTuple, TypeAlias
 from cachetools import LRUCache
 from graphql import (
     FieldNode,
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLResolveInfo,
+    GraphQLScalarType,
+    GraphQLString,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
@@ -55,6 +59,9 @@ class Plain(NamedTuple):
     object_type: GraphQLObjectType | None  # or the object's, whose fields come next
     in_list: bool = False  # a list of such values (lists take the shortcut only in plans)
     item_non_null: bool = False
+    # A String's or ID's str, a Boolean's bool: values their serializer hands back as
+    # they are, which a plan then passes through without calling it.
+    exact: type | None = None
 
 
 # Each field's Plain (or None), by the field's id; the field is kept alive with it, so
@@ -89,8 +96,16 @@ def _plan(field: GraphQLField) -> Plain | None:
         item_non_null = isinstance(named, GraphQLNonNull)
         named = named.of_type if isinstance(named, GraphQLNonNull) else named
     if is_leaf_type(named):
+        exact = None if in_list else next((t for g, t in _EXACT if g is named), None)
         return Plain(
-            read, attribute, non_null, named.coerce_output_value, None, in_list, item_non_null
+            read,
+            attribute,
+            non_null,
+            named.coerce_output_value,
+            None,
+            in_list,
+            item_non_null,
+            exact,
         )
     if isinstance(named, GraphQLObjectType):
         return Plain(read, attribute, non_null, None, named, in_list, item_non_null)
@@ -105,6 +120,14 @@ def _reader(definition: StrawberryField) -> Callable[[Any], Any] | None:
         return None
     return reader_of(resolver.wrapped_func)
 
+
+# graphql-core's own scalars whose serializer returns a value of this exact type as it
+# is (serialize_string, serialize_id, serialize_boolean).
+_EXACT: tuple[tuple[GraphQLScalarType, type], ...] = (
+    (GraphQLString, str),
+    (GraphQLID, str),
+    (GraphQLBoolean, bool),
+)
 
 # Directives that collecting the fields has already applied.
 _APPLIED = frozenset({"skip", "include"})
@@ -131,6 +154,9 @@ def _run(plan: Plan, value: Any) -> dict[str, Any]:
             answer[key] = object_type.name
             continue
         found = plain.read(value, plain.attribute)
+        if type(found) is plain.exact:  # as its serializer would hand it back
+            answer[key] = found
+            continue
         if found is Undefined:  # a reader that cannot tell: the resolver can
             raise _Fallback
         if found is None:

@@ -185,6 +185,11 @@ PLAIN_CASES = [
     ),
     pytest.param([item(maybe_leaves=[None, Leaf(label="m", code=3)])], id="nullable-items"),
     pytest.param([item(), None, item(tags=None)], id="null-items"),
+    # A String's str passes through as it is; anything else its serializer converts
+    # or refuses, as graphql-core's does.
+    pytest.param([item(name=5), item(name=True)], id="not-a-str-in-a-string"),
+    pytest.param([item(name=float("nan"))], id="a-string-that-does-not-serialize"),
+    pytest.param([item(leaves=[Leaf(label=7, code=1)])], id="not-a-str-in-a-list"),  # type: ignore[arg-type]
 ]
 
 
