@@ -43,6 +43,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, UndefinedType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 from strawberry.types.field import StrawberryField
 
 from graphql_api.readers import reader_of
@@ -376,8 +377,30 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         return await_completed()
 
 
+# Whether values of a class are of an object type, by (the type's id, the class): for
+# a value that no `strawberry.cast` marked, Strawberry's check (the type has interfaces:
+# is the value an instance of it or of one of them) depends on the class alone. The type
+# is kept alive with the answer, so its id is not reused meanwhile. A plain dict: its
+# keys are the schema's types and the classes of the values they answer, both bounded.
+_TYPE_OF: dict[tuple[int, type], tuple[GraphQLObjectType, bool]] = {}
+
+
+# Strawberry's own check, which a type with interfaces gets (a type's custom
+# `is_type_of` may look at more than the class).
+_STRAWBERRYS = "GraphQLCoreConverter.from_object.<locals>._get_is_type_of.<locals>.is_type_of"
+
+
 def _is_a(object_type: GraphQLObjectType, value: Any) -> bool:
     """The type's own check of a value (Strawberry's reads only the value, not the info)."""
-    if object_type.is_type_of is None:
+    check = object_type.is_type_of
+    if check is None:
         return True
-    return object_type.is_type_of(value, None) is True  # type: ignore[arg-type]
+    if check.__qualname__ != _STRAWBERRYS or hasattr(value, TYPE_CAST_ATTRIBUTE):
+        return check(value, None) is True  # type: ignore[arg-type]
+    key = (id(object_type), type(value))
+    known = _TYPE_OF.get(key)
+    if known is not None and known[0] is object_type:
+        return known[1]
+    answer = check(value, None) is True  # type: ignore[arg-type]
+    _TYPE_OF[key] = object_type, answer
+    return answer

@@ -323,3 +323,63 @@ async def test_a_resolver_whose_value_is_at_hand_is_read_by_the_plan(
     assert got == expected
     assert got[0]["items"][1] == {"name": "b", "shout": "B", "twin": {"label": "b"}}
     assert ("Item" in runs) is ready
+
+
+@strawberry.interface
+class Named:
+    title: str
+
+
+@strawberry.type
+class Book(Named):
+    pages: int
+
+
+@strawberry.type
+class Film(Named):
+    minutes: int
+
+
+@strawberry.type
+class Shelf:
+    books: list[Book]
+
+
+SHELF: list[Any] = []
+
+
+@strawberry.type
+class ShelfQuery:
+    @strawberry.field
+    def shelf(self) -> Shelf:
+        return Shelf(books=SHELF)
+
+
+@pytest.mark.parametrize(
+    "shelf",
+    [
+        pytest.param([Book(title="a", pages=1), Book(title="b", pages=2)], id="books"),
+        pytest.param([Book(title="a", pages=1), Film(title="f", minutes=3)], id="a-film"),
+        pytest.param(
+            [Book(title="a", pages=1), strawberry.cast(Film, Book(title="c", pages=4))],
+            id="a-book-cast-to-a-film",
+        ),
+    ],
+)
+async def test_a_type_with_interfaces_checks_each_value_as_graphql_core_does(
+    shelf: list[Any],
+) -> None:
+    # given: a type with an interface (so it checks its values) in a plan's list, and
+    # some values that are not of it, by their class or by a cast
+    SHELF[:] = shelf
+    config = strawberry.schema.config.StrawberryConfig(scalar_map=SCALAR_MAP)
+    ordinary = strawberry.Schema(ShelfQuery, config=config, types=[Film])
+    shortcut = strawberry.Schema(
+        ShelfQuery, config=config, types=[Film], execution_context_class=Execution
+    )
+    query = "{ shelf { books { title pages } } }"
+    # when: the same values are answered twice (the second time the classes are known)
+    expected = [await answers(ordinary, query) for _ in range(2)]
+    got = [await answers(shortcut, query) for _ in range(2)]
+    # then
+    assert got == expected
