@@ -32,7 +32,7 @@ from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from graphql_api.cache.store import CACHE_REQUESTS
+from graphql_api.cache.store import lookups
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
@@ -514,8 +514,8 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         sub_response.headers["Cache-Control"] = cache_control
         reused = sum(1 for _, piece in pieces if piece.kept)
-        CACHE_REQUESTS.labels("part", "hit").inc(reused)
-        CACHE_REQUESTS.labels("part", "miss").inc(len(pieces) - reused)
+        lookups("part", "hit").inc(reused)
+        lookups("part", "miss").inc(len(pieces) - reused)
         if not storable:  # `result` is the whole answer, unless parts were kept
             return orjson.Fragment(assemble([(n, p.value) for n, p in pieces])[0]) if kept else None
         return await self.responses.store_parts(context, key, pieces, cache_control)

@@ -22,9 +22,17 @@ DEFAULT_PAGE_SIZE = 50
 T = TypeVar("T")
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(raw: bytes) -> str:
+    """URL-safe base64 without padding: base64.urlsafe_b64encode's, in C calls only (IDs
+    and cursors are made for every edge of every page)."""
+    return binascii.b2a_base64(raw, newline=False).translate(_URLSAFE).decode().rstrip("=")
+
+
 def to_global_id(type_name: str, raw_id: object) -> strawberry.ID:
-    text = f"{type_name}:{raw_id}".encode()
-    return strawberry.ID(base64.urlsafe_b64encode(text).decode().rstrip("="))
+    return strawberry.ID(_b64(f"{type_name}:{raw_id}".encode()))
 
 
 def decode_global_id(global_id: str) -> tuple[str, str]:
@@ -105,7 +113,7 @@ def encode_cursor(key: Sequence[Any]) -> str:
         raw = orjson.dumps(list(key))
     except TypeError:  # an int beyond 64 bits: no key of ours, a made-up cursor's
         raw = json.dumps(list(key), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return _b64(raw)
 
 
 def decode_cursor(cursor: str) -> list[Any]:

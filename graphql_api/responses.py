@@ -31,7 +31,7 @@ import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast
 from graphql.language.parser import parse
 
-from graphql_api.cache.store import CACHE_REQUESTS, EPOCH, Cache, user_tag
+from graphql_api.cache.store import EPOCH, Cache, lookups, user_tag
 from graphql_api.context import Context
 from graphql_api.parts import assemble
 
@@ -118,27 +118,27 @@ class ResponseCache:
         still current (`Kept`: none for an answer stored whole)."""
         entry, current = await self._read(ctx, key)
         if entry is None:
-            CACHE_REQUESTS.labels("response", "miss").inc()
+            lookups("response", "miss").inc()
             return None
         header, data = entry
         # Streaks and progress move with the user's calendar day: same day only. The
         # zone is the one the answer was made in; the profile's version vouches for it.
         if str(ctx.now.astimezone(ZoneInfo(header["zone"])).date()) != header["today"]:
-            CACHE_REQUESTS.labels("response", "miss").inc()
+            lookups("response", "miss").inc()
             return None
         until = header.get("until")
         expired = until is not None and ctx.now > datetime.fromisoformat(until)
         if expired and "parts" not in header:  # nothing of it can be kept: no versions read
-            CACHE_REQUESTS.labels("response", "miss").inc()
+            lookups("response", "miss").inc()
             return None
         read: dict[str, str] = header["read"]
         if current is None:
-            CACHE_REQUESTS.labels("response", "error").inc()
+            lookups("response", "error").inc()
             return None
         if expired or any(current.get(scope) != token for scope, token in read.items()):
-            CACHE_REQUESTS.labels("response", "miss").inc()
+            lookups("response", "miss").inc()
             return self._kept(ctx, header, data, current)
-        CACHE_REQUESTS.labels("response", "hit").inc()
+        lookups("response", "hit").inc()
         return Hit(orjson.Fragment(data), header["cacheControl"])
 
     @staticmethod

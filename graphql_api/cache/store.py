@@ -32,6 +32,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 
 from cachetools import TTLCache
@@ -48,6 +49,15 @@ T = TypeVar("T")
 CACHE_REQUESTS = Counter(
     "cache_requests", "Field cache lookups by level and result", ["level", "result"]
 )
+
+
+@cache
+def lookups(level: str, result: str) -> Counter:
+    """The labelled count, looked up once: `labels()` takes a lock and a dozen calls, and
+    the caches count every lookup of every request."""
+    return CACHE_REQUESTS.labels(level, result)
+
+
 EPOCH = "epoch"
 RUN_ID_RECHECK_S = 5.0
 # Tries of a write's bump before it answers without it (graphql_api.cache.store.Cache.bump).
@@ -337,7 +347,7 @@ class Cache:
             if missing:
                 tokens.update(await self._claim(missing))
         except Unavailable:
-            CACHE_REQUESTS.labels("versions", "error").inc()  # the request goes uncached
+            lookups("versions", "error").inc()  # the request goes uncached
             return None, found
         return tokens, found
 
@@ -423,9 +433,9 @@ class Cache:
         is not asked for it; what is computed is stored all the same."""
         raw = self.l1.get(key)
         if raw is not None:
-            CACHE_REQUESTS.labels("l1", "hit").inc()
+            lookups("l1", "hit").inc()
             return decode(raw)
-        CACHE_REQUESTS.labels("l1", "miss").inc()
+        lookups("l1", "miss").inc()
         running = self._inflight.get(key)
         if running is None:
             # The load runs as its own task: a caller that gives up (a cancelled
@@ -458,13 +468,13 @@ class Cache:
             try:
                 raw = await self._read(key)
             except Unavailable:
-                CACHE_REQUESTS.labels("l2", "error").inc()
+                lookups("l2", "error").inc()
                 return await compute()  # Redis is down: do not trust or fill any level
             if raw is not None:
-                CACHE_REQUESTS.labels("l2", "hit").inc()
+                lookups("l2", "hit").inc()
                 self.l1[key] = _bytes(raw)
                 return decode(_bytes(raw))
-            CACHE_REQUESTS.labels("l2", "miss").inc()
+            lookups("l2", "miss").inc()
         value = await compute()
         encoded = encode(value)
         self.l1[key] = encoded
@@ -582,22 +592,22 @@ class Cache:
                 found[key] = raw
         rest = [k for k in keys if k not in found]
         if counted:
-            CACHE_REQUESTS.labels("l1", "hit").inc(len(found))
-            CACHE_REQUESTS.labels("l1", "miss").inc(len(rest))
+            lookups("l1", "hit").inc(len(found))
+            lookups("l1", "miss").inc(len(rest))
         if rest:
             try:
                 values = await self._mget(rest)
             except Unavailable:
                 if counted:
-                    CACHE_REQUESTS.labels("l2", "error").inc(len(rest))
+                    lookups("l2", "error").inc(len(rest))
                 return found
             for key, value in zip(rest, values, strict=True):
                 if value is not None:
                     found[key] = self.l1[key] = _bytes(value)
             if counted:
                 hits = sum(1 for k in rest if k in found)
-                CACHE_REQUESTS.labels("l2", "hit").inc(hits)
-                CACHE_REQUESTS.labels("l2", "miss").inc(len(rest) - hits)
+                lookups("l2", "hit").inc(hits)
+                lookups("l2", "miss").inc(len(rest) - hits)
         return found
 
     async def set_many(self, items: dict[str, bytes], ttl_s: float) -> None:

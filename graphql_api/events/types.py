@@ -96,6 +96,11 @@ async def _task(root: Event, info: Info) -> Task | None:
     return task
 
 
+# A stored status's member, without the enum's call (two Python calls an event); an
+# unknown one still raises as the enum does.
+_STATUSES: dict[str, EventStatus] = {status.value: status for status in EventStatus}
+
+
 @strawberry.type
 class Event(Node):
     doc: strawberry.Private[EventDoc]
@@ -164,7 +169,7 @@ class Event(Node):
             start_date=date.fromisoformat(start_date) if start_date else None,
             end_date=date.fromisoformat(end_date) if end_date else None,
             busy=doc.busy,
-            status=EventStatus(doc.status),
+            status=_STATUSES.get(doc.status) or EventStatus(doc.status),
             recurring_event_id=to_global_id("Event", rid) if rid else None,
             calendar=calendar,
         )
