@@ -43,6 +43,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import AwaitableOrValue, Path, Undefined, UndefinedType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 from strawberry.types.field import StrawberryField
 
@@ -61,8 +62,11 @@ class Plain(NamedTuple):
     in_list: bool = False  # a list of such values (lists take the shortcut only in plans)
     item_non_null: bool = False
     # A String's or ID's str, a Boolean's bool: values their serializer hands back as
-    # they are, which a plan then passes through without calling it.
+    # they are, which a plan then passes through without calling it; a Strawberry
+    # enum's members, which it answers with their names (`names`, by the member's id)
+    # where Strawberry's serializer looks for the name among the enum's values.
     exact: type | None = None
+    names: dict[int, str] | None = None
 
 
 # Each field's Plain (or None), by the field's id; the field is kept alive with it, so
@@ -98,6 +102,9 @@ def _plan(field: GraphQLField) -> Plain | None:
         named = named.of_type if isinstance(named, GraphQLNonNull) else named
     if is_leaf_type(named):
         exact = None if in_list else next((t for g, t in _EXACT if g is named), None)
+        names = None
+        if isinstance(named, CustomGraphQLEnumType) and not in_list:
+            exact, names = named.wrapped_cls, _names(named)
         return Plain(
             read,
             attribute,
@@ -107,10 +114,24 @@ def _plan(field: GraphQLField) -> Plain | None:
             in_list,
             item_non_null,
             exact,
+            names,
         )
     if isinstance(named, GraphQLObjectType):
         return Plain(read, attribute, non_null, None, named, in_list, item_non_null)
     return None  # lists of lists, interfaces and unions go the ordinary way
+
+
+def _names(enum: CustomGraphQLEnumType) -> dict[int, str]:
+    """Each member's name in the schema, as Strawberry's serializer finds it: the first
+    of the enum's values with the member's value."""
+    names: dict[int, str] = {}
+    member: Any
+    for member in enum.wrapped_cls:
+        for name, value in enum.values.items():
+            if member.value == value.value:
+                names[id(member)] = name  # members live as long as their enum
+                break
+    return names
 
 
 def _reader(definition: StrawberryField) -> Callable[[Any], Any] | None:
@@ -156,8 +177,13 @@ def _run(plan: Plan, value: Any) -> dict[str, Any]:
             continue
         found = plain.read(value, plain.attribute)
         if type(found) is plain.exact:  # as its serializer would hand it back
-            answer[key] = found
-            continue
+            if plain.names is None:
+                answer[key] = found
+                continue
+            name = plain.names.get(id(found))
+            if name is not None:
+                answer[key] = name
+                continue
         if found is Undefined:  # a reader that cannot tell: the resolver can
             raise _Fallback
         if found is None:

@@ -189,6 +189,9 @@ PLAIN_CASES = [
     # or refuses, as graphql-core's does.
     pytest.param([item(name=5), item(name=True)], id="not-a-str-in-a-string"),
     pytest.param([item(name=float("nan"))], id="a-string-that-does-not-serialize"),
+    # An enum's member is answered with its name; anything else as graphql-core does.
+    pytest.param([item(colour=Colour.BLUE), item(colour="RED")], id="enum-members-and-names"),
+    pytest.param([item(colour="GREEN")], id="not-a-member"),
     pytest.param([item(leaves=[Leaf(label=7, code=1)])], id="not-a-str-in-a-list"),  # type: ignore[arg-type]
 ]
 
