@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
@@ -17,6 +17,7 @@ from strawberry.subscriptions import (
     MULTIPART_SUBSCRIPTION_PROTOCOL,
 )
 
+from graphql_api.compression import GZip
 from graphql_api.graphiql import GraphiQLPage
 from graphql_api.health import healthz, readyz
 from graphql_api.http import GraphQLApp
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Streams are not compressed: a subscription's parts are small, and each
             # open one would hold a compressor's buffers for as long as it lasts.
             Middleware(
-                GZipMiddleware,
+                GZip,  # Starlette's, compressing with zlib-ng (graphql_api.compression)
                 minimum_size=1024,
                 compresslevel=6,
                 exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, "multipart/mixed"),
