@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import orjson
 import strawberry
@@ -83,6 +83,17 @@ def wrong_operation_type(response: Response, kind: OperationType) -> ExecutionRe
         "a subscription streams its events: subscribe over WebSocket, or over HTTP "
         f"with `Accept: {SUBSCRIPTION_ACCEPT}`",
     )
+
+
+class _Call(NamedTuple):
+    """What Strawberry hands an operation's execution (execute_single's arguments but the
+    request data), carried together through the answer's steps."""
+
+    request: Request
+    request_adapter: AsyncHTTPRequestAdapter
+    sub_response: Response
+    context: Context
+    root_value: None
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -310,26 +321,18 @@ class GraphQLApp(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """The answer; with an Idempotency-Key, the first answer of that key and body."""
-        run = self._answer(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+        call = _Call(request, request_adapter, sub_response, context, root_value)
+        run = self._answer(call, request_data)
         timeout_s = self.settings.execution_timeout_s
         return await idempotent(
             request, context, request_data, sub_response, run, timeout_s=timeout_s
         )
 
-    async def _answer(  # noqa: PLR0917 - execute_single's
-        self,
-        request: Request,
-        request_adapter: AsyncHTTPRequestAdapter,
-        sub_response: Response,
-        context: Context,
-        root_value: None,
-        request_data: GraphQLRequestData,
-    ) -> ExecutionResult:
+    async def _answer(self, call: _Call, request_data: GraphQLRequestData) -> ExecutionResult:
         """From the whole-answer cache, or executed within EXECUTION_TIMEOUT_S; what an
         execution stores in the cache (its fills and its answer) is sent together at its
         end."""
+        context = call.context
         key = None
         if self.responses is not None and request_data.query:
             key = self.responses.key(
@@ -343,7 +346,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if key is not None and self.responses is not None:
             found = await self.responses.lookup(context, key)
             if isinstance(found, Hit):
-                sub_response.headers["Cache-Control"] = found.cache_control
+                call.sub_response.headers["Cache-Control"] = found.cache_control
                 self._served(context, name, started)
                 # JSON already (an orjson.Fragment): encode_json embeds it as it is.
                 return ExecutionResult(data=cast("dict[str, Any]", found.data), errors=None)
@@ -354,42 +357,22 @@ class GraphQLApp(GraphQL[Context, None]):
             if parts is not None:
                 context.by_parts()
         async with context.state.cache.deferring():
-            return await self._executed(
-                request,
-                request_adapter,
-                sub_response,
-                context,
-                root_value,
-                request_data,
-                (key, parts, kept),
-            )
+            return await self._executed(call, request_data, (key, parts, kept))
 
-    async def _executed(  # noqa: PLR0917 - _answer's
+    async def _executed(
         self,
-        request: Request,
-        request_adapter: AsyncHTTPRequestAdapter,
-        sub_response: Response,
-        context: Context,
-        root_value: None,
+        call: _Call,
         request_data: GraphQLRequestData,
         stored: tuple[str | None, tuple[str, ...] | None, Kept | None],
     ) -> ExecutionResult:
         """Executed within EXECUTION_TIMEOUT_S, and stored when it can be (`stored`: the
         answer's key, its parts, and those of them still current)."""
         key, parts, kept = stored
+        sub_response = call.sub_response
         timeout = self.settings.execution_timeout_s
         try:
             async with asyncio.timeout(timeout), self.running:
-                result, used = await self._execute(
-                    request,
-                    request_adapter,
-                    sub_response,
-                    context,
-                    root_value,
-                    request_data,
-                    parts,
-                    kept,
-                )
+                result, used = await self._execute(call, request_data, parts, kept)
         except TimeoutError:
             if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
                 sub_response.status_code = 504  # no data: the status says what happened
@@ -397,13 +380,13 @@ class GraphQLApp(GraphQL[Context, None]):
                 sub_response,
                 "TIMEOUT",
                 f"the operation took longer than {timeout:g} s and was stopped",
-                requestId=context.request_id,
+                requestId=call.context.request_id,
             )
         except HTTPException as e:
             if isinstance(e.__cause__, InvalidOperationTypeError):  # a mutation over GET
                 return wrong_operation_type(sub_response, e.__cause__.operation_type)
             raise
-        return await self._stored(context, key, parts, used, result, sub_response)
+        return await self._stored(call.context, key, parts, used, result, sub_response)
 
     async def _stored(  # noqa: PLR0917 - the answer and what it is stored with
         self,
@@ -433,13 +416,9 @@ class GraphQLApp(GraphQL[Context, None]):
         data = cast("dict[str, Any]", encoded)  # the JSON just made for the entry
         return ExecutionResult(data=data, errors=None, extensions=result.extensions)
 
-    async def _execute(  # noqa: PLR0917 - execute_single's, and the parts
+    async def _execute(
         self,
-        request: Request,
-        request_adapter: AsyncHTTPRequestAdapter,
-        sub_response: Response,
-        context: Context,
-        root_value: None,
+        call: _Call,
         request_data: GraphQLRequestData,
         parts: tuple[str, ...] | None,
         kept: Kept | None,
@@ -458,15 +437,11 @@ class GraphQLApp(GraphQL[Context, None]):
                 query=query,
                 variables={name: given[name] for name in names if name in given},
             )
-            result = await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, alone
-            )
+            result = await super().execute_single(*call, alone)
             if not result.errors and result.data:
                 return result, kept
-            context.by_parts()  # afresh, for the whole query
-        whole = await super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+            call.context.by_parts()  # afresh, for the whole query
+        whole = await super().execute_single(*call, request_data)
         return whole, None
 
     async def _by_parts(  # noqa: PLR0917 - the parts of one answer
