@@ -62,6 +62,8 @@ EPOCH = "epoch"
 RUN_ID_RECHECK_S = 5.0
 # Tries of a write's bump before it answers without it (graphql_api.cache.store.Cache.bump).
 BUMP_ATTEMPTS = 2
+# Then a new epoch is tried this often until one lands (Cache._retire_all).
+RETIRE_RETRY_S = 0.1
 # The scopes of one calendar's events in one week (graphql_api.cache.scopes.week_scope)
 # are one per calendar and week read, where the others are a few per user: their
 # versions expire. A version gone is claimed anew, which retires only what was cached
@@ -190,6 +192,7 @@ class Cache:
         self._written: asyncio.Future[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._epoch_stale = False
+        self._retiring: asyncio.Future[None] | None = None  # `_retire_all`, while it runs
         self._run_id: str | None = None
         self._run_id_at = 0.0
         # The hot path's round trips on connections of the cache's own (one Redis).
@@ -222,20 +225,30 @@ class Cache:
     def key(self, *parts: str) -> str:
         return self.config.prefix + ":".join(parts)
 
-    async def _call(self, op: Callable[[AnyRedis], Awaitable[T]]) -> T:
-        """One bounded Redis call; `Unavailable` when Redis is off, slow or failing."""
+    async def _call(self, op: Callable[[AnyRedis], Awaitable[T]], *, retires: bool = False) -> T:
+        """One bounded Redis call; `Unavailable` when Redis is off, slow or failing.
+
+        `retires`: the call retires what other processes may still serve (a write's
+        bump, a new epoch). It is made even while the breaker is open: the breaker
+        spares reads the wait on a Redis that failed here, but a Redis that failed only
+        for this process (timeouts while it was busy) still answers every other one,
+        which would serve what the write changed until its bump lands. Bounded by the
+        timeout all the same; one made past the open breaker that fails leaves it as it
+        is (the pause is not made longer), one that succeeds closes it."""
         if eager.starting():
             # Its timeout cancels the task running it: the task that will carry on the
             # coroutine started at once, not the caller's (graphql_api.eager).
-            return await asyncio.ensure_future(self._call(op))
+            return await asyncio.ensure_future(self._call(op, retires=retires))
         if self.redis is None:
             raise Unavailable
-        if not self.breaker.allow():
+        past_breaker = not self.breaker.allow()
+        if past_breaker:
             if isinstance(self.redis, redis_clients.ClusterClient):
                 # Paused after failures: where did the failed node's slots go? The trial
                 # that ends the pause then asks the new master.
                 self.redis.read_layout_again()
-            raise Unavailable
+            if not retires:
+                raise Unavailable
         budget = self.config.timeout_s + self.slack()
         started = time.monotonic()
         try:
@@ -247,16 +260,18 @@ class Cache:
             # A timer that fired well after its time says the process had no CPU for
             # it (a burst of work, the machine's other load): Redis may have answered
             # long ago. A miss, but no count against Redis.
-            if time.monotonic() - started - budget < budget / 2:
+            if time.monotonic() - started - budget < budget / 2 and not past_breaker:
                 self.breaker.failure("TimeoutError")
             self._run_id = None
             raise Unavailable from e
         except redis_clients.FAILURES as e:
-            self.breaker.failure(type(e).__name__)
+            if not past_breaker:
+                self.breaker.failure(type(e).__name__)
             self._run_id = None  # a restart is one reason: look again before trusting
             raise Unavailable from e
         except asyncio.CancelledError:
-            self.breaker.abandon()
+            if not past_breaker:
+                self.breaker.abandon()
             raise
         self.breaker.success()
         return result
@@ -282,7 +297,7 @@ class Cache:
                     pipe.set(keys[scope], token, ex=_expiry(scope), get=True)
                 return await pipe.execute()
 
-            found = await self._call(write)
+            found = await self._call(write, retires=True)
         else:
             commands = [
                 (
@@ -294,11 +309,15 @@ class Cache:
                 )
                 for scope, token in tokens.items()
             ]
-            found = await self._call(lambda r: replies.send(*commands))
+            found = await self._call(lambda r: replies.send(*commands), retires=True)
         return {s: _bytes(v).decode() if v else None for s, v in zip(tokens, found, strict=True)}
 
     async def aclose(self) -> None:
         """Closes the cache's connections (the client's and its own)."""
+        if self._retiring is not None:
+            self._retiring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retiring
         if self._replies is not None:
             await self._replies.aclose()
         if self.redis is not None:
@@ -351,17 +370,17 @@ class Cache:
             return None, found
         return tokens, found
 
-    async def _server_run(self) -> str:
+    async def _server_run(self, *, retires: bool = False) -> str:
         """The Redis server's run id (it changes with every restart), looked up every few s."""
         now = time.monotonic()
         if self._run_id is None or now - self._run_id_at > RUN_ID_RECHECK_S:
-            self._run_id = await self._call(redis_clients.server_run)
+            self._run_id = await self._call(redis_clients.server_run, retires=retires)
             self._run_id_at = now
         return self._run_id
 
     async def _new_epoch(self, run_id: str) -> str:
         token = f"{run_id}:{secrets.token_hex(8)}"
-        await self._call(lambda r: r.set(self.key("v", EPOCH), token))
+        await self._call(lambda r: r.set(self.key("v", EPOCH), token), retires=True)
         if self._epoch_stale:
             log.info("cache: new epoch after a missed invalidation; every entry retired")
         self._epoch_stale = False
@@ -400,8 +419,8 @@ class Cache:
             return Bumped(fresh, {})
         # The write is done: until its bump lands, another process (which the client's
         # next request may reach) still serves what it changed. A call that timed out
-        # may or may not have landed; so try again, a bounded number of times (with the
-        # breaker open each try returns at once), before answering the write.
+        # may or may not have landed; so try again, a bounded number of times (each
+        # within the timeout, the breaker open or not), before answering the write.
         for attempt in range(BUMP_ATTEMPTS):
             try:
                 replaced = await self._set_versions(fresh)
@@ -410,11 +429,25 @@ class Cache:
             # After a try that may have landed, what a version replaced is not known.
             return Bumped(fresh, replaced if attempt == 0 else {})
         # The old entries could be read again once Redis answers: retire them all, now if
-        # Redis takes the new epoch, else before this process uses the cache again.
+        # Redis takes the new epoch, else as soon as it does (another process may reach
+        # it first), and before this process uses the cache again.
         self._epoch_stale = True
         with contextlib.suppress(Unavailable):
-            await self._new_epoch(await self._server_run())
+            await self._new_epoch(await self._server_run(retires=True))
+        if self._epoch_stale and self._retiring is None:
+            self._retiring = asyncio.ensure_future(self._retire_all())
         return Bumped(fresh, {})
+
+    async def _retire_all(self) -> None:
+        """Writes a new epoch, trying again every RETIRE_RETRY_S until one has landed
+        (here or by a request's read of the versions)."""
+        try:
+            while self._epoch_stale:
+                await asyncio.sleep(RETIRE_RETRY_S)
+                with contextlib.suppress(Unavailable):
+                    await self._new_epoch(await self._server_run(retires=True))
+        finally:
+            self._retiring = None
 
     # --- values ------------------------------------------------------------
 

@@ -406,11 +406,17 @@ async def test_the_breaker_stops_calling_a_hung_redis_then_tries_again_and_recov
     start = time.monotonic()
     assert await get(cache, cache.key("k", "open"), Compute("computed")) == "computed"
     assert await cache.versions(["goals"]) is None
-    await cache.bump(["goals"])
     elapsed = time.monotonic() - start
-    # then: Redis is not touched at all
+    # then: reads do not touch Redis at all
     assert silent_server.contacts == contacts
     assert elapsed < 0.05
+    # when: a write's bump, which other processes depend on
+    start = time.monotonic()
+    await cache.bump(["goals"])
+    # then: it is still tried, within the timeout of each try
+    assert silent_server.contacts > contacts
+    assert time.monotonic() - start < HANG_BOUND_S
+    contacts = silent_server.contacts
     # when: the reset time has passed, one trial goes through, and fails
     await asyncio.sleep(0.25)
     assert await get(cache, cache.key("k", "trial"), Compute("computed")) == "computed"
@@ -610,6 +616,42 @@ async def test_a_write_whose_bump_redis_holds_up_for_a_moment_is_seen_by_another
     # value (a client's next request may reach either process)
     assert await cached(second, "alice", Compute("new")) == "new"
     assert elapsed < HANG_BOUND_S
+
+
+async def test_a_bump_while_this_process_paused_redis_reaches_the_other_processes(
+    caches: Caches, redis_server: RedisServer
+) -> None:
+    """Timeouts while this process was busy open its breaker, though Redis answers every
+    other process: the write's bump must land all the same, or they serve the old value."""
+    # given: two API processes with the same value cached; the first one's breaker open
+    first = caches.on(redis_server.url, timeout_s=0.2, breaker_failures=3, breaker_reset_s=60)
+    second = caches.on(redis_server.url, timeout_s=0.2)
+    assert await cached(first, "alice", Compute("old")) == "old"
+    assert await cached(second, "alice", Compute("unused")) == "old"
+    for _ in range(3):
+        first.breaker.failure("TimeoutError")
+    assert not first.breaker.allow()
+    # when: the first process answers a write
+    await RequestCache(first, "alice").bump("goals")
+    # then: the other process no longer serves the old value
+    assert await cached(second, "alice", Compute("new")) == "new"
+
+
+async def test_a_bump_this_process_could_not_make_is_made_for_the_others_once_redis_answers(
+    caches: Caches, redis_server: RedisServer, silent_server: SilentServer
+) -> None:
+    # given: a value another API process has cached; this process's Redis hangs (its
+    # connections go through a proxy that never answers)
+    first = caches.on(silent_server.url, timeout_s=0.1)
+    second = caches.on(redis_server.url, timeout_s=0.1)
+    assert await cached(second, "alice", Compute("old")) == "old"
+    # when: it answers a write whose bump (and new epoch) Redis never got; then its
+    # connections reach Redis again, and it has no request to make meanwhile
+    await RequestCache(first, "alice").bump("goals")
+    silent_server.forward_to = redis_server.port
+    await asyncio.sleep(1.0)
+    # then: the other process no longer serves the old value
+    assert await cached(second, "alice", Compute("new")) == "new"
 
 
 async def test_a_bump_missed_while_redis_was_down_is_not_served_when_it_restarts_with_old_data(
