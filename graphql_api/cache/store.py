@@ -7,11 +7,12 @@ entries are never read again, in this process or any other. Version tokens are
 random, so a Redis that restarts empty cannot bring an old version back.
 
 Redis slow or down is a miss, never a failed request: every call is bounded by
-a short timeout, and a circuit breaker stops trying for a few seconds after
+a short timeout, and a circuit breaker stops reads for a few seconds after
 repeated failures. A write's invalidation is tried again before the write answers
-(another process may serve the client's next request); if it still could not be
-written, a new global epoch (which retires every entry everywhere) is written
-at once, and until one has been, the cache stays off in this process.
+(another process may serve the client's next request), the breaker open or not;
+if it still could not be written, a new global epoch (which retires every entry
+everywhere) is written at once or, failing that, as soon as Redis takes it (tried
+in the background); until one has been, the cache stays off in this process.
 
 On a Redis Cluster every key of a user's carries the hash tag `{u:<id>}` (`user_tag`):
 the user's versions and values sit in one slot, so one MGET reads them; the epoch
