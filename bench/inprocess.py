@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from bench.cpu import Stack, User, mix_request, stack_env
+from bench.cpu import Stack, User, find_ids, mix_request, stack_env
 from bench.load import operation
 
 Message = dict[str, Any]
@@ -110,16 +110,6 @@ class Driver:
         return answer
 
 
-async def prepare(driver: Driver, users: list[User]) -> None:
-    """Each user's habits and calendars, which the mix's writes name."""
-    for user in users:
-        habits = await driver.post(user.token, operation("Habits"), {"first": 50})
-        user.habits = [e["node"]["id"] for e in habits["data"]["habits"]["edges"]]
-        calendars = await driver.post(user.token, operation("Calendars"), {})
-        ids = {c["provider"]: c["id"] for c in calendars["data"]["calendars"]}
-        user.local_calendar, user.feed_calendar = ids["LOCAL"], ids["ICS"]
-
-
 def mongo_commands() -> float:
     """The Mongo commands this process has sent (the server's own counter)."""
     from graphql_api.observability.metrics import MONGO_COMMANDS  # noqa: PLC0415
@@ -152,7 +142,7 @@ async def run(stack: Stack, args: argparse.Namespace) -> dict[str, Spent]:
     await driver.start()
     try:
         users = [User(sub, mint_dev_token(settings, sub)) for sub in stack.subs]
-        await prepare(driver, users)
+        await find_ids(driver.post, users)
         rng = random.Random(7)  # noqa: S311 - a load mix
         plan = [
             (user, *mix_request(user, rng, args.only))
