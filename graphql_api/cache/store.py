@@ -443,8 +443,10 @@ class Cache:
         """Writes a new epoch, trying again every RETIRE_RETRY_S until one has landed
         (here or by a request's read of the versions)."""
         try:
-            while self._epoch_stale:
+            while True:
                 await asyncio.sleep(RETIRE_RETRY_S)
+                if not self._epoch_stale:  # a request's read wrote one meanwhile
+                    return
                 with contextlib.suppress(Unavailable):
                     await self._new_epoch(await self._server_run(retires=True))
         finally:

@@ -18,6 +18,7 @@ import redis
 import redis.asyncio
 
 from graphql_api import redis_clients
+from graphql_api.cache import store
 from graphql_api.cache.codecs import JSON
 from graphql_api.cache.request import RequestCache
 from graphql_api.cache.store import EPOCH, WEEK_VERSION_TTL_S, Cache, CircuitBreaker
@@ -652,6 +653,29 @@ async def test_a_bump_this_process_could_not_make_is_made_for_the_others_once_re
     await asyncio.sleep(1.0)
     # then: the other process no longer serves the old value
     assert await cached(second, "alice", Compute("new")) == "new"
+
+
+async def test_once_a_read_has_written_the_new_epoch_the_retiring_task_writes_no_other(
+    caches: Caches,
+    redis_server: RedisServer,
+    silent_server: SilentServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another epoch would retire, once more, everything cached since Redis came back."""
+    # given: a bump this process could not make (its Redis hung), so a task waits to
+    # write a new epoch
+    monkeypatch.setattr(store, "RETIRE_RETRY_S", 0.5)
+    cache = caches.on(silent_server.url, timeout_s=0.1, breaker_failures=1000)
+    await RequestCache(cache, "alice").bump("goals")
+    # when: Redis answers again, and a request's read writes the new epoch before the
+    # task wakes
+    silent_server.forward_to = redis_server.port
+    epoch = None
+    while epoch is None:
+        epoch = await cache.versions([EPOCH])
+    await asyncio.sleep(0.8)
+    # then: the epoch is the one the read wrote
+    assert await cache.versions([EPOCH]) == epoch
 
 
 async def test_a_bump_missed_while_redis_was_down_is_not_served_when_it_restarts_with_old_data(
