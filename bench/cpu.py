@@ -46,7 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
@@ -250,34 +250,20 @@ def floor_serving(stack: Stack, database: str, layer: str) -> Iterator[tuple[str
         stop_process(proc, 20)
 
 
-# One GraphQL request as a user: (token, query, variables) -> the answer's JSON.
-Post = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-async def find_ids(post: Post, users: list[User]) -> None:
-    """The IDs the mix's writes name, each user's, through the API."""
-    for user in users:
-        habits = await post(user.token, operation("Habits"), {"first": 50})
-        user.habits = [e["node"]["id"] for e in habits["data"]["habits"]["edges"]]
-        calendars = await post(user.token, operation("Calendars"), {})
-        ids = {c["provider"]: c["id"] for c in calendars["data"]["calendars"]}
-        user.local_calendar, user.feed_calendar = ids["LOCAL"], ids["ICS"]
-
-
 async def prepare(url: str, stack: Stack) -> list[User]:
     """Each user's token and the IDs the mix needs, through the API."""
     settings = Settings()
     users = [User(sub, mint_dev_token(settings, sub)) for sub in stack.subs]
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-
-        async def post(token: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-            body = {"query": query, "variables": variables}
-            headers = {"Authorization": f"Bearer {token}"}
-            response = await http.post("/graphql", json=body, headers=headers)
-            answer: dict[str, Any] = response.json()
-            return answer
-
-        await find_ids(post, users)
+        for user in users:
+            headers = {"Authorization": f"Bearer {user.token}"}
+            body = {"query": operation("Habits"), "variables": {"first": 50}}
+            habits = (await http.post("/graphql", json=body, headers=headers)).json()
+            user.habits = [e["node"]["id"] for e in habits["data"]["habits"]["edges"]]
+            body = {"query": operation("Calendars")}
+            calendars = (await http.post("/graphql", json=body, headers=headers)).json()
+            ids = {c["provider"]: c["id"] for c in calendars["data"]["calendars"]}
+            user.local_calendar, user.feed_calendar = ids["LOCAL"], ids["ICS"]
     return users
 
 
