@@ -664,7 +664,7 @@ async def test_once_a_read_has_written_the_new_epoch_the_retiring_task_writes_no
     """Another epoch would retire, once more, everything cached since Redis came back."""
     # given: a bump this process could not make (its Redis hung), so a task waits to
     # write a new epoch
-    monkeypatch.setattr(store, "RETIRE_RETRY_S", 0.5)
+    monkeypatch.setattr(store, "RETIRE_RETRY_S", 1.0)  # time for the read to come first
     cache = caches.on(silent_server.url, timeout_s=0.1, breaker_failures=1000)
     await RequestCache(cache, "alice").bump("goals")
     # when: Redis answers again, and a request's read writes the new epoch before the
@@ -673,7 +673,7 @@ async def test_once_a_read_has_written_the_new_epoch_the_retiring_task_writes_no
     epoch = None
     while epoch is None:
         epoch = await cache.versions([EPOCH])
-    await asyncio.sleep(0.8)
+    await asyncio.sleep(1.3)
     # then: the epoch is the one the read wrote
     assert await cache.versions([EPOCH]) == epoch
 
