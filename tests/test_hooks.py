@@ -44,6 +44,27 @@ class Refusing(SchemaExtension):
         yield  # pragma: no cover - a generator that never gets here
 
 
+class Swallowing(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        try:
+            yield
+        except RuntimeError as e:
+            EVENTS.append(f"swallowing: caught {e}")
+
+
+class FailingAtEnd(SchemaExtension):
+    async def on_execute(self) -> AsyncIterator[None]:
+        EVENTS.append("failing: execution begins")
+        yield
+        raise RuntimeError("failed at the end")
+
+    def on_operation(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            EVENTS.append("failing: operation ends")
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -72,8 +93,22 @@ async def _run(
 
 @pytest.mark.parametrize(
     "extensions",
-    [(Outer, Inner), (Inner, Outer), (Outer, Refusing, Inner)],
-    ids=["outer-inner", "inner-outer", "a-hook-that-raises"],
+    [
+        (Outer, Inner),
+        (Inner, Outer),
+        (Outer, Refusing, Inner),
+        (Outer, FailingAtEnd, Inner),
+        (Swallowing, Outer, FailingAtEnd),
+        (Refusing, Swallowing, FailingAtEnd),
+    ],
+    ids=[
+        "outer-inner",
+        "inner-outer",
+        "a-hook-that-raises",
+        "a-hook-that-raises-at-its-end",
+        "a-hook-that-swallows-an-error",
+        "a-refusal-and-a-failure",
+    ],
 )
 async def test_hooks_run_in_strawberrys_order_with_its_answers(
     extensions: tuple[type[SchemaExtension], ...],
