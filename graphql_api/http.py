@@ -27,6 +27,8 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.http.streaming import HTTPStreamTransport
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
@@ -85,6 +87,23 @@ def wrong_operation_type(response: Response, kind: OperationType) -> ExecutionRe
     )
 
 
+# What the `Content-Type` and `Accept` of a request choose (a JSON body; a stream
+# transport), by the header's value: Strawberry parses each with `email.message` on every
+# request (the Accept once per transport), and clients send the same few values. Kept
+# for MEMO_HEADERS values; one more is parsed as Strawberry parses it, and not kept.
+MEMO_HEADERS = 64
+_JSON_BODY: dict[str, bool] = {}
+
+
+def _is_json_body(content_type: str) -> bool:
+    known = _JSON_BODY.get(content_type)
+    if known is None:
+        known = "application/json" in parse_content_type(content_type)[0]
+        if len(_JSON_BODY) < MEMO_HEADERS:
+            _JSON_BODY[content_type] = known
+    return known
+
+
 class _Call(NamedTuple):
     """What Strawberry hands an operation's execution (execute_single's arguments but the
     request data), carried together through the answer's steps."""
@@ -110,6 +129,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.page = page
         self.responses = responses
         self.running = asyncio.Semaphore(settings.max_concurrent_operations)
+        self._transports: dict[str, HTTPStreamTransport | None] = {}  # by Accept
 
     async def render_graphql_ide(self, request: Request) -> Response:
         if self.page is None:
@@ -223,6 +243,47 @@ class GraphQLApp(GraphQL[Context, None]):
         if isinstance(response, Response):
             response.headers["X-Request-ID"] = ctx.request_id
         return ctx
+
+    def _get_stream_transport_from_headers(
+        self, headers: Mapping[str, str]
+    ) -> HTTPStreamTransport | None:
+        """Strawberry's, by the value of `Accept` (see MEMO_HEADERS)."""
+        accept = headers.get("accept") or ""
+        try:
+            return self._transports[accept]
+        except KeyError:
+            transport = super()._get_stream_transport_from_headers(headers)
+        if len(self._transports) < MEMO_HEADERS:
+            self._transports[accept] = transport
+        return transport
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """A JSON object POSTed with its members of the types they must have, read
+        without Strawberry's parsing of the headers on every request (see MEMO_HEADERS);
+        anything else (a GET, a form, a batch, a member of the wrong type, a stream
+        asked for), and every refusal, Strawberry's way."""
+        if (
+            request.method == "POST"
+            and _is_json_body(request.content_type or "")
+            and self._get_stream_transport_from_headers(request.headers) is None
+        ):
+            data = self.parse_json(await request.get_body())
+            if (
+                isinstance(data, dict)
+                and isinstance(data.get("query"), str | None)
+                and isinstance(data.get("variables"), dict | None)
+                and isinstance(data.get("extensions"), dict | None)
+            ):
+                return GraphQLRequestData(
+                    query=data.get("query"),
+                    variables=data.get("variables"),
+                    operation_name=data.get("operationName"),
+                    extensions=data.get("extensions"),
+                    protocol="http",
+                )
+        return await super().parse_http_body(request)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET that carries a persisted query wants an answer, not the IDE.
