@@ -124,6 +124,35 @@ async def test_a_costly_operation_is_refused_with_its_cost_before_it_runs(alice:
     assert (await alice.execute(query.replace("= 500", "= 100"))).errors == []
 
 
+async def test_the_same_document_is_costed_by_each_request_s_own_variables(alice: Client) -> None:
+    # given: one document whose cost is its variable's page size (the cost is kept per
+    # document and variables: a request must never get another's verdict)
+    query = """query Pages($n: Int!) {
+      a: goals(first: $n) { edges { node { habits { id } } } }
+      b: goals(first: $n) { edges { node { habits { id } } } }
+    }"""
+    await alice.op("Me")
+    # when: pages too large and small enough alternate, each sent twice
+    verdicts = []
+    for n in (500, 100, 500, 100, 499):
+        answer = await alice.execute(query, {"n": n})
+        verdicts.append(
+            (answer.codes, (answer.errors or [{}])[0].get("extensions", {}).get("cost"))
+        )
+    # then: each answer has its own variables' cost
+    too_costly = ["QUERY_TOO_COMPLEX"], 2 * (1 + 500 * (1 + 1 + 10))
+    assert verdicts == [
+        too_costly,
+        ([], None),
+        too_costly,
+        ([], None),
+        (
+            ["QUERY_TOO_COMPLEX"],
+            2 * (1 + 499 * (1 + 1 + 10)),
+        ),
+    ]
+
+
 async def test_unpaginated_lists_and_date_ranges_count_their_size_before_anything_is_read(
     alice: Client,
 ) -> None:

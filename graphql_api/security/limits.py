@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+from cachetools import LRUCache
 from graphql import (
     ASTValidationRule,
     DirectiveNode,
@@ -195,6 +197,10 @@ class Cost:
         return None if schema_argument is None else schema_argument.default_value
 
 
+COST_MEMO_SIZE = 4096
+COST_MEMO_BYTES = 1024
+
+
 def request_limits(settings: Settings, sizes: Mapping[str, ListSize]) -> type[SchemaExtension]:
     """One extension for every limit (each extension costs every request a little):
     tokens at parsing, depth, aliases, directives and introspection as validation
@@ -208,6 +214,33 @@ def request_limits(settings: Settings, sizes: Mapping[str, ListSize]) -> type[Sc
         *(() if settings.introspection_enabled else (NoSchemaIntrospectionCustomRule,)),
     )
 
+    # Each operation's cost by its document (the parser cache hands every request of
+    # the same query the same one), operation name and variables: the clients send a
+    # few documents with a few variables each, and walking one costs as much as the
+    # rest of a small query's checks. Variables of more than COST_MEMO_BYTES are not kept.
+    known: LRUCache[tuple[int, str | None, bytes], tuple[DocumentNode, int]] = LRUCache(
+        maxsize=COST_MEMO_SIZE
+    )
+
+    def cost_of(
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any],
+    ) -> int:
+        try:
+            given = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # not JSON (never from HTTP): not kept
+            given = b""
+        key = (id(document), operation_name, given)
+        found = known.get(key) if given else None
+        if found is not None and found[0] is document:
+            return found[1]
+        cost = document_cost(schema, sizes, document, operation_name, variables)
+        if given and len(given) <= COST_MEMO_BYTES:
+            known[key] = document, cost
+        return cost
+
     class RequestLimits(SchemaExtension):
         def on_operation(self) -> Iterator[None]:
             context = self.execution_context
@@ -219,9 +252,8 @@ def request_limits(settings: Settings, sizes: Mapping[str, ListSize]) -> type[Sc
             context = self.execution_context
             if context.graphql_document is not None and context.result is None:
                 try:
-                    cost = document_cost(
+                    cost = cost_of(
                         context.schema._schema,
-                        sizes,
                         context.graphql_document,
                         context.operation_name,
                         context.variables or {},
