@@ -2,7 +2,7 @@
 
 A write calls the function for what it changed; the function bumps the cache scopes
 that cover it (every cached value and whole answer read under them is retired, in
-every process) and drops what this request has already read of it. Domains never call
+every process) and drops what this request has already read under them. Domains never call
 each other for this: a habit's change retires its goal's progress here, not through
 the goals' service.
 """
@@ -29,8 +29,9 @@ async def goal_changed(
     """Retires what was cached about these goals (and the goal list when `listed`; and
     the sums of their progress logs when `logged`: a log written or deleted)."""
     logs = _goals(*goal_ids, kind="progress") if logged else []
-    await ctx.cache.bump(*_goals(*goal_ids), *logs, "goals" if listed else None)
-    ctx.forget("documents")
+    listing = "goals" if listed else None
+    await ctx.cache.bump(*_goals(*goal_ids), *logs, listing)
+    ctx.forget_documents(listing)
 
 
 async def goal_progress_logged(ctx: Context, goal_id: Ref) -> None:
@@ -54,8 +55,9 @@ async def habit_changed(
     """Retires what was cached about the habit, the goals it counts for, and maybe the list."""
     # What goal_changed retires, in the same bump: one round trip.
     goals = _goals(habit.goal_id, *goal_ids)
-    await ctx.cache.bump(f"habit:{ref(habit)}", "habits" if listed else None, *goals)
-    ctx.forget("documents")
+    listing = "habits" if listed else None
+    await ctx.cache.bump(f"habit:{ref(habit)}", listing, *goals)
+    ctx.forget_documents(listing)
     ctx.loaders.check_ins_by_habit.clear(ref(habit))
     ctx.forget("habit_stats")
 
@@ -70,8 +72,9 @@ async def calendars_changed(ctx: Context, *calendar_ids: Ref, listed: bool = Fal
     """Retires the cached events of these calendars (and the calendar list when `listed`),
     and the user's busy time as the planner reads it (`BUSY_SCOPE`)."""
     scopes = [scope for c in calendar_ids for scope in calendar_scopes(c)]
-    await ctx.cache.bump(*scopes, BUSY_SCOPE, "calendars" if listed else None)
-    ctx.forget("documents")
+    listing = "calendars" if listed else None
+    await ctx.cache.bump(*scopes, BUSY_SCOPE, listing)
+    ctx.forget_documents(listing)
 
 
 async def event_changed(ctx: Context, calendar_id: Ref, days: Iterable[date]) -> None:
@@ -82,7 +85,6 @@ async def event_changed(ctx: Context, calendar_id: Ref, days: Iterable[date]) ->
     `calendars_changed`."""
     weeks = (week_scope(calendar_id, day) for day in days)
     await ctx.cache.bump(calendar_scope(calendar_id), BUSY_SCOPE, *weeks)
-    ctx.forget("documents")
 
 
 async def blocks_changed(ctx: Context, *calendar_ids: Ref) -> None:

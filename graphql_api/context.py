@@ -223,6 +223,14 @@ class Context:
 
         return await self.memoized(("documents", scope), cached)
 
+    def forget_documents(self, *scopes: str | None) -> None:
+        """Drop the lists read by `documents` under these scopes, after this request's
+        write bumped them: its next read takes the new version. (A list under a scope
+        the write did not bump is what a read would find again.)"""
+        for scope in scopes:
+            if scope is not None:
+                self._memo.pop(("documents", scope), None)
+
     def forget(self, key_prefix: Any) -> None:
         """Drop memoized values after a mutation changed what they were computed from."""
         for key in [k for k in self._memo if isinstance(k, tuple) and k[0] == key_prefix]:
