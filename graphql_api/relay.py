@@ -145,6 +145,7 @@ def paginate(
     wrap: Callable[[T], Any],
     *,
     valid: Callable[[list[Any]], bool] = lambda key: True,
+    cursor: Callable[[T], str] | None = None,
 ) -> Connection[Any]:
     """A keyset page over `items`, which must already be sorted by `key`.
 
@@ -152,6 +153,7 @@ def paginate(
     added or removed between requests. `valid` says whether a cursor's key could
     have come from this list at all. Keys are worked out for the page's items, and
     for the few a binary search looks at to find where the page after a cursor begins.
+    `cursor`: an item's cursor (its key's, encoded), where the caller has it at hand.
     """
     size = page_size(first)
     start = 0
@@ -162,7 +164,10 @@ def paginate(
             raise BadUserInput(f"{after!r} is not a cursor of this list", field="after")
         start = bisect.bisect_right(items, cursor_key, key=key)
     window = items[start : start + size]
-    edges = [Edge(cursor=encode_cursor(key(item)), node=wrap(item)) for item in window]
+    if cursor is None:
+        edges = [Edge(cursor=encode_cursor(key(item)), node=wrap(item)) for item in window]
+    else:
+        edges = [Edge(cursor=cursor(item), node=wrap(item)) for item in window]
     return Connection(
         total_count=len(items),
         page_info=PageInfo(

@@ -37,7 +37,7 @@ class EventQueries:
             view = views.get(doc.calendar_id)
             if view is None:
                 view = views[doc.calendar_id] = Calendar.of(calendar)
-            return Event.of(doc, view)
+            return Event.of(doc, view, kept=True)  # events_page's are shared read-only
 
         listed = service.events_page(info.context, range, ids, first, after, wrap=wrap)
         if not asks_for(info, "edges", "node", "habit"):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
+from cachetools import LRUCache
 from strawberry import UNSET
 
 from graphql_api import validation
@@ -27,10 +28,11 @@ from graphql_api.recurrence import (
     checked_rule,
     expand,
     first_end,
+    is_generated,
     rrule_of,
     series_end,
 )
-from graphql_api.relay import Connection, page_size, paginate, ref_of
+from graphql_api.relay import Connection, encode_cursor, page_size, paginate, ref_of
 from graphql_api.replans import request_replan
 from loaders.base import find_rows
 from models import Calendar, Event, Habit
@@ -538,6 +540,23 @@ def _event_key(event: Event) -> list[Any]:
     return [(event.start_time - _EPOCH) // _MILLISECOND, str(event.id)]
 
 
+# Each shown event's cursor, by its document's identity: for the documents that
+# `events_between` shares read-only between requests (see `Event.of`'s `kept`).
+_CURSORS: LRUCache[int, tuple[Event, str]] = LRUCache(maxsize=10_000)
+
+
+def _event_cursor(event: Event) -> str:
+    """The cursor of `_event_key`, worked out once per process for a stored event."""
+    if is_generated(event):  # made for this request
+        return encode_cursor(_event_key(event))
+    found = _CURSORS.get(id(event))
+    if found is not None and found[0] is event:
+        return found[1]
+    cursor = encode_cursor(_event_key(event))
+    _CURSORS[id(event)] = event, cursor
+    return cursor
+
+
 _MILLIS = (
     int(datetime(1, 1, 2, tzinfo=UTC).timestamp() * 1000),
     int(datetime(9999, 12, 30, tzinfo=UTC).timestamp() * 1000),
@@ -565,7 +584,8 @@ async def events_page(
     wrap: Callable[[Event, Calendar], Any],
 ) -> Connection[Any]:
     """Events overlapping the range, ordered by start; cancelled ones left out. Each
-    page item is `wrap(event, its calendar)`."""
+    page item is `wrap(event, its calendar)`, with an event `events_between` shares
+    read-only with other requests."""
     start, end = validation.time_range(time_range.start, time_range.end)
     page_size(first)
     wanted = {ref_of(c, "Calendar") for c in calendar_ids} if calendar_ids is not None else None
@@ -578,4 +598,5 @@ async def events_page(
         after,
         lambda e: wrap(e, calendars[e.calendar_id]),
         valid=_valid_event_key,
+        cursor=_event_cursor,
     )

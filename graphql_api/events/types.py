@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from cachetools import LRUCache
 from graphql.pyutils import Undefined, UndefinedType
 
 from graphql_api.calendars.types import Calendar
@@ -145,34 +146,56 @@ class Event(Node):
     )
 
     @classmethod
-    def of(cls, doc: EventDoc, calendar: Calendar) -> Event:
-        """`calendar`: the event's own, which a page of events has at hand (see `event_of`)."""
-        # An instance of a series has the series' id and its own start.
-        raw_id = f"{doc.id}@{doc.instance}" if is_generated(doc) else doc.id
-        all_day, start_date, end_date = doc.all_day, doc.start_date, doc.end_date
-        if all_day and end_date:
-            end = _floating(end_date)
-        elif doc.recurrence:  # a series' own node: its first occurrence
-            end = first_end(doc)
-        else:
-            end = doc.end_time
-        rid = doc.recurring_event_id
-        return cls(
-            doc=doc,
-            id=to_global_id("Event", raw_id),
-            title=doc.title,
-            description=doc.description,
-            location=doc.location,
-            start=_floating(start_date) if all_day and start_date else doc.start_time,
-            end=end,
-            all_day=all_day,
-            start_date=date.fromisoformat(start_date) if start_date else None,
-            end_date=date.fromisoformat(end_date) if end_date else None,
-            busy=doc.busy,
-            status=_STATUSES.get(doc.status) or EventStatus(doc.status),
-            recurring_event_id=to_global_id("Event", rid) if rid else None,
-            calendar=calendar,
-        )
+    def of(cls, doc: EventDoc, calendar: Calendar, *, kept: bool = False) -> Event:
+        """`calendar`: the event's own, which a page of events has at hand (see `event_of`).
+        `kept`: `doc` is one of the documents the events' cache shares read-only (see
+        `_fields_of`)."""
+        fields = _fields_of(doc) if kept and not is_generated(doc) else _fields(doc)
+        return cls(doc=doc, calendar=calendar, **fields)
+
+
+# What an event shows of its document (ids, times, status), by the document's identity:
+# for the documents the events' cache shares read-only between requests (which nobody
+# changes), so that a page of events made again after a write (or for another range)
+# builds its events' fields once per process, not once per page. The document is kept
+# with them, so an identity is not reused while its entry lives.
+_FIELDS: LRUCache[int, tuple[EventDoc, dict[str, Any]]] = LRUCache(maxsize=10_000)
+
+
+def _fields_of(doc: EventDoc) -> dict[str, Any]:
+    found = _FIELDS.get(id(doc))
+    if found is not None and found[0] is doc:
+        return found[1]
+    fields = _fields(doc)
+    _FIELDS[id(doc)] = doc, fields
+    return fields
+
+
+def _fields(doc: EventDoc) -> dict[str, Any]:
+    # An instance of a series has the series' id and its own start.
+    raw_id = f"{doc.id}@{doc.instance}" if is_generated(doc) else doc.id
+    all_day, start_date, end_date = doc.all_day, doc.start_date, doc.end_date
+    if all_day and end_date:
+        end = _floating(end_date)
+    elif doc.recurrence:  # a series' own node: its first occurrence
+        end = first_end(doc)
+    else:
+        end = doc.end_time
+    rid = doc.recurring_event_id
+    return {
+        "id": to_global_id("Event", raw_id),
+        "title": doc.title,
+        "description": doc.description,
+        "location": doc.location,
+        "start": _floating(start_date) if all_day and start_date else doc.start_time,
+        "end": end,
+        "all_day": all_day,
+        "start_date": date.fromisoformat(start_date) if start_date else None,
+        "end_date": date.fromisoformat(end_date) if end_date else None,
+        "busy": doc.busy,
+        "status": _STATUSES.get(doc.status) or EventStatus(doc.status),
+        "recurring_event_id": to_global_id("Event", rid) if rid else None,
+    }
 
 
 def complete_events(events: list[Event], habits: list[HabitDoc]) -> None:

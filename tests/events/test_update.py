@@ -227,3 +227,32 @@ async def test_update_timed_event_to_all_day_keeps_its_local_day(alice: Client) 
         EVENT_DATES_IN_RANGE, {"range": local_day_range(date(2026, 3, 29), zone)}
     )
     assert node_ids(found.data["events"]) == [event["id"]]
+
+
+async def test_a_page_seen_before_an_update_shows_the_event_as_updated(alice: Client) -> None:
+    # given: two events, and their page read once (what a page shows of an event is
+    # kept per process, by the stored event it came from)
+    calendar = await connect_local(alice)
+    cid = calendar["id"]
+    first = await create_event(
+        alice, cid, "2026-03-24T09:00:00Z", "2026-03-24T10:00:00Z", title="Old"
+    )
+    second = await create_event(
+        alice, cid, "2026-03-24T11:00:00Z", "2026-03-24T12:00:00Z", title="Other"
+    )
+    day = ("2026-03-24T00:00:00Z", "2026-03-25T00:00:00Z")
+    before = await events_in(alice, *day)
+    # when: the first is renamed and moved after the second
+    moved = {"title": "New", "start": "2026-03-24T13:00:00Z", "end": "2026-03-24T14:00:00Z"}
+    await alice.execute(UPDATE_EVENT, {"id": first["id"], "input": moved})
+    # then: the page shows it as it is now, at its new place, with that place's cursor
+    after = await events_in(alice, *day)
+    shown = [(e["node"]["id"], e["node"]["title"], e["node"]["start"]) for e in after["edges"]]
+    assert shown == [
+        (second["id"], "Other", "2026-03-24T11:00:00Z"),
+        (first["id"], "New", "2026-03-24T13:00:00Z"),
+    ]
+    assert after["edges"][0]["cursor"] == before["edges"][1]["cursor"]  # the same event's
+    rest = await events_in(alice, *day, first=1, after=after["edges"][0]["cursor"])
+    assert node_ids(rest) == [first["id"]]
+    assert rest["edges"][0]["cursor"] != before["edges"][0]["cursor"]  # its place moved
