@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeAlias
 
-from cachetools import LRUCache
 from graphql import (
     FieldNode,
     GraphQLBoolean,
@@ -47,6 +46,7 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 from strawberry.types.field import StrawberryField
 
+from graphql_api.memo import Memo
 from graphql_api.readers import reader_of
 
 
@@ -217,11 +217,11 @@ def _item(plain: Plain, sub: Plan | None, value: Any) -> Any:
 # Plans shared by the requests of a process, by the type and the AST nodes of the
 # selection (the parser cache hands every request of a document the same nodes); the
 # type and nodes are kept alive with their plan, so their ids are not reused meanwhile.
-_SHARED: LRUCache[tuple[int, ...], tuple[GraphQLObjectType, tuple[FieldNode, ...], Plan | None]] = (
-    LRUCache(4096)
+_SHARED: Memo[tuple[int, ...], tuple[GraphQLObjectType, tuple[FieldNode, ...], Plan | None]] = Memo(
+    4096
 )
 # Whether an operation (by id, kept alive with the answer) has no directive at all.
-_UNCONDITIONAL: LRUCache[int, tuple[Any, bool]] = LRUCache(1024)
+_UNCONDITIONAL: Memo[int, tuple[Any, bool]] = Memo(1024)
 
 
 class Execution(StrawberryGraphQLCoreExecutionContext):

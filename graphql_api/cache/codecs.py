@@ -10,7 +10,8 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from beanie import Document
-from cachetools import LRUCache
+
+from graphql_api.memo import Memo
 
 T = TypeVar("T")
 D = TypeVar("D", bound=Document)
@@ -23,8 +24,8 @@ D = TypeVar("D", bound=Document)
 # document's fields (apply_change does), never change its nested values in place,
 # which the copies share with this memo.
 # Bounded by the documents it holds (a week of events, a user's goals, ...).
-_DECODED: LRUCache[tuple[type[Document], bytes], list[Any]] = LRUCache(
-    maxsize=5_000, getsizeof=lambda docs: len(docs) + 1
+_DECODED: Memo[tuple[type[Document], bytes], list[Any]] = Memo(
+    5_000, weigh=lambda docs: len(docs) + 1
 )
 # The same, one document at a time, by its own JSON: a value that changed in one of
 # its documents (a week with one more event) builds only that one again. Its JSON is

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
-from cachetools import LRUCache
 from strawberry import UNSET
 
 from graphql_api import validation
@@ -17,6 +16,7 @@ from graphql_api.cache import codecs
 from graphql_api.cache.scopes import calendar_scope, days_scope, week_scope
 from graphql_api.changes import calendars_changed, event_changed, habit_changed
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
+from graphql_api.memo import Memo
 from graphql_api.reads import (
     calendar_of,
     event_by_id,
@@ -542,7 +542,7 @@ def _event_key(event: Event) -> list[Any]:
 
 # Each shown event's cursor, by its document's identity: for the documents that
 # `events_between` shares read-only between requests (see `Event.of`'s `kept`).
-_CURSORS: LRUCache[int, tuple[Event, str]] = LRUCache(maxsize=10_000)
+_CURSORS: Memo[int, tuple[Event, str]] = Memo(10_000)
 
 
 def _event_cursor(event: Event) -> str:

@@ -5,7 +5,6 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from cachetools import LRUCache
 from graphql.pyutils import Undefined, UndefinedType
 
 from graphql_api.calendars.types import Calendar
@@ -13,6 +12,7 @@ from graphql_api.context import Context, Info
 from graphql_api.errors import not_found
 from graphql_api.events.enums import EventStatus
 from graphql_api.habits.types import Habit
+from graphql_api.memo import Memo
 from graphql_api.readers import readable
 from graphql_api.reads import calendar_of, event_by_id, habit_of
 from graphql_api.recurrence import first_end, is_generated, rrule_of
@@ -159,7 +159,7 @@ class Event(Node):
 # changes), so that a page of events made again after a write (or for another range)
 # builds its events' fields once per process, not once per page. The document is kept
 # with them, so an identity is not reused while its entry lives.
-_FIELDS: LRUCache[int, tuple[EventDoc, dict[str, Any]]] = LRUCache(maxsize=10_000)
+_FIELDS: Memo[int, tuple[EventDoc, dict[str, Any]]] = Memo(10_000)
 
 
 def _fields_of(doc: EventDoc) -> dict[str, Any]:

@@ -1,0 +1,61 @@
+"""graphql_api.memo: a dict with a bound, by count or by weight, oldest stores dropped first."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from graphql_api.memo import Memo
+
+stores = st.lists(st.tuples(st.integers(0, 20), st.lists(st.integers(), max_size=6)), max_size=200)
+
+
+def _reference(
+    sequence: list[tuple[int, list[int]]], size: int, weighed: bool
+) -> dict[int, list[int]]:
+    """What a memo holds after these stores: the most recently stored keys (a key
+    stored again counts as new), as many as fit, newest last."""
+    latest: dict[int, list[int]] = {}
+    for key, value in sequence:
+        latest.pop(key, None)
+        latest[key] = value
+    kept: list[tuple[int, list[int]]] = []
+    total = 0
+    for key, value in reversed(list(latest.items())):
+        cost = len(value) + 1 if weighed else 1
+        if kept and total + cost > size:
+            break
+        kept.append((key, value))
+        total += cost
+    return dict(reversed(kept))
+
+
+@given(stores, st.integers(1, 12))
+def test_a_memo_keeps_the_most_recent_entries_that_fit_in_its_count(
+    sequence: list[tuple[int, list[int]]], size: int
+) -> None:
+    memo: Memo[int, list[int]] = Memo(size)
+    for key, value in sequence:
+        memo[key] = value
+    assert list(memo.items()) == list(_reference(sequence, size, weighed=False).items())
+
+
+@given(stores, st.integers(1, 30))
+def test_a_weighed_memo_keeps_the_most_recent_entries_that_fit_in_its_weight(
+    sequence: list[tuple[int, list[int]]], size: int
+) -> None:
+    memo: Memo[int, list[int]] = Memo(size, weigh=lambda value: len(value) + 1)
+    for key, value in sequence:
+        memo[key] = value
+    expected = _reference(sequence, size, weighed=True)
+    assert list(memo.items()) == list(expected.items())
+    assert memo.weight == sum(len(v) + 1 for v in expected.values())
+
+
+def test_an_entry_heavier_than_the_bound_is_still_kept_alone() -> None:
+    memo: Memo[str, list[int]] = Memo(3, weigh=len)
+    memo["small"] = [1]
+    memo["big"] = [1, 2, 3, 4, 5]
+    assert dict(memo) == {"big": [1, 2, 3, 4, 5]}
+    del memo["big"]
+    assert memo.weight == 0
