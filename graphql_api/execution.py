@@ -14,7 +14,8 @@ calendars) goes further: its selection is compiled into a plan (once per process
 document without directives, whose parsed form the parser cache shares; once per
 request otherwise, since @skip and @include depend on the variables), and
 each object is completed by running the plan, one loop over its fields with no path,
-no awaitables and no per-field calls into graphql-core. The plan only answers when
+no awaitables and no per-field calls into graphql-core (a plan shared by the process's
+requests is written out as a function of its own: `_compiled`). The plan only answers when
 every value is what graphql-core would pass through untouched; on anything else (a
 null in a non-null field, a value of the wrong type, a failing serializer) the object
 is completed again the ordinary way, which makes the same answer and the same errors
@@ -23,6 +24,7 @@ is completed again the ordinary way, which makes the same answer and the same er
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeAlias
 
@@ -162,41 +164,57 @@ class _Fallback(Exception):
 # A compiled selection: the object's type and, for each response key, `None` for
 # `__typename` or the field's Plain and, for an object (or list of objects), its plan.
 Step: TypeAlias = "tuple[str, Plain | None, Plan | None]"
-Plan: TypeAlias = "tuple[GraphQLObjectType, tuple[Step, ...]]"
+
+
+class Plan:
+    """An object type's selection, and how to run it on a value: `_run`, or for a plan
+    shared by the requests of a process, a function made for it (`_compiled`)."""
+
+    __slots__ = ("object_type", "run", "steps")
+
+    def __init__(
+        self, object_type: GraphQLObjectType, steps: tuple[Step, ...], *, compiled: bool
+    ) -> None:
+        self.object_type = object_type
+        self.steps = steps
+        self.run: Callable[[Any], dict[str, Any]] = (
+            _compiled(self) if compiled else lambda value: _run(self, value)
+        )
 
 
 def _run(plan: Plan, value: Any) -> dict[str, Any]:
     """The object's answer by the plan, or _Fallback."""
-    object_type, steps = plan
+    object_type = plan.object_type
     if not _is_a(object_type, value):
         raise _Fallback
     answer: dict[str, Any] = {}
-    for key, plain, sub in steps:
+    for key, plain, sub in plan.steps:
         if plain is None:
             answer[key] = object_type.name
             continue
-        found = plain.read(value, plain.attribute)
-        if type(found) is plain.exact:  # as its serializer would hand it back
-            if plain.names is None:
-                answer[key] = found
-                continue
-            name = plain.names.get(id(found))
-            if name is not None:
-                answer[key] = name
-                continue
-        if found is Undefined:  # a reader that cannot tell: the resolver can
-            raise _Fallback
-        if found is None:
-            if plain.non_null:
-                raise _Fallback
-            answer[key] = None
-        elif plain.in_list:
-            if not isinstance(found, list | tuple):
-                raise _Fallback
-            answer[key] = [_item(plain, sub, item) for item in found]
-        else:
-            answer[key] = _item(plain, sub, found)
+        answer[key] = _value(plain, sub, plain.read(value, plain.attribute))
     return answer
+
+
+def _value(plain: Plain, sub: Plan | None, found: Any) -> Any:
+    """A field's answer from the value read, or _Fallback."""
+    if type(found) is plain.exact:  # as its serializer would hand it back
+        if plain.names is None:
+            return found
+        name = plain.names.get(id(found))
+        if name is not None:
+            return name
+    if found is Undefined:  # a reader that cannot tell: the resolver can
+        raise _Fallback
+    if found is None:
+        if plain.non_null:
+            raise _Fallback
+        return None
+    if plain.in_list:
+        if not isinstance(found, list | tuple):
+            raise _Fallback
+        return [_item(plain, sub, item) for item in found]
+    return _item(plain, sub, found)
 
 
 def _item(plain: Plain, sub: Plan | None, value: Any) -> Any:
@@ -205,13 +223,83 @@ def _item(plain: Plain, sub: Plan | None, value: Any) -> Any:
             return None
         raise _Fallback
     if sub is not None:
-        return _run(sub, value)
+        return sub.run(value)
     if plain.serialize is None:
         raise _Fallback
     serialized = plain.serialize(value)
     if serialized is None or serialized is Undefined:
         raise _Fallback
     return serialized
+
+
+def _compiled(plan: Plan) -> Callable[[Any], dict[str, Any]]:
+    """`_run` for this plan as a function of its own: its steps written out one after
+    another, an attribute read as `value.name`, and for the common values (a string, a
+    member of an enum, a scalar, an object) the answer made on the spot. Anything else
+    a step meets goes through `_value`, as in `_run`, so the answers and the fallbacks
+    are the same. Made once per shared plan (a few dozen in a process)."""
+    names: dict[str, Any] = {
+        "_is_a": _is_a,
+        "_Fallback": _Fallback,
+        "_value": _value,
+        "Undefined": Undefined,
+        "T": plan.object_type,
+    }
+    lines = [
+        "def run(value):",
+        "    if not _is_a(T, value):",
+        "        raise _Fallback",
+        "    a = {}",
+    ]
+    for i, (key, plain, sub) in enumerate(plan.steps):
+        k = repr(key)
+        if plain is None:
+            lines.append(f"    a[{k}] = {plan.object_type.name!r}")
+            continue
+        names[f"P{i}"], names[f"S{i}"] = plain, sub
+        attribute = plain.attribute
+        if plain.read is getattr and attribute.isidentifier() and not keyword.iskeyword(attribute):
+            lines.append(f"    found = value.{attribute}")
+        else:
+            names[f"R{i}"] = plain.read
+            lines.append(f"    found = R{i}(value, {attribute!r})")
+        slow = f"_value(P{i}, S{i}, found)"
+        if plain.in_list:
+            lines.append(f"    a[{k}] = {slow}")
+        elif plain.exact is not None and plain.names is None:
+            names[f"E{i}"] = plain.exact
+            lines += [f"    a[{k}] = found if type(found) is E{i} else {slow}"]
+        elif plain.names is not None:
+            names[f"E{i}"], names[f"N{i}"] = plain.exact, plain.names
+            lines += [
+                f"    name = N{i}.get(id(found)) if type(found) is E{i} else None",
+                f"    a[{k}] = {slow} if name is None else name",
+            ]
+        elif sub is not None:
+            names[f"U{i}"] = sub.run
+            lines += [
+                "    if found is None or found is Undefined:",
+                f"        a[{k}] = {slow}",
+                "    else:",
+                f"        a[{k}] = U{i}(found)",
+            ]
+        elif plain.serialize is not None:
+            names[f"Z{i}"] = plain.serialize
+            lines += [
+                "    if found is None or found is Undefined:",
+                f"        a[{k}] = {slow}",
+                "    else:",
+                f"        answer = Z{i}(found)",
+                "        if answer is None or answer is Undefined:",
+                "            raise _Fallback",
+                f"        a[{k}] = answer",
+            ]
+        else:
+            lines.append(f"    a[{k}] = {slow}")
+    lines.append("    return a")
+    exec(compile("\n".join(lines), f"<plan of {plan.object_type.name}>", "exec"), names)  # noqa: S102 - our own plan, written above
+    run: Callable[[Any], dict[str, Any]] = names["run"]
+    return run
 
 
 # Plans shared by the requests of a process, by the type and the AST nodes of the
@@ -239,7 +327,7 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
             plan = self._plan_of(return_type, field_details_list)
             if plan is not None:
                 try:
-                    return _run(plan, result)
+                    return plan.run(result)
                 except Exception:  # noqa: BLE001, S110 - the ordinary way reports it
                     pass
         return super().collect_and_execute_subfields(
@@ -269,7 +357,7 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         ):
             plan = kept[2]
         else:
-            plan = self._compile(object_type, field_details_list)
+            plan = self._compile(object_type, field_details_list, compiled=shared is not None)
             if shared is not None:
                 _SHARED[shared] = object_type, nodes, plan
         plans[key] = field_details_list, plan  # kept alive: its id is not reused
@@ -288,7 +376,11 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
         return answer
 
     def _compile(
-        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+        self,
+        object_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        *,
+        compiled: bool,
     ) -> Plan | None:
         grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
         if new_defer_usages:
@@ -315,7 +407,7 @@ class Execution(StrawberryGraphQLCoreExecutionContext):
                 if sub is None:
                     return None
             steps.append((key, plain, sub))
-        return object_type, tuple(steps)
+        return Plan(object_type, tuple(steps), compiled=compiled)
 
     def build_resolve_info(
         self,

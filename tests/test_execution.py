@@ -15,6 +15,7 @@ from strawberry.extensions import ParserCache, SchemaExtension
 
 from graphql_api import execution
 from graphql_api.execution import Execution
+from graphql_api.execution import _compiled as compiled
 from graphql_api.execution import _run as run
 from graphql_api.readers import readable
 from graphql_api.scalars import SCALAR_MAP
@@ -123,6 +124,37 @@ PLAIN_QUERY = """query ($withCode: Boolean = true) {
   }
 }
 fragment L on Leaf { label code }"""
+# The same without a directive: its plans are shared by the process, and compiled.
+UNCONDITIONAL_QUERY = PLAIN_QUERY.replace("query ($withCode: Boolean = true) ", "").replace(
+    " @include(if: $withCode)", ""
+)
+
+
+def plan_runs(monkeypatch: pytest.MonkeyPatch, *, answered: bool) -> list[tuple[str, str]]:
+    """The object types plans ran on (each with "compiled" or "interpreted"), as the
+    run began, or with `answered` as it answered."""
+    runs: list[tuple[str, str]] = []
+
+    def counted(plan: Any, made: Any, how: str) -> Any:
+        def counting(value: Any) -> dict[str, Any]:
+            if not answered:
+                runs.append((plan.object_type.name, how))
+            answer: dict[str, Any] = made(value)
+            if answered:
+                runs.append((plan.object_type.name, how))
+            return answer
+
+        return counting
+
+    monkeypatch.setattr(
+        execution,
+        "_run",
+        lambda plan, value: counted(plan, lambda v: run(plan, v), "interpreted")(value),
+    )
+    monkeypatch.setattr(
+        execution, "_compiled", lambda plan: counted(plan, compiled(plan), "compiled")
+    )
+    return runs
 
 
 def schemas(*extensions: type[SchemaExtension]) -> tuple[strawberry.Schema, strawberry.Schema]:
@@ -197,28 +229,35 @@ PLAIN_CASES = [
 
 
 @pytest.mark.parametrize("items", PLAIN_CASES)
-@pytest.mark.parametrize("variables", [None, {"withCode": False}])
+@pytest.mark.parametrize(
+    ("query", "variables", "how"),
+    [
+        (PLAIN_QUERY, None, "interpreted"),
+        (PLAIN_QUERY, {"withCode": False}, "interpreted"),
+        (UNCONDITIONAL_QUERY, None, "compiled"),
+    ],
+    ids=["directive", "directive-false", "no-directive"],
+)
 async def test_plans_answer_and_err_as_graphql_core(
-    items: list[Item | None], variables: dict[str, Any] | None, monkeypatch: pytest.MonkeyPatch
+    items: list[Item | None],
+    query: str,
+    variables: dict[str, Any] | None,
+    how: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # given: a selection of plain fields only, and a count of the objects plans complete
     ITEMS[:] = items
     ordinary, shortcut = schemas()
-    runs: list[str] = []
-
-    def counted(plan: Any, value: Any) -> dict[str, Any]:
-        runs.append(plan[0].name)
-        return run(plan, value)
-
-    monkeypatch.setattr(execution, "_run", counted)
+    runs = plan_runs(monkeypatch, answered=False)
 
     # when
-    expected = await answers(ordinary, PLAIN_QUERY, variables)
-    got = await answers(shortcut, PLAIN_QUERY, variables)
+    expected = await answers(ordinary, query, variables)
+    got = await answers(shortcut, query, variables)
 
-    # then: the same answer and errors; the items were completed by the plan
+    # then: the same answer and errors; the items were completed by the plan (written
+    # out as a function of its own when the document has no directive)
     assert got == expected
-    assert "Item" in runs
+    assert ("Item", how) in runs
 
 
 class Seen(SchemaExtension):
@@ -267,9 +306,9 @@ async def test_a_document_without_directives_is_compiled_once_per_process(
     compiled: list[str] = []
     compile_ = Execution._compile
 
-    def counted(self: Execution, object_type: Any, details: Any) -> Any:
+    def counted(self: Execution, object_type: Any, details: Any, **how: bool) -> Any:
         compiled.append(object_type.name)
-        return compile_(self, object_type, details)
+        return compile_(self, object_type, details, **how)
 
     monkeypatch.setattr(Execution, "_compile", counted)
 
@@ -308,14 +347,7 @@ async def test_a_resolver_whose_value_is_at_hand_is_read_by_the_plan(
     # given: fields with async resolvers whose readers know the value when `ready`
     ITEMS[:] = [item(ready=ready), item(name="b", ready=ready)]
     ordinary, shortcut = schemas()
-    runs: list[str] = []
-
-    def counted(plan: Any, value: Any) -> dict[str, Any]:
-        answer = run(plan, value)
-        runs.append(plan[0].name)  # answered by the plan
-        return answer
-
-    monkeypatch.setattr(execution, "_run", counted)
+    runs = plan_runs(monkeypatch, answered=True)
 
     # when
     expected = await answers(ordinary, READABLE_QUERY)
@@ -325,7 +357,7 @@ async def test_a_resolver_whose_value_is_at_hand_is_read_by_the_plan(
     # could tell (else the resolvers ran, awaited)
     assert got == expected
     assert got[0]["items"][1] == {"name": "b", "shout": "B", "twin": {"label": "b"}}
-    assert ("Item" in runs) is ready
+    assert ("Item" in [name for name, _ in runs]) is ready
 
 
 @strawberry.interface

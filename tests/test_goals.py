@@ -274,5 +274,5 @@ async def test_a_dashboards_goals_with_their_habits_streaks_are_completed_by_pla
     shown = (await alice.op("Dashboard", {"range": week})).data["goals"]["edges"][0]["node"]
     # then
     assert shown["habits"][0]["streak"] == {"current": 1, "longest": 1}
-    planned = {entry[2][0].name for entry in execution._SHARED.values() if entry[2]}
+    planned = {entry[2].object_type.name for entry in execution._SHARED.values() if entry[2]}
     assert {"GoalConnection", "Goal", "Habit", "Streak"} <= planned
