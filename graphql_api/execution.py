@@ -264,7 +264,17 @@ def _compiled(plan: Plan) -> Callable[[Any], dict[str, Any]]:
             names[f"R{i}"] = plain.read
             lines.append(f"    found = R{i}(value, {attribute!r})")
         slow = f"_value(P{i}, S{i}, found)"
-        if plain.in_list:
+        if not plain.non_null:  # a null answers null at once
+            slow = f"None if found is None else {slow}"
+        if plain.in_list and sub is not None:
+            names[f"I{i}"], names[f"U{i}"] = _item, sub.run
+            lines += [
+                "    if type(found) is list:",
+                f"        a[{k}] = [I{i}(P{i}, S{i}, x) if x is None else U{i}(x) for x in found]",
+                "    else:",
+                f"        a[{k}] = {slow}",
+            ]
+        elif plain.in_list:
             lines.append(f"    a[{k}] = {slow}")
         elif plain.exact is not None and plain.names is None:
             names[f"E{i}"] = plain.exact
