@@ -218,8 +218,12 @@ class Context:
                 )
             return await find_all(model, matching({"userId": self.user_id}), collection)
 
+        # A query only reads them: it takes the documents the process keeps decoded, as
+        # they are; a mutation (which may change them) gets copies of its own.
+        codec = codecs.documents(model, read_only=self.read_only)
+
         async def cached() -> list[D]:
-            return await self.cache.cached(scope, [scope], ttl_s, load, codecs.documents(model))
+            return await self.cache.cached(scope, [scope], ttl_s, load, codec)
 
         return await self.memoized(("documents", scope), cached)
 
