@@ -7,12 +7,17 @@ memos of an events page or a decoded week are looked up dozens of times a reques
 (`get` and `in` are the dict's own, in C); only a store, on a miss, runs Python, and
 drops the oldest entries (first in, first out) while the memo holds more than its bound.
 For values worth recomputing now and then, never for data: nothing here expires.
+
+`by_identity` keeps a value for an object while the object lives (a document the
+cache keeps decoded): its memo holds no object alive, so it costs no memory beyond
+what the process keeps anyway.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -52,3 +57,16 @@ class Memo(dict[K, V]):
     def clear(self) -> None:
         super().clear()
         self.weight = 0
+
+
+def by_identity(memo: dict[int, V], obj: Any, value: V) -> V:
+    """Keeps `value` in `memo` under `id(obj)` until `obj` is freed (the entry goes as
+    it dies, before its id can be another object's): read it back with
+    `memo.get(id(obj))`. An object that cannot be weakly referred to is not kept."""
+    key = id(obj)
+    try:
+        weakref.finalize(obj, memo.pop, key, None)
+    except TypeError:
+        return value
+    memo[key] = value
+    return value

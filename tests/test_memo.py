@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graphql_api.memo import Memo
+from graphql_api.memo import Memo, by_identity
 
 stores = st.lists(st.tuples(st.integers(0, 20), st.lists(st.integers(), max_size=6)), max_size=200)
 
@@ -59,3 +59,17 @@ def test_an_entry_heavier_than_the_bound_is_still_kept_alone() -> None:
     assert dict(memo) == {"big": [1, 2, 3, 4, 5]}
     del memo["big"]
     assert memo.weight == 0
+
+
+def test_a_value_by_identity_is_kept_while_its_object_lives() -> None:
+    class Doc:
+        pass
+
+    memo: dict[int, str] = {}
+    doc = Doc()
+    assert by_identity(memo, doc, "kept") == "kept"
+    assert memo.get(id(doc)) == "kept"
+    del doc  # the last reference: freed at once
+    assert memo == {}
+    assert by_identity(memo, 42, "not kept") == "not kept"  # no weak reference to an int
+    assert memo == {}

@@ -16,7 +16,7 @@ from graphql_api.cache import codecs
 from graphql_api.cache.scopes import calendar_scope, days_scope, week_scope
 from graphql_api.changes import calendars_changed, event_changed, habit_changed
 from graphql_api.errors import AppError, BadUserInput, for_item, not_found
-from graphql_api.memo import Memo
+from graphql_api.memo import by_identity
 from graphql_api.reads import (
     calendar_of,
     event_by_id,
@@ -540,9 +540,10 @@ def _event_key(event: Event) -> list[Any]:
     return [(event.start_time - _EPOCH) // _MILLISECOND, str(event.id)]
 
 
-# Each shown event's cursor, by its document's identity: for the documents that
-# `events_between` shares read-only between requests (see `Event.of`'s `kept`).
-_CURSORS: Memo[int, tuple[Event, str]] = Memo(10_000)
+# Each shown event's cursor, by its document's identity, while the document lives: for
+# the documents that `events_between` shares read-only between requests (see `Event.of`'s
+# `kept`).
+_CURSORS: dict[int, str] = {}
 
 
 def _event_cursor(event: Event) -> str:
@@ -550,11 +551,9 @@ def _event_cursor(event: Event) -> str:
     if is_generated(event):  # made for this request
         return encode_cursor(_event_key(event))
     found = _CURSORS.get(id(event))
-    if found is not None and found[0] is event:
-        return found[1]
-    cursor = encode_cursor(_event_key(event))
-    _CURSORS[id(event)] = event, cursor
-    return cursor
+    if found is not None:
+        return found
+    return by_identity(_CURSORS, event, encode_cursor(_event_key(event)))
 
 
 _MILLIS = (

@@ -12,7 +12,7 @@ from graphql_api.context import Context, Info
 from graphql_api.errors import not_found
 from graphql_api.events.enums import EventStatus
 from graphql_api.habits.types import Habit
-from graphql_api.memo import Memo
+from graphql_api.memo import by_identity
 from graphql_api.readers import readable
 from graphql_api.reads import calendar_of, event_by_id, habit_of
 from graphql_api.recurrence import first_end, is_generated, rrule_of
@@ -157,18 +157,16 @@ class Event(Node):
 # What an event shows of its document (ids, times, status), by the document's identity:
 # for the documents the events' cache shares read-only between requests (which nobody
 # changes), so that a page of events made again after a write (or for another range)
-# builds its events' fields once per process, not once per page. The document is kept
-# with them, so an identity is not reused while its entry lives.
-_FIELDS: Memo[int, tuple[EventDoc, dict[str, Any]]] = Memo(10_000)
+# builds its events' fields once per process, not once per page. Kept while the
+# document lives (graphql_api.memo.by_identity).
+_FIELDS: dict[int, dict[str, Any]] = {}
 
 
 def _fields_of(doc: EventDoc) -> dict[str, Any]:
     found = _FIELDS.get(id(doc))
-    if found is not None and found[0] is doc:
-        return found[1]
-    fields = _fields(doc)
-    _FIELDS[id(doc)] = doc, fields
-    return fields
+    if found is not None:
+        return found
+    return by_identity(_FIELDS, doc, _fields(doc))
 
 
 def _fields(doc: EventDoc) -> dict[str, Any]:
