@@ -5,8 +5,9 @@ Strawberry's runner looks at each extension's class for the phase's hook, asks
 `inspect` whether it is a generator function, wraps the hook, bound to the
 operation's instance, in a new `contextlib.contextmanager` (which copies the
 function's name, docs and attributes onto a new wrapper), and enters and leaves
-those through an exit stack of its own. With our eight extensions that is some
-three hundred Python calls per executed operation before any hook's own code runs.
+those through an exit stack of its own: with our eight extensions, about 120 Python
+calls per executed operation more than driving the hooks directly (measured with
+cProfile on an executed `me` query, 2026-12-05).
 
 Here what a class's hook is (a generator function, an async one, a plain method, or
 none of its own) is worked out once per (class, phase), and a phase drives the hooks'
@@ -14,9 +15,9 @@ generators itself: entering runs each hook up to its `yield`, in order; leaving
 resumes them in reverse order, and throws the exception that ended the phase into
 each, as Strawberry's exit stacks do (a hook that swallows it hides it from the hooks
 before it, yet the phase still raises it, as Strawberry's do; one that raises another
-passes that one on). A hook that fails to enter leaves the
-ones entered before it closed, and the phase is not entered. An extension with a plain
-method for the phase leaves that phase to Strawberry's own context managers.
+passes that one on). A hook that fails to enter leaves the ones entered before it
+closed, and the phase is not entered. An extension with a plain method for the phase
+leaves that phase to Strawberry's own context managers.
 """
 
 from __future__ import annotations
