@@ -17,7 +17,7 @@ from bson import ObjectId
 from prometheus_client import Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 
-from models.base import Ref, matching
+from models.base import Ref, built, matching
 
 D = TypeVar("D", bound=Document)
 K = TypeVar("K", bound=Hashable)
@@ -44,7 +44,7 @@ async def find_all(
     projection naming every field, which makes the embedded Mongo-wire server copy
     each document, and its query building and parsing cost ~40% more CPU."""
     collection = collection if collection is not None else model.get_pymongo_collection()
-    return [model.model_validate(row) for row in await find_rows(collection, query)]
+    return [built(model, row) for row in await find_rows(collection, query)]
 
 
 async def find_rows(collection: AsyncCollection[Any], query: dict[str, Any]) -> list[Any]:

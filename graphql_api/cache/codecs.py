@@ -12,6 +12,7 @@ import orjson
 from beanie import Document
 
 from graphql_api.memo import Memo
+from models.base import built
 
 T = TypeVar("T")
 D = TypeVar("D", bound=Document)
@@ -59,7 +60,7 @@ def _document(model: type[D], item: Any) -> D:
     key = (model, orjson.dumps(item))
     doc: D | None = _DOCUMENTS.get(key)
     if doc is None:
-        doc = _DOCUMENTS[key] = model.model_validate(item)
+        doc = _DOCUMENTS[key] = built(model, item)
     return doc
 
 

@@ -36,7 +36,7 @@ from graphql_api.relay import Connection, encode_cursor, page_size, paginate, re
 from graphql_api.replans import request_replan
 from loaders.base import find_rows
 from models import Calendar, Event, Habit
-from models.base import Ref, apply_change, matching, ref
+from models.base import Ref, apply_change, built, matching, ref
 from models.event import overlapping
 from models.habit import SKIPS_KEPT
 
@@ -351,7 +351,7 @@ async def _query_rows(
 async def _query_events(
     ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
 ) -> list[Event]:
-    return [Event.model_validate(r) for r in await _query_rows(ctx, calendar_ids, start, end)]
+    return [built(Event, r) for r in await _query_rows(ctx, calendar_ids, start, end)]
 
 
 async def events_between(
@@ -389,7 +389,7 @@ async def busy_between(
     rows = await find_rows(Event.get_pymongo_collection(), query)
     rows = [r for r in rows if r["calendarId"] in wanted]
     busy = [(r["startTime"], r["endTime"]) for r in rows if not r.get("recurrence")]
-    series = [Event.model_validate(r) for r in rows if r.get("recurrence")]
+    series = [built(Event, r) for r in rows if r.get("recurrence")]
     if series:
         zones = {ref(c): c.timezone for c in await user_calendars(ctx)}
         exceptions = {c: await _exceptions(ctx, c) for c in {e.calendar_id for e in series}}

@@ -1,0 +1,121 @@
+"""`models.base.built`: a document built from a stored row or its JSON exactly as
+`model_validate` builds it (the same fields, fields set, private attributes and
+errors), only without Beanie's `__init__` detour."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from beanie import Document
+from bson import ObjectId
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from starlette.applications import Starlette
+
+from models import Calendar, CheckIn, Event, Goal, Habit, User
+from models.base import built
+
+instants = st.datetimes(
+    min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+)
+# Each field: a valid value in the forms rows and cached JSON hold it, or a wrong one.
+times = st.one_of(instants, instants.map(datetime.isoformat), st.just("not a time"))
+ids = st.one_of(st.builds(ObjectId), st.builds(ObjectId).map(str), st.just("xyz"))
+events = st.fixed_dictionaries(
+    {
+        "_id": ids,
+        "userId": st.text(min_size=1, max_size=8),
+        "calendarId": st.builds(ObjectId).map(str),
+        "title": st.one_of(st.text(max_size=20), st.integers()),
+        "startTime": times,
+        "endTime": times,
+        # (Given: their defaults are the time of the build, a microsecond apart.)
+        "createdAt": instants,
+        "updatedAt": instants,
+    },
+    optional={
+        "externalId": st.one_of(st.just(""), st.text(min_size=1, max_size=8)),
+        "allDay": st.one_of(st.booleans(), st.just("maybe")),
+        "busy": st.booleans(),
+        "status": st.sampled_from(["CONFIRMED", "TENTATIVE", "CANCELLED", "LOST"]),
+        "startDate": st.one_of(st.none(), st.dates().map(str)),
+        "rev": st.integers(min_value=0, max_value=9),
+    },
+)
+
+
+def same_build(model: type[Document], data: dict[str, Any]) -> Document | None:
+    """Asserts both build the same document (or fail the same way); returns it."""
+    errors: list[ErrorDetails] | None
+    try:
+        expected = model.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors(include_context=False)  # (its context holds each exception)
+    else:
+        errors = None
+    if errors is not None:
+        with pytest.raises(ValidationError) as raised:
+            built(model, data)
+        assert raised.value.errors(include_context=False) == errors
+        return None
+    doc = built(model, data)
+    assert type(doc) is model
+    assert doc.__dict__ == expected.__dict__
+    assert doc.__pydantic_fields_set__ == expected.__pydantic_fields_set__
+    assert doc.__pydantic_private__ == expected.__pydantic_private__
+    assert doc.model_dump() == expected.model_dump()
+    return doc
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=events)
+async def test_an_event_is_built_as_model_validate_builds_it(
+    app: Starlette, data: dict[str, Any]
+) -> None:
+    doc = same_build(Event, data)
+    if doc is not None:
+        assert isinstance(doc, Event)
+        # The model's "after" validator ran: an event of ours is keyed by its own id.
+        assert doc.external_id == (data.get("externalId") or str(doc.id))
+
+
+async def test_each_kind_of_document_is_built_alike(app: Starlette) -> None:
+    now = datetime.now(UTC)
+    user, parent = "user-1", str(ObjectId())
+    # Every default that is the time of the build given (a microsecond apart otherwise).
+    times = {"createdAt": now, "updatedAt": now, "recordedAt": now}
+    rows: list[tuple[type[Document], dict[str, Any]]] = [
+        (User, {"sub": user, "displayName": "Ada", "timezone": "Europe/Paris"}),
+        (Goal, {"userId": user, "title": "Run", "priority": 2, "targetDate": "2027-01-01"}),
+        (
+            Habit,
+            {
+                "userId": user,
+                "goalId": parent,
+                "name": "Jog",
+                "frequency": {"times": 3, "per": "WEEK"},
+                "preferredWindows": [{"weekdays": [1, 3], "start": "07:00", "end": "09:00"}],
+            },
+        ),
+        (CheckIn, {"userId": user, "habitId": parent, "date": "2026-12-01", "status": "DONE"}),
+        (Calendar, {"userId": user, "name": "Work", "provider": "ICS", "timezone": "UTC"}),
+        (
+            Event,
+            {
+                "userId": user,
+                "calendarId": parent,
+                "title": "Standup",
+                "startTime": now,
+                "endTime": now,
+            },
+        ),
+    ]
+    for model, row in rows:
+        row |= {"_id": ObjectId(), **times}
+        assert same_build(model, row) is not None, model.__name__
+        # And a wrong value fails both ways alike.
+        assert same_build(model, {**row, "_id": "not an id"}) is None, model.__name__
