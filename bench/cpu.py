@@ -48,9 +48,11 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -65,6 +67,7 @@ import httpx
 from bench.lib import BIN, RESULTS, ROOT, RedisServer, counters, machine
 from bench.load import MIX, ZONE, Proc, feed_server, operation, seed_with_helpers, this_week
 from bench.results import update_section
+from bench.sampled import report as sampled_report
 from graphql_api.embedded import free_port, start_mongo, stop_process
 from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
@@ -205,17 +208,29 @@ def stack_env(stack: Stack, database: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def serving(
-    stack: Stack, database: str, prefix: str, env: dict[str, str], code: Path | None
+    stack: Stack,
+    database: str,
+    prefix: str,
+    env: dict[str, str],
+    code: Path | None,
+    *,
+    sampled: Path | None = None,
 ) -> Iterator[tuple[str, Proc]]:
-    """`scheduling-worker serve` on the stack; `code` is another checkout's tree to run."""
+    """`scheduling-worker serve` on the stack; `code` is another checkout's tree to run;
+    `sampled`: through bench.sampled, its CPU samples written there as it exits."""
     port = free_port()
     run_env = {**stack_env(stack, database), "CACHE_PREFIX": prefix, **env}
     if code is not None:
         run_env["PYTHONPATH"] = str(code)  # ahead of the editable install of this checkout
     log = stack.tmp / f"server-{prefix.strip(':')}.log"
     with log.open("wb") as out:
+        runner = (
+            [sys.executable, "-m", "bench.sampled", str(sampled)]
+            if sampled
+            else [str(BIN / "scheduling-worker")]
+        )
         proc = subprocess.Popen(
-            [str(BIN / "scheduling-worker"), "serve", "--port", str(port)],
+            [*runner, "serve", "--port", str(port)],
             env=run_env,
             cwd=code or ROOT,
             stdout=out,
@@ -377,19 +392,47 @@ def measure(
                 servers.enter_context(stop)
                 running.append(run)
             mine = running[-1]  # this checkout's: the last version
-            with spying(profile, f"{mine.version}-{scenario.key}", mine.server):
+            sampled = sampled_to(args, mine.version, scenario)
+            with spying(profile, f"{mine.version}-{scenario.key}", mine.server, sampled):
                 turns(stack, running, scenario, n, args)
             for run in running:
                 readings.append(reading(stack, run, scenario, args))
+        if sampled is not None:  # written as the server stopped
+            print(f"CPU samples in {sampled} (`python -m bench.sampled --report {sampled}`):")
+            print(textwrap.indent(sampled_report(sampled, top=12), "    "))
     return readings
 
 
+def sampled_to(args: argparse.Namespace, version: str, scenario: Scenario) -> Path | None:
+    """Where this checkout's server writes its CPU samples for the scenario, with
+    --cpu-profile (the floor's server is not ours: not sampled)."""
+    if args.cpu_profile is None or version == "before" or scenario.floor:
+        return None
+    path: Path = args.cpu_profile / f"{version}-{scenario.key}.folded"
+    return path
+
+
 @contextlib.contextmanager
-def spying(profile: Path | None, name: str, server: Proc) -> Iterator[None]:
-    """py-spy records `server` meanwhile, with --profile."""
-    if profile is None:
-        yield
-        return
+def spying(
+    profile: Path | None, name: str, server: Proc, sampled: Path | None = None
+) -> Iterator[None]:
+    """py-spy records `server` meanwhile, with --profile; a server run through
+    bench.sampled samples its CPU meanwhile (SIGUSR1 to SIGUSR2)."""
+    if sampled is not None:
+        os.kill(server.pid, signal.SIGUSR1)
+    try:
+        if profile is None:
+            yield
+        else:
+            with _py_spy(profile, name, server):
+                yield
+    finally:
+        if sampled is not None:
+            os.kill(server.pid, signal.SIGUSR2)
+
+
+@contextlib.contextmanager
+def _py_spy(profile: Path, name: str, server: Proc) -> Iterator[None]:
     spy = subprocess.Popen(
         [
             *(str(BIN / "py-spy"), "record", "-p", str(server.pid)),
@@ -475,7 +518,14 @@ def start(
     server_of = (
         floor_serving(stack, db, scenario.floor)
         if scenario.floor
-        else serving(stack, db, f"cpu-{version}-{n}:", scenario.env, code)
+        else serving(
+            stack,
+            db,
+            f"cpu-{version}-{n}:",
+            scenario.env,
+            code,
+            sampled=sampled_to(args, version, scenario),
+        )
     )
     url, server = exits.enter_context(server_of)
     try:
@@ -563,6 +613,11 @@ def main() -> None:
     )
     parser.add_argument("--before", help="a commit to measure beside this checkout")
     parser.add_argument("--profile", type=Path, help="py-spy profiles of this checkout's runs")
+    parser.add_argument(
+        "--cpu-profile",
+        type=Path,
+        help="this checkout's API sampled by its own CPU clock (bench.sampled): a file a run",
+    )
     parser.add_argument("--per-op", action="store_true", help="each mix operation alone too")
     parser.add_argument(
         "--counters", action="store_true", help="cache lookups and Mongo commands per request"
@@ -574,8 +629,9 @@ def main() -> None:
         help=f"some of the runs: {','.join(s.key for s in SCENARIOS + PER_OP)}",
     )
     args = parser.parse_args()
-    if args.profile:
-        args.profile.mkdir(parents=True, exist_ok=True)
+    for directory in (args.profile, args.cpu_profile):
+        if directory:
+            directory.mkdir(parents=True, exist_ok=True)
     command = "python -m bench.cpu " + " ".join(a for a in sys.argv[1:] if a != "--no-write")
     readings: list[Reading] = []
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp, contextlib.ExitStack() as exits:

@@ -1,0 +1,35 @@
+"""bench.sampled: the samples are CPU the process spent, never time it waited (where
+py-spy, by the wall clock, counts a runnable thread waiting for a core)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from bench.sampled import INTERVAL_S, Sampler, report
+
+
+def spin(seconds: float) -> None:
+    until = time.process_time() + seconds
+    while time.process_time() < until:
+        pass
+
+
+def test_cpu_is_sampled_and_waiting_is_not(tmp_path: Path) -> None:
+    sampler = Sampler()
+    old = signal.getsignal(signal.SIGPROF)
+    try:
+        sampler.install(from_start=True)
+        spin(0.3)
+        time.sleep(0.3)  # as long again, waiting
+    finally:
+        sampler.write(tmp_path / "out.folded")
+        signal.signal(signal.SIGPROF, old)
+    leaves = [(stack.rsplit(";", 1)[-1], n) for stack, n in sampler.stacks.items()]
+    spun = sum(n for leaf, n in leaves if leaf.startswith("spin ("))
+    slept = sum(n for leaf, n in leaves if leaf.startswith("test_cpu_is_sampled"))
+    assert spun >= 0.3 / INTERVAL_S / 2  # most of the CPU the loop took
+    assert slept <= 2  # the sleep itself: nothing (a sample may land on its call)
+    text = report(tmp_path / "out.folded")
+    assert "spin" in text
