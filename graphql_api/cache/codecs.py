@@ -84,8 +84,10 @@ def documents(model: type[D], *, read_only: bool = False) -> Codec[list[D]]:
 def stored(rows: list[dict[str, Any]]) -> bytes:
     """Documents as read from Mongo (pymongo's rows), as the JSON `documents(model)`
     decodes: validation takes the stored names, ISO instants and ids as hex. About a
-    tenth of the cost of building the documents to dump them."""
-    return orjson.dumps(rows, default=str)
+    tenth of the cost of building the documents to dump them. A naive time is one read
+    without time zones (UTC, as BSON keeps them): written as UTC, the same JSON as the
+    time read with its zone."""
+    return orjson.dumps(rows, default=str, option=orjson.OPT_NAIVE_UTC)
 
 
 def document(model: type[D]) -> Codec[D]:

@@ -12,8 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graphql_api.events.service import by_week
-from graphql_api.relay import decode_cursor
+from graphql_api.cache import codecs
+from graphql_api.events.service import _naive_times, by_week
+from graphql_api.relay import decode_cursor, ref_of
+from graphql_api.state import AppState
+from models import Event
 from tests.conftest import Client
 from tests.events.helpers import (
     DELETE_EVENT,
@@ -381,6 +384,47 @@ def test_each_week_holds_exactly_the_events_that_overlap_it(
             if r["calendarId"] == calendar_id and r["startTime"] < end and r["endTime"] > begin
         ]
         assert filled[calendar_id, monday] == expected
+    # and the same rows read with naive times (UTC: how the weeks' rows are read) fill
+    # the same weeks alike
+    naive = [
+        {
+            **r,
+            "startTime": r["startTime"].replace(tzinfo=None),
+            "endTime": r["endTime"].replace(tzinfo=None),
+        }
+        for r in rows
+    ]
+    filled_naive = by_week(naive, missing, low, high)
+    for slot in missing:
+        assert [r["title"] for r in filled_naive[slot]] == [r["title"] for r in filled[slot]]
+
+
+async def test_the_weeks_rows_read_without_time_zones_make_the_same_json(
+    alice: Client, app_state: AppState
+) -> None:
+    # given: events of a user in a time zone with DST, timed and all-day, one with
+    # milliseconds, over the DST change (what the cached weeks are made of)
+    calendar = await connect_local(alice, timezone="Europe/Berlin")
+    cid = calendar["id"]
+    await create_event(alice, cid, "2026-03-28T23:30:00.123Z", "2026-03-29T01:30:00Z")
+    await create_event(alice, cid, "2026-03-29T08:00:00+02:00", "2026-03-29T09:00:00+02:00")
+    day = await create_event(
+        alice, cid, "2026-03-29T00:00:00Z", "2026-03-30T00:00:00Z", title="Day", allDay=True
+    )
+    assert day["allDay"] is True
+    collection = Event.get_pymongo_collection()
+    query = {"calendarId": ref_of(cid, "Calendar")}
+
+    # when: the rows read as the client reads them, and with naive times
+    aware = await collection.find(query).sort("_id").to_list()
+    naive = await _naive_times(collection).find(query).sort("_id").to_list()
+
+    # then: the times are the same instants, and the weeks' JSON is the same bytes
+    assert len(aware) == 3
+    assert all(a["startTime"].tzinfo is not None for a in aware)
+    assert all(n["startTime"].tzinfo is None for n in naive)
+    assert [a["startTime"] for a in aware] == [n["startTime"].replace(tzinfo=UTC) for n in naive]
+    assert codecs.stored(naive) == codecs.stored(aware)
 
 
 async def test_a_cursor_kept_from_before_cursors_were_compact_still_pages(alice: Client) -> None:
