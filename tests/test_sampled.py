@@ -30,6 +30,8 @@ def test_cpu_is_sampled_and_waiting_is_not(tmp_path: Path) -> None:
     spun = sum(n for leaf, n in leaves if leaf.startswith("spin ("))
     slept = sum(n for leaf, n in leaves if leaf.startswith("test_cpu_is_sampled"))
     assert spun >= 0.3 / INTERVAL_S / 2  # most of the CPU the loop took
-    assert slept <= 2  # the sleep itself: nothing (a sample may land on its call)
+    # The sleep itself: next to nothing (a wall clock would give it as many samples as
+    # the loop; a sample lands on it only for the CPU of another thread meanwhile).
+    assert slept < spun / 10
     text = report(tmp_path / "out.folded")
     assert "spin" in text
