@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 from beanie import Document
 
-from graphql_api.memo import Memo
+from graphql_api.memo import Memo, kept
 from models.base import built
 
 T = TypeVar("T")
@@ -57,10 +57,10 @@ def _decoded(
 
 
 def _document(model: type[D], item: Any) -> D:
-    key = (model, orjson.dumps(item))
-    doc: D | None = _DOCUMENTS.get(key)
-    if doc is None:
-        doc = _DOCUMENTS[key] = built(model, item)
+    raw = orjson.dumps(item)
+    doc: D | None = _DOCUMENTS.get((model, raw))
+    if doc is None:  # kept while the document lives: in a buffer of its own size
+        doc = _DOCUMENTS[model, kept(raw)] = built(model, item)
     return doc
 
 

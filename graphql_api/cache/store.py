@@ -42,6 +42,7 @@ from redis.asyncio import Redis
 
 from graphql_api import eager, redis_clients
 from graphql_api.cache.scopes import WEEK_SCOPE
+from graphql_api.memo import kept
 from graphql_api.redis_clients import AnyRedis
 
 log = logging.getLogger(__name__)
@@ -512,8 +513,7 @@ class Cache:
                 return decode(_bytes(raw))
             lookups("l2", "miss").inc()
         value = await compute()
-        encoded = encode(value)
-        self.l1[key] = encoded
+        encoded = self.l1[key] = kept(encode(value))
         with contextlib.suppress(Unavailable):
             await self._queue_write(key, encoded, self._ttl(ttl_s))
         return value
@@ -646,16 +646,19 @@ class Cache:
                 lookups("l2", "miss").inc(len(rest) - hits)
         return found
 
-    async def set_many(self, items: dict[str, bytes], ttl_s: float) -> None:
-        """Stores the values (in this turn's pipeline of SETs, beside the field cache's)."""
+    async def set_many(self, items: dict[str, bytes], ttl_s: float) -> dict[str, bytes]:
+        """Stores the values (in this turn's pipeline of SETs, beside the field cache's);
+        the values as kept, each in a buffer of its own size (`memo.kept`: the L1 is
+        bounded by their lengths), for a caller that keeps them too."""
         if not items:
-            return
-        for key, raw in items.items():
-            self.l1[key] = raw
+            return {}
+        items = {key: kept(raw) for key, raw in items.items()}
+        self.l1.update(items)
         ttl = self._ttl(ttl_s)
         written = [self._queue_write(key, raw, ttl) for key, raw in items.items()][-1]
         with contextlib.suppress(Unavailable):
             await written
+        return items
 
     @contextlib.asynccontextmanager
     async def deferring(self) -> AsyncIterator[None]:

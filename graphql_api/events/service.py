@@ -510,8 +510,10 @@ async def _stored_between(
             keys[slot]: codecs.stored(bucket)
             for slot, bucket in by_week(rows, missing, low, high).items()
         }
+        # Decoded from the bytes the cache keeps (its own copies, of their own size), as
+        # the next read will: one copy of each week's JSON kept, in both memories.
+        fresh = await ctx.cache.cache.set_many(fresh, ctx.settings.cache_ttl_calendar_events)
         buckets.update((slot, codec.decode(fresh[keys[slot]])) for slot in missing)
-        await ctx.cache.cache.set_many(fresh, ctx.settings.cache_ttl_calendar_events)
     return list(_within(buckets, mondays[0], start, end))
 
 

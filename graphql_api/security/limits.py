@@ -44,6 +44,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types import ExecutionResult
 
 from graphql_api.errors import BadUserInput
+from graphql_api.memo import kept
 from graphql_api.relay import MAX_PAGE_SIZE
 from graphql_api.scalars import parse_date
 from graphql_api.settings import Settings
@@ -238,7 +239,7 @@ def request_limits(settings: Settings, sizes: Mapping[str, ListSize]) -> type[Sc
             return found[1]
         cost = document_cost(schema, sizes, document, operation_name, variables)
         if given and len(given) <= COST_MEMO_BYTES:
-            known[key] = document, cost
+            known[id(document), operation_name, kept(given)] = document, cost
         return cost
 
     class RequestLimits(SchemaExtension):

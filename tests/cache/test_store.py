@@ -7,9 +7,11 @@ hung, down or restarted never fails a call nor brings a retired value back.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import tracemalloc
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -995,3 +997,43 @@ async def test_a_reply_that_comes_after_its_caller_gave_up_never_answers_another
     finally:
         await replies.aclose()
         await client.aclose()
+
+
+async def test_the_memory_the_l1_holds_is_about_the_length_it_counts(
+    caches: Caches, redis_url: str
+) -> None:
+    # The L1 is bounded by its values' lengths (CACHE_L1_MB). orjson (3.12 and later)
+    # hands back a 600-byte JSON in a buffer of 4 KB or more, never trimmed: kept as it
+    # came, each value held several times what the bound counted.
+    cache = caches.on(redis_url)
+    values = [{"title": f"Goal {i}", "notes": "x" * 500} for i in range(200)]
+
+    async def fill() -> None:
+        for i, value in enumerate(values[:100]):  # computed here
+            key = cache.key("held", str(i))
+            await cache.get_or_compute(key, 1000, _returning(value), JSON.encode, JSON.decode)
+        # stored as made elsewhere (a page's weeks, a held value)
+        await cache.set_many(
+            {cache.key("held", str(i)): JSON.encode(v) for i, v in enumerate(values)}, 1000
+        )
+
+    tracemalloc.start()
+    try:
+        await fill()
+        counted = sum(map(len, cache.l1.values()))
+        with_values = tracemalloc.get_traced_memory()[0]
+        cache.l1.clear()
+        gc.collect()
+        held = with_values - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert len(values) * 500 < counted
+    # what the L1 holds beyond its values: its keys and bookkeeping, ~250 bytes each
+    assert held < counted + len(values) * 500, (held, counted)
+
+
+def _returning(value: Any) -> Callable[[], Awaitable[Any]]:
+    async def compute() -> Any:
+        return value
+
+    return compute
