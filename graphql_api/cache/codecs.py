@@ -56,11 +56,22 @@ def _decoded(
     return [doc.model_copy() for doc in docs] if copies else list(docs)
 
 
+# The names of the fields a kept document was given (pydantic's `__pydantic_fields_set__`),
+# one set for every kept document given the same: a stored event names all its 28
+# fields, and a set of them takes 2.2 KB, 40% of what a kept event holds. Kept
+# documents are never assigned to (they are shared read-only, or copied first, and a
+# copy gets a set of its own), so nothing adds to a shared set.
+_FIELDS_SET: dict[frozenset[str], set[str]] = {}
+
+
 def _document(model: type[D], item: Any) -> D:
     raw = orjson.dumps(item)
     doc: D | None = _DOCUMENTS.get((model, raw))
     if doc is None:  # kept while the document lives: in a buffer of its own size
         doc = _DOCUMENTS[model, kept(raw)] = built(model, item)
+        names = doc.__pydantic_fields_set__
+        shared = _FIELDS_SET.setdefault(frozenset(names), names)
+        object.__setattr__(doc, "__pydantic_fields_set__", shared)
     return doc
 
 

@@ -95,3 +95,20 @@ def test_documents_kept_decoded_hold_little_more_than_the_documents(app_state: A
     assert len(codecs._DOCUMENTS) == 0  # the documents died with the memo
     # their JSON once more (the keys), and the memos' entries
     assert kept < alone + 2 * len(raw), (kept, alone, len(raw))
+
+
+def test_a_field_set_on_one_callers_copy_is_unset_on_every_other_document(
+    app_state: AppState,
+) -> None:
+    # given: goals cached without a target (their JSON does not name it), decoded once
+    # and kept (the kept documents share what pydantic records of the fields given)
+    raw = orjson.dumps([{"userId": "u", "title": f"Goal {i}"} for i in range(3)])
+    codec = codecs.documents(Goal)
+    first = codec.decode(raw)
+    # when: a caller sets the target on its copy of one of them, as a write does
+    first[0].target = Target(value=5, unit="km")
+    # then: only that copy has it set; the other documents and later reads do not
+    assert "target" in first[0].model_dump(exclude_unset=True)
+    assert all("target" not in g.model_dump(exclude_unset=True) for g in first[1:])
+    again = codec.decode(raw) + codecs.documents(Goal, read_only=True).decode(raw)
+    assert all("target" not in g.model_dump(exclude_unset=True) for g in again)
