@@ -343,14 +343,14 @@ def _naive_times(collection: AsyncCollection[Any]) -> AsyncCollection[Any]:
     JSON (`codecs.stored` writes a naive time as UTC) and weeks (`by_week`), never for
     documents."""
     found = _NAIVE_TIMES.get(id(collection))
-    if found is None or found[0] is not collection:
+    if found is None:
         options = collection.codec_options.with_options(tz_aware=False, tzinfo=None)
-        found = _NAIVE_TIMES[id(collection)] = (collection, collection.with_options(options))
-    return found[1]
+        found = by_identity(_NAIVE_TIMES, collection, collection.with_options(options))
+    return found
 
 
-# By the collection's identity (each kept alive with its entry: an id is not reused).
-_NAIVE_TIMES: dict[int, tuple[AsyncCollection[Any], AsyncCollection[Any]]] = {}
+# By the collection's identity, while it lives (Beanie keeps one a model).
+_NAIVE_TIMES: dict[int, AsyncCollection[Any]] = {}
 
 
 async def _query_rows(
