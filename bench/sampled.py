@@ -91,7 +91,9 @@ def report(path: Path, top: int = 30) -> str:
         libraries[_library(frames[-1])] += n
         mine = [f for f in frames if _library(f).startswith("ours")]
         ours[mine[-1] if mine else "(none of ours)"] += n
-    lines = [f"{total} samples of {INTERVAL_S * 1000:g} ms of CPU"]
+    # The kernel fires ITIMER_PROF at most once a tick: a sample is INTERVAL_S of CPU or
+    # one tick, whichever is longer (4 ms at 250 Hz); the shares are the same either way.
+    lines = [f"{total} samples, each {INTERVAL_S * 1000:g} ms of CPU or a kernel tick if longer"]
     for title, counts in (
         ("by library", libraries),
         ("by function, its own time", own),
