@@ -33,9 +33,13 @@ machine: 2026-12-05) timed out on Redis, opened its breaker and read everything 
 Mongo, and the bench then measured its degraded mode, not its code.
 
 With --per-op, each operation of the mix also runs alone (`--only op-CheckInHabit`
-names one); with --counters, each run prints the server's cache lookups, Mongo
-commands and garbage-collection pauses per request (from /metrics), and Redis's
-commands and reads (round trips). With --profile, py-spy records each run of this
+names one), and each of the mix's writes followed by a read it retires, for the same
+user, the two as one request (`--only then-CreateEvent-Events`): the pair less the
+write alone is what the read costs once a write has retired what it had cached (each
+of these runs on a database seeded for it, as its writes add goals and events).
+With --counters, each run prints the server's cache lookups, Mongo commands and
+garbage-collection pauses per request (from /metrics), and Redis's commands and reads
+(round trips). With --profile, py-spy records each run of this
 checkout's server (speedscope JSON in DIR). Writes the "CPU per request" section of
 bench/RESULTS.md.
 """
@@ -82,6 +86,9 @@ class Scenario:
     env: dict[str, str]
     warm: bool  # one pass first, not measured, so that caches are warm
     only: str | None = None  # the mix's operation alone (--per-op)
+    # --per-op: a read sent right after `only` for the same user by the same client,
+    # the two counted as one (what a read costs once a write has retired its caches)
+    then: str | None = None
     floor: str | None = None  # bench.floor's --stack, not the API: this checkout's run only
 
 
@@ -107,6 +114,22 @@ SCENARIOS = [
 # With --per-op: each operation of the mix alone (cache on, its own variables), to
 # see which of them the mix's CPU per request comes from.
 PER_OP = [Scenario(f"op-{op}", f"the mix's {op} alone", {}, warm=False, only=op) for op in MIX]
+# The mix's writes with a read each retires, the two as one request: a pair's cost
+# less the write's alone is what the read costs after it (the mix's reads follow
+# other users' writes and their own, so they cost more than the same reads alone).
+AFTER_WRITES = [("CheckInHabit", "Dashboard"), ("CreateGoal", "Dashboard")]
+AFTER_WRITES += [("CreateEvent", "Dashboard"), ("CreateEvent", "Events")]
+PER_OP += [
+    Scenario(
+        f"then-{write}-{read}",
+        f"{write}, then {read} for the same user (the pair)",
+        {},
+        warm=False,
+        only=write,
+        then=read,
+    )
+    for write, read in AFTER_WRITES
+]
 
 
 @dataclass
@@ -293,18 +316,21 @@ async def prepare(url: str, stack: Stack) -> list[User]:
 async def drive(
     url: str, users: list[User], scenario: Scenario, requests: int, *, concurrency: int, seed: int
 ) -> tuple[int, int]:
-    """Closed loop: `concurrency` clients, `requests` in all; (answered, failed)."""
+    """Closed loop: `concurrency` clients, `requests` in all; (answered, failed). A
+    scenario with `then` sends pairs, each from one client, one after the other: a
+    pair is one request, answered when both are."""
     rng = random.Random(seed)  # noqa: S311 - a load mix
-    plan: list[tuple[User, str, dict[str, Any]]] = []
+    plan: list[list[tuple[User, str, dict[str, Any]]]] = []
     for i in range(requests):
         user = users[i % len(users)]
         if scenario.name.startswith("`"):
-            plan.append((user, TYPENAME, {}))
+            plan.append([(user, TYPENAME, {})])
         elif scenario.name.startswith("Dashboard"):
-            plan.append((user, operation("Dashboard"), {"range": this_week()}))
+            plan.append([(user, operation("Dashboard"), {"range": this_week()})])
         else:
-            op, variables = mix_request(user, rng, scenario.only)
-            plan.append((user, operation(op), variables))
+            ops = [scenario.only, scenario.then] if scenario.then else [scenario.only]
+            picked = [mix_request(user, rng, o) for o in ops]
+            plan.append([(user, operation(op), variables) for op, variables in picked])
     failed = 0
     queue = iter(plan)
     limits = httpx.Limits(max_connections=concurrency)
@@ -312,12 +338,14 @@ async def drive(
 
         async def client() -> None:
             nonlocal failed
-            for user, query, variables in queue:
-                headers = {"Authorization": f"Bearer {user.token}"}
-                body = {"query": query, "variables": variables}
-                r = await http.post("/graphql", json=body, headers=headers)
-                if r.status_code != 200 or r.json().get("errors"):
-                    failed += 1
+            for requests_in_turn in queue:
+                ok = True
+                for user, query, variables in requests_in_turn:
+                    headers = {"Authorization": f"Bearer {user.token}"}
+                    body = {"query": query, "variables": variables}
+                    r = await http.post("/graphql", json=body, headers=headers)
+                    ok = ok and r.status_code == 200 and not r.json().get("errors")
+                failed += not ok
 
         await asyncio.gather(*(client() for _ in range(concurrency)))
     return requests - failed, failed
@@ -386,7 +414,11 @@ def measure(
                     n=n,
                     version=version,
                     code=code,
-                    db=databases[version],
+                    # An operation alone or a pair writes on and on to its users: a
+                    # database of their own, so that no run reads what another wrote.
+                    db=stack.database(f"cpu_{version}_{scenario.key}")
+                    if scenario.only
+                    else databases[version],
                     args=args,
                 )
                 servers.enter_context(stop)
@@ -618,7 +650,11 @@ def main() -> None:
         type=Path,
         help="this checkout's API sampled by its own CPU clock (bench.sampled): a file a run",
     )
-    parser.add_argument("--per-op", action="store_true", help="each mix operation alone too")
+    parser.add_argument(
+        "--per-op",
+        action="store_true",
+        help="each mix operation alone, and each write then a read, too",
+    )
     parser.add_argument(
         "--counters", action="store_true", help="cache lookups and Mongo commands per request"
     )
