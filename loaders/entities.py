@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from loaders.base import ByIdLoader, ByParentLoader, UserScopedLoader, find_rows
+from loaders.base import ByIdLoader, ByParentLoader, UserScopedLoader, find_rows, naive_times
 from models import CheckIn, CheckInEntry, Event, Goal, GoalProgress, Habit, Task
 from models.base import Ref, matching
 
@@ -37,7 +37,7 @@ class CheckInsByHabitLoader(UserScopedLoader[Ref, list[CheckInEntry]]):
 
     async def load_batch(self, keys: list[Ref]) -> list[list[CheckInEntry]]:
         rows = await find_rows(
-            CheckIn.get_pymongo_collection(),
+            naive_times(CheckIn.get_pymongo_collection()),  # the day is a string
             matching({"habitId": {"$in": list(set(keys))}, "userId": self.user_id}),
         )
         grouped: dict[Ref, list[CheckInEntry]] = defaultdict(list)
@@ -61,7 +61,7 @@ class ProgressTotalByGoalLoader(UserScopedLoader[Ref, float]):
         # A find rather than a $group: the same one round trip, and it runs unchanged on
         # the Mongo-wire test server.
         rows = await find_rows(
-            GoalProgress.get_pymongo_collection(),
+            naive_times(GoalProgress.get_pymongo_collection()),  # only the values are read
             matching({"goalId": {"$in": list(set(keys))}, "userId": self.user_id}),
         )
         totals: dict[Ref, float] = defaultdict(float)

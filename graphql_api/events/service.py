@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bson import ObjectId
-from pymongo.asynchronous.collection import AsyncCollection
 from strawberry import UNSET
 
 from graphql_api import validation
@@ -35,7 +34,7 @@ from graphql_api.recurrence import (
 )
 from graphql_api.relay import Connection, encode_cursor, page_size, paginate, ref_of
 from graphql_api.replans import request_replan
-from loaders.base import find_rows
+from loaders.base import find_rows, naive_times
 from models import Calendar, Event, Habit
 from models.base import Ref, apply_change, built, matching, ref
 from models.event import overlapping
@@ -334,25 +333,6 @@ def _utc_weeks(start: datetime, end: datetime) -> list[date]:
     return [first + timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
 
 
-def _naive_times(collection: AsyncCollection[Any]) -> AsyncCollection[Any]:
-    """The collection with the client's codec options but for time zones: stored times
-    read as naive datetimes (UTC, as BSON keeps them). With the client's (`tz_aware`,
-    Python's UTC), bson builds each time with its own UTC, a tzinfo written in Python,
-    and converts it: a Python call a time, ~2% of the load mix's CPU on the rows of the
-    weeks an events page fills in, seven times their decoding. Only for rows that become
-    JSON (`codecs.stored` writes a naive time as UTC) and weeks (`by_week`), never for
-    documents."""
-    found = _NAIVE_TIMES.get(id(collection))
-    if found is None:
-        options = collection.codec_options.with_options(tz_aware=False, tzinfo=None)
-        found = by_identity(_NAIVE_TIMES, collection, collection.with_options(options))
-    return found
-
-
-# By the collection's identity, while it lives (Beanie keeps one a model).
-_NAIVE_TIMES: dict[int, AsyncCollection[Any]] = {}
-
-
 async def _query_rows(
     ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime, *, naive: bool = False
 ) -> list[dict[str, Any]]:
@@ -363,7 +343,7 @@ async def _query_rows(
     wanted = set(calendar_ids)
     collection = Event.get_pymongo_collection()
     rows = await find_rows(
-        _naive_times(collection) if naive else collection,
+        naive_times(collection) if naive else collection,
         {**overlapping(ctx.user_id, start, end), "status": {"$ne": "CANCELLED"}},
     )
     return [r for r in rows if r["calendarId"] in wanted]
@@ -541,7 +521,7 @@ def by_week(
 ) -> dict[tuple[Ref, date], list[dict[str, Any]]]:
     """The stored events (of [low, high), which holds the weeks) that overlap each
     (calendar, UTC week from Monday), in their order: one pass over them, each into the
-    weeks it touches. Their times naive (UTC, see `_naive_times`) or aware."""
+    weeks it touches. Their times naive (UTC, see `loaders.base.naive_times`) or aware."""
     filled: dict[tuple[Ref, date], list[dict[str, Any]]] = {slot: [] for slot in weeks}
     low, high = _naive_utc(low), _naive_utc(high)
     for row in rows:

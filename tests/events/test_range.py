@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphql_api.cache import codecs
-from graphql_api.events.service import _naive_times, by_week
+from graphql_api.events.service import by_week
 from graphql_api.relay import decode_cursor, ref_of
 from graphql_api.state import AppState
+from loaders.base import naive_times
 from models import Event
 from tests.conftest import Client
 from tests.events.helpers import (
@@ -417,7 +418,7 @@ async def test_the_weeks_rows_read_without_time_zones_make_the_same_json(
 
     # when: the rows read as the client reads them, and with naive times
     aware = await collection.find(query).sort("_id").to_list()
-    naive = await _naive_times(collection).find(query).sort("_id").to_list()
+    naive = await naive_times(collection).find(query).sort("_id").to_list()
 
     # then: the times are the same instants, and the weeks' JSON is the same bytes
     assert len(aware) == 3
