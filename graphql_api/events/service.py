@@ -521,10 +521,11 @@ def by_week(
 ) -> dict[tuple[Ref, date], list[dict[str, Any]]]:
     """The stored events (of [low, high), which holds the weeks) that overlap each
     (calendar, UTC week from Monday), in their order: one pass over them, each into the
-    weeks it touches. Their times naive (UTC, see `loaders.base.naive_times`) or aware."""
+    weeks it touches. Their times naive (UTC, see `loaders.base.naive_times`) or aware.
+    Each week's in order of start, then id (`_in_order`)."""
     filled: dict[tuple[Ref, date], list[dict[str, Any]]] = {slot: [] for slot in weeks}
     low, high = _naive_utc(low), _naive_utc(high)
-    for row in rows:
+    for row in sorted(rows, key=_in_order):
         begin = max(_naive_utc(row["startTime"]), low).replace(tzinfo=UTC)
         finish = min(_naive_utc(row["endTime"]), high).replace(tzinfo=UTC)
         for monday in _utc_weeks(begin, finish):
@@ -532,6 +533,13 @@ def by_week(
             if bucket is not None:
                 bucket.append(row)
     return filled
+
+
+def _in_order(row: dict[str, Any]) -> tuple[datetime, str]:
+    """A week's order: by start, then id. Mongo returns the rows in an order of its own
+    (the index's, the order of writes); a week in a set order is the same JSON however
+    it was made."""
+    return row["startTime"], str(row["_id"])
 
 
 def _naive_utc(moment: datetime) -> datetime:

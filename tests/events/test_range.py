@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from bson import ObjectId
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -361,12 +362,14 @@ def test_each_week_holds_exactly_the_events_that_overlap_it(
     spans: list[tuple[datetime, int, str]], first: int, count: int
 ) -> None:
     # given: events of two calendars as stored (some of no length, some over several
-    # days and weeks), and the weeks of calendar "a" and the first of calendar "b" not
-    # cached yet
+    # days and weeks, some starting together), in no particular order, and the weeks of
+    # calendar "a" and the first of calendar "b" not cached yet
     rows: list[dict[str, Any]] = [
-        {"calendarId": c, "startTime": s, "endTime": s + n * QUARTER, "title": f"e{i}"}
-        for i, (s, n, c) in enumerate(spans)
+        {"_id": ObjectId(), "calendarId": c, "startTime": s, "endTime": s + n * QUARTER}
+        for s, n, c in spans
     ]
+    for i, row in enumerate(rows):
+        row["title"] = f"e{i}"
     mondays = [date(2026, 3, 16) + timedelta(weeks=first + i) for i in range(count)]
     missing = [*(("a", m) for m in mondays), ("b", mondays[0])]
     low = datetime.combine(mondays[0], time(), UTC)
@@ -375,7 +378,7 @@ def test_each_week_holds_exactly_the_events_that_overlap_it(
     # when
     filled = by_week(rows, missing, low, high)
 
-    # then: each (calendar, week) holds its events overlapping the week, in their order
+    # then: each (calendar, week) holds its events overlapping the week, by start, then id
     for calendar_id, monday in missing:
         begin = datetime.combine(monday, time(), UTC)
         end = begin + timedelta(weeks=1)
@@ -384,6 +387,7 @@ def test_each_week_holds_exactly_the_events_that_overlap_it(
             for r in rows
             if r["calendarId"] == calendar_id and r["startTime"] < end and r["endTime"] > begin
         ]
+        expected.sort(key=lambda r: (r["startTime"], str(r["_id"])))
         assert filled[calendar_id, monday] == expected
     # and the same rows read with naive times (UTC: how the weeks' rows are read) fill
     # the same weeks alike
