@@ -114,6 +114,14 @@ def document(model: type[D]) -> Codec[D]:
 JSON: Codec[Any] = Codec(orjson.dumps, orjson.loads)
 
 
+def _same(raw: bytes) -> bytes:
+    return raw
+
+
+# A value's bytes as they are cached (a writer that edits the JSON itself).
+BYTES: Codec[bytes] = Codec(_same, _same)
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 

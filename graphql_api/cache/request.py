@@ -76,6 +76,8 @@ class Held(Generic[T]):
     names: list[str]  # the full names of its scopes, the epoch first
     tokens: list[str]  # their versions then
     value: T | None  # None: nothing was cached
+    # Those of its scopes the write leaves alone (full names): not bumped by it.
+    kept: frozenset[str] = frozenset()
 
 
 class RequestCache:
@@ -290,17 +292,22 @@ class RequestCache:
             self._minted.add(token)
         self._replaced.update(bumped.replaced)
 
-    async def hold(self, name: str, scopes: list[str], codec: Codec[T]) -> Held[T] | None:
+    async def hold(
+        self, name: str, scopes: list[str], codec: Codec[T], *, kept: tuple[str, ...] = ()
+    ) -> Held[T] | None:
         """Before a write that changes a cached value in a way the writer can apply
         itself: the value cached under `name` now (None if none is), with the versions
-        it is cached under. See `carry`."""
+        it is cached under. `kept`: those of `scopes` the write does not bump (a week of
+        events is also kept under its calendar's `days:`, which one event's write leaves
+        alone). See `carry`."""
         tokens = await self.tokens(scopes)
         if tokens is None:
             return None
         key = self.key(name, tokens)
         raw = (await self.cache.get_many([key])).get(key)
         names = [EPOCH, *(self._scope(s) for s in scopes)]
-        return Held(name, names, tokens, None if raw is None else codec.decode(raw))
+        value = None if raw is None else codec.decode(raw)
+        return Held(name, names, tokens, value, frozenset(self._scope(s) for s in kept))
 
     async def carry(self, held: Held[T], value: T, ttl_s: float, codec: Codec[T]) -> None:
         """After the write and its bump: `value` (the held one with the write applied) is
@@ -309,9 +316,17 @@ class RequestCache:
         Then nothing else was written meanwhile (any other writer bumps too, after its
         write), and the held value was read after every earlier write's bump. A write
         that lands between the hold and the bump without having bumped yet is the
-        newer version's to retire: its own bump comes after this one."""
+        newer version's to retire: its own bump comes after this one.
+
+        A scope the write leaves alone (`kept`) keeps the version it was held under, in
+        the key the value goes to: if another write bumped it meanwhile, that key is one
+        no read looks for any more but a read that began before that bump, which could
+        as well have found the value before it."""
         for name, token in zip(held.names[1:], held.tokens[1:], strict=True):
-            if self._replaced.get(name) != token:
+            if name in held.kept:
+                if name in self._replaced or self._known.get(name) != token:
+                    return
+            elif self._replaced.get(name) != token:
                 return
         tokens = [self._known.get(name) for name in held.names]
         if tokens[0] != held.tokens[0] or any(t is None for t in tokens):
