@@ -8,6 +8,8 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import bson
+import orjson
 from bson import ObjectId
 from strawberry import UNSET
 
@@ -36,11 +38,12 @@ from graphql_api.relay import Connection, encode_cursor, page_size, paginate, re
 from graphql_api.replans import request_replan
 from loaders.base import find_rows, naive_times
 from models import Calendar, Event, Habit
-from models.base import Ref, apply_change, built, matching, ref
+from models.base import Ref, apply_change, as_stored, built, matching, ref
 from models.event import overlapping
 from models.habit import SKIPS_KEPT
 
 if TYPE_CHECKING:
+    from graphql_api.cache.request import Held
     from graphql_api.context import Context
     from graphql_api.events.inputs import CreateEventInput, TimeRangeInput, UpdateEventInput
 
@@ -159,10 +162,70 @@ def _series_times(series: Event) -> dict[str, Any]:
 async def create_event(ctx: Context, data: CreateEventInput) -> Event:
     calendar = writable(await calendar_of(ctx, ref_of(data.calendar_id, "Calendar")))
     event = build_event(ctx.user_id, calendar, data)
+    held = await _hold_weeks(ctx, event)
     await event.insert()
     await _changed(ctx, event)
+    await _carry_weeks(ctx, event, held)
     await _replan(ctx, event)
     return event
+
+
+async def _hold_weeks(ctx: Context, event: Event) -> list[tuple[date, Held[bytes], bytes]]:
+    """Before a new event is written: the weeks it falls in that are cached (see
+    `_stored_between`), to be carried over its write. Only for one event on its own
+    days (not a series, whose write retires the whole calendar)."""
+    if event.recurrence or event.instance:
+        return []
+    calendar_id, held = event.calendar_id, []
+    for monday in _utc_weeks(event.start_time, event.end_time):
+        scopes = [days_scope(calendar_id), week_scope(calendar_id, monday)]
+        name = _week_name(calendar_id, monday)
+        found = await ctx.cache.hold(name, scopes, codecs.BYTES, kept=(scopes[0],))
+        if found is not None and found.value is not None:
+            held.append((monday, found, found.value))
+    return held
+
+
+async def _carry_weeks(
+    ctx: Context, event: Event, held: list[tuple[date, Held[bytes], bytes]]
+) -> None:
+    """After the new event's write and its bump: each held week with the event added,
+    cached under the week's new version, so that the next page of those days need not
+    query them (as a check-in carries its habit's history). The same bytes the query
+    would give: the event as Mongo keeps it (BSON's milliseconds), in the week's
+    order (`_in_order`)."""
+    if not held:
+        return
+    row = read_back(event)
+    ttl = ctx.settings.cache_ttl_calendar_events
+    for monday, week, raw in held:
+        await ctx.cache.carry(week, week_with(raw, row, monday), ttl, codecs.BYTES)
+
+
+def read_back(event: Event) -> dict[str, Any]:
+    """The row a query of the just-written event finds, as `_query_rows` reads it: the
+    document as stored, through BSON (times to the millisecond, naive, in UTC)."""
+    row: dict[str, Any] = bson.decode(bson.encode(as_stored(event)))
+    return row
+
+
+def week_with(raw: bytes, row: dict[str, Any], monday: date) -> bytes:
+    """A week's stored events (`codecs.stored` of its rows) with one more row, if the
+    week's query and `by_week` would put it there."""
+    low = datetime.combine(monday, time(), UTC)
+    shown = row.get("status") != "CANCELLED" and _overlaps(row, low, low + WEEK)
+    slot = (row["calendarId"], monday)
+    if not shown or not by_week([row], [slot], low, low + WEEK)[slot]:
+        return raw
+    items = orjson.loads(raw)
+    items.append(orjson.loads(codecs.stored([row]))[0])
+    items.sort(key=lambda item: (datetime.fromisoformat(item["startTime"]), item["_id"]))
+    return orjson.dumps(items)
+
+
+def _overlaps(row: dict[str, Any], start: datetime, end: datetime) -> bool:
+    """What `overlapping` matches, of a row read back (naive times, in UTC)."""
+    return bool(row["startTime"] < _naive_utc(end) and row["endTime"] > _naive_utc(start))
 
 
 async def batch_create_events(ctx: Context, inputs: Sequence[CreateEventInput]) -> list[Event]:
@@ -465,11 +528,7 @@ async def _stored_between(
     epoch, count = read[0], len(calendar_ids)
     kept_days = dict(zip(calendar_ids, read[1 + count : 1 + 2 * count], strict=True))
     keys = {
-        # Not the name a day was kept under (`events:`): a process still on the code
-        # before this keeps days, under the same versions, in the same Redis.
-        (c, monday): ctx.cache.key(
-            f"week-events:{c}:{monday.isoformat()}", [epoch, kept_days[c], week]
-        )
+        (c, monday): ctx.cache.key(_week_name(c, monday), [epoch, kept_days[c], week])
         for (c, monday), week in zip(slots, read[1 + 2 * count :], strict=True)
     }
     # Every reader of events_between only reads them (pages, busy time, bookings):
@@ -495,6 +554,12 @@ async def _stored_between(
         fresh = await ctx.cache.cache.set_many(fresh, ctx.settings.cache_ttl_calendar_events)
         buckets.update((slot, codec.decode(fresh[keys[slot]])) for slot in missing)
     return list(_within(buckets, mondays[0], start, end))
+
+
+def _week_name(calendar_id: Ref, monday: date) -> str:
+    # Not the name a day was kept under (`events:`): a process still on the code
+    # before weeks keeps days, under the same versions, in the same Redis.
+    return f"week-events:{calendar_id}:{monday.isoformat()}"
 
 
 def _within(
@@ -538,7 +603,8 @@ def by_week(
 def _in_order(row: dict[str, Any]) -> tuple[datetime, str]:
     """A week's order: by start, then id. Mongo returns the rows in an order of its own
     (the index's, the order of writes); a week in a set order is the same JSON however
-    it was made."""
+    it was made: read, or carried over a write (`_week_with`, whose key is the same on
+    the JSON)."""
     return row["startTime"], str(row["_id"])
 
 

@@ -239,6 +239,58 @@ async def test_check_ins_of_one_habit_at_once_leave_the_cache_agreeing_with_mong
         await twin.assert_same_answers()
 
 
+async def test_a_new_event_is_carried_into_the_cached_week_it_falls_in(
+    alice: Client, uncached: httpx.AsyncClient, clock: Any
+) -> None:
+    # given: a week of a calendar shown, on the Dashboard and a page of events
+    clock(NOW)
+    calendar = (await connect_local(alice))["id"]
+    await create_event(alice, calendar, "2026-03-17T09:00:00Z", "2026-03-17T10:00:00Z", title="a")
+    await alice.op("Dashboard", {"range": WEEK})
+    await alice.op("Events", {"range": WEEK})
+    # when: an event is added to the week, and the week is shown again
+    await create_event(alice, calendar, "2026-03-19T08:00:00Z", "2026-03-19T08:30:00Z", title="b")
+    before = mongo_commands()
+    page = await alice.op("Events", {"range": WEEK})
+    dashboard = await alice.op("Dashboard", {"range": WEEK})
+    # then: neither reads the week from Mongo again, and both show it with the new
+    # event, as a server without the cache does
+    assert mongo_commands() - before == 0
+    assert [e["node"]["title"] for e in page.data["events"]["edges"]] == ["a", "b"]
+    truth = Client(http=uncached, token=alice.token)
+    assert page.body == (await truth.op("Events", {"range": WEEK})).body
+    assert dashboard.body == (await truth.op("Dashboard", {"range": WEEK})).body
+
+
+async def test_events_added_to_one_week_at_once_leave_the_cache_agreeing_with_mongo(
+    http: httpx.AsyncClient, uncached: httpx.AsyncClient, settings: Settings, clock: Any
+) -> None:
+    # given: a calendar whose week is cached, so that each new event may carry it over
+    # its write
+    clock(NOW)
+    token = mint_dev_token(settings, f"race-{uuid.uuid4().hex[:10]}")
+    twin = Twin(Client(http=http, token=token), Client(http=uncached, token=token))
+    calendar = (await connect_local(twin.cached))["id"]
+    twin.calendars.append(calendar)
+    for round_ in range(6):
+        await twin.cached.op("Events", {"range": WEEK})
+        # when: events of that week created together (one over the week's end), with a
+        # page of it read meanwhile
+        starts = [f"2026-03-{16 + i:02d}T{8 + round_:02d}:00:00Z" for i in range(3)]
+        await asyncio.gather(
+            *(
+                create_event(twin.cached, calendar, s, s.replace(":00:00Z", ":45:00Z"))
+                for s in starts
+            ),
+            create_event(twin.cached, calendar, "2026-03-22T23:00:00Z", "2026-03-23T01:00:00Z"),
+            twin.cached.op("Events", {"range": WEEK}),
+        )
+        # then: what the cache shows is what Mongo holds
+        await twin.assert_same_answers()
+        page = await twin.cached.op("Events", {"range": WEEK})
+        assert len(page.data["events"]["edges"]) == 4 * (round_ + 1)
+
+
 async def test_a_warm_dashboard_needs_no_mongo_command(alice: Client, clock: Any) -> None:
     # given
     clock(NOW)

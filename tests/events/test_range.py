@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphql_api.cache import codecs
-from graphql_api.events.service import by_week
+from graphql_api.events.service import by_week, read_back, week_with
 from graphql_api.relay import decode_cursor, ref_of
 from graphql_api.state import AppState
 from loaders.base import naive_times
@@ -402,6 +402,106 @@ def test_each_week_holds_exactly_the_events_that_overlap_it(
     filled_naive = by_week(naive, missing, low, high)
     for slot in missing:
         assert [r["title"] for r in filled_naive[slot]] == [r["title"] for r in filled[slot]]
+
+
+def _row(start: datetime, quarters: int, cancelled: bool, oid: int) -> dict[str, Any]:
+    """A stored event as a week's query reads it (naive times, in UTC)."""
+    naive = start.replace(tzinfo=None)
+    return {
+        "_id": ObjectId(f"{oid:024x}"),
+        "calendarId": "a",
+        "title": f"e{oid}",
+        "startTime": naive,
+        "endTime": naive + quarters * QUARTER,
+        "status": "CANCELLED" if cancelled else "CONFIRMED",
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    spans=st.lists(
+        st.tuples(INSTANTS, st.integers(0, 9 * 96), st.booleans(), st.integers(0, 999)),
+        max_size=10,
+        unique_by=lambda span: span[3],
+    ),
+    new=st.tuples(INSTANTS, st.integers(0, 9 * 96), st.booleans(), st.integers(1000, 1999)),
+    milliseconds=st.integers(0, 999),
+    week=st.integers(0, 1),
+    shuffled=st.randoms(use_true_random=False),
+)
+def test_a_week_carried_over_a_new_event_is_the_json_its_query_would_make(
+    spans: list[tuple[datetime, int, bool, int]],
+    new: tuple[datetime, int, bool, int],
+    milliseconds: int,
+    week: int,
+    shuffled: Any,
+) -> None:
+    # given: a calendar's stored events (some cancelled, some of no length, some over
+    # weeks, some starting together), read in an order of Mongo's; and a week of them
+    # as cached
+    monday = date(2026, 3, 16) + timedelta(weeks=week)
+    low = datetime.combine(monday, time(), UTC)
+    high = low + timedelta(weeks=1)
+
+    def cached(rows: list[dict[str, Any]]) -> bytes:
+        """The week as `_stored_between` caches it: the query's rows, by week."""
+        found = [
+            r
+            for r in rows
+            if r["status"] != "CANCELLED"
+            and r["startTime"] < high.replace(tzinfo=None)
+            and r["endTime"] > low.replace(tzinfo=None)
+        ]
+        shuffled.shuffle(found)
+        return codecs.stored(by_week(found, [("a", monday)], low, high)["a", monday])
+
+    rows = [_row(*span) for span in spans]
+    added = _row(*new)
+    added["startTime"] += timedelta(milliseconds=milliseconds)  # mixed JSON forms
+
+    # when: a new event is carried into the cached week
+    carried = week_with(cached(rows), added, monday)
+
+    # then: the very bytes the week's query would have cached with the event stored
+    assert carried == cached([*rows, added])
+
+
+async def test_an_event_read_back_is_the_row_mongo_gives_for_it(app_state: AppState) -> None:
+    # given: new events as the API writes them: microseconds in their times, text
+    # beyond ASCII, optional fields unset or set
+    start = datetime(2026, 3, 18, 9, 15, 7, 123456, tzinfo=UTC)
+    events = [
+        Event(
+            user_id="read-back",
+            calendar_id="c" * 24,
+            title="Réunion 会議",
+            start_time=start,
+            end_time=start + timedelta(minutes=45),
+        ),
+        Event(
+            user_id="read-back",
+            calendar_id="c" * 24,
+            title="Day",
+            description="all of it",
+            location="Köln",
+            all_day=True,
+            start_time=datetime(2026, 3, 18, tzinfo=UTC),
+            end_time=datetime(2026, 3, 19, tzinfo=UTC),
+            start_date="2026-03-18",
+            end_date="2026-03-19",
+            busy=False,
+        ),
+    ]
+    collection = naive_times(Event.get_pymongo_collection())
+    for event in events:
+        await event.insert()
+
+        # when: the event as the week it is carried into takes it, and as Mongo has it
+        row = await collection.find_one({"_id": event.id})
+
+        # then: the same row, the same JSON
+        assert read_back(event) == row
+        assert codecs.stored([read_back(event)]) == codecs.stored([row])
 
 
 async def test_the_weeks_rows_read_without_time_zones_make_the_same_json(
