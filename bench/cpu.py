@@ -39,7 +39,10 @@ write alone is what the read costs once a write has retired what it had cached (
 of these runs on a database seeded for it, as its writes add goals and events).
 With --counters, each run prints the server's cache lookups, Mongo commands and
 garbage-collection pauses per request (from /metrics), and Redis's commands and reads
-(round trips). With --profile, py-spy records each run of this
+(round trips). Each run also prints the API's CPU per request turn by turn: the first
+turn holds every user's first requests, which find nothing of theirs cached (in the
+mix, a cold Dashboard and a page's weeks each), and costs more than the later ones.
+With --profile, py-spy records each run of this
 checkout's server (speedscope JSON in DIR). Writes the "CPU per request" section of
 bench/RESULTS.md.
 """
@@ -383,6 +386,9 @@ class Running:
     # --counters: what moved during its turns (Redis's own counts are the whole server's,
     # so they are read around each turn, while only this version is driven)
     moved: dict[str, float] = field(default_factory=dict)
+    # The API's CPU ms per request of each turn: the first holds each user's first
+    # requests (nothing of theirs cached yet), which the later ones do not.
+    turns: list[float] = field(default_factory=list)
 
 
 def selected(scenario: Scenario, args: argparse.Namespace) -> bool:
@@ -515,8 +521,10 @@ def turns(
                 )
             )
             run.seconds += time.monotonic() - started
-            for name, p in procs.items():
-                run.cpu[name] = run.cpu.get(name, 0.0) + p.cpu_seconds() - before[name]
+            used = {name: p.cpu_seconds() - before[name] for name, p in procs.items()}
+            for name, seconds in used.items():
+                run.cpu[name] = run.cpu.get(name, 0.0) + seconds
+            run.turns.append(1000 * used["API"] / max(1, answered))
             if counted:
                 for name, value in counters(run.url, stack.redis.url).items():
                     run.moved[name] = run.moved.get(name, 0.0) + value - counted.get(name, 0.0)
@@ -533,7 +541,8 @@ def reading(stack: Stack, run: Running, scenario: Scenario, args: argparse.Names
     print(
         f"{run.version:>6} {scenario.name:<50} {per['API']:6.2f} API, "
         f"{per['nx-27017']:6.2f} nx-27017 ms/request;"
-        f" API RSS {run.server.rss_mb():.0f} MB, {threads(run.server.pid)} threads"
+        f" API RSS {run.server.rss_mb():.0f} MB, {threads(run.server.pid)} threads;"
+        f" API by turn {' '.join(f'{t:.2f}' for t in run.turns)}"
     )
     return Reading(scenario.name, run.version, run.answered, run.failed, run.seconds, per)
 
