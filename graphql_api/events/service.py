@@ -585,9 +585,9 @@ def by_week(
     high: datetime,
 ) -> dict[tuple[Ref, date], list[dict[str, Any]]]:
     """The stored events (of [low, high), which holds the weeks) that overlap each
-    (calendar, UTC week from Monday), in their order: one pass over them, each into the
-    weeks it touches. Their times naive (UTC, see `loaders.base.naive_times`) or aware.
-    Each week's in order of start, then id (`_in_order`)."""
+    (calendar, UTC week from Monday), by start, then id (`_in_order`): one pass over
+    them, each into the weeks it touches. Their times naive (UTC, see
+    `loaders.base.naive_times`) or aware."""
     filled: dict[tuple[Ref, date], list[dict[str, Any]]] = {slot: [] for slot in weeks}
     low, high = _naive_utc(low), _naive_utc(high)
     for row in sorted(rows, key=_in_order):
@@ -603,8 +603,8 @@ def by_week(
 def _in_order(row: dict[str, Any]) -> tuple[datetime, str]:
     """A week's order: by start, then id. Mongo returns the rows in an order of its own
     (the index's, the order of writes); a week in a set order is the same JSON however
-    it was made: read, or carried over a write (`_week_with`, whose key is the same on
-    the JSON)."""
+    it was made: read, or carried over a write (`week_with`, which sorts the JSON by the
+    same key)."""
     return row["startTime"], str(row["_id"])
 
 
