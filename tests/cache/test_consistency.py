@@ -46,6 +46,14 @@ class Twin:
         self.calendars: list[str] = []
         self.events: list[str] = []
 
+    @classmethod
+    def of_new_user(
+        cls, http: httpx.AsyncClient, uncached: httpx.AsyncClient, settings: Settings, name: str
+    ) -> Twin:
+        """A user of their own (`name` and a random suffix), on both servers."""
+        token = mint_dev_token(settings, f"{name}-{uuid.uuid4().hex[:10]}")
+        return cls(Client(http=http, token=token), Client(http=uncached, token=token))
+
     async def assert_same_answers(self) -> None:
         reads = [
             *READS,
@@ -205,8 +213,7 @@ async def test_random_edits_never_make_the_cache_disagree(
 ) -> None:
     # given: a fresh user on both servers
     clock(NOW)
-    token = mint_dev_token(settings, f"twin-{uuid.uuid4().hex[:10]}")
-    twin = Twin(Client(http=http, token=token), Client(http=uncached, token=token))
+    twin = Twin.of_new_user(http, uncached, settings, "twin")
     await twin.assert_same_answers()
     # when / then: after every write, every read agrees, cold and warm
     for action in actions:
@@ -220,8 +227,7 @@ async def test_check_ins_of_one_habit_at_once_leave_the_cache_agreeing_with_mong
     # given: a habit whose history is cached (its streak shown), so that each check-in
     # may carry it over its write
     clock(NOW)
-    token = mint_dev_token(settings, f"race-{uuid.uuid4().hex[:10]}")
-    twin = Twin(Client(http=http, token=token), Client(http=uncached, token=token))
+    twin = Twin.of_new_user(http, uncached, settings, "race")
     habit = (await create_habit(twin.cached))["id"]
     await twin.cached.op("Habits")
     statuses = ["DONE", "MISSED", "SKIPPED"]
@@ -268,8 +274,7 @@ async def test_events_added_to_one_week_at_once_leave_the_cache_agreeing_with_mo
     # given: a calendar whose week is cached, so that each new event may carry it over
     # its write
     clock(NOW)
-    token = mint_dev_token(settings, f"race-{uuid.uuid4().hex[:10]}")
-    twin = Twin(Client(http=http, token=token), Client(http=uncached, token=token))
+    twin = Twin.of_new_user(http, uncached, settings, "race")
     calendar = (await connect_local(twin.cached))["id"]
     twin.calendars.append(calendar)
     for round_ in range(6):
