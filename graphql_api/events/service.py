@@ -211,21 +211,16 @@ def read_back(event: Event) -> dict[str, Any]:
 
 def week_with(raw: bytes, row: dict[str, Any], monday: date) -> bytes:
     """A week's stored events (`codecs.stored` of its rows) with one more row, if the
-    week's query and `by_week` would put it there."""
+    week's query and `by_week` would put it there (`by_week` keeps only rows that
+    overlap the week, which its query finds too)."""
     low = datetime.combine(monday, time(), UTC)
-    shown = row.get("status") != "CANCELLED" and _overlaps(row, low, low + WEEK)
     slot = (row["calendarId"], monday)
-    if not shown or not by_week([row], [slot], low, low + WEEK)[slot]:
+    if row.get("status") == "CANCELLED" or not by_week([row], [slot], low, low + WEEK)[slot]:
         return raw
     items = orjson.loads(raw)
     items.append(orjson.loads(codecs.stored([row]))[0])
     items.sort(key=lambda item: (datetime.fromisoformat(item["startTime"]), item["_id"]))
     return orjson.dumps(items)
-
-
-def _overlaps(row: dict[str, Any], start: datetime, end: datetime) -> bool:
-    """What `overlapping` matches, of a row read back (naive times, in UTC)."""
-    return bool(row["startTime"] < _naive_utc(end) and row["endTime"] > _naive_utc(start))
 
 
 async def batch_create_events(ctx: Context, inputs: Sequence[CreateEventInput]) -> list[Event]:
