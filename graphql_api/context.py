@@ -9,6 +9,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
+import bson
+import orjson
 from beanie import Document
 from pymongo import ReadPreference
 from starlette.requests import Request
@@ -18,7 +20,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from graphql_api import eager
 from graphql_api.cache import codecs
-from graphql_api.cache.request import RequestCache
+from graphql_api.cache.request import Held, RequestCache
 from graphql_api.errors import Unauthenticated
 from graphql_api.security.auth import ensure_user
 from graphql_api.security.tokens import Claims
@@ -27,7 +29,7 @@ from graphql_api.state import AppState
 from loaders import Loaders, create_loaders
 from loaders.base import find_all
 from models import User
-from models.base import matching
+from models.base import as_stored, built, matching, ref
 
 T = TypeVar("T")
 # MONGO_SECONDARY_READS: the lists queries may read from a replica set's secondaries
@@ -227,6 +229,29 @@ class Context:
 
         return await self.memoized(("documents", scope), cached)
 
+    async def hold_documents(self, scope: str) -> Held[bytes] | None:
+        """Before a write that adds one document to the list `documents` keeps under
+        `scope`: the list as it is cached now, if it is (see `carry_documents`)."""
+        held = await self.cache.hold(scope, [scope], codecs.BYTES)
+        return held if held is not None and held.value is not None else None
+
+    async def carry_documents(self, held: Held[bytes] | None, added: D, ttl_s: int) -> None:
+        """After the new document's write and the bump of its list's scope: the held list
+        with the document added, cached under the list's new version, so that the next
+        read of the list makes no query (as a new event is carried into its cached
+        weeks). The list's JSON as a query would cache it: the document as Mongo keeps
+        it (`read_back`: times to the millisecond), last, where a query without a sort
+        finds the latest insert (readers of the lists sort them, or pick by id). Held
+        before the write, the list cannot show the document yet; should it (a write of
+        the same id), nothing is carried."""
+        if held is None or held.value is None:
+            return
+        listed = orjson.loads(held.value)
+        if any(item.get("_id") == ref(added) for item in listed):
+            return
+        item = read_back(added).model_dump(mode="json", by_alias=True)
+        await self.cache.carry(held, orjson.dumps([*listed, item]), ttl_s, codecs.BYTES)
+
     def forget_documents(self, *scopes: str | None) -> None:
         """Drop the lists read by `documents` under these scopes, after this request's
         write bumped them: its next read takes the new version. (A list under a scope
@@ -239,6 +264,13 @@ class Context:
         """Drop memoized values after a mutation changed what they were computed from."""
         for key in [k for k in self._memo if isinstance(k, tuple) and k[0] == key_prefix]:
             del self._memo[key]
+
+
+def read_back(doc: D) -> D:
+    """The document a query finds just after `doc` was written: its stored form through
+    BSON, read with the collection's codec options (times to the millisecond)."""
+    options = type(doc).get_pymongo_collection().codec_options
+    return built(type(doc), bson.decode(bson.encode(as_stored(doc)), codec_options=options))
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]

@@ -20,6 +20,7 @@ Either way the read is the user's own: another user's id is simply a miss (None)
 from __future__ import annotations
 
 from graphql_api.cache import codecs
+from graphql_api.cache.request import Held
 from graphql_api.context import Context
 from models import Calendar, Event, Goal, Habit, Task
 from models.base import Ref, matching, ref
@@ -28,6 +29,18 @@ from models.base import Ref, matching, ref
 async def user_goals(ctx: Context) -> list[Goal]:
     """The user's goals, from the request's (cached) list."""
     return await ctx.documents(Goal, "goals", ctx.settings.cache_ttl_goals)
+
+
+async def hold_goals(ctx: Context) -> Held[bytes] | None:
+    """Before a new goal is written: the user's goal list as cached, if it is."""
+    return await ctx.hold_documents("goals")
+
+
+async def carry_new_goal(ctx: Context, held: Held[bytes] | None, goal: Goal) -> None:
+    """After the new goal's write and the bump of the list: the held list with the goal
+    added, cached, so that the next read of the goals makes no query
+    (`Context.carry_documents`)."""
+    await ctx.carry_documents(held, goal, ctx.settings.cache_ttl_goals)
 
 
 async def goal_of(ctx: Context, goal_id: Ref) -> Goal | None:

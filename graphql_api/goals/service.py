@@ -11,7 +11,7 @@ from graphql_api.cache import codecs
 from graphql_api.changes import goal_changed, goal_progress_logged, habits_changed
 from graphql_api.errors import BadUserInput, not_found
 from graphql_api.habits.service import habit_stats
-from graphql_api.reads import user_goals, user_habits
+from graphql_api.reads import carry_new_goal, hold_goals, user_goals, user_habits
 from models import Goal, GoalProgress, Habit, Target
 from models.base import Ref, ref, save_changes
 
@@ -55,8 +55,12 @@ async def create_goal(ctx: Context, data: CreateGoalInput) -> Goal:
         target_date=data.target_date.isoformat() if data.target_date else None,
         target=_target(data.target),
     )
+    # The user's cached goal list is carried over the write: the next Dashboard finds it
+    # in the cache, with the new goal in it.
+    held = await hold_goals(ctx)
     await goal.insert()
     await goal_changed(ctx, ref(goal), listed=True)
+    await carry_new_goal(ctx, held, goal)
     return goal
 
 

@@ -13,11 +13,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
+from graphql_api.cache import codecs
+from graphql_api.context import Context
 from graphql_api.events import mutations as event_mutations
-from graphql_api.relay import decode_global_id
+from graphql_api.reads import user_goals
+from graphql_api.relay import decode_global_id, ref_of
 from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
+from graphql_api.state import AppState
+from loaders.base import find_all
 from models import Event as EventDoc
+from models import Goal, User
 from tests.conftest import Client
 from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit
 from tests.test_dataloaders import mongo_commands
@@ -294,6 +300,63 @@ async def test_events_added_to_one_week_at_once_leave_the_cache_agreeing_with_mo
         await twin.assert_same_answers()
         page = await twin.cached.op("Events", {"range": WEEK})
         assert len(page.data["events"]["edges"]) == 4 * (round_ + 1)
+
+
+async def test_a_new_goal_is_carried_into_the_cached_goal_list(
+    alice: Client, uncached: httpx.AsyncClient, app_state: AppState, clock: Any
+) -> None:
+    # given: goals shown on the Dashboard (the user's goal list cached)
+    clock(NOW)
+    await create_goal(alice, title="Run", targetDate="2026-04-01")
+    await create_goal(alice, title="Read", target={"value": 12, "unit": "books"})
+    await alice.op("Dashboard", {"range": WEEK})
+    # when: a goal is created (at a time with microseconds, which Mongo keeps to the
+    # millisecond), and the Dashboard is shown again
+    clock(NOW + timedelta(microseconds=123_456))
+    created = await create_goal(alice, title="Swim", priority="P1", targetDate="2026-05-02")
+    before = mongo_commands()
+    dashboard = await alice.op("Dashboard", {"range": WEEK})
+    # then: the Dashboard reads no goal from Mongo, and shows the new goal first, as a
+    # server without the cache does
+    assert mongo_commands() - before == 0
+    titles = [e["node"]["title"] for e in dashboard.data["goals"]["edges"]]
+    assert titles == ["Swim", "Run", "Read"]
+    truth = Client(http=uncached, token=alice.token)
+    assert dashboard.body == (await truth.op("Dashboard", {"range": WEEK})).body
+    # and the list the cache holds is, byte for byte, the one a query of Mongo makes
+    ctx = Context.for_user(app_state, await _user(alice.sub), request_id="carry-test")
+    kept = await user_goals(ctx)
+    read = await find_all(Goal, {"userId": alice.sub})
+    assert ref_of(created["id"], "Goal") in {str(g.id) for g in kept}
+    assert codecs.documents(Goal).encode(kept) == codecs.documents(Goal).encode(read)
+
+
+async def _user(sub: str) -> User:
+    user = await User.find_one({"sub": sub})
+    assert user is not None
+    return user
+
+
+async def test_goals_created_at_once_leave_the_cache_agreeing_with_mongo(
+    http: httpx.AsyncClient, uncached: httpx.AsyncClient, settings: Settings, clock: Any
+) -> None:
+    # given: a user whose goal list is cached, so that each new goal may carry it over
+    # its write
+    clock(NOW)
+    twin = Twin.of_new_user(http, uncached, settings, "race")
+    for round_ in range(6):
+        await twin.cached.op("Dashboard", {"range": WEEK})
+        # when: goals created together, with the Dashboard and the goal list read meanwhile
+        made, *_ = await asyncio.gather(
+            asyncio.gather(*(create_goal(twin.cached, title=f"g{round_}-{i}") for i in range(3))),
+            twin.cached.op("Dashboard", {"range": WEEK}),
+            twin.cached.op("Goals", {}),
+        )
+        twin.goals += [goal["id"] for goal in made]
+        # then: what the cache shows is what Mongo holds
+        await twin.assert_same_answers()
+        goals = await twin.cached.op("Goals", {"first": 50})
+        assert goals.data["goals"]["totalCount"] == 3 * (round_ + 1)
 
 
 async def test_a_warm_dashboard_needs_no_mongo_command(alice: Client, clock: Any) -> None:
