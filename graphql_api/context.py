@@ -243,14 +243,15 @@ class Context:
         it (`read_back`: times to the millisecond), last, where a query without a sort
         finds the latest insert (readers of the lists sort them, or pick by id). Held
         before the write, the list cannot show the document yet; should it (a write of
-        the same id), nothing is carried."""
-        if held is None or held.value is None:
+        the same id), nothing is carried. The list's JSON is extended as bytes, not
+        parsed: orjson escapes every quote inside a string, so `"_id":"<id>"` is found
+        only as a document's own id."""
+        raw = held.value if held is not None else None
+        if held is None or raw is None or f'"_id":"{ref(added)}"'.encode() in raw:
             return
-        listed = orjson.loads(held.value)
-        if any(item.get("_id") == ref(added) for item in listed):
-            return
-        item = read_back(added).model_dump(mode="json", by_alias=True)
-        await self.cache.carry(held, orjson.dumps([*listed, item]), ttl_s, codecs.BYTES)
+        item = orjson.dumps(read_back(added).model_dump(mode="json", by_alias=True))
+        listed = b"[" + item + b"]" if raw == b"[]" else raw[:-1] + b"," + item + b"]"
+        await self.cache.carry(held, listed, ttl_s, codecs.BYTES)
 
     def forget_documents(self, *scopes: str | None) -> None:
         """Drop the lists read by `documents` under these scopes, after this request's
