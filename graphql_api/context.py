@@ -240,16 +240,18 @@ class Context:
         with the document added, cached under the list's new version, so that the next
         read of the list makes no query (as a new event is carried into its cached
         weeks). The list's JSON as a query would cache it: the document as Mongo keeps
-        it (`read_back`: times to the millisecond), last, where a query without a sort
+        it (`as_found`: times to the millisecond), last, where a query without a sort
         finds the latest insert (readers of the lists sort them, or pick by id). Held
         before the write, the list cannot show the document yet; should it (a write of
         the same id), nothing is carried. The list's JSON is extended as bytes, not
         parsed: orjson escapes every quote inside a string, so `"_id":"<id>"` is found
         only as a document's own id."""
-        raw = held.value if held is not None else None
-        if held is None or raw is None or f'"_id":"{ref(added)}"'.encode() in raw:
+        if held is None or held.value is None:
             return
-        item = orjson.dumps(read_back(added).model_dump(mode="json", by_alias=True))
+        raw = held.value
+        if f'"_id":"{ref(added)}"'.encode() in raw:
+            return
+        item = orjson.dumps(as_found(added).model_dump(mode="json", by_alias=True))
         listed = b"[" + item + b"]" if raw == b"[]" else raw[:-1] + b"," + item + b"]"
         await self.cache.carry(held, listed, ttl_s, codecs.BYTES)
 
@@ -267,7 +269,7 @@ class Context:
             del self._memo[key]
 
 
-def read_back(doc: D) -> D:
+def as_found(doc: D) -> D:
     """The document a query finds just after `doc` was written: its stored form through
     BSON, read with the collection's codec options (times to the millisecond)."""
     options = type(doc).get_pymongo_collection().codec_options
