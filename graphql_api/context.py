@@ -40,6 +40,11 @@ SECONDARY_CACHE_TTL_S = 5
 # their versions are read along with the user's own, the first time an operation runs
 # (later, along with what its last run read: RequestCache.prefetch).
 LISTS = ("goals", "habits", "calendars")
+# What every operation of a user reads first: the profile (`load_viewer`) and the lists.
+# A query's answer is looked up with these versions the first time it runs, before
+# what its runs read is known (`RequestCache.hint`): the look-up makes the round trip
+# that reading them would make.
+FIRST_READS = ("profile", *LISTS)
 D = TypeVar("D", bound=Document)
 
 

@@ -32,7 +32,7 @@ from graphql import GraphQLError, OperationType, get_operation_ast
 from graphql.language.parser import parse
 
 from graphql_api.cache.store import EPOCH, Cache, lookups, user_tag
-from graphql_api.context import Context
+from graphql_api.context import FIRST_READS, Context
 from graphql_api.parts import assemble
 
 MAX_QUERY_LENGTH = 20_000
@@ -153,7 +153,7 @@ class ResponseCache:
         versions again: they are handed to the request (`learn`), not asked for twice."""
         cache: Cache = ctx.state.cache
         request_cache = ctx.request_cache
-        hint = request_cache.hint() if request_cache is not None else [EPOCH]
+        hint = request_cache.hint(FIRST_READS) if request_cache is not None else [EPOCH]
         raw = cache.l1.get(key)
         entry = None if raw is None else _entry(raw)
         scopes = [*entry[0]["read"], *hint] if entry is not None else hint

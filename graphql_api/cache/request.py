@@ -208,10 +208,13 @@ class RequestCache:
             names += [n for n in last if n not in names]
             self._read(names)
 
-    def hint(self) -> list[str]:
+    def hint(self, first: tuple[str, ...] = ()) -> list[str]:
         """The scopes (full names) the last runs of this operation read, the epoch first:
-        those whose versions the next run is likely to read (see `prefetch`)."""
-        return [EPOCH, *(n for n in self._last_read() if n != EPOCH)]
+        those whose versions the next run is likely to read (see `prefetch`). Before any
+        run of it (in this process, or since its runs were forgotten), the scopes
+        `first` names: a guess."""
+        last = self._last_read() or [self._scope(scope) for scope in first]
+        return [EPOCH, *(n for n in last if n != EPOCH)]
 
     def _last_read(self) -> list[str]:
         """What the last run of this operation read, then the runs before it (by full

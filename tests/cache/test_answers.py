@@ -54,6 +54,24 @@ async def test_an_answer_not_stored_yet_is_looked_for_with_the_versions_it_then_
     assert any(":v:" in key for key in sent[0])
 
 
+async def test_a_querys_first_run_looks_its_answer_up_with_the_profile_and_lists_versions(
+    alice: Client, app_state: AppState, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a user known to the server (their profile read by another operation)
+    clock(NOW)
+    await alice.op("Me")
+    sent = count_round_trips(app_state, monkeypatch)
+    # when: the user's first list of calendars (no run of it to tell what it reads)
+    calendars = await alice.op("Calendars")
+    # then: the versions it reads (the profile's, the calendar list's) came with the
+    # look-up of its answer, and were not asked for again
+    assert calendars.data["calendars"] == []
+    assert any(":answer:" in key for key in sent[0])
+    versions = (f"{{u:{alice.sub}}}:profile", f"{{u:{alice.sub}}}:calendars")
+    assert all(any(key.endswith(v) for key in sent[0]) for v in versions)
+    assert not any(key.endswith(versions) for batch in sent[1:] for key in batch)
+
+
 async def test_a_page_of_weeks_that_earlier_pages_showed_finds_their_versions_in_one_round_trip(
     alice: Client, app_state: AppState, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
