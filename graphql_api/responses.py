@@ -31,7 +31,7 @@ import orjson
 from graphql import GraphQLError, OperationType, get_operation_ast
 from graphql.language.parser import parse
 
-from graphql_api.cache.store import EPOCH, Cache, lookups, user_tag
+from graphql_api.cache.store import EPOCH, Cache, Tokens, lookups, user_tag
 from graphql_api.context import FIRST_READS, Context
 from graphql_api.parts import assemble
 
@@ -165,7 +165,9 @@ class ResponseCache:
         rest = [s for s in entry[0]["read"] if s not in current] if entry and current else []
         if rest and current is not None:  # it read more than the operation's last run
             more = await cache.versions(rest)
-            current = None if more is None else {**current, **more}
+            current = (
+                None if more is None else Tokens({**current, **more}, current.minted | more.minted)
+            )
         if request_cache is not None and current is not None:
             request_cache.learn(current)  # read early, which is safe, even if not needed
         return entry, current

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from cachetools import LRUCache
 
 from graphql_api.cache.codecs import Codec
-from graphql_api.cache.store import EPOCH, Cache, user_tag
+from graphql_api.cache.store import EPOCH, Cache, Tokens, user_tag
 
 T = TypeVar("T")
 
@@ -101,7 +101,8 @@ class RequestCache:
         # The tokens read so far, for the calls that find every scope they name here:
         # answered at once, where the loader would take a turn of the event loop each.
         self._known: dict[str, str] = {}
-        # The versions this request's own writes made (`bump`), and those they replaced.
+        # The versions this request made (its writes' bumps; the scopes it found without
+        # one: `Tokens.minted`), and those its bumps replaced.
         self._minted: set[str] = set()
         self._replaced: dict[str, str | None] = {}
         # Versions that could not be read (Redis unavailable): not asked for again by
@@ -144,6 +145,8 @@ class RequestCache:
         tokens: dict[str, str] | None = None
         try:
             tokens = await self.cache.versions(names)
+            if tokens is not None:
+                self._minted |= tokens.minted
         except BaseException as e:
             failure = e
             raise
@@ -230,16 +233,18 @@ class RequestCache:
                 names.append(name)
         return names
 
-    def learn(self, tokens: dict[str, str]) -> None:
+    def learn(self, tokens: Tokens) -> None:
         """Versions this request has just read elsewhere (the whole-answer cache's look at
         what a stored answer showed, by their full names): its reads take them from here,
         without asking Redis again. Like a prefetch, they are read early, which is safe."""
         for name, token in tokens.items():
             self._known.setdefault(name, token)
+        self._minted |= tokens.minted
 
-    def known(self) -> dict[str, str]:
-        """The versions this request has read so far, by their full names (for `learn`)."""
-        return dict(self._known)
+    def known(self) -> Tokens:
+        """The versions this request has read so far, by their full names, and those it
+        made (for `learn`)."""
+        return Tokens(self._known, frozenset(self._minted))
 
     def remember(self, read: dict[str, str]) -> None:
         """What this run of the operation read, for the next run's prefetch, when it was
@@ -278,12 +283,20 @@ class RequestCache:
         tokens = await self.tokens(scopes)
         if tokens is None:
             return await compute()
-        # Under a version this request has just made (its own write's bump), nothing is
-        # stored yet: no other process has had the time to read the version and fill it.
-        fresh = not self._minted.isdisjoint(tokens)
         return await self.cache.get_or_compute(
-            self.key(name, tokens), ttl_s, compute, codec.encode, codec.decode, stored=not fresh
+            self.key(name, tokens),
+            ttl_s,
+            compute,
+            codec.encode,
+            codec.decode,
+            stored=not self.made(tokens),
         )
+
+    def made(self, tokens: list[str]) -> bool:
+        """Whether this request made one of these versions (its own write's bump, or a
+        scope it found without one): nothing is stored under them yet (no other process
+        has had the time to read the version and fill it), so Redis is not asked."""
+        return not self._minted.isdisjoint(tokens)
 
     async def bump(self, *scopes: str | None) -> None:
         """After a write: everything cached under these scopes is retired."""

@@ -105,6 +105,17 @@ class Bumped:
     replaced: dict[str, str | None]
 
 
+class Tokens(dict[str, str]):
+    """Scopes' versions, and which of them the read that found them made (`minted`: a
+    scope had none, and this process's claim was the first): nothing can be cached
+    under those yet but what another process stored in the moment since, so a value
+    under one is computed without asking Redis for it (and stored as always)."""
+
+    def __init__(self, tokens: dict[str, str], minted: frozenset[str] = frozenset()) -> None:
+        super().__init__(tokens)
+        self.minted = minted
+
+
 @dataclass(frozen=True)
 class CacheConfig:
     enabled: bool = True
@@ -327,7 +338,7 @@ class Cache:
 
     # --- versions ----------------------------------------------------------
 
-    async def versions(self, scopes: list[str]) -> dict[str, str] | None:
+    async def versions(self, scopes: list[str]) -> Tokens | None:
         """The current token of each scope; None when the cache must not be used now.
 
         The epoch's token names the Redis run it was written in: a Redis that
@@ -339,7 +350,7 @@ class Cache:
 
     async def versions_along(
         self, scopes: list[str], keys: list[str]
-    ) -> tuple[dict[str, str] | None, dict[str, bytes]]:
+    ) -> tuple[Tokens | None, dict[str, bytes]]:
         """The versions of `scopes` (as `versions`), and whatever of `keys` is cached:
         from L1, else read in the same MGET as the versions (one round trip for both)."""
         found: dict[str, bytes] = {}
@@ -366,11 +377,15 @@ class Cache:
                 tokens[EPOCH] = await self._new_epoch(run_id)
             missing = {s: secrets.token_hex(8) for s in scopes if s not in tokens}
             if missing:
-                tokens.update(await self._claim(missing))
+                claimed = await self._claim(missing)
+                tokens.update(claimed)
         except Unavailable:
             lookups("versions", "error").inc()  # the request goes uncached
             return None, found
-        return tokens, found
+        if not missing:
+            return Tokens(tokens), found
+        minted = frozenset(t for s, t in claimed.items() if t == missing[s])
+        return Tokens(tokens, minted), found
 
     async def _server_run(self, *, retires: bool = False) -> str:
         """The Redis server's run id (it changes with every restart), looked up every few s."""

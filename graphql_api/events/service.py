@@ -522,14 +522,17 @@ async def _stored_between(
         return await _query_events(ctx, calendar_ids, start, end)
     epoch, count = read[0], len(calendar_ids)
     kept_days = dict(zip(calendar_ids, read[1 + count : 1 + 2 * count], strict=True))
-    keys = {
-        (c, monday): ctx.cache.key(_week_name(c, monday), [epoch, kept_days[c], week])
+    versions = {
+        (c, monday): [epoch, kept_days[c], week]
         for (c, monday), week in zip(slots, read[1 + 2 * count :], strict=True)
     }
+    keys = {slot: ctx.cache.key(_week_name(*slot), tokens) for slot, tokens in versions.items()}
     # Every reader of events_between only reads them (pages, busy time, bookings):
-    # the decoded weeks are shared, not copied.
+    # the decoded weeks are shared, not copied. A week under a version this request made
+    # (one no read had named yet) is not looked for.
     codec = codecs.documents(Event, read_only=True)
-    found = await ctx.cache.cache.get_many(list(keys.values()))
+    asked = [keys[slot] for slot, tokens in versions.items() if not ctx.cache.made(tokens)]
+    found = await ctx.cache.cache.get_many(asked)
     buckets = {slot: codec.decode(found[key]) for slot, key in keys.items() if key in found}
     missing = [slot for slot in keys if slot not in buckets]
     if missing:

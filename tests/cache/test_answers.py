@@ -72,6 +72,36 @@ async def test_a_querys_first_run_looks_its_answer_up_with_the_profile_and_lists
     assert not any(key.endswith(versions) for batch in sent[1:] for key in batch)
 
 
+async def test_a_week_no_read_has_named_is_read_from_mongo_without_looking_in_redis(
+    alice: Client, app_state: AppState, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: an event in the week after one whose events were read (the week after has
+    # no version yet: no read or write has named it)
+    clock(NOW)
+    calendar = await connect_local(alice)
+    await create_event(alice, calendar["id"], "2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+    await alice.op("Events", {"range": WEEK})
+    app_state.cache.l1.clear()  # what this process keeps: as in another process
+    sent = count_round_trips(app_state, monkeypatch)
+    # when: a page of both weeks
+    both = {"start": "2026-03-16T00:00:00Z", "end": "2026-03-30T00:00:00Z"}
+    page = await alice.op("Events", {"range": both})
+    # then: the event, with the first week looked for in Redis and the second not
+    # (nothing can be kept under a version this request made)
+    assert page.data["events"]["totalCount"] == 1
+    asked = [key for batch in sent for key in batch if "week-events:" in key]
+    assert [key for key in asked if ":2026-03-16" in key]
+    assert not [key for key in asked if ":2026-03-23" in key]
+    # and another process finds both weeks kept, for a page of other days in them
+    app_state.cache.l1.clear()
+    sent.clear()
+    within = {"start": "2026-03-17T00:00:00Z", "end": "2026-03-29T00:00:00Z"}
+    again = await alice.op("Events", {"range": within})
+    assert again.data["events"]["edges"] == page.data["events"]["edges"]
+    asked = [key for batch in sent for key in batch if "week-events:" in key]
+    assert len(asked) == 2
+
+
 async def test_a_page_of_weeks_that_earlier_pages_showed_finds_their_versions_in_one_round_trip(
     alice: Client, app_state: AppState, clock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -216,6 +216,32 @@ async def test_a_new_scope_gets_one_random_token_that_every_process_agrees_on(
     assert r.get(f"{prefix}v:habits") == token.encode()
 
 
+async def test_a_read_that_claims_a_scopes_first_token_says_it_made_it(
+    caches: Caches, redis_url: str
+) -> None:
+    # given: two processes, and a scope no one has read yet beside one that has a token
+    one, other = caches.on(redis_url), caches.on(redis_url)
+    known = await one.versions(["profile"])
+    assert known is not None
+    # when: both read the new scope at once, with the known one
+    first, second = await asyncio.gather(
+        one.versions(["profile", "habit:new"]), other.versions(["profile", "habit:new"])
+    )
+    # then: they agree on its token, and exactly one of them says it made it; nobody
+    # made the one that had a token
+    assert first is not None
+    assert second is not None
+    assert first == second
+    assert sorted([first.minted, second.minted], key=len) == [
+        frozenset(),
+        frozenset({first["habit:new"]}),
+    ]
+    # and a later read made nothing
+    again = await other.versions(["profile", "habit:new"])
+    assert again is not None
+    assert again.minted == frozenset()
+
+
 async def test_every_scope_has_its_own_token(caches: Caches, redis_url: str) -> None:
     # given
     cache = caches.on(redis_url)
