@@ -236,7 +236,12 @@ class Context:
 
     async def hold_documents(self, scope: str) -> Held[bytes] | None:
         """Before a write that adds one document to the list `documents` keeps under
-        `scope`: the list as it is cached now, if it is (see `carry_documents`)."""
+        `scope`: the list as it is cached now, if it is (see `carry_documents`). None
+        where queries read the list from secondaries: what they cache may lag the
+        primary (for seconds, `SECONDARY_CACHE_TTL_S`), and a carry would keep it for
+        the list's whole time in the cache."""
+        if scope in SECONDARY_SCOPES and self.settings.mongo_secondary_reads:
+            return None
         held = await self.cache.hold(scope, [scope], codecs.BYTES)
         return held if held is not None and held.value is not None else None
 
@@ -244,13 +249,13 @@ class Context:
         """After the new document's write and the bump of its list's scope: the held list
         with the document added, cached under the list's new version, so that the next
         read of the list makes no query (as a new event is carried into its cached
-        weeks). The list's JSON as a query would cache it: the document as Mongo keeps
-        it (`as_found`: times to the millisecond), last, where a query without a sort
-        finds the latest insert (readers of the lists sort them, or pick by id). Held
-        before the write, the list cannot show the document yet; should it (a write of
-        the same id), nothing is carried. The list's JSON is extended as bytes, not
-        parsed: orjson escapes every quote inside a string, so `"_id":"<id>"` is found
-        only as a document's own id."""
+        weeks). The document is added as Mongo keeps it (`as_found`: times to the
+        millisecond), last, where a query without a sort usually finds the latest
+        insert (Mongo promises no order; readers of the lists sort them, or pick by
+        id). Held before the write, the list cannot show the document yet; should it
+        (a write of the same id), nothing is carried. The list's JSON is extended as
+        bytes, not parsed: orjson escapes every quote inside a string, so `"_id":"<id>"`
+        is found only as a document's own id."""
         if held is None or held.value is None:
             return
         raw = held.value

@@ -13,6 +13,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from graphql_api.state import AppState
 from tests.conftest import Client
+from tests.test_dataloaders import mongo_commands
 
 LIST = "query Goals { goals(first: 50) { totalCount edges { node { title } } } }"
 CREATE = "mutation C($t: String!) { createGoal(input: {title: $t}) { id title } }"
@@ -94,3 +95,27 @@ async def test_an_answer_read_from_a_secondary_is_kept_only_briefly(
     # then: only the second was answered whole from the cache
     served: list[Any] = [r for r in caplog.records if r.name == "graphql_api.access"]
     assert [bool(r.cached) for r in served[-3:]] == [False, True, False]
+
+
+async def test_a_new_goal_is_not_carried_into_a_goal_list_read_from_secondaries(
+    alice: Client, app_state: AppState, clock: Any
+) -> None:
+    # given: secondary reads on, the caches on, and the goals listed (as a secondary
+    # had them: kept briefly)
+    settings = app_state.settings
+    app_state.settings = settings.model_copy(update={"mongo_secondary_reads": True})
+    try:
+        clock(datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+        await alice.execute(CREATE, {"t": "Climb"})
+        await alice.execute(LIST)
+        # when: a goal is created, and the goals listed again
+        await alice.execute(CREATE, {"t": "Dive"})
+        before = mongo_commands()
+        listed = await alice.execute(LIST)
+    finally:
+        app_state.settings = settings
+    # then: the list is read again (a list a secondary gave is never kept longer by
+    # a carry), and shows both goals
+    assert mongo_commands() - before >= 1
+    titles = {e["node"]["title"] for e in listed.data["goals"]["edges"]}
+    assert titles == {"Climb", "Dive"}

@@ -142,7 +142,7 @@ class RequestCache:
     async def _fetch(self, batch: _Batch) -> None:
         names = list(batch.names)
         failure: BaseException | None = None
-        tokens: dict[str, str] | None = None
+        tokens: Tokens | None = None
         try:
             tokens = await self.cache.versions(names)
             if tokens is not None:
@@ -294,8 +294,9 @@ class RequestCache:
 
     def made(self, tokens: list[str]) -> bool:
         """Whether this request made one of these versions (its own write's bump, or a
-        scope it found without one): nothing is stored under them yet (no other process
-        has had the time to read the version and fill it), so Redis is not asked."""
+        scope it found without one): nothing is stored under them in Redis but what
+        another process may have filled in the moment since, so Redis is not asked
+        (what this process keeps is: a carry stores there under its bump's version)."""
         return not self._minted.isdisjoint(tokens)
 
     async def bump(self, *scopes: str | None) -> None:

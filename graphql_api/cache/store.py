@@ -30,7 +30,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
@@ -630,11 +630,14 @@ class Cache:
         spread = self.config.jitter
         return max(1, round(ttl_s * random.uniform(1 - spread, 1 + spread)))  # noqa: S311
 
-    async def get_many(self, keys: list[str], *, counted: bool = True) -> dict[str, bytes]:
+    async def get_many(
+        self, keys: list[str], *, counted: bool = True, local: Collection[str] = ()
+    ) -> dict[str, bytes]:
         """Whatever of `keys` is cached (L1, then one MGET).
 
         `counted=False` for entries whose use is decided later (whole answers count
-        as level "response" once their versions are checked).
+        as level "response" once their versions are checked). `local`: keys looked for
+        in L1 only (under a version the request made: `RequestCache.made`).
         """
         found: dict[str, bytes] = {}
         for key in keys:
@@ -645,6 +648,8 @@ class Cache:
         if counted:
             lookups("l1", "hit").inc(len(found))
             lookups("l1", "miss").inc(len(rest))
+        if local:
+            rest = [k for k in rest if k not in local]
         if rest:
             try:
                 values = await self._mget(rest)

@@ -529,10 +529,10 @@ async def _stored_between(
     keys = {slot: ctx.cache.key(_week_name(*slot), tokens) for slot, tokens in versions.items()}
     # Every reader of events_between only reads them (pages, busy time, bookings):
     # the decoded weeks are shared, not copied. A week under a version this request made
-    # (one no read had named yet) is not looked for.
+    # (its write's, or one no read had named yet) is looked for in this process only.
     codec = codecs.documents(Event, read_only=True)
-    asked = [keys[slot] for slot, tokens in versions.items() if not ctx.cache.made(tokens)]
-    found = await ctx.cache.cache.get_many(asked)
+    made = {keys[slot] for slot, tokens in versions.items() if ctx.cache.made(tokens)}
+    found = await ctx.cache.cache.get_many(list(keys.values()), local=made)
     buckets = {slot: codec.decode(found[key]) for slot, key in keys.items() if key in found}
     missing = [slot for slot in keys if slot not in buckets]
     if missing:

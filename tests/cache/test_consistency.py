@@ -14,16 +14,15 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from graphql_api.cache import codecs
-from graphql_api.context import Context
+from graphql_api.cache.request import RequestCache
 from graphql_api.events import mutations as event_mutations
-from graphql_api.reads import user_goals
 from graphql_api.relay import decode_global_id
 from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from loaders.base import find_all
 from models import Event as EventDoc
-from models import Goal, User
+from models import Goal
 from tests.conftest import Client
 from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit
 from tests.test_dataloaders import mongo_commands
@@ -327,17 +326,12 @@ async def test_a_new_goal_is_carried_into_the_cached_goal_list(
     titles = [e["node"]["title"] for e in dashboard.data["goals"]["edges"]]
     assert titles == ["Swim", "Run", "Read"]
     # and the list the cache holds is, byte for byte, the one a query of Mongo makes
-    ctx = Context.for_user(app_state, await _user(alice.sub), request_id="carry-test")
-    kept = await user_goals(ctx)
+    cache = RequestCache(app_state.cache, alice.sub)
+    key = cache.key("goals", await cache.tokens(["goals"]) or [])
+    kept = (await app_state.cache.get_many([key]))[key]
     read = await find_all(Goal, {"userId": alice.sub})
-    assert [g.title for g in kept] == ["Run", "Read", "Swim"]
-    assert codecs.documents(Goal).encode(kept) == codecs.documents(Goal).encode(read)
-
-
-async def _user(sub: str) -> User:
-    user = await User.find_one({"sub": sub})
-    assert user is not None
-    return user
+    assert [g.title for g in read] == ["Run", "Read", "Swim"]
+    assert kept == codecs.documents(Goal).encode(read)
 
 
 async def test_goals_created_at_once_leave_the_cache_agreeing_with_mongo(
