@@ -376,15 +376,14 @@ class Cache:
             ):
                 tokens[EPOCH] = await self._new_epoch(run_id)
             missing = {s: secrets.token_hex(8) for s in scopes if s not in tokens}
+            minted: frozenset[str] = frozenset()
             if missing:
                 claimed = await self._claim(missing)
                 tokens.update(claimed)
+                minted = frozenset(t for s, t in claimed.items() if t == missing[s])
         except Unavailable:
             lookups("versions", "error").inc()  # the request goes uncached
             return None, found
-        if not missing:
-            return Tokens(tokens), found
-        minted = frozenset(t for s, t in claimed.items() if t == missing[s])
         return Tokens(tokens, minted), found
 
     async def _server_run(self, *, retires: bool = False) -> str:
