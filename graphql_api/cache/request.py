@@ -171,11 +171,16 @@ class RequestCache:
                     waiter.exception()  # retrieved: the caller may be gone
 
     async def _wait(self, names: list[str]) -> None:
-        """Until these versions have been read (or could not be)."""
+        """Until these versions have been read (or could not be). Its waiter joins every
+        batch before it waits on any: a batch that ends while it waits on another has
+        answered it too (one joined only then would never be answered)."""
         loop = asyncio.get_running_loop()
+        waiters: list[asyncio.Future[None]] = []
         for batch in self._read(names):
             waiter = loop.create_future()
             batch.waiters.append(waiter)
+            waiters.append(waiter)
+        for waiter in waiters:
             await waiter
 
     async def tokens(self, scopes: list[str]) -> list[str] | None:

@@ -890,6 +890,38 @@ async def test_misses_of_one_moment_share_one_read_and_one_write(
     client.close()
 
 
+async def test_a_caller_whose_versions_are_in_two_batches_is_answered_whichever_ends_first(
+    caches: Caches, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a request whose read of one scope's version is on its way and slow (held
+    # until released), as two habits' scores read theirs at once in a re-plan
+    cache = caches.on(redis_url)
+    release = asyncio.Event()
+    versions = cache.versions
+
+    async def slow(scopes: list[str]) -> Any:
+        if any(scope.endswith(":slow") for scope in scopes):
+            await release.wait()
+        return await versions(scopes)
+
+    monkeypatch.setattr(cache, "versions", slow)
+    for _ in range(20):  # which batch a caller waits on first is the set's order
+        release.clear()
+        request = RequestCache(cache, "alice")
+        first = asyncio.ensure_future(request.tokens(["slow"]))
+        for _ in range(3):
+            await asyncio.sleep(0)  # its batch sent, its read waiting
+        # when: a caller needs that version and another one, whose batch ends first
+        second = asyncio.ensure_future(request.tokens(["slow", "fast"]))
+        await asyncio.sleep(0.02)
+        release.set()
+        # then: both are answered, with the same version of the slow scope
+        one, two = await asyncio.wait_for(asyncio.gather(first, second), HANG_BOUND_S)
+        assert one is not None
+        assert two is not None
+        assert one[1] == two[1]
+
+
 async def test_a_batch_that_redis_does_not_answer_is_a_miss_for_each_caller(
     caches: Caches, silent_server: SilentServer
 ) -> None:
