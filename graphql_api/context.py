@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
-import bson
 import orjson
 from beanie import Document
 from pymongo import ReadPreference
@@ -29,7 +28,7 @@ from graphql_api.state import AppState
 from loaders import Loaders, create_loaders
 from loaders.base import find_all
 from models import User
-from models.base import as_stored, built, matching, ref
+from models.base import as_read, built, matching, ref
 
 T = TypeVar("T")
 # MONGO_SECONDARY_READS: the lists queries may read from a replica set's secondaries
@@ -249,7 +248,7 @@ class Context:
         """After the new document's write and the bump of its list's scope: the held list
         with the document added, cached under the list's new version, so that the next
         read of the list makes no query (as a new event is carried into its cached
-        weeks). The document is added as Mongo keeps it (`as_found`: times to the
+        weeks). The document is added as Mongo keeps it (`as_read`: times to the
         millisecond), last, where a query without a sort usually finds the latest
         insert (Mongo promises no order; readers of the lists sort them, or pick by
         id). Held before the write, the list cannot show the document yet; should it
@@ -261,7 +260,9 @@ class Context:
         raw = held.value
         if f'"_id":"{ref(added)}"'.encode() in raw:
             return
-        item = orjson.dumps(as_found(added).model_dump(mode="json", by_alias=True))
+        options = type(added).get_pymongo_collection().codec_options
+        found = built(type(added), as_read(added, options))  # as `find_all` builds it
+        item = orjson.dumps(found.model_dump(mode="json", by_alias=True))
         listed = b"[" + item + b"]" if raw == b"[]" else raw[:-1] + b"," + item + b"]"
         await self.cache.carry(held, listed, ttl_s, codecs.BYTES)
 
@@ -277,13 +278,6 @@ class Context:
         """Drop memoized values after a mutation changed what they were computed from."""
         for key in [k for k in self._memo if isinstance(k, tuple) and k[0] == key_prefix]:
             del self._memo[key]
-
-
-def as_found(doc: D) -> D:
-    """The document a query finds just after `doc` was written: its stored form through
-    BSON, read with the collection's codec options (times to the millisecond)."""
-    options = type(doc).get_pymongo_collection().codec_options
-    return built(type(doc), bson.decode(bson.encode(as_stored(doc)), codec_options=options))
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]

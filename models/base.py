@@ -8,8 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import bson
 from beanie import Document, PydanticObjectId
 from beanie.odm.utils.encoder import Encoder
+from bson.codec_options import DEFAULT_CODEC_OPTIONS, CodecOptions
 from pydantic import ConfigDict, Field
 from pymongo import HASHED, IndexModel
 
@@ -94,6 +96,14 @@ def as_stored(doc: Document) -> dict[str, Any]:
     stored: dict[str, Any] = Encoder(to_db=True).encode(doc)
     stored.pop("revision_id", None)
     return stored
+
+
+def as_read(doc: Document, options: CodecOptions[Any] = DEFAULT_CODEC_OPTIONS) -> dict[str, Any]:
+    """The row a query finds just after `doc` was written: its stored form through BSON
+    (times to the millisecond), decoded with `options` (by default, times naive, in UTC;
+    a collection's own options read them as its client does)."""
+    row: dict[str, Any] = bson.decode(bson.encode(as_stored(doc)), codec_options=options)
+    return row
 
 
 # How many times a change is re-applied to a document that others keep changing

@@ -8,7 +8,6 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import bson
 import orjson
 from bson import ObjectId
 from strawberry import UNSET
@@ -38,7 +37,7 @@ from graphql_api.relay import Connection, encode_cursor, page_size, paginate, re
 from graphql_api.replans import request_replan
 from loaders.base import find_rows, naive_times
 from models import Calendar, Event, Habit
-from models.base import Ref, apply_change, as_stored, built, matching, ref
+from models.base import Ref, apply_change, as_read, built, matching, ref
 from models.event import overlapping
 from models.habit import SKIPS_KEPT
 
@@ -192,21 +191,15 @@ async def _carry_weeks(
     """After the new event's write and its bump: each held week with the event added,
     cached under the week's new version, so that the next page of those days need not
     query them (as a check-in carries its habit's history). The same bytes the query
-    would give: the event as Mongo keeps it (BSON's milliseconds), in the week's
+    would give: the event as `_query_rows` reads it (`as_read`: naive times, BSON's
+    milliseconds), in the week's
     order (`_in_order`)."""
     if not held:
         return
-    row = read_back(event)
+    row = as_read(event)
     ttl = ctx.settings.cache_ttl_calendar_events
     for monday, week, raw in held:
         await ctx.cache.carry(week, week_with(raw, row, monday), ttl, codecs.BYTES)
-
-
-def read_back(event: Event) -> dict[str, Any]:
-    """The row a query of the just-written event finds, as `_query_rows` reads it: the
-    document as stored, through BSON (times to the millisecond, naive, in UTC)."""
-    row: dict[str, Any] = bson.decode(bson.encode(as_stored(event)))
-    return row
 
 
 def week_with(raw: bytes, row: dict[str, Any], monday: date) -> bytes:

@@ -14,6 +14,9 @@ from tests.conftest import Client
 from tests.helpers import connect_local, create_event
 from tests.test_dataloaders import mongo_commands
 
+# An hour of WEEK (Thursday), the event most of these tests need.
+THURSDAY = ("2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+
 
 def recorded(app_state: AppState, monkeypatch: pytest.MonkeyPatch, method: str) -> list[list[str]]:
     """The keys of every call the app's cache makes to `method` from now on, one list
@@ -40,7 +43,7 @@ async def test_an_answer_not_stored_yet_is_looked_for_with_the_versions_it_then_
     # given: an event, and a page of its week made once (what that run read is the hint)
     clock(NOW)
     calendar = await connect_local(alice)
-    await create_event(alice, calendar["id"], "2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+    await create_event(alice, calendar["id"], *THURSDAY)
     first = await alice.op("Events", {"range": WEEK})
     sent = count_round_trips(app_state, monkeypatch)
     # when: a page of the same days with a range of its own, whose answer is not stored
@@ -80,7 +83,7 @@ async def test_a_week_no_read_has_named_is_read_from_mongo_without_looking_in_re
     # no version yet: no read or write has named it)
     clock(NOW)
     calendar = await connect_local(alice)
-    await create_event(alice, calendar["id"], "2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+    await create_event(alice, calendar["id"], *THURSDAY)
     await alice.op("Events", {"range": WEEK})
     app_state.cache.l1.clear()  # what this process keeps: as in another process
     sent = count_round_trips(app_state, monkeypatch)
@@ -108,7 +111,7 @@ async def test_a_page_of_weeks_that_earlier_pages_showed_finds_their_versions_in
     # given: events in two weeks, and a page of each week made once, one after the other
     clock(NOW)
     calendar = await connect_local(alice)
-    await create_event(alice, calendar["id"], "2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+    await create_event(alice, calendar["id"], *THURSDAY)
     await create_event(alice, calendar["id"], "2026-03-25T10:00:00Z", "2026-03-25T11:00:00Z")
     await alice.op("Events", {"range": WEEK})
     next_week = {"start": "2026-03-23T00:00:00Z", "end": "2026-03-30T00:00:00Z"}
@@ -131,7 +134,7 @@ async def test_an_answer_found_stale_shows_the_write_that_retired_it(
     clock(NOW)
     calendar = await connect_local(alice)
     await alice.op("Events", {"range": WEEK})
-    await create_event(alice, calendar["id"], "2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+    await create_event(alice, calendar["id"], *THURSDAY)
     app_state.cache.l1.clear()
     sent = count_round_trips(app_state, monkeypatch)
     # when
@@ -157,7 +160,7 @@ async def test_an_answer_made_stores_its_days_and_itself_in_one_round_trip_befor
     # given: an event in a week no page has shown yet
     clock(NOW)
     calendar = await connect_local(alice)
-    await create_event(alice, calendar["id"], "2026-03-19T10:00:00Z", "2026-03-19T11:00:00Z")
+    await create_event(alice, calendar["id"], *THURSDAY)
     sent = count_writes(app_state, monkeypatch)
     # when: its page is made (its days read from Mongo and kept, the answer stored)
     page = await alice.op("Events", {"range": WEEK})

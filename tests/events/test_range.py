@@ -14,11 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphql_api.cache import codecs
-from graphql_api.events.service import by_week, read_back, week_with
+from graphql_api.events.service import by_week, week_with
 from graphql_api.relay import decode_cursor, ref_of
 from graphql_api.state import AppState
 from loaders.base import naive_times
 from models import Event
+from models.base import as_read
 from tests.conftest import Client
 from tests.events.helpers import (
     DELETE_EVENT,
@@ -500,8 +501,8 @@ async def test_an_event_read_back_is_the_row_mongo_gives_for_it(app_state: AppSt
         row = await collection.find_one({"_id": event.id})
 
         # then: the same row, the same JSON
-        assert read_back(event) == row
-        assert codecs.stored([read_back(event)]) == codecs.stored([row])
+        assert as_read(event) == row
+        assert codecs.stored([as_read(event)]) == codecs.stored([row])
 
 
 async def test_the_weeks_rows_read_without_time_zones_make_the_same_json(
