@@ -18,7 +18,13 @@ the main thread was running. The API's other threads are pymongo's monitors, idl
 
 Samples are taken between SIGUSR1 and SIGUSR2 (from the start without them, with
 `--from-start`), and written at exit as folded stacks ("frame;frame;... count" per line),
-which speedscope and flamegraph.pl read too.
+which speedscope and flamegraph.pl read too. Each stack starts with the operation the
+interrupted code was working for (`operation: Dashboard`; the handler runs in the
+interrupted task's context, so this is the access log's record of its request): `(not
+yet known)` before a request's operation is (reading it, parsing the body), `(outside a
+request)` for what no request's task ran (hypercorn reading the sockets, the event loop,
+the collector). The report shows the shares by operation first; in a flame graph each
+operation is a tower of its own.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import collections
 import re
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -37,10 +44,18 @@ SITE = re.compile(r".*/site-packages/")
 ROOT = str(Path(__file__).resolve().parents[1]) + "/"
 
 
+OUTSIDE, UNKNOWN = "(outside a request)", "(not yet known)"
+TAG = "operation: "
+
+
 class Sampler:
-    def __init__(self) -> None:
+    """`label()`: what the interrupted code works for (None: no request), the first
+    frame of each stack."""
+
+    def __init__(self, label: Callable[[], str | None] = lambda: None) -> None:
         self.stacks: collections.Counter[str] = collections.Counter()
         self.on = False
+        self._label = label
 
     def install(self, *, from_start: bool) -> None:
         self.on = from_start
@@ -58,6 +73,7 @@ class Sampler:
             where = SITE.sub("", code.co_filename)
             names.append(f"{code.co_qualname} ({where}:{code.co_firstlineno})")
             frame = frame.f_back
+        names.append(TAG + (self._label() or OUTSIDE))
         self.stacks[";".join(reversed(names))] += 1
 
     def write(self, out: Path) -> None:
@@ -65,6 +81,16 @@ class Sampler:
         with out.open("w") as f:
             for stack, count in self.stacks.items():
                 f.write(f"{stack} {count}\n")
+
+
+def operation_of_request() -> str | None:
+    """The operation of the request whose task is running (see the module's docs)."""
+    from graphql_api.observability.requests import current  # noqa: PLC0415 - the server's
+
+    record = current()
+    if record is None:
+        return None
+    return record.operation_name or UNKNOWN
 
 
 def _library(frame: str) -> str:
@@ -79,6 +105,7 @@ def _library(frame: str) -> str:
 def report(path: Path, top: int = 30) -> str:
     """The samples by library, by function (its own time), and by the innermost of our
     functions on the stack (what our code spends, libraries included)."""
+    operations: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
     libraries: collections.Counter[str] = collections.Counter()
     ours: collections.Counter[str] = collections.Counter()
@@ -86,6 +113,8 @@ def report(path: Path, top: int = 30) -> str:
     for line in path.read_text().splitlines():
         stack, count = line.rsplit(" ", 1)
         frames, n = stack.split(";"), int(count)
+        if frames[0].startswith(TAG):
+            operations[frames.pop(0).removeprefix(TAG)] += n
         total += n
         own[frames[-1]] += n
         libraries[_library(frames[-1])] += n
@@ -95,6 +124,7 @@ def report(path: Path, top: int = 30) -> str:
     # one tick, whichever is longer (4 ms at 250 Hz); the shares are the same either way.
     lines = [f"{total} samples, each {INTERVAL_S * 1000:g} ms of CPU or a kernel tick if longer"]
     for title, counts in (
+        ("by operation", operations),
         ("by library", libraries),
         ("by function, its own time", own),
         ("by the innermost function of ours", ours),
@@ -113,7 +143,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
-    sampler = Sampler()
+    sampler = Sampler(operation_of_request)
     sampler.install(from_start=args.from_start)
     atexit.register(sampler.write, args.out)
     from graphql_api.cli import main as cli  # noqa: PLC0415 - after the sampler is set

@@ -400,6 +400,9 @@ class GraphQLApp(GraphQL[Context, None]):
                 context, request_data.query, request_data.variables, request_data.operation_name
             )
         name = operation_name_of(request_data.query or "", request_data.operation_name)
+        record = current()
+        if record is not None:  # the access line's from here on, whatever happens next
+            record.operation_name = name
         if context.request_cache is not None:  # what it reads is the next run's hint
             context.request_cache.operation = name
         started = time.perf_counter()
@@ -563,7 +566,6 @@ class GraphQLApp(GraphQL[Context, None]):
         operation_duration(label_of(operation_name), "query").observe(elapsed)
         record = current()
         if record is not None:
-            record.operation_name = operation_name
             record.operation_type = "query"
             record.user_id = context.claims.sub if context.claims else None
             record.cached = True

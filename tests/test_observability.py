@@ -284,18 +284,22 @@ async def test_a_slow_mongo_command_is_logged_with_its_filter_shape_and_no_value
     assert "h1" not in line
 
 
-async def test_a_cached_answer_is_counted_under_its_documents_operation_name(
-    http: httpx.AsyncClient, alice: Client
+async def test_a_cached_answer_is_counted_and_logged_under_its_documents_operation_name(
+    http: httpx.AsyncClient, alice: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     # given: a client that sends the document without `operationName`, twice
     query = operation("Me")
     await alice.execute(query)
     before = await scrape(http)
+    caplog.set_level(logging.INFO, logger="graphql_api.access")
     # when: the second answer comes whole from the cache
     r = await alice.execute(query)
     after = await scrape(http)
-    # then: it is counted as Me, as an executed one is
+    # then: it is counted and logged as Me, as an executed one is
     assert r.data["me"]
+    (line,) = [rec for rec in caplog.records if rec.name == "graphql_api.access"]
+    record: Any = line
+    assert (record.operation_name, record.operation_type, record.cached) == ("Me", "query", True)
     labels = {"operation_name": "Me", "operation_type": "query"}
     name = "graphql_operation_duration_seconds_count"
     assert total(after, name, **labels) - total(before, name, **labels) == 1

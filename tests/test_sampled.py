@@ -3,11 +3,12 @@ py-spy, by the wall clock, counts a runnable thread waiting for a core)."""
 
 from __future__ import annotations
 
+import contextvars
 import signal
 import time
 from pathlib import Path
 
-from bench.sampled import INTERVAL_S, Sampler, report
+from bench.sampled import INTERVAL_S, OUTSIDE, TAG, Sampler, report
 
 
 def spin(seconds: float) -> None:
@@ -37,3 +38,29 @@ def test_cpu_is_sampled_and_waiting_is_not(tmp_path: Path) -> None:
     assert slept < spun / 10
     text = report(tmp_path / "out.folded")
     assert "spin" in text
+
+
+def test_each_sample_names_the_operation_its_code_worked_for(tmp_path: Path) -> None:
+    # given: a label read from the interrupted code's context, as the server's is (the
+    # access log's record of the request whose task runs)
+    working_for: contextvars.ContextVar[str | None] = contextvars.ContextVar("op", default=None)
+    sampler = Sampler(working_for.get)
+    old = signal.getsignal(signal.SIGPROF)
+    try:
+        sampler.install(from_start=True)
+        # when: CPU spent for an operation, then for none
+        token = working_for.set("Dashboard")
+        spin(0.3)
+        working_for.reset(token)
+        spin(0.3)
+    finally:
+        sampler.write(tmp_path / "out.folded")
+        signal.signal(signal.SIGPROF, old)
+    # then: every stack starts with what its CPU was spent for, and the report adds up by it
+    firsts = {stack.split(";", 1)[0] for stack in sampler.stacks}
+    assert firsts == {TAG + "Dashboard", TAG + OUTSIDE}
+    text = report(tmp_path / "out.folded")
+    by_operation = text.split("by operation\n", 1)[1].split("\n\n", 1)[0]
+    assert "Dashboard" in by_operation
+    assert OUTSIDE in by_operation
+    assert "operation:" not in text.split("by library", 1)[1]  # not a frame of the stacks
