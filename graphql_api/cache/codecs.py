@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 from beanie import Document
 
-from graphql_api.memo import Memo, kept
+from graphql_api.memo import Memo
 from models.base import built
 
 T = TypeVar("T")
@@ -24,17 +25,22 @@ D = TypeVar("D", bound=Document)
 # every caller gets shallow copies of its own (~5 µs each): a caller may set a
 # document's fields (apply_change does), never change its nested values in place,
 # which the copies share with this memo.
-# Bounded by the documents it holds (a week of events, a user's goals, ...).
+# Bounded by the documents it holds (a week of events, a user's goals, ...): 7,000, some
+# 17 MB with the JSON they were decoded from (an event ~1.9 KB, its JSON ~0.6), what
+# 5,000 took before their private attributes were shared and the memo below kept
+# digests. A process whose users' documents outnumber it decodes some of them again.
 _DECODED: Memo[tuple[type[Document], bytes], list[Any]] = Memo(
-    5_000, weigh=lambda docs: len(docs) + 1
+    7_000, weigh=lambda docs: len(docs) + 1
 )
 # The same, one document at a time, by its own JSON: a value that changed in one of
 # its documents (a week with one more event) builds only that one again. Its JSON is
-# dumped again to look it up (~1 µs a document, against ~35 to build one). Weak: a
-# document is found here while a value kept above (the week before the change, most
-# often) or a request still holds it, so this memo keeps no document alive itself
-# (with 10,000 kept on top of the memo above, the load bench's two API processes
-# ended at 604 MB of RSS, against 411 MB before).
+# dumped again to look it up (~1 µs a document, against ~35 to build one), and kept as
+# its BLAKE2b digest (16 bytes, where the JSON of an event takes ~600: a quarter of
+# what a kept event held; two documents with one digest are as likely as two of git's
+# objects with one hash). Weak: a document is found here while a value kept above (the
+# week before the change, most often) or a request still holds it, so this memo keeps
+# no document alive itself (with 10,000 kept on top of the memo above, the load bench's
+# two API processes ended at 604 MB of RSS, against 411 MB before).
 _DOCUMENTS: weakref.WeakValueDictionary[tuple[type[Document], bytes], Any] = (
     weakref.WeakValueDictionary()
 )
@@ -62,16 +68,26 @@ def _decoded(
 # documents are never assigned to (they are shared read-only, or copied first, and a
 # copy gets a set of its own), so nothing adds to a shared set.
 _FIELDS_SET: dict[frozenset[str], set[str]] = {}
+# The same for their private attributes (Beanie's: a lazily parsed store, saved states),
+# one dict for every kept document of a model whose are the same as the first one's
+# (all, as built: nothing here parses lazily or manages state). Kept documents are not
+# saved, and a copy gets a dict of its own (pydantic's model_copy copies it).
+_PRIVATE: dict[type[Document], dict[str, Any]] = {}
 
 
 def _document(model: type[D], item: Any) -> D:
-    raw = orjson.dumps(item)
-    doc: D | None = _DOCUMENTS.get((model, raw))
-    if doc is None:  # kept while the document lives: in a buffer of its own size
-        doc = _DOCUMENTS[model, kept(raw)] = built(model, item)
+    key = (model, hashlib.blake2b(orjson.dumps(item), digest_size=16).digest())
+    doc: D | None = _DOCUMENTS.get(key)
+    if doc is None:
+        doc = _DOCUMENTS[key] = built(model, item)
         names = doc.__pydantic_fields_set__
         shared = _FIELDS_SET.setdefault(frozenset(names), names)
         object.__setattr__(doc, "__pydantic_fields_set__", shared)
+        private = doc.__pydantic_private__
+        if private is not None:
+            first = _PRIVATE.setdefault(model, private)
+            if private == first:
+                object.__setattr__(doc, "__pydantic_private__", first)
     return doc
 
 
