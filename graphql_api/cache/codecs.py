@@ -25,12 +25,13 @@ D = TypeVar("D", bound=Document)
 # every caller gets shallow copies of its own (~5 µs each): a caller may set a
 # document's fields (apply_change does), never change its nested values in place,
 # which the copies share with this memo.
-# Bounded by the documents it holds (a week of events, a user's goals, ...): 7,000, some
-# 17 MB with the JSON they were decoded from (an event ~1.9 KB, its JSON ~0.6), what
-# 5,000 took before their private attributes were shared and the memo below kept
-# digests. A process whose users' documents outnumber it decodes some of them again.
+# Bounded by the documents it holds (a week of events, a user's goals, ...): 6,000, some
+# 15 MB with the JSON they were decoded from (an event ~1.9 KB, its JSON ~0.6), a little
+# less than 5,000 took before their private attributes were shared and the memo below
+# kept digests (an event 2.7 KB). A process whose users' documents outnumber it decodes
+# some of them again.
 _DECODED: Memo[tuple[type[Document], bytes], list[Any]] = Memo(
-    7_000, weigh=lambda docs: len(docs) + 1
+    6_000, weigh=lambda docs: len(docs) + 1
 )
 # The same, one document at a time, by its own JSON: a value that changed in one of
 # its documents (a week with one more event) builds only that one again. Its JSON is
