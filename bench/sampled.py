@@ -103,8 +103,8 @@ def _library(frame: str) -> str:
 
 
 def report(path: Path, top: int = 30) -> str:
-    """The samples by library, by function (its own time), and by the innermost of our
-    functions on the stack (what our code spends, libraries included)."""
+    """The samples by operation, by library, by function (its own time), and by the
+    innermost of our functions on the stack (what our code spends, libraries included)."""
     operations: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
     libraries: collections.Counter[str] = collections.Counter()
