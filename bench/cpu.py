@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.cpu [--users 50] [--requests 1500] [--concurrency 16]
                                   [--rounds 4] [--before REV] [--profile DIR]
-                                  [--per-op] [--counters]
+                                  [--per-op] [--counters] [--repeat N]
 
 Starts nx-27017 and redis-server, seeds users with graphql_api.seed (as bench.load
 does), then for each run starts `scheduling-worker serve` for each code version (this
@@ -42,6 +42,11 @@ garbage-collection pauses per request (from /metrics), and Redis's commands and 
 (round trips). Each run also prints the API's CPU per request turn by turn: the first
 turn holds every user's first requests, which find nothing of theirs cached (in the
 mix, a cold Dashboard and a page's weeks each), and costs more than the later ones.
+With --repeat N, each run is made N times, each time on databases (and cache
+prefixes) of its own, seeded afresh: the table pools them (CPU over all their
+requests), and the ratios' table adds each run's API ratio and their median. On these
+machines the ratio of one run moves by about ±0.04 from one run to the next
+(bench/RESULTS.md, 2026-12-06), as much as a change worth 10% moves it.
 With --profile, py-spy records each run of this
 checkout's server (speedscope JSON in DIR). Writes the "CPU per request" section of
 bench/RESULTS.md.
@@ -56,13 +61,14 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
@@ -192,6 +198,21 @@ class Reading:
     failed: int
     seconds: float
     cpu_ms: dict[str, float]  # per request, by process
+    run: int = 0  # which of --repeat's runs
+
+
+def pooled(readings: list[Reading]) -> Reading:
+    """The runs of one scenario and version as one: CPU per request over all their
+    requests."""
+    requests = sum(r.requests for r in readings)
+    cpu = {
+        name: sum(r.cpu_ms[name] * r.requests for r in readings) / max(1, requests)
+        for name in readings[0].cpu_ms
+    }
+    first = readings[0]
+    seconds = sum(r.seconds for r in readings)
+    failed = sum(r.failed for r in readings)
+    return Reading(first.scenario, first.version, requests, failed, seconds, cpu)
 
 
 class Stack:
@@ -402,14 +423,17 @@ def measure(
     versions: list[tuple[str, Path | None]],
     args: argparse.Namespace,
     profile: Path | None,
+    run_number: int = 0,
 ) -> list[Reading]:
     """Each scenario with every version's server up at once, driven in turns: `--rounds`
     rounds of `--requests / --rounds` requests each, the versions' order reversed every
     round (ABBA), the same requests for each. The machine's speed drifts (other load,
     a host's steal time): one version measured after the other would carry the drift
-    into their ratio; in turns, both share it."""
+    into their ratio; in turns, both share it. `run_number`: which of --repeat's runs,
+    each on databases and cache prefixes of its own."""
     readings = []
-    databases = {version: stack.database(f"cpu_{version}") for version, _ in versions}
+    tag = f"_r{run_number}" if run_number else ""
+    databases = {version: stack.database(f"cpu_{version}{tag}") for version, _ in versions}
     for n, scenario in enumerate(SCENARIOS + PER_OP):
         if not selected(scenario, args):
             continue
@@ -426,7 +450,7 @@ def measure(
                     code=code,
                     # An operation alone or a pair writes on and on to its users: a
                     # database of their own, so that no run reads what another wrote.
-                    db=stack.database(f"cpu_{version}_{scenario.key}")
+                    db=stack.database(f"cpu_{version}_{scenario.key}{tag}")
                     if scenario.only
                     else databases[version],
                     args=args,
@@ -438,7 +462,7 @@ def measure(
             with spying(profile, f"{mine.version}-{scenario.key}", mine.server, sampled):
                 turns(stack, running, scenario, n, args)
             for run in running:
-                readings.append(reading(stack, run, scenario, args))
+                readings.append(replace(reading(stack, run, scenario, args), run=run_number))
         if sampled is not None:  # written as the server stopped
             print(f"CPU samples in {sampled} (`python -m bench.sampled --report {sampled}`):")
             print(textwrap.indent(sampled_report(sampled, top=12), "    "))
@@ -566,7 +590,7 @@ def start(
         else serving(
             stack,
             db,
-            f"cpu-{version}-{n}:",
+            f"cpu-{version}-{n}-{db}:",  # the users' cached answers are their database's
             scenario.env,
             code,
             sampled=sampled_to(args, version, scenario),
@@ -600,13 +624,26 @@ def checkout(rev: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def report(readings: list[Reading], args: argparse.Namespace, command: str) -> str:
+def report(every: list[Reading], args: argparse.Namespace, command: str) -> str:
+    """The table of CPU per request, each version's runs of a scenario pooled; with
+    --repeat, each run's ratio too."""
     order = ("before", "after", "now")
-    versions = sorted({r.version for r in readings}, key=order.index)
+    versions = sorted({r.version for r in every}, key=order.index)
+    runs = sorted({r.run for r in every})
+    readings = [
+        pooled([r for r in every if r.scenario == scenario and r.version == version])
+        for scenario, version in dict.fromkeys((r.scenario, r.version) for r in every)
+    ]
+    repeated = (
+        f" Each run {len(runs)} times, each time on databases of its own; the figures"
+        " pool the runs (CPU over all their requests)."
+        if len(runs) > 1
+        else ""
+    )
     lines = [
         f"Command: `{command}`  ",
         f"Machine: {machine()}; {args.users} seeded users, {args.requests} requests a run "
-        f"from {args.concurrency} closed-loop clients, one server process.",
+        f"from {args.concurrency} closed-loop clients, one server process.{repeated}",
         "",
         "CPU milliseconds per answered request, by process (user + system time from "
         "/proc, read before and after each run). "
@@ -634,8 +671,9 @@ def report(readings: list[Reading], args: argparse.Namespace, command: str) -> s
                 f"{r.failed} | {r.requests / r.seconds:.0f} |"
             )
     if len(versions) == 2:
-        lines += ["", "| run | API CPU, after / before | nx-27017 CPU, after / before |"]
-        lines.append("| --- | ---: | ---: |")
+        each = " | API, each run's (median)" if len(runs) > 1 else ""
+        lines += ["", f"| run | API CPU, after / before | nx-27017 CPU, after / before{each} |"]
+        lines.append("| --- | ---: | ---: |" + (" --- |" if each else ""))
         for scenario in measured:
             if scenario.floor:
                 continue
@@ -644,8 +682,24 @@ def report(readings: list[Reading], args: argparse.Namespace, command: str) -> s
                 for v in versions
             )
             api, db = (ratio(after.cpu_ms[p], before.cpu_ms[p]) for p in ("API", "nx-27017"))
-            lines.append(f"| {scenario.name} | {api} | {db} |")
+            line = f"| {scenario.name} | {api} | {db} |"
+            if each:
+                line += f" {_each_run(every, scenario.name, versions)} |"
+            lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def _each_run(every: list[Reading], scenario: str, versions: list[str]) -> str:
+    """The API's after / before of each run of the scenario, in order, and their median."""
+    ratios = []
+    for run in sorted({r.run for r in every}):
+        before, after = (
+            next(r for r in every if (r.scenario, r.version, r.run) == (scenario, v, run))
+            for v in versions
+        )
+        ratios.append(after.cpu_ms["API"] / before.cpu_ms["API"])
+    listed = ", ".join(f"{x:.2f}" for x in ratios)
+    return f"{listed} ({statistics.median(ratios):.2f})"
 
 
 def main() -> None:
@@ -671,6 +725,13 @@ def main() -> None:
     parser.add_argument(
         "--counters", action="store_true", help="cache lookups and Mongo commands per request"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="each run this many times, on databases of its own: the figures pooled, and"
+        " each run's ratio with their median (the ratio moves by ±0.04 from run to run)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
     parser.add_argument(
         "--only",
@@ -678,6 +739,8 @@ def main() -> None:
         help=f"some of the runs: {','.join(s.key for s in SCENARIOS + PER_OP)}",
     )
     args = parser.parse_args()
+    if args.repeat > 1 and (args.profile or args.cpu_profile):
+        parser.error("--repeat profiles nothing: leave out --profile and --cpu-profile")
     for directory in (args.profile, args.cpu_profile):
         if directory:
             directory.mkdir(parents=True, exist_ok=True)
@@ -688,9 +751,11 @@ def main() -> None:
         if args.before:
             with checkout(args.before) as tree:
                 versions = [("before", tree), ("after", None)]
-                readings += measure(stack, versions, args, args.profile)
+                for number in range(args.repeat):
+                    readings += measure(stack, versions, args, args.profile, number)
         else:
-            readings += measure(stack, [("now", None)], args, args.profile)
+            for number in range(args.repeat):
+                readings += measure(stack, [("now", None)], args, args.profile, number)
     text = report(readings, args, f".venv/bin/{command.strip()}")
     print(text)
     if not args.no_write:
