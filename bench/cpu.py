@@ -690,14 +690,18 @@ def report(every: list[Reading], args: argparse.Namespace, command: str) -> str:
 
 
 def _each_run(every: list[Reading], scenario: str, versions: list[str]) -> str:
-    """The API's after / before of each run of the scenario, in order, and their median."""
+    """The API's after / before of each run of the scenario, in order, and their median
+    (`ratio`'s: none of a run where `before` measured nothing)."""
     ratios = []
     for run in sorted({r.run for r in every}):
         before, after = (
             next(r for r in every if (r.scenario, r.version, r.run) == (scenario, v, run))
             for v in versions
         )
-        ratios.append(after.cpu_ms["API"] / before.cpu_ms["API"])
+        if before.cpu_ms["API"] >= 0.01:
+            ratios.append(after.cpu_ms["API"] / before.cpu_ms["API"])
+    if not ratios:
+        return "-"
     listed = ", ".join(f"{x:.2f}" for x in ratios)
     return f"{listed} ({statistics.median(ratios):.2f})"
 
@@ -739,6 +743,8 @@ def main() -> None:
         help=f"some of the runs: {','.join(s.key for s in SCENARIOS + PER_OP)}",
     )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat: at least 1")
     if args.repeat > 1 and (args.profile or args.cpu_profile):
         parser.error("--repeat profiles nothing: leave out --profile and --cpu-profile")
     for directory in (args.profile, args.cpu_profile):
