@@ -379,10 +379,15 @@ async def drive(
     return requests - failed, failed
 
 
-def ratio(after: float, before: float) -> str:
-    """after / before; none where `before` is under one clock tick a request (1/100 ms
+def measured_ratio(after: float, before: float) -> float | None:
+    """after / before; None where `before` is under one clock tick a request (1/100 ms
     over a few thousand requests: nothing measured)."""
-    return f"{after / before:.2f}x" if before >= 0.01 else "-"
+    return after / before if before >= 0.01 else None
+
+
+def ratio(after: float, before: float) -> str:
+    found = measured_ratio(after, before)
+    return "-" if found is None else f"{found:.2f}x"
 
 
 def threads(pid: int) -> str:
@@ -691,15 +696,16 @@ def report(every: list[Reading], args: argparse.Namespace, command: str) -> str:
 
 def _each_run(every: list[Reading], scenario: str, versions: list[str]) -> str:
     """The API's after / before of each run of the scenario, in order, and their median
-    (`ratio`'s: none of a run where `before` measured nothing)."""
+    (none of a run where `before` measured nothing)."""
     ratios = []
     for run in sorted({r.run for r in every}):
         before, after = (
             next(r for r in every if (r.scenario, r.version, r.run) == (scenario, v, run))
             for v in versions
         )
-        if before.cpu_ms["API"] >= 0.01:
-            ratios.append(after.cpu_ms["API"] / before.cpu_ms["API"])
+        found = measured_ratio(after.cpu_ms["API"], before.cpu_ms["API"])
+        if found is not None:
+            ratios.append(found)
     if not ratios:
         return "-"
     listed = ", ".join(f"{x:.2f}" for x in ratios)
@@ -754,14 +760,12 @@ def main() -> None:
     readings: list[Reading] = []
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp, contextlib.ExitStack() as exits:
         stack = Stack(Path(tmp), exits, args.users)
-        if args.before:
-            with checkout(args.before) as tree:
-                versions = [("before", tree), ("after", None)]
-                for number in range(args.repeat):
-                    readings += measure(stack, versions, args, args.profile, number)
-        else:
-            for number in range(args.repeat):
-                readings += measure(stack, [("now", None)], args, args.profile, number)
+        tree = exits.enter_context(checkout(args.before)) if args.before else None
+        versions: list[tuple[str, Path | None]] = (
+            [("before", tree), ("after", None)] if tree else [("now", None)]
+        )
+        for number in range(args.repeat):
+            readings += measure(stack, versions, args, args.profile, number)
     text = report(readings, args, f".venv/bin/{command.strip()}")
     print(text)
     if not args.no_write:
