@@ -12,7 +12,7 @@ import bson
 from beanie import Document, PydanticObjectId
 from beanie.odm.utils.encoder import Encoder
 from bson.codec_options import DEFAULT_CODEC_OPTIONS, CodecOptions
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 from pymongo import HASHED, IndexModel
 
 # Python names in code, the seed's camelCase names (aliases) in Mongo.
@@ -20,6 +20,24 @@ DOCUMENT_CONFIG = ConfigDict(populate_by_name=True)
 
 # Ids are made on our side, before the insert: never None, known to batch writes.
 DocumentId = Annotated[PydanticObjectId, Field(default_factory=PydanticObjectId)]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """The same instant, held with `datetime.UTC` when it is in UTC: a time parsed from
+    JSON (a cached document) comes with pydantic's own zero-offset tzinfo, and every
+    comparison, subtraction or conversion between it and a time in `UTC` (the request's
+    now, a range, another document's time) asks both for their offsets, in Python's slow
+    path: 0.5 µs a comparison, against 0.03 between two times in `UTC`. A week of events
+    is compared, sorted and paged by its times request after request. A time with
+    another offset (an input's, before it is stored) or none is left as it is."""
+    if moment.tzinfo is UTC or moment.tzinfo is None or moment.utcoffset():
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+# A document's instant: a `datetime`, in `UTC` when it has no offset (see `_in_utc`).
+Instant = Annotated[datetime, AfterValidator(_in_utc)]
+
 
 # References to other documents (goalId, habitId, calendarId, ...) hold the
 # referenced `_id` as its 24-hex string, as `userId` holds the token's `sub`:

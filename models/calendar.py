@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Revised, owner_index, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Instant, Revised, owner_index, utcnow
 
 
 class PushChannel(BaseModel):
@@ -13,7 +11,7 @@ class PushChannel(BaseModel):
 
     id: str  # ours (X-Goog-Channel-ID)
     resource_id: str = Field(alias="resourceId")  # Google's id of the watched resource
-    expiration: datetime
+    expiration: Instant
 
     # Spelled out (not DOCUMENT_CONFIG) for mypy's pydantic plugin: built by python names.
     model_config = ConfigDict(populate_by_name=True)
@@ -21,7 +19,7 @@ class PushChannel(BaseModel):
 
 class SyncState(BaseModel):
     status: str  # QUEUED | RUNNING | SUCCEEDED | FAILED
-    last_synced_at: datetime | None = Field(default=None, alias="lastSyncedAt")
+    last_synced_at: Instant | None = Field(default=None, alias="lastSyncedAt")
     last_error: str | None = Field(default=None, alias="lastError")
     event_count: int = Field(default=0, alias="eventCount")
     channel: PushChannel | None = None  # the calendar's live push channel, if any
@@ -71,8 +69,8 @@ class Calendar(Revised):
     cursor: SyncCursor = Field(default_factory=SyncCursor)
     # None for LOCAL calendars: there is nothing to sync.
     sync_state: SyncState | None = Field(default=None, alias="syncState")
-    next_sync_at: datetime | None = Field(default=None, alias="nextSyncAt")
-    created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
+    next_sync_at: Instant | None = Field(default=None, alias="nextSyncAt")
+    created_at: Instant = Field(default_factory=utcnow, alias="createdAt")
 
     class Settings:
         name = "calendars"
@@ -101,9 +99,9 @@ class SyncRun(Revised):
     deleted: int = 0
     error: str | None = None
     attempts: int = 0
-    queued_at: datetime = Field(default_factory=utcnow, alias="queuedAt")
-    started_at: datetime | None = Field(default=None, alias="startedAt")
-    finished_at: datetime | None = Field(default=None, alias="finishedAt")
+    queued_at: Instant = Field(default_factory=utcnow, alias="queuedAt")
+    started_at: Instant | None = Field(default=None, alias="startedAt")
+    finished_at: Instant | None = Field(default=None, alias="finishedAt")
 
     class Settings:
         name = "sync_runs"

@@ -9,6 +9,7 @@ from pymongo import IndexModel
 from models.base import (
     DOCUMENT_CONFIG,
     DocumentId,
+    Instant,
     Ref,
     Revised,
     matching,
@@ -43,8 +44,8 @@ class Event(Revised):
     title: str
     description: str | None = None
     location: str | None = None
-    start_time: datetime = Field(alias="startTime")
-    end_time: datetime = Field(alias="endTime")
+    start_time: Instant = Field(alias="startTime")
+    end_time: Instant = Field(alias="endTime")
     all_day: bool = Field(default=False, alias="allDay")
     start_date: str | None = Field(default=None, alias="startDate")
     end_date: str | None = Field(default=None, alias="endDate")
@@ -63,8 +64,8 @@ class Event(Revised):
     task_id: Ref | None = Field(default=None, alias="taskId")  # a block the planner booked
     # A booking of `habit_id` the planner made (auto-scheduled): it moves and goes with the plan.
     planned: bool = False
-    created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
-    updated_at: datetime = Field(default_factory=utcnow, alias="updatedAt")
+    created_at: Instant = Field(default_factory=utcnow, alias="createdAt")
+    updated_at: Instant = Field(default_factory=utcnow, alias="updatedAt")
 
     class Settings:
         name = "events"

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, Revised, owner_index, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Instant, Ref, Revised, owner_index, utcnow
 
 
 class Target(BaseModel):
@@ -27,8 +25,8 @@ class Goal(Revised):
     priority: int = 2
     target_date: str | None = Field(default=None, alias="targetDate")  # ISO date, user's zone
     target: Target | None = None
-    created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
-    updated_at: datetime = Field(default_factory=utcnow, alias="updatedAt")
+    created_at: Instant = Field(default_factory=utcnow, alias="createdAt")
+    updated_at: Instant = Field(default_factory=utcnow, alias="updatedAt")
 
     class Settings:
         name = "goals"
@@ -49,7 +47,7 @@ class GoalProgress(Document):
     id: DocumentId
     user_id: str = Field(alias="userId")
     goal_id: Ref = Field(alias="goalId")
-    at: datetime = Field(default_factory=utcnow)
+    at: Instant = Field(default_factory=utcnow)
     value: float
     note: str | None = None
 

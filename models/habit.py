@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from beanie import Document
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, Revised, owner_index, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Instant, Ref, Revised, owner_index, utcnow
 
 # How long a skipped booking is remembered: a month, as long as a booking may count toward
 # the period under way (graphql_api.planning.bookings.COUNTED_SINCE).
@@ -40,8 +40,8 @@ class Habit(Revised):
     auto_schedule: bool = Field(default=False, alias="autoSchedule")
     # The starts of the planner's bookings the user deleted (the last SKIPS_KEPT): each
     # counts toward its period and takes its day, so the planner does not book it again.
-    skipped: list[datetime] = Field(default_factory=list)
-    created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
+    skipped: list[Instant] = Field(default_factory=list)
+    created_at: Instant = Field(default_factory=utcnow, alias="createdAt")
 
     @property
     def planner_books(self) -> bool:
@@ -69,7 +69,7 @@ class CheckIn(Document):
     date: str  # ISO date in the user's zone
     status: str  # DONE | SKIPPED | MISSED
     value: float | None = None
-    recorded_at: datetime = Field(default_factory=utcnow, alias="recordedAt")
+    recorded_at: Instant = Field(default_factory=utcnow, alias="recordedAt")
 
     class Settings:
         name = "check_ins"

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from beanie import Document
 from pydantic import Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, owner_index, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Instant, Ref, owner_index, utcnow
 
 
 class Feedback(Document):
@@ -18,9 +17,9 @@ class Feedback(Document):
     id: DocumentId
     user_id: str = Field(alias="userId")
     habit_id: Ref = Field(alias="habitId")
-    start: datetime
+    start: Instant
     accepted: bool
-    recorded_at: datetime = Field(default_factory=utcnow, alias="recordedAt")
+    recorded_at: Instant = Field(default_factory=utcnow, alias="recordedAt")
 
     class Settings:
         name = "recommendation_feedback"
@@ -47,7 +46,7 @@ class RecommenderModel(Document):
     features: list[str]
     training_size: int = Field(alias="trainingSize")
     metrics: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
+    created_at: Instant = Field(default_factory=utcnow, alias="createdAt")
 
     class Settings:
         name = "recommender_models"

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Ref, Revised, owner_index, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Instant, Ref, Revised, owner_index, utcnow
 
 
 class Task(Revised):
@@ -23,14 +21,14 @@ class Task(Revised):
     duration_minutes: int = Field(alias="durationMinutes")
     min_chunk_minutes: int = Field(default=30, alias="minChunkMinutes")
     max_chunk_minutes: int | None = Field(default=None, alias="maxChunkMinutes")  # None: whole
-    not_before: datetime | None = Field(default=None, alias="notBefore")
-    due: datetime | None = None
+    not_before: Instant | None = Field(default=None, alias="notBefore")
+    due: Instant | None = None
     goal_id: Ref | None = Field(default=None, alias="goalId")
     calendar_id: Ref | None = Field(default=None, alias="calendarId")  # None: the primary LOCAL
     at_risk: bool = Field(default=False, alias="atRisk")
-    created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
-    updated_at: datetime = Field(default_factory=utcnow, alias="updatedAt")
-    completed_at: datetime | None = Field(default=None, alias="completedAt")
+    created_at: Instant = Field(default_factory=utcnow, alias="createdAt")
+    updated_at: Instant = Field(default_factory=utcnow, alias="updatedAt")
+    completed_at: Instant | None = Field(default=None, alias="completedAt")
 
     class Settings:
         name = "tasks"

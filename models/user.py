@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 from pymongo import IndexModel
 
-from models.base import DOCUMENT_CONFIG, DocumentId, Revised, utcnow
+from models.base import DOCUMENT_CONFIG, DocumentId, Instant, Revised, utcnow
 
 
 class WorkingHours(BaseModel):
@@ -25,7 +23,7 @@ class User(Revised):
     display_name: str | None = Field(default=None, alias="displayName")
     timezone: str = "UTC"
     working_hours: list[WorkingHours] = Field(default_factory=list, alias="workingHours")
-    created_at: datetime = Field(default_factory=utcnow, alias="createdAt")
+    created_at: Instant = Field(default_factory=utcnow, alias="createdAt")
 
     class Settings:
         name = "users"

@@ -4,7 +4,7 @@ errors), only without Beanie's `__init__` detour."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -119,3 +119,26 @@ async def test_each_kind_of_document_is_built_alike(app: Starlette) -> None:
         assert same_build(model, row) is not None, model.__name__
         # And a wrong value fails both ways alike.
         assert same_build(model, {**row, "_id": "not an id"}) is None, model.__name__
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=instants, offset_minutes=st.integers(-14 * 60, 14 * 60))
+async def test_an_instant_in_utc_is_held_in_utc_however_it_was_read(
+    app: Starlette, start: datetime, offset_minutes: int
+) -> None:
+    # given: a cached event's JSON (pydantic reads "+00:00" with a tzinfo of its own),
+    # a row as pymongo reads it, and an input with some other offset
+    zone = timezone(timedelta(minutes=offset_minutes))
+    row = {"_id": ObjectId(), "userId": "u", "calendarId": str(ObjectId()), "title": "t"}
+    from_json = {**row, "startTime": start.isoformat(), "endTime": start.isoformat()}
+    from_row = {**row, "startTime": start, "endTime": start}
+    from_input = {**row, "startTime": start.astimezone(zone), "endTime": start}
+    # when
+    cached, stored, given = (built(Event, d) for d in (from_json, from_row, from_input))
+    # then: the same instants, those in UTC held in `UTC` (so that comparing them with
+    # the request's times takes datetime's fast path), another offset kept as it came
+    assert cached.start_time == stored.start_time == given.start_time == start
+    assert cached.start_time.tzinfo is UTC
+    assert stored.start_time.tzinfo is UTC
+    assert given.start_time.utcoffset() == timedelta(minutes=offset_minutes)
+    assert (given.start_time.tzinfo is UTC) == (offset_minutes == 0)
