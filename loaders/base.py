@@ -42,9 +42,11 @@ async def find_all(
 ) -> list[D]:
     """`model.find(query).to_list()` in one round trip, through pymongo: Beanie adds a
     projection naming every field, which makes the embedded Mongo-wire server copy
-    each document, and its query building and parsing cost ~40% more CPU."""
+    each document, and its query building and parsing cost ~40% more CPU. Its times are
+    read without zones (`naive_times`): the documents' instants are made UTC as they
+    are built (`models.base.Instant`)."""
     collection = collection if collection is not None else model.get_pymongo_collection()
-    return [built(model, row) for row in await find_rows(collection, query)]
+    return [built(model, row) for row in await find_rows(naive_times(collection), query)]
 
 
 def naive_times(collection: AsyncCollection[Any]) -> AsyncCollection[Any]:
@@ -54,8 +56,9 @@ def naive_times(collection: AsyncCollection[Any]) -> AsyncCollection[Any]:
     and converts it: a Python call a time, ~2.5 µs a row of two times (a cold
     Dashboard's check-ins, some 170 rows: a twentieth of its CPU). For rows whose times
     are not read (a check-in's day is a string) or become JSON (`codecs.stored` writes
-    a naive time as UTC); never for documents, which compare their times with aware
-    ones. ~6 µs a call: made for each query, as it may run on another client (tests)."""
+    a naive time as UTC), and for documents, whose instants are made UTC as they are
+    built (`models.base.Instant`): never for rows whose times are compared as they are.
+    ~6 µs a call: made for each query, as it may run on another client (tests)."""
     options = collection.codec_options.with_options(tz_aware=False, tzinfo=None)
     return collection.with_options(codec_options=options)
 

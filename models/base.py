@@ -23,19 +23,22 @@ DocumentId = Annotated[PydanticObjectId, Field(default_factory=PydanticObjectId)
 
 
 def _in_utc(moment: datetime) -> datetime:
-    """The same instant, held with `datetime.UTC` when it is in UTC: a time parsed from
-    JSON (a cached document) comes with pydantic's own zero-offset tzinfo, and every
-    comparison, subtraction or conversion between it and a time in `UTC` (the request's
-    now, a range, another document's time) asks both for their offsets, in Python's slow
-    path: 0.5 µs a comparison, against 0.03 between two times in `UTC`. A week of events
-    is compared, sorted and paged by its times request after request. A time with
-    another offset (an input's, before it is stored) or none is left as it is."""
-    if moment.tzinfo is UTC or moment.tzinfo is None or moment.utcoffset():
+    """The same instant, held with `datetime.UTC` when it is in UTC, or has no zone (a time
+    read without zones, as BSON keeps it: UTC; see `loaders.base.naive_times`). A time
+    parsed from JSON (a cached document) comes with pydantic's own zero-offset tzinfo,
+    and every comparison, subtraction or conversion between it and a time in `UTC` (the
+    request's now, a range, another document's time) asks both for their offsets, in
+    Python's slow path: 0.5 µs a comparison, against 0.03 between two times in `UTC`. A
+    week of events is compared, sorted and paged by its times request after request. A
+    time with another offset (an input's, before it is stored) is left as it is."""
+    if moment.tzinfo is UTC:
         return moment
-    return moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None or not moment.utcoffset():
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
-# A document's instant: a `datetime`, in `UTC` when it has no offset (see `_in_utc`).
+# A document's instant: a `datetime`, in `UTC` unless it came with another offset (`_in_utc`).
 Instant = Annotated[datetime, AfterValidator(_in_utc)]
 
 

@@ -126,19 +126,26 @@ async def test_each_kind_of_document_is_built_alike(app: Starlette) -> None:
 async def test_an_instant_in_utc_is_held_in_utc_however_it_was_read(
     app: Starlette, start: datetime, offset_minutes: int
 ) -> None:
-    # given: a cached event's JSON (pydantic reads "+00:00" with a tzinfo of its own),
-    # a row as pymongo reads it, and an input with some other offset
+    # given: a cached event's JSON (pydantic reads "+00:00" with a tzinfo of its own), a
+    # row read with the client's zones, the same row read without them (UTC, as BSON
+    # keeps it), and an input with some other offset
     zone = timezone(timedelta(minutes=offset_minutes))
     row = {"_id": ObjectId(), "userId": "u", "calendarId": str(ObjectId()), "title": "t"}
-    from_json = {**row, "startTime": start.isoformat(), "endTime": start.isoformat()}
-    from_row = {**row, "startTime": start, "endTime": start}
-    from_input = {**row, "startTime": start.astimezone(zone), "endTime": start}
+    naive = start.replace(tzinfo=None)
+    sources = {
+        "json": {**row, "startTime": start.isoformat(), "endTime": start.isoformat()},
+        "row": {**row, "startTime": start, "endTime": start},
+        "naive row": {**row, "startTime": naive, "endTime": naive},
+    }
+    given = {**row, "startTime": start.astimezone(zone), "endTime": start}
     # when
-    cached, stored, given = (built(Event, d) for d in (from_json, from_row, from_input))
+    read = {name: built(Event, data) for name, data in sources.items()}
+    entered = built(Event, given)
     # then: the same instants, those in UTC held in `UTC` (so that comparing them with
     # the request's times takes datetime's fast path), another offset kept as it came
-    assert cached.start_time == stored.start_time == given.start_time == start
-    assert cached.start_time.tzinfo is UTC
-    assert stored.start_time.tzinfo is UTC
-    assert given.start_time.utcoffset() == timedelta(minutes=offset_minutes)
-    assert (given.start_time.tzinfo is UTC) == (offset_minutes == 0)
+    for name, event in read.items():
+        assert event.start_time == event.end_time == start, name
+        assert event.start_time.tzinfo is UTC, name
+        assert event.end_time.tzinfo is UTC, name
+    assert entered.start_time == start
+    assert entered.start_time.utcoffset() == timedelta(minutes=offset_minutes)

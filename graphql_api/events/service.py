@@ -403,7 +403,9 @@ async def _query_rows(
 async def _query_events(
     ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
 ) -> list[Event]:
-    return [built(Event, r) for r in await _query_rows(ctx, calendar_ids, start, end)]
+    # Times read without zones: the events' instants are made UTC as they are built.
+    rows = await _query_rows(ctx, calendar_ids, start, end, naive=True)
+    return [built(Event, r) for r in rows]
 
 
 async def events_between(
