@@ -385,16 +385,15 @@ def _utc_weeks(start: datetime, end: datetime) -> list[date]:
 
 
 async def _query_rows(
-    ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime, *, naive: bool = False
+    ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
 ) -> list[dict[str, Any]]:
     """The stored events overlapping the range, of these calendars, cancelled ones left
-    out: as stored (see `_stored_between`); `naive`: their times naive, in UTC."""
+    out: as stored (see `_stored_between`), their times naive, in UTC (`naive_times`)."""
     # The user's events in the range, the calendars picked here: a `calendarId: {$in}`
     # beside the range makes the embedded Mongo-wire server scan the whole collection.
     wanted = set(calendar_ids)
-    collection = Event.get_pymongo_collection()
     rows = await find_rows(
-        naive_times(collection) if naive else collection,
+        naive_times(Event.get_pymongo_collection()),
         {**overlapping(ctx.user_id, start, end), "status": {"$ne": "CANCELLED"}},
     )
     return [r for r in rows if r["calendarId"] in wanted]
@@ -403,9 +402,8 @@ async def _query_rows(
 async def _query_events(
     ctx: Context, calendar_ids: list[Ref], start: datetime, end: datetime
 ) -> list[Event]:
-    # Times read without zones: the events' instants are made UTC as they are built.
-    rows = await _query_rows(ctx, calendar_ids, start, end, naive=True)
-    return [built(Event, r) for r in rows]
+    # The events' instants are made UTC as they are built (`models.base.Instant`).
+    return [built(Event, r) for r in await _query_rows(ctx, calendar_ids, start, end)]
 
 
 async def events_between(
@@ -533,7 +531,7 @@ async def _stored_between(
     if missing:
         low = datetime.combine(min(monday for _, monday in missing), time(), UTC)
         high = datetime.combine(max(monday for _, monday in missing), time(), UTC) + WEEK
-        rows = await _query_rows(ctx, sorted({c for c, _ in missing}), low, high, naive=True)
+        rows = await _query_rows(ctx, sorted({c for c, _ in missing}), low, high)
         # Each week keeps its events as stored, as JSON; this request's events are that
         # JSON decoded (once per process, and shared, as every read of the week decodes
         # it), so an event filled in is built once: not built from its row, dumped, and
