@@ -30,12 +30,25 @@ def _in_utc(moment: datetime) -> datetime:
     request's now, a range, another document's time) asks both for their offsets, in
     Python's slow path: 0.5 µs a comparison, against 0.03 between two times in `UTC`. A
     week of events is compared, sorted and paged by its times request after request. A
-    time with another offset (an input's, before it is stored) is left as it is."""
-    if moment.tzinfo is UTC:
+    time with another offset (an input's, before it is stored) is left as it is.
+
+    Not `moment.replace(tzinfo=UTC)`: `replace` parses its keyword in C's slow path
+    (~0.65 µs, more than the rest of a time's validation), where a naive time's distance
+    from the epoch added to the epoch in `UTC` is two operations of C's fast path
+    (~0.1 µs), the same instant to the microsecond for every `datetime`; and a zero
+    offset's time is converted (`astimezone`, ~0.3 µs)."""
+    zone = moment.tzinfo
+    if zone is UTC:
         return moment
-    if moment.tzinfo is None or not moment.utcoffset():
-        return moment.replace(tzinfo=UTC)
+    if zone is None:
+        return _EPOCH_UTC + (moment - _EPOCH)
+    if not moment.utcoffset():
+        return moment.astimezone(UTC)
     return moment
+
+
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=UTC)
 
 
 # A document's instant: a `datetime`, in `UTC` unless it came with another offset (`_in_utc`).
