@@ -162,8 +162,10 @@ def _serve_here(
 
     from hypercorn.asyncio import serve as hypercorn_serve  # noqa: PLC0415 - docstring
 
+    from graphql_api import keepalive  # noqa: PLC0415 - docstring
     from graphql_api.app import create_app  # noqa: PLC0415 - docstring
 
+    keepalive.install()
     app = create_app(settings)
     termination = on_termination(app.state.drain)
 
