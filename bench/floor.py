@@ -2,7 +2,8 @@
 Starlette stack around it. bench.cpu measures each one's CPU per request beside the
 API's own `{ __typename }`: what no change below that layer can take away.
 
-- `--stack hypercorn`: hypercorn, configured as `scheduling-worker serve` runs it,
+- `--stack hypercorn`: hypercorn, configured and set up as `scheduling-worker serve` runs it
+  (its keep-alive wait on a timer, graphql_api.keepalive),
   serving an ASGI app that reads the request and answers a fixed body (what
   `{ __typename }` answers);
 - `--stack starlette`: the app itself (`create_app`: its middleware, its routing and
@@ -25,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from graphql_api import keepalive
 from graphql_api.serving import hypercorn_config
 
 BODY = b'{"data":{"__typename":"Query"}}'
@@ -65,6 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     config = hypercorn_config(None)
     config.bind = [f"127.0.0.1:{args.port}"]
+    keepalive.install()  # as `serve` does
     served: Any = starlette_app() if args.stack == "starlette" else app
     uvloop.run(serve(served, config))
 
