@@ -13,6 +13,7 @@ from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from graphql_api import arguments
 from graphql_api.cache.control import CacheControlHeader, cache
 from graphql_api.cache.scopes import calendar_scope
 from graphql_api.calendars.mutations import CalendarMutations
@@ -182,6 +183,7 @@ def build_schema(settings: Settings | None = None, *extra: type[SchemaExtension]
     """The schema with the limits of `settings` (the defaults when None); `extra`
     extensions (tracing) run innermost, after ours."""
     settings = settings or Settings()
+    arguments.install()  # resolvers' arguments converted by field (graphql_api.arguments)
     return Schema(
         query=Query,
         mutation=Mutation,
