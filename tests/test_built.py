@@ -12,12 +12,12 @@ from beanie import Document
 from bson import ObjectId
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.applications import Starlette
 
-from models import Calendar, CheckIn, Event, Goal, Habit, User
-from models.base import built
+from models import DOCUMENT_MODELS, Calendar, CheckIn, Event, Goal, Habit, User
+from models.base import _fast_of, built
 
 instants = st.datetimes(
     min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
@@ -149,3 +149,31 @@ async def test_an_instant_in_utc_is_held_in_utc_however_it_was_read(
         assert event.end_time.tzinfo is UTC, name
     assert entered.start_time == start
     assert entered.start_time.utcoffset() == timedelta(minutes=offset_minutes)
+
+
+async def test_documents_built_apart_share_no_private_state(app: Starlette) -> None:
+    # given: every model builds without pydantic's post-init step (its private
+    # attributes set from defaults worked out once)
+    assert all(_fast_of(model) is not None for model in DOCUMENT_MODELS)
+    row = {"userId": "user-1", "habitId": str(ObjectId()), "date": "2026-12-01"}
+    # when: two documents are built from the same row
+    one, two = built(CheckIn, {**row, "status": "DONE"}), built(CheckIn, {**row, "status": "DONE"})
+    # then: each has private attributes of its own (Beanie's lazy store is a dict)
+    assert one.__pydantic_private__ == two.__pydantic_private__
+    assert one.__pydantic_private__ is not two.__pydantic_private__
+    store = "_store"
+    assert one.__pydantic_private__[store] is not two.__pydantic_private__[store]
+
+
+class _Noted(Document):
+    notes: list[str] = Field(default_factory=list)
+
+    def model_post_init(self, context: Any, /) -> None:
+        super().model_post_init(context)
+        self.notes = [*self.notes, "seen"]
+
+
+def test_a_model_with_a_post_init_of_its_own_keeps_it() -> None:
+    assert _fast_of(_Noted) is None
+    doc = built(_Noted, {"_id": ObjectId(), "notes": ["a"]})
+    assert doc.notes == ["a", "seen"]
