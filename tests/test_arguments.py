@@ -118,22 +118,9 @@ def test_arguments_are_converted_as_strawberry_converts_them(
     kwargs = data.draw(st.fixed_dictionaries(required, optional=optional), label=name)
     source, info = object(), cast("Any", object())  # passed through as they are
     # when
-    ours = get_arguments(
-        field=definition,
-        source=source,
-        info=info,
-        kwargs=dict(kwargs),
-        config=CONFIG,
-        scalar_registry=REGISTRY,
-    )
-    theirs = _STRAWBERRYS(
-        field=definition,
-        source=source,
-        info=info,
-        kwargs=dict(kwargs),
-        config=CONFIG,
-        scalar_registry=REGISTRY,
-    )
+    call = {"field": definition, "source": source, "info": info, "config": CONFIG}
+    ours = get_arguments(**call, kwargs=dict(kwargs), scalar_registry=REGISTRY)
+    theirs = _STRAWBERRYS(**call, kwargs=dict(kwargs), scalar_registry=REGISTRY)
     # then: the same values (input types' instances compare field by field), and no
     # list is the one graphql-core gave (it may be the default every request shares)
     assert ours == theirs

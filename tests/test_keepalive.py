@@ -5,9 +5,13 @@ stops."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
+import subprocess
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,10 +22,30 @@ from tests.conftest import process_env, start_api, stop
 BODY = json.dumps({"query": "query Me { me { id } }"}).encode()
 
 
-def _config(tmp_path: Path, keep_alive_s: float) -> str:
-    path = tmp_path / "hypercorn.toml"
-    path.write_text(f"keep_alive_timeout = {keep_alive_s}\ngraceful_timeout = 20\n")
-    return str(path)
+@dataclass
+class Served:
+    proc: subprocess.Popen[bytes]
+    token: str
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    def ask(self) -> None:
+        self.writer.write(_head(self.token, len(BODY)) + BODY)
+
+
+@contextlib.asynccontextmanager
+async def served(settings: Settings, tmp_path: Path, keep_alive_s: float) -> AsyncIterator[Served]:
+    """A real server keeping idle connections `keep_alive_s`, and one connection to it."""
+    config = tmp_path / "hypercorn.toml"
+    config.write_text(f"keep_alive_timeout = {keep_alive_s}\ngraceful_timeout = 20\n")
+    proc, url = start_api(process_env(settings), tmp_path / "api.log", "--config", str(config))
+    try:
+        address = urlsplit(url)
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        yield Served(proc, mint_dev_token(settings, "keep-alive-user"), reader, writer)
+        writer.close()
+    finally:
+        stop(proc)
 
 
 def _head(token: str, length: int) -> bytes:
@@ -54,49 +78,31 @@ async def test_an_idle_connection_is_closed_after_the_keep_alive_timeout(
     settings: Settings, tmp_path: Path
 ) -> None:
     # given: a server that keeps idle connections for one second
-    proc, url = start_api(
-        process_env(settings), tmp_path / "api.log", "--config", _config(tmp_path, 1)
-    )
-    token = mint_dev_token(settings, "keep-alive-user")
-    address = urlsplit(url)
-    try:
-        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    async with served(settings, tmp_path, 1) as server:
         # when: requests come every 0.6 s for 2.4 s, on the one connection
         for _ in range(4):
-            writer.write(_head(token, len(BODY)) + BODY)
-            assert "data" in await _answer(reader)
+            server.ask()
+            assert "data" in await _answer(server.reader)
             await asyncio.sleep(0.6)
         # and a request whose body takes longer than the timeout to arrive
-        writer.write(_head(token, len(BODY)) + BODY[:10])
+        server.writer.write(_head(server.token, len(BODY)) + BODY[:10])
         await asyncio.sleep(1.5)
-        writer.write(BODY[10:])
+        server.writer.write(BODY[10:])
         # then: every answer came on it (each request re-armed the wait, and the slow
         # one was answered whole), and, idle at last, it is closed after a second
-        assert "data" in await _answer(reader)
-        assert 0.8 < await _closed(reader, 5) < 3
-        writer.close()
-    finally:
-        stop(proc)
+        assert "data" in await _answer(server.reader)
+        assert 0.8 < await _closed(server.reader, 5) < 3
 
 
 async def test_idle_connections_are_closed_at_once_when_the_server_stops(
     settings: Settings, tmp_path: Path
 ) -> None:
     # given: a server that would keep idle connections for a minute, and one of them
-    proc, url = start_api(
-        process_env(settings), tmp_path / "api.log", "--config", _config(tmp_path, 60)
-    )
-    token = mint_dev_token(settings, "keep-alive-user")
-    address = urlsplit(url)
-    try:
-        reader, writer = await asyncio.open_connection(address.hostname, address.port)
-        writer.write(_head(token, len(BODY)) + BODY)
-        assert "data" in await _answer(reader)
+    async with served(settings, tmp_path, 60) as server:
+        server.ask()
+        assert "data" in await _answer(server.reader)
         # when
-        proc.send_signal(signal.SIGTERM)
+        server.proc.send_signal(signal.SIGTERM)
         # then: the connection is closed promptly, and the server ends cleanly
-        assert await _closed(reader, 5) < 3
-        writer.close()
-        assert await asyncio.to_thread(proc.wait, 10) == 0
-    finally:
-        stop(proc)
+        assert await _closed(server.reader, 5) < 3
+        assert await asyncio.to_thread(server.proc.wait, 10) == 0
