@@ -19,6 +19,7 @@ from saq import Queue
 from saq.queue.redis import RedisQueue
 from starlette.applications import Starlette
 
+from graphql_api import mongo_wire
 from graphql_api.cache.store import Cache, CacheConfig
 from graphql_api.observability.loop import loop_lag, time_gc
 from graphql_api.observability.metrics import mongo_listeners
@@ -59,6 +60,7 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[dict[str, Any]]:
         raise RuntimeError(
             "MONGODB_URI is not set: run `scheduling-worker serve` for the embedded default"
         )
+    mongo_wire.install()  # a command's send and reply in its own task (graphql_api.mongo_wire)
     return AsyncMongoClient(
         settings.mongodb_uri,
         tz_aware=True,
