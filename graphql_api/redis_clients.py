@@ -27,7 +27,15 @@ import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import LockError, NoScriptError, RedisClusterException, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import (
+    InvalidResponse,
+    LockError,
+    NoScriptError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+)
 
 AnyRedis = Redis | RedisCluster
 # What a Redis that is down, slow or failing over raises: a cluster client's own
@@ -115,35 +123,66 @@ def connect(url: str, *, cluster: bool, **options: Any) -> AnyRedis:
 
 class Replies:
     """Commands to one Redis over connections of its own, for the cache's hot path (its
-    MGETs and pipelines of SETs), at about half the CPU of redis-py's client on this
-    machine (58 against 133 µs a round trip): the client checks a connection out of its
-    pool for every command (a probe of the socket, its own metrics), where here an idle
-    connection is taken from a list and put back once its replies are read. A failure
-    or a cancellation (the caller's timeout) between sending and the last reply closes
-    the connection: a reply still on its way never answers another command."""
+    MGETs and pipelines of SETs). redis-py's client checks a connection out of its pool
+    for every command (a probe of the socket, its own metrics) and reads each reply
+    through an asyncio stream; here an idle connection is taken from a list, its
+    commands written at once, and its replies parsed by hiredis as they arrive (`_Pipe`,
+    the connection's protocol once redis-py has opened it: its AUTH, SELECT and TLS are
+    redis-py's), into a future the caller awaits. A round trip of an MGET of five keys:
+    133 µs of CPU through redis-py's client, 44 through redis-py's connections taken
+    from a list, 33 here (bench/RESULTS.md). A failure or a cancellation (the caller's
+    timeout) between sending and the last reply closes the connection: a reply still on
+    its way never answers another command."""
 
     def __init__(self, redis: Redis) -> None:
         self._pool = redis.connection_pool
-        self._idle: list[Any] = []
+        self._idle: list[_Pipe] = []
         self._closing: set[asyncio.Future[Any]] = set()
+
+    @staticmethod
+    def serve(redis: AnyRedis) -> bool:
+        """Whether Replies can serve this client: one Redis, spoken to in RESP2."""
+        if not isinstance(redis, Redis):
+            return False
+        return str(redis.connection_pool.connection_kwargs.get("protocol") or 2) == "2"
 
     async def send(self, *commands: tuple[Any, ...]) -> list[Any]:
         """The replies to `commands`, sent together (one round trip); an error reply raises."""
-        make = self._pool.make_connection
-        connection = self._idle.pop() if self._idle else make()  # type: ignore[no-untyped-call]
+        pipe = None
+        while self._idle and pipe is None:
+            pipe = self._idle.pop()
+            if pipe.lost:  # closed while idle (Redis restarted, or closed it)
+                self._close(pipe)
+                pipe = None
+        if pipe is None:
+            pipe = await self._open()
         try:
             # hiredis packs in C; redis-py's asyncio connection packs each argument in
-            # Python (an MGET of 20 keys: 12 against 1.5 µs; a round trip costs ~60-75).
-            packed = b"".join(map(hiredis.pack_command, commands))
-            await connection.send_packed_command(packed, check_health=False)
-            replies = [await connection.read_response() for _ in commands]
+            # Python (an MGET of 20 keys: 12 against 1.5 µs).
+            replies = await pipe.send(b"".join(map(hiredis.pack_command, commands)), len(commands))
         except BaseException:
-            self._close(connection)
+            self._close(pipe)
             raise
-        self._idle.append(connection)
+        self._idle.append(pipe)
+        for reply in replies:
+            if isinstance(reply, Exception):  # every reply was read: the connection is sound
+                raise reply
         return replies
 
-    def _close(self, connection: Any) -> None:
+    async def _open(self) -> _Pipe:
+        connection = self._pool.make_connection()  # type: ignore[no-untyped-call]
+        await connection.connect()
+        try:
+            return _Pipe(connection)
+        except BaseException:
+            self._close_connection(connection)
+            raise
+
+    def _close(self, pipe: _Pipe) -> None:
+        pipe.lost = True
+        self._close_connection(pipe.connection)
+
+    def _close_connection(self, connection: Any) -> None:
         closing = asyncio.ensure_future(connection.disconnect(nowait=True))
         self._closing.add(closing)
         closing.add_done_callback(self._closed)
@@ -154,9 +193,73 @@ class Replies:
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []
-        for connection in idle:
+        for pipe in idle:
             with suppress(*FAILURES):
-                await connection.disconnect()
+                await pipe.connection.disconnect()
+
+
+class _Pipe(asyncio.Protocol):
+    """The protocol of a connection redis-py opened (and keeps, to close it): each
+    `send`'s replies, parsed by hiredis as they arrive, into the future it returned.
+    One batch at a time (`Replies` takes an idle connection for each). What redis-py's
+    stream protocol is told about the connection's end, it is still told, so that
+    redis-py closes it as it would."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        writer: asyncio.StreamWriter = connection._writer
+        self._transport = writer.transport
+        if int(connection.protocol) != 2:
+            raise RedisError("the cache's connections speak RESP2")
+        self._stream = self._transport.get_protocol()
+        self._reader = hiredis.Reader(replyError=ResponseError)
+        self._waiting: asyncio.Future[list[Any]] | None = None
+        self._expected = 0
+        self._replies: list[Any] = []
+        self.lost = False
+        buffered = connection._reader._buffer  # what came after the handshake: nothing
+        if buffered:
+            self._reader.feed(bytes(buffered))
+            buffered.clear()
+        self._transport.set_protocol(self)
+
+    def send(self, packed: bytes, count: int) -> asyncio.Future[list[Any]]:
+        if self.lost or self._transport.is_closing():
+            raise RedisConnectionError("the connection to Redis is closed")
+        waiting = self._waiting = asyncio.get_running_loop().create_future()
+        self._expected, self._replies = count, []
+        self._transport.write(packed)
+        return waiting
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+        while True:
+            try:
+                reply = self._reader.gets()
+            except hiredis.ProtocolError as e:
+                self._fail(InvalidResponse(str(e)))
+                self._transport.abort()
+                return
+            if reply is False:
+                return
+            self._replies.append(reply)
+            if len(self._replies) == self._expected and self._waiting is not None:
+                waiting, self._waiting = self._waiting, None
+                if not waiting.done():
+                    waiting.set_result(self._replies)
+
+    def eof_received(self) -> bool:
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._fail(RedisConnectionError(f"the connection to Redis was lost: {exc}"))
+        self._stream.connection_lost(exc)
+
+    def _fail(self, error: Exception) -> None:
+        waiting, self._waiting = self._waiting, None
+        if waiting is not None and not waiting.done():
+            waiting.set_exception(error)
 
 
 async def mget(redis: AnyRedis, keys: list[str]) -> list[Any]:

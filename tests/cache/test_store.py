@@ -1057,6 +1057,58 @@ async def test_a_reply_that_comes_after_its_caller_gave_up_never_answers_another
         await client.aclose()
 
 
+async def test_a_connection_redis_closed_while_idle_is_replaced_and_the_next_call_answered(
+    redis_url: str, prefix: str, r: redis.Redis
+) -> None:
+    # given: the cache's own connection to Redis, idle after a first call
+    client = redis.asyncio.Redis.from_url(redis_url)
+    replies = redis_clients.Replies(client)
+    r.set(f"{prefix}value", b"mine")
+    try:
+        [first] = await replies.send(("CLIENT", "ID"))
+        # when: Redis closes it (a restart, a timeout, CLIENT KILL)
+        assert r.client_kill_filter(_id=first) == 1
+        await asyncio.sleep(0.05)
+        # then: the next call is answered, on a new connection
+        value, second = await replies.send(("GET", f"{prefix}value"), ("CLIENT", "ID"))
+        assert value == b"mine"
+        assert second != first
+    finally:
+        await replies.aclose()
+        await client.aclose()
+
+
+async def test_an_error_reply_raises_and_the_connection_answers_the_next_call(
+    redis_url: str, prefix: str, r: redis.Redis
+) -> None:
+    # given: the cache's own connection to Redis, and a key that holds a list
+    client = redis.asyncio.Redis.from_url(redis_url)
+    replies = redis_clients.Replies(client)
+    r.rpush(f"{prefix}list", b"x")
+    r.set(f"{prefix}value", b"mine")
+    try:
+        await replies.send(("CLIENT", "SETNAME", f"{prefix}errors"))
+        # when: a command of the batch is refused (GET of a list)
+        with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+            await replies.send(("GET", f"{prefix}value"), ("GET", f"{prefix}list"))
+        # then: the next call is answered on the same connection (all replies were read)
+        assert await replies.send(("GET", f"{prefix}value"), ("CLIENT", "GETNAME")) == [
+            b"mine",
+            f"{prefix}errors".encode(),
+        ]
+    finally:
+        await replies.aclose()
+        await client.aclose()
+
+
+def test_a_client_that_speaks_resp3_uses_redis_pys_own_connections(redis_url: str) -> None:
+    # RESP3 replies are parsed by redis-py; the cache's own connections read RESP2.
+    assert redis_clients.Replies.serve(redis.asyncio.Redis.from_url(redis_url))
+    assert not redis_clients.Replies.serve(redis.asyncio.Redis.from_url(redis_url, protocol=3))
+    cluster = redis_clients.ClusterClient(host="127.0.0.1", port=1)
+    assert not redis_clients.Replies.serve(cluster)
+
+
 async def test_the_memory_the_l1_holds_is_about_the_length_it_counts(
     caches: Caches, redis_url: str
 ) -> None:
