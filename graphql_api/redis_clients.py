@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any, cast
 
 import hiredis
+from redis._parsers.base import BaseParser
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
@@ -34,7 +35,6 @@ from redis.exceptions import (
     NoScriptError,
     RedisClusterException,
     RedisError,
-    ResponseError,
 )
 
 AnyRedis = Redis | RedisCluster
@@ -212,7 +212,8 @@ class _Pipe(asyncio.Protocol):
         if int(connection.protocol) != 2:
             raise RedisError("the cache's connections speak RESP2")
         self._stream = self._transport.get_protocol()
-        self._reader = hiredis.Reader(replyError=ResponseError)
+        # Error replies as redis-py's hiredis parser makes them (NOSCRIPT: NoScriptError, ...)
+        self._reader = hiredis.Reader(replyError=BaseParser.parse_error)
         self._waiting: asyncio.Future[list[Any]] | None = None
         self._expected = 0
         self._replies: list[Any] = []
@@ -303,7 +304,9 @@ class Script:
     def __init__(self, redis: AnyRedis, source: str) -> None:
         self.source = source
         self._script = AsyncScript(redis, source)  # type: ignore[arg-type]
-        self._replies = Replies(redis) if isinstance(redis, Redis) else None
+        self._replies = (
+            Replies(redis) if isinstance(redis, Redis) and Replies.serve(redis) else None
+        )
 
     async def __call__(self, keys: list[str], args: list[Any]) -> Any:
         replies = self._replies
