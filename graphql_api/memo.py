@@ -18,9 +18,11 @@ their own size.
 
 from __future__ import annotations
 
+import math
+import time
 import weakref
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -84,3 +86,122 @@ def kept(raw: bytes) -> bytes:
     graphql_api.cache.codecs) held 40 MB in its keys alone, and the in-process cache,
     bounded by `len`, several times its bound. A copy costs ~0.1 µs a KB."""
     return bytes(memoryview(raw))
+
+
+_ABSENT: Any = object()
+
+
+class Expiring(Generic[K, V]):
+    """A memo whose entries go `ttl_s` after they were stored, bounded by the total of
+    `weigh` over its values (`size`): the cache's in-process level (L1).
+
+    cachetools' `TTLCache` runs half a dozen Python functions for a lookup (its `get`,
+    `__contains__`, `__getitem__`, a timer's context manager, the expiry of its links),
+    some 2% of the load mix's API samples. Here a lookup is one method: a look at when
+    the oldest entry goes, then the dict's own lookup. Every entry lives as long, so
+    the order they were stored in is the order they go in: entries are dropped from the
+    oldest while theirs has passed (on any read or write), or while the memo weighs
+    more than `size` (the oldest first, as they would go first anyway). A value
+    heavier than `size` is not kept."""
+
+    __slots__ = ("_clock", "_data", "_next", "_stored", "_weigh", "size", "ttl_s", "weight")
+
+    def __init__(
+        self,
+        size: int,
+        ttl_s: float,
+        weigh: Callable[[V], int],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.size = size
+        self.ttl_s = ttl_s
+        self.weight = 0
+        self._weigh = weigh
+        self._clock = clock
+        self._data: dict[K, V] = {}
+        self._stored: dict[K, float] = {}  # when each goes, oldest first
+        self._next = math.inf  # when the oldest goes
+
+    def _expire(self) -> None:
+        now = self._clock()
+        stored = self._stored
+        while stored:
+            oldest = next(iter(stored))
+            goes = stored[oldest]
+            if goes > now:
+                self._next = goes
+                return
+            self._drop(oldest)
+        self._next = math.inf
+
+    def _drop(self, key: K) -> V:
+        del self._stored[key]
+        value = self._data.pop(key)
+        self.weight -= self._weigh(value)
+        return value
+
+    def get(self, key: K, default: V | None = None) -> V | None:
+        if self._next <= self._clock():
+            self._expire()
+        return self._data.get(key, default)
+
+    def __getitem__(self, key: K) -> V:
+        if self._next <= self._clock():
+            self._expire()
+        return self._data[key]
+
+    def __contains__(self, key: object) -> bool:
+        if self._next <= self._clock():
+            self._expire()
+        return key in self._data
+
+    def __setitem__(self, key: K, value: V) -> None:
+        now = self._clock()
+        if self._next <= now:
+            self._expire()
+        if key in self._data:
+            self._drop(key)
+        weight = self._weigh(value)
+        if weight > self.size:
+            return
+        goes = now + self.ttl_s
+        self._data[key] = value
+        self._stored[key] = goes
+        self.weight += weight
+        self._next = min(self._next, goes)
+        while self.weight > self.size:
+            self._drop(next(iter(self._stored)))
+
+    def __delitem__(self, key: K) -> None:
+        self._drop(key)
+
+    def pop(self, key: K, default: V | None = _ABSENT) -> V | None:
+        if key in self._data:
+            return self._drop(key)
+        if default is _ABSENT:
+            raise KeyError(key)
+        return default
+
+    def update(self, items: Mapping[K, V]) -> None:
+        for key, value in items.items():
+            self[key] = value
+
+    def clear(self) -> None:
+        self._data.clear()
+        self._stored.clear()
+        self.weight = 0
+        self._next = math.inf
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[K]:
+        if self._next <= self._clock():
+            self._expire()
+        return iter(list(self._data))
+
+    def keys(self) -> list[K]:
+        return list(self)
+
+    def values(self) -> list[V]:
+        return [self._data[key] for key in self]

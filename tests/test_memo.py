@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graphql_api.memo import Memo, by_identity
+from graphql_api.memo import Expiring, Memo, by_identity
 
 stores = st.lists(st.tuples(st.integers(0, 20), st.lists(st.integers(), max_size=6)), max_size=200)
 
@@ -80,3 +80,53 @@ def test_a_value_by_identity_is_kept_while_its_object_lives() -> None:
     assert memo == {}
     assert by_identity(memo, 42, "not kept") == "not kept"  # no weak reference to an int
     assert memo == {}
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("set"), st.integers(0, 8), st.integers(0, 12)),
+        st.tuples(st.just("get"), st.integers(0, 8), st.just(0)),
+        st.tuples(st.just("del"), st.integers(0, 8), st.just(0)),
+        st.tuples(st.just("wait"), st.just(0), st.integers(0, 7)),
+    ),
+    max_size=120,
+)
+
+
+@given(operations, st.integers(1, 30))
+def test_an_expiring_memo_serves_what_was_stored_less_than_its_ttl_ago_within_its_weight(
+    sequence: list[tuple[str, int, int]], size: int
+) -> None:
+    now = [0.0]
+    ttl = 10.0
+    memo: Expiring[int, bytes] = Expiring(size, ttl, len, clock=lambda: now[0])
+    # the reference: (key, value, stored at), oldest first
+    held: list[tuple[int, bytes, float]] = []
+    for op, key, n in sequence:
+        held = [h for h in held if now[0] < h[2] + ttl]  # gone once its ttl has passed
+        if op == "set":
+            value = bytes(n)
+            memo[key] = value
+            held = [h for h in held if h[0] != key]
+            if n <= size:  # heavier than the whole bound: not kept
+                held.append((key, value, now[0]))
+            while sum(len(h[1]) for h in held) > size:
+                held.pop(0)  # the oldest goes first
+        elif op == "get":
+            expected = {h[0]: h[1] for h in held}.get(key)
+            assert memo.get(key) == expected
+            assert (key in memo) == (expected is not None)
+            if expected is not None:
+                assert memo[key] == expected
+        elif op == "del":
+            if any(h[0] == key for h in held):
+                del memo[key]
+                held = [h for h in held if h[0] != key]
+            else:
+                assert memo.pop(key, None) is None
+        else:
+            now[0] += n
+    held = [h for h in held if now[0] < h[2] + ttl]
+    assert memo.keys() == [h[0] for h in held]
+    assert memo.values() == [h[1] for h in held]
+    assert memo.weight == sum(len(h[1]) for h in held) <= size

@@ -36,13 +36,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
 
-from cachetools import TTLCache
 from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from graphql_api import eager, redis_clients
 from graphql_api.cache.scopes import WEEK_SCOPE
-from graphql_api.memo import kept
+from graphql_api.memo import Expiring, kept
 from graphql_api.redis_clients import AnyRedis
 
 log = logging.getLogger(__name__)
@@ -193,9 +192,7 @@ class Cache:
         self.slack = slack
         # Bounded by the bytes it holds, not by entries: a whole Dashboard answer and a
         # streak are one entry each, some 10,000 times apart.
-        self.l1: TTLCache[str, bytes] = TTLCache(
-            maxsize=config.l1_bytes, ttl=config.l1_ttl_s, getsizeof=len
-        )
+        self.l1: Expiring[str, bytes] = Expiring(config.l1_bytes, config.l1_ttl_s, len)
         self.breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s)
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         # L2 reads and writes of values asked for in one turn of the event loop, sent
