@@ -58,7 +58,9 @@ async def persisted_query(
     resolved = await context.state.persisted.resolve(request_data.query, request_data.extensions)
     if isinstance(resolved, Refusal):
         return refusal(sub_response, resolved.code, resolved.message)
-    return replace(request_data, query=resolved or request_data.query)
+    if not resolved or resolved is request_data.query:  # the text it came with
+        return request_data
+    return replace(request_data, query=resolved)
 
 
 async def admit(
