@@ -1033,72 +1033,66 @@ async def test_versions_a_request_learned_are_not_read_again(
     client.close()
 
 
+@pytest.fixture
+async def replies(redis_url: str) -> AsyncIterator[redis_clients.Replies]:
+    """The cache's own connections to Redis (`Replies`), over a client of their own."""
+    client = redis.asyncio.Redis.from_url(redis_url)
+    own = redis_clients.Replies(client)
+    try:
+        yield own
+    finally:
+        await own.aclose()
+        await client.aclose()
+
+
 async def test_a_reply_that_comes_after_its_caller_gave_up_never_answers_another_call(
-    redis_url: str, prefix: str, r: redis.Redis
+    replies: redis_clients.Replies, prefix: str, r: redis.Redis
 ) -> None:
     # given: the cache's own connections to Redis; a command whose reply is held back
     # (BLPOP on an empty list) and given up by its caller's timeout
-    client = redis.asyncio.Redis.from_url(redis_url)
-    replies = redis_clients.Replies(client)
     r.set(f"{prefix}value", b"mine")
-    try:
-        with pytest.raises(TimeoutError):
-            async with asyncio.timeout(0.2):
-                await replies.send(("BLPOP", f"{prefix}list", "5"))
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.2):
+            await replies.send(("BLPOP", f"{prefix}list", "5"))
 
-        # when: the held-back reply becomes due, and the next command is sent
-        r.rpush(f"{prefix}list", b"late")
-        found = await replies.send(("GET", f"{prefix}value"))
+    # when: the held-back reply becomes due, and the next command is sent
+    r.rpush(f"{prefix}list", b"late")
+    found = await replies.send(("GET", f"{prefix}value"))
 
-        # then: the next command gets its own reply, not the one its caller gave up on
-        assert found == [b"mine"]
-    finally:
-        await replies.aclose()
-        await client.aclose()
+    # then: the next command gets its own reply, not the one its caller gave up on
+    assert found == [b"mine"]
 
 
 async def test_a_connection_redis_closed_while_idle_is_replaced_and_the_next_call_answered(
-    redis_url: str, prefix: str, r: redis.Redis
+    replies: redis_clients.Replies, prefix: str, r: redis.Redis
 ) -> None:
     # given: the cache's own connection to Redis, idle after a first call
-    client = redis.asyncio.Redis.from_url(redis_url)
-    replies = redis_clients.Replies(client)
     r.set(f"{prefix}value", b"mine")
-    try:
-        [first] = await replies.send(("CLIENT", "ID"))
-        # when: Redis closes it (a restart, a timeout, CLIENT KILL)
-        assert r.client_kill_filter(_id=first) == 1
-        await asyncio.sleep(0.05)
-        # then: the next call is answered, on a new connection
-        value, second = await replies.send(("GET", f"{prefix}value"), ("CLIENT", "ID"))
-        assert value == b"mine"
-        assert second != first
-    finally:
-        await replies.aclose()
-        await client.aclose()
+    [first] = await replies.send(("CLIENT", "ID"))
+    # when: Redis closes it (a restart, a timeout, CLIENT KILL)
+    assert r.client_kill_filter(_id=first) == 1
+    await asyncio.sleep(0.05)
+    # then: the next call is answered, on a new connection
+    value, second = await replies.send(("GET", f"{prefix}value"), ("CLIENT", "ID"))
+    assert value == b"mine"
+    assert second != first
 
 
 async def test_an_error_reply_raises_and_the_connection_answers_the_next_call(
-    redis_url: str, prefix: str, r: redis.Redis
+    replies: redis_clients.Replies, prefix: str, r: redis.Redis
 ) -> None:
     # given: the cache's own connection to Redis, and a key that holds a list
-    client = redis.asyncio.Redis.from_url(redis_url)
-    replies = redis_clients.Replies(client)
     r.rpush(f"{prefix}list", b"x")
     r.set(f"{prefix}value", b"mine")
-    try:
-        await replies.send(("CLIENT", "SETNAME", f"{prefix}errors"))
-        # when: a command of the batch is refused (GET of a list)
-        with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
-            await replies.send(("GET", f"{prefix}value"), ("GET", f"{prefix}list"))
-        # then: the next call is answered on the same connection (all replies were read)
-        assert await replies.send(("GET", f"{prefix}value"), ("CLIENT", "GETNAME")) == [
-            b"mine",
-            f"{prefix}errors".encode(),
-        ]
-    finally:
-        await replies.aclose()
-        await client.aclose()
+    await replies.send(("CLIENT", "SETNAME", f"{prefix}errors"))
+    # when: a command of the batch is refused (GET of a list)
+    with pytest.raises(redis.exceptions.ResponseError, match="WRONGTYPE"):
+        await replies.send(("GET", f"{prefix}value"), ("GET", f"{prefix}list"))
+    # then: the next call is answered on the same connection (all replies were read)
+    assert await replies.send(("GET", f"{prefix}value"), ("CLIENT", "GETNAME")) == [
+        b"mine",
+        f"{prefix}errors".encode(),
+    ]
 
 
 def test_a_client_that_speaks_resp3_uses_redis_pys_own_connections(redis_url: str) -> None:
