@@ -130,9 +130,10 @@ class Replies:
     the connection's protocol once redis-py has opened it: its AUTH, SELECT and TLS are
     redis-py's), into a future the caller awaits. A round trip of an MGET of five keys:
     133 µs of CPU through redis-py's client, 44 through redis-py's connections taken
-    from a list and read through their streams, 38 here (bench/RESULTS.md, 2026-12-06). A failure or a cancellation (the caller's
-    timeout) between sending and the last reply closes the connection: a reply still on
-    its way never answers another command."""
+    from a list and read through their streams, 38 here (bench/RESULTS.md, 2026-12-06).
+    A failure or a cancellation (the caller's timeout) between sending and the last
+    reply closes the connection: a reply still on its way never answers another
+    command."""
 
     def __init__(self, redis: Redis) -> None:
         self._pool = redis.connection_pool
