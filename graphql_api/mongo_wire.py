@@ -10,6 +10,11 @@ it) and a reply that is one future. `install` puts in their place functions that
 the same send and the same read in the caller's task, with the same deadline
 (`asyncio.timeout`) and the same poll of the cancellation as a timer of the event loop.
 
+Both bind to the task that awaits them (`asyncio.timeout`, the poll's `current_task`),
+so a command begun in the first step of a coroutine that `graphql_api.eager.start`
+runs in its caller's task, to be carried on by a task of its own, goes through
+pymongo's functions instead, as `Cache._call` does.
+
 What a command sees is unchanged: the same reply; `TimeoutError("timed out")` once its
 deadline (the client's socketTimeoutMS, or the operation's own timeout) has passed with
 no reply; pymongo's `_OperationCancelled` within half a second of the pool cancelling it
@@ -31,9 +36,17 @@ from pymongo.errors import ProtocolError, _OperationCancelled
 from pymongo.message import _UNPACK_REPLY
 from pymongo.network_layer import _POLL_TIMEOUT, PyMongoProtocol
 
+from graphql_api import eager
+
+_PYMONGO_SENDALL = pool.async_sendall  # type: ignore[attr-defined]
+_PYMONGO_RECEIVE = pool.async_receive_message  # type: ignore[attr-defined]
+
 
 async def sendall(conn: PyMongoProtocol, buf: bytes) -> None:
     """`network_layer.async_sendall`: the write within the connection's timeout."""
+    if eager.starting():
+        await _PYMONGO_SENDALL(conn, buf)
+        return
     try:
         async with asyncio.timeout(conn.gettimeout):
             await conn.write(buf)
@@ -46,6 +59,8 @@ async def receive_message(
 ) -> Any:
     """`network_layer.async_receive_message`: a reply, a timeout or the operation's
     cancellation, whichever comes first."""
+    if eager.starting():
+        return await _PYMONGO_RECEIVE(conn, request_id, max_message_size)
     timeout: float | None = conn.conn.gettimeout
     if _csot.get_timeout():
         deadline: float | None = _csot.get_deadline()

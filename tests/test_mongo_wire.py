@@ -24,7 +24,7 @@ from pymongo.asynchronous import pool
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import AutoReconnect, PyMongoError
 
-from graphql_api import mongo_wire
+from graphql_api import eager, mongo_wire
 from graphql_api.embedded import start_mongo
 from graphql_api.lifespan import mongo_client
 from graphql_api.settings import Settings
@@ -166,6 +166,39 @@ async def test_a_command_in_flight_when_its_server_is_lost_fails_long_before_its
         # then: the check marks the server lost, the pool cancels the command, and it
         # fails within seconds, not after its 30 s socket timeout
         assert took < 5
+        assert await collection.find_one({"_id": 1}) == {"_id": 1, "n": "one"}
+
+
+async def test_a_command_begun_in_an_eager_first_step_fails_alone_when_its_server_is_lost(
+    wire: str, server: tuple[subprocess.Popen[bytes], str]
+) -> None:
+    proc, uri = server
+    # (no socket timeout: with one, pymongo's send waits in a task of its own, and the
+    # command never reaches its reply in the first step)
+    async with things(uri, heartbeatFrequencyMS=500, connectTimeoutMS=300) as collection:
+        ended: list[str] = []
+        for _ in range(3):  # the pool's connection and the server's selection at hand
+            await eager.gather(collection.find_one({"_id": 1}), asyncio.sleep(0))
+
+        async def beside() -> None:
+            try:
+                await asyncio.sleep(4)
+                ended.append("done")
+            except asyncio.CancelledError:
+                ended.append("cancelled")
+                raise
+
+        with paused(proc):
+            # when: a command begun in the caller's task by graphql_api.eager (its first
+            # step), beside other work, loses its server
+            started = time.monotonic()
+            with pytest.raises(AutoReconnect):
+                await eager.gather(collection.find_one({"_id": 1}), beside())
+            took = time.monotonic() - started
+        await asyncio.sleep(4.5 - took)
+        # then: the command fails as itself; the work beside it is not cancelled with it
+        assert took < 4
+        assert ended == ["done"]
         assert await collection.find_one({"_id": 1}) == {"_id": 1, "n": "one"}
 
 
