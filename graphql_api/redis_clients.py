@@ -200,7 +200,8 @@ class Replies:
 
 
 class _Pipe(asyncio.Protocol):
-    """The protocol of a connection redis-py opened (and keeps, to close it): each
+    """The protocol of a RESP2 connection redis-py opened (`Replies.serve` says which
+    clients; redis-py keeps the connection, to close it): each
     `send`'s replies, parsed by hiredis as they arrive, into the future it returned.
     One batch at a time (`Replies` takes an idle connection for each). What redis-py's
     stream protocol is told about the connection's end, it is still told, so that
@@ -210,8 +211,6 @@ class _Pipe(asyncio.Protocol):
         self.connection = connection
         writer: asyncio.StreamWriter = connection._writer
         self._transport = writer.transport
-        if int(connection.protocol) != 2:
-            raise RedisError("the cache's connections speak RESP2")
         self._stream = self._transport.get_protocol()
         # Error replies as redis-py's hiredis parser makes them (NOSCRIPT: NoScriptError, ...)
         self._reader = hiredis.Reader(replyError=BaseParser.parse_error)
