@@ -239,7 +239,7 @@ def measure(
 
     database = f"calls_{version}"
     subs = [f"bench-{i}" for i in range(1, args.users + 1)]
-    seed_with_helpers(mongo, redis, subs, 56, FEED, database=database)
+    seed_with_helpers(mongo, redis, subs, 56, FEED, database=database, code=code or ROOT)
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     if code is not None:
         env["PYTHONPATH"] = str(code)  # ahead of the editable install of this checkout

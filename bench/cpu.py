@@ -78,9 +78,10 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bench.lib import BIN, RESULTS, ROOT, RedisServer, counters, machine
-from bench.load import MIX, ZONE, Proc, feed_server, operation, seed_with_helpers, this_week
+from bench.load import MIX, Proc, feed_server, operation, seed_with_helpers, this_week
 from bench.results import update_section
 from bench.sampled import report as sampled_report
+from bench.seeding import ZONE
 from graphql_api.embedded import free_port, start_mongo, stop_process
 from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
@@ -231,12 +232,20 @@ class Stack:
         self.feed = exits.enter_context(feed_server())
         self.seeded: set[str] = set()
 
-    def database(self, name: str) -> str:
-        """A database of its own, seeded, for one code version (its writes stay there)."""
+    def database(self, name: str, code: Path | None) -> str:
+        """A database of its own for one code version (its writes stay there), seeded by
+        that version's code (`code`: its tree; None: this checkout), so that it holds
+        the data as that version stores it."""
         if name not in self.seeded:
             started = time.monotonic()
             seed_with_helpers(
-                self.mongo_uri, self.redis.url, self.subs, 56, self.feed, database=name
+                self.mongo_uri,
+                self.redis.url,
+                self.subs,
+                56,
+                self.feed,
+                database=name,
+                code=code or ROOT,
             )
             print(f"seeded {len(self.subs)} users in {name} in {time.monotonic() - started:.0f} s")
             self.seeded.add(name)
@@ -438,7 +447,7 @@ def measure(
     each on databases and cache prefixes of its own."""
     readings = []
     tag = f"_r{run_number}" if run_number else ""
-    databases = {version: stack.database(f"cpu_{version}{tag}") for version, _ in versions}
+    databases = {version: stack.database(f"cpu_{version}{tag}", code) for version, code in versions}
     for n, scenario in enumerate(SCENARIOS + PER_OP):
         if not selected(scenario, args):
             continue
@@ -455,7 +464,7 @@ def measure(
                     code=code,
                     # An operation alone or a pair writes on and on to its users: a
                     # database of their own, so that no run reads what another wrote.
-                    db=stack.database(f"cpu_{version}_{scenario.key}{tag}")
+                    db=stack.database(f"cpu_{version}_{scenario.key}{tag}", code)
                     if scenario.only
                     else databases[version],
                     args=args,

@@ -37,19 +37,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import math
-import multiprocessing
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock
@@ -79,19 +77,16 @@ from bench.lib import (
 )
 from bench.lib import worker as worker_process
 from bench.results import update_section
+from bench.seeding import ZONE
 from graphql_api.embedded import free_port, start_mongo
-from graphql_api.lifespan import close_state, open_state
 from graphql_api.security.dev_tokens import mint_dev_token
-from graphql_api.seed import seed
 from graphql_api.settings import Settings
-from models import Calendar
-from models.calendar import Source
 
 _SHARED = ROOT.parent / "shared" / "operations"
 OPERATIONS_DIR = _SHARED if _SHARED.is_dir() else ROOT / "operations"
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 PLOT = ROOT / "bench" / "load.png"
-ZONE = "Europe/Berlin"  # the seeded users'
+SEEDING = Path(__file__).with_name("seeding.py")
 TYPENAME = "{ __typename }"
 
 # The seed's k6 stages: (seconds, target users), each a linear ramp from the last target.
@@ -333,39 +328,6 @@ def feed_server() -> Iterator[str]:
         httpd.server_close()
 
 
-def _seed_users(
-    mongo_uri: str, redis_url: str, subs: list[str], days: int, feed: str, *, database: str
-) -> int:
-    """In a process of its own (Beanie is bound to one client per process): graphql_api.seed
-    for each user, then an ICS calendar on the feed, not yet synced (SyncCalendar will)."""
-    settings = Settings(mongodb_uri=mongo_uri, redis_url=redis_url, mongodb_db=database)
-
-    async def run() -> None:
-        for sub in subs:
-            await seed(settings, sub, days, seed_value=int(sub.rsplit("-", 1)[1]))
-        state = await open_state(settings)
-        try:
-            later = datetime.now(UTC) + timedelta(days=1)  # out of the worker's periodic sweep
-            feeds = [
-                Calendar(
-                    user_id=sub,
-                    name="Feed",
-                    provider="ICS",
-                    timezone=ZONE,
-                    source=Source(url=f"{feed}/{sub}.ics"),
-                    next_sync_at=later,
-                )
-                for sub in subs
-            ]
-            await Calendar.insert_many(feeds)
-        finally:
-            await close_state(state)
-
-    with contextlib.redirect_stderr(io.StringIO()):  # tqdm's bars, twice per user
-        asyncio.run(run())
-    return len(subs)
-
-
 def seed_with_helpers(
     mongo_uri: str,
     redis_url: str,
@@ -374,20 +336,20 @@ def seed_with_helpers(
     feed: str,
     *,
     database: str = "bench",
+    code: Path = ROOT,
 ) -> None:
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
-        first = pool.submit(
-            _seed_users, mongo_uri, redis_url, subs[:1], days, feed, database=database
-        )
-        first.result()  # the indexes made once
-        halves = [subs[1::2], subs[2::2]]
-        done = [
-            pool.submit(_seed_users, mongo_uri, redis_url, h, days, feed, database=database)
-            for h in halves
-        ]
-        for future in done:
-            future.result()
+    """The users seeded by the code of the tree `code` (bench/seeding.py): the first
+    alone (it makes the indexes), then the others in two processes at once."""
+
+    def seeding(part: list[str]) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-P", str(SEEDING), mongo_uri, redis_url, database]
+        env = {**os.environ, "PYTHONPATH": str(code)}  # ahead of this checkout's install
+        return subprocess.Popen([*command, str(days), feed, *part], env=env)
+
+    for parts in ([subs[:1]], [subs[1::2], subs[2::2]]):
+        for process in [seeding(part) for part in parts if part]:
+            if process.wait() != 0:
+                raise RuntimeError(f"seeding {database} failed ({process.returncode})")
 
 
 @dataclass
