@@ -13,7 +13,8 @@ from graphql_api.lifespan import close_state, open_state
 from graphql_api.settings import Settings
 from models import (
     Calendar,
-    CheckIn,
+    CheckInEntry,
+    CheckInYear,
     Event,
     Frequency,
     Goal,
@@ -24,7 +25,8 @@ from models import (
     User,
     WorkingHours,
 )
-from models.base import ref
+from models.base import ref, utcnow
+from models.habit import year_documents
 
 ZONE = "Europe/Berlin"
 GOALS = [
@@ -42,7 +44,7 @@ HABITS = [  # (goal index, name, times, per, minutes, window, how reliably it is
 
 
 async def _wipe(sub: str) -> None:
-    for model in (Goal, GoalProgress, Habit, CheckIn, Calendar, Event, User):
+    for model in (Goal, GoalProgress, Habit, CheckInYear, Calendar, Event, User):
         field = "sub" if model is User else "userId"
         await model.get_pymongo_collection().delete_many({field: sub})
 
@@ -57,7 +59,7 @@ async def seed(settings: Settings, sub: str, days: int, *, seed_value: int = 7) 
         await _demo_user(sub).insert()
         goals = await _goals(sub, today)
         history = await _history(rng, sub, goals, today, days=days, zone=zone)
-        await CheckIn.insert_many(history.check_ins)
+        await CheckInYear.insert_many(year_documents(sub, history.check_ins, utcnow()))
         if history.progress:
             await GoalProgress.insert_many(history.progress)
 
@@ -113,7 +115,7 @@ async def _goals(sub: str, today: date) -> list[Goal]:
 class _History:
     """What months of a habit's life left: check-ins, logged progress, booked events."""
 
-    check_ins: list[CheckIn] = field(default_factory=list)
+    check_ins: list[CheckInEntry] = field(default_factory=list)
     progress: list[GoalProgress] = field(default_factory=list)
     booked: list[Event] = field(default_factory=list)  # their calendar is set later
 
@@ -169,9 +171,7 @@ def _habit_day(
     roll = rng.random()
     done_share = reliability * (1.2 - 0.4 * position)
     status = "DONE" if roll < done_share else ("SKIPPED" if roll < done_share + 0.08 else "MISSED")
-    history.check_ins.append(
-        CheckIn(user_id=habit.user_id, habit_id=ref(habit), date=day.isoformat(), status=status)
-    )
+    history.check_ins.append(CheckInEntry(ref(habit), day.isoformat(), status, None))
     history.booked.append(
         Event(
             user_id=habit.user_id,

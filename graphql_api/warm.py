@@ -11,17 +11,16 @@ from graphql_api.goals.service import goal_progress
 from graphql_api.habits.service import habit_stats
 from graphql_api.reads import user_calendars, user_goals, user_habits
 from graphql_api.state import AppState
-from models import CheckIn, User
+from models import CheckInYear, User
 from models.base import ref
 
 
 async def warm_most_active(state: AppState, since: datetime, limit: int = 50) -> int:
     """Warms the users with the most check-ins since `since`; how many were warmed."""
     counts: Counter[str] = Counter()
-    async for row in CheckIn.get_pymongo_collection().find(
-        {"recordedAt": {"$gte": since}}, {"userId": 1}
-    ):
-        counts[row["userId"]] += 1
+    async for year in CheckInYear.get_pymongo_collection().find({"recordedAt": {"$gte": since}}):
+        days = year["days"].values()
+        counts[year["userId"]] += sum(1 for said in days if said["recordedAt"] >= since)
     warmed = 0
     for user_id, _ in counts.most_common(limit):
         user = await User.find_one({"sub": user_id})

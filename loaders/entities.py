@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from loaders.base import ByIdLoader, ByParentLoader, UserScopedLoader, find_rows, naive_times
-from models import CheckIn, CheckInEntry, Event, Goal, GoalProgress, Habit, Task
+from models import CheckInEntry, CheckInYear, Event, Goal, GoalProgress, Habit, Task
 from models.base import Ref, matching
 
 
@@ -36,15 +36,18 @@ class CheckInsByHabitLoader(UserScopedLoader[Ref, list[CheckInEntry]]):
     """A habit's whole history, oldest first: streaks need all of it."""
 
     async def load_batch(self, keys: list[Ref]) -> list[list[CheckInEntry]]:
-        rows = await find_rows(
-            naive_times(CheckIn.get_pymongo_collection()),  # the day is a string
+        years = await find_rows(
+            naive_times(CheckInYear.get_pymongo_collection()),  # the days are strings
             matching({"habitId": {"$in": list(set(keys))}, "userId": self.user_id}),
         )
         grouped: dict[Ref, list[CheckInEntry]] = defaultdict(list)
-        for row in rows:
-            entry = CheckInEntry(row["habitId"], row["date"], row["status"], row.get("value"))
-            grouped[entry.habit_id].append(entry)
-        return [sorted(grouped.get(key, []), key=lambda e: e.date) for key in keys]
+        for year in years:
+            grouped[year["habitId"]].extend(CheckInEntry.all_of(year))
+        return [sorted(grouped.get(key, []), key=_day) for key in keys]
+
+
+def _day(entry: CheckInEntry) -> str:
+    return entry.date
 
 
 class ProgressLogByGoalLoader(ByParentLoader[GoalProgress]):

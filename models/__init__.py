@@ -5,7 +5,7 @@ from beanie import Document
 from models.calendar import Calendar, PushChannel, Source, SyncCursor, SyncRun, SyncState
 from models.event import Event
 from models.goal import Goal, GoalProgress, Target
-from models.habit import CheckIn, CheckInEntry, Frequency, Habit, PreferredWindow
+from models.habit import CheckInEntry, CheckInYear, Frequency, Habit, PreferredWindow
 from models.recommendation import Feedback, RecommenderModel
 from models.task import Task
 from models.user import User, WorkingHours
@@ -15,7 +15,7 @@ DOCUMENT_MODELS: list[type[Document]] = [
     Goal,
     GoalProgress,
     Habit,
-    CheckIn,
+    CheckInYear,
     Calendar,
     Event,
     SyncRun,
@@ -27,8 +27,8 @@ DOCUMENT_MODELS: list[type[Document]] = [
 __all__ = [
     "DOCUMENT_MODELS",
     "Calendar",
-    "CheckIn",
     "CheckInEntry",
+    "CheckInYear",
     "Event",
     "Feedback",
     "Frequency",

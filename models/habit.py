@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from beanie import Document
 from pydantic import BaseModel, Field
@@ -58,22 +60,55 @@ class Habit(Revised):
         ]
 
 
-class CheckIn(Document):
-    """What the user says about one habit on one day of their calendar."""
+class CheckInYear(Document):
+    """A habit's check-ins of one calendar year, one per day (MongoDB's bucket pattern).
+
+    `days` maps the ISO date in the user's zone to what the user said that day:
+    `{"status": DONE | SKIPPED | MISSED, "value": float | None, "recordedAt": instant}`.
+    A check-in sets or unsets its own day's field (`day_set`), so concurrent check-ins
+    of one habit never overwrite each other, and a habit's whole history is a document a
+    year: a dashboard reads a few documents per habit rather than one per day."""
 
     model_config = DOCUMENT_CONFIG
 
     id: DocumentId
     user_id: str = Field(alias="userId")
     habit_id: Ref = Field(alias="habitId")
-    date: str  # ISO date in the user's zone
-    status: str  # DONE | SKIPPED | MISSED
-    value: float | None = None
+    year: int
+    days: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # The latest check-in's (cache warming picks the users active lately by it).
     recorded_at: Instant = Field(default_factory=utcnow, alias="recordedAt")
 
     class Settings:
-        name = "check_ins"
-        indexes = [owner_index(), IndexModel([("habitId", 1), ("date", 1)], unique=True)]
+        name = "check_in_years"
+        indexes = [owner_index(), IndexModel([("habitId", 1), ("year", 1)], unique=True)]
+
+
+def year_key(user_id: str, habit_id: Ref, day: str) -> dict[str, Any]:
+    """The filter of the year document that holds `day` (an ISO date); it names the
+    owner, the shard key of a sharded `check_in_years` (deploy/SCALING.md)."""
+    return {"userId": user_id, "habitId": habit_id, "year": int(day[:4])}
+
+
+def day_set(day: str, status: str, value: float | None, at: datetime) -> dict[str, Any]:
+    """The update that records the day's check-in, replacing any earlier one of that day."""
+    recorded = {"status": status, "value": value, "recordedAt": at}
+    return {"$set": {f"days.{day}": recorded}, "$max": {"recordedAt": at}}
+
+
+def year_documents(
+    user_id: str, entries: Iterable[CheckInEntry], at: datetime
+) -> list[CheckInYear]:
+    """The year documents holding these check-ins, recorded at `at` (seeding, tests)."""
+    years: dict[tuple[Ref, int], CheckInYear] = {}
+    for e in entries:
+        key = (e.habit_id, int(e.date[:4]))
+        if key not in years:
+            years[key] = CheckInYear(
+                user_id=user_id, habit_id=e.habit_id, year=key[1], recorded_at=at
+            )
+        years[key].days[e.date] = {"status": e.status, "value": e.value, "recordedAt": at}
+    return list(years.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,5 +125,8 @@ class CheckInEntry:
     value: float | None
 
     @classmethod
-    def of(cls, check_in: CheckIn) -> CheckInEntry:
-        return cls(check_in.habit_id, check_in.date, check_in.status, check_in.value)
+    def all_of(cls, year: Mapping[str, Any]) -> Iterator[CheckInEntry]:
+        """The check-ins of a year document as read from Mongo, in no set order."""
+        habit_id = year["habitId"]
+        for day, said in year["days"].items():
+            yield cls(habit_id, day, said["status"], said.get("value"))

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.applications import Starlette
 
-from models import DOCUMENT_MODELS, Calendar, CheckIn, Event, Goal, Habit, User
+from models import DOCUMENT_MODELS, Calendar, CheckInYear, Event, Goal, Habit, User
 from models.base import _fast_of, built
 
 instants = st.datetimes(
@@ -101,7 +101,15 @@ async def test_each_kind_of_document_is_built_alike(app: Starlette) -> None:
                 "preferredWindows": [{"weekdays": [1, 3], "start": "07:00", "end": "09:00"}],
             },
         ),
-        (CheckIn, {"userId": user, "habitId": parent, "date": "2026-12-01", "status": "DONE"}),
+        (
+            CheckInYear,
+            {
+                "userId": user,
+                "habitId": parent,
+                "year": 2026,
+                "days": {"2026-12-01": {"status": "DONE", "value": None}},
+            },
+        ),
         (Calendar, {"userId": user, "name": "Work", "provider": "ICS", "timezone": "UTC"}),
         (
             Event,
@@ -155,9 +163,9 @@ async def test_documents_built_apart_share_no_private_state(app: Starlette) -> N
     # given: every model builds without pydantic's post-init step (its private
     # attributes set from defaults worked out once)
     assert all(_fast_of(model) is not None for model in DOCUMENT_MODELS)
-    row = {"userId": "user-1", "habitId": str(ObjectId()), "date": "2026-12-01"}
+    row = {"userId": "user-1", "habitId": str(ObjectId()), "year": 2026}
     # when: two documents are built from the same row
-    one, two = built(CheckIn, {**row, "status": "DONE"}), built(CheckIn, {**row, "status": "DONE"})
+    one, two = built(CheckInYear, {**row, "days": {}}), built(CheckInYear, {**row, "days": {}})
     # then: each has private attributes of its own (Beanie's lazy store is a dict)
     assert one.__pydantic_private__ == two.__pydantic_private__
     assert one.__pydantic_private__ is not two.__pydantic_private__

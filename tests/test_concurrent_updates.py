@@ -310,3 +310,76 @@ async def test_a_change_answers_the_document_as_it_was_before(
     assert before.title == "Before"
     assert goal.title == "After"
     assert (before.rev, goal.rev) == (goal.rev - 1, before.rev + 1)
+
+
+CHECK_IN = (
+    "mutation($h: ID!, $d: Date!, $s: CheckInStatus!, $v: Float) {"
+    " checkInHabit(habitId: $h, date: $d, status: $s, value: $v) { date status value } }"
+)
+CLEAR = "mutation($h: ID!, $d: Date!) { clearCheckIn(habitId: $h, date: $d) }"
+CHECK_INS = (
+    'query($id: ID!) { node(id: $id) { ... on Habit { checkIns(from: "2025-12-01",'
+    ' to: "2026-01-31") { date status value } streak { current longest } } } }'
+)
+# Across a new year: a habit's check-ins are kept a document a year.
+DAYS = [f"2025-12-{d}" for d in range(26, 32)] + [f"2026-01-0{d}" for d in range(1, 6)]
+
+
+async def test_concurrent_check_ins_of_one_habit_all_hold(client: Client) -> None:
+    # given: a habit with no check-ins yet, so each year's first check-ins race to make it
+    habit = await create_habit(client)
+    said = {day: ("DONE" if i % 3 else "SKIPPED", float(i)) for i, day in enumerate(DAYS)}
+    # when: a check-in of every day, all at the same moment
+    answers = await asyncio.gather(
+        *(
+            client.execute(CHECK_IN, {"h": habit["id"], "d": day, "s": s, "v": v})
+            for day, (s, v) in said.items()
+        )
+    )
+    # then: each was answered, and each is kept, in order of its day
+    assert [a.errors for a in answers] == [[]] * len(DAYS)
+    stored = await read(client, CHECK_INS, habit["id"])
+    assert stored["checkIns"] == [
+        {"date": day, "status": s, "value": v} for day, (s, v) in said.items()
+    ]
+    # every day done or skipped, skipped days carried by the streak (it ended long ago)
+    assert stored["streak"]["longest"] == len(DAYS)
+
+
+CHECK_IN_EDIT = st.tuples(
+    st.sampled_from(DAYS), st.sampled_from(["DONE", "SKIPPED", "MISSED", None])
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rounds=st.lists(st.lists(CHECK_IN_EDIT, min_size=1, max_size=6), min_size=1, max_size=4))
+async def test_random_concurrent_check_ins_and_clears_lose_nothing(
+    alice: Client, rounds: list[list[tuple[str, str | None]]]
+) -> None:
+    # given
+    habit = await create_habit(alice)
+    expected: dict[str, set[str | None]] = {}
+    for edits in rounds:
+        # when: a round of check-ins (a status) and clears (None) sent at once
+        answers = await asyncio.gather(
+            *(
+                alice.execute(CHECK_IN, {"h": habit["id"], "d": day, "s": status})
+                if status
+                else alice.execute(CLEAR, {"h": habit["id"], "d": day})
+                for day, status in edits
+            )
+        )
+        assert [a.errors for a in answers] == [[]] * len(edits)
+        # then: a day edited in the round holds one of its edits; the others are as they were
+        for day in {day for day, _ in edits}:
+            expected[day] = {status for d, status in edits if d == day}
+        stored = await read(alice, CHECK_INS, habit["id"])
+        held = {c["date"]: c["status"] for c in stored["checkIns"]}
+        for day, statuses in expected.items():
+            assert held.get(day) in statuses, (day, held.get(day), statuses)
+        assert set(held) <= set(expected)
+        assert list(held) == sorted(held)

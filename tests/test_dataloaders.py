@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from models import Calendar, CheckIn, Event, Frequency, Goal, Habit
-from models.base import ref
+from models import Calendar, CheckInEntry, CheckInYear, Event, Frequency, Goal, Habit
+from models.base import ref, utcnow
+from models.habit import year_documents
 from tests.conftest import Client
 
 RANGE = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
@@ -39,18 +40,9 @@ async def seed(sub: str, goals: int) -> None:
     ]
     await Habit.insert_many(habits)
     first = date(2026, 3, 1)
-    await CheckIn.insert_many(
-        [
-            CheckIn(
-                user_id=sub,
-                habit_id=ref(h),
-                date=(first + timedelta(days=d)).isoformat(),
-                status="DONE",
-            )
-            for h in habits
-            for d in range(30)
-        ]
-    )
+    days = [(first + timedelta(days=d)).isoformat() for d in range(30)]
+    entries = [CheckInEntry(ref(h), day, "DONE", None) for h in habits for day in days]
+    await CheckInYear.insert_many(year_documents(sub, entries, utcnow()))
     start = datetime(2026, 3, 2, 9, tzinfo=UTC)
     await Event.insert_many(
         [

@@ -102,7 +102,7 @@ async def test_delete_habit_removes_its_check_ins(alice: Client, app_state: AppS
     # given
     habit = await create_habit(alice)
     await check_in(alice, habit["id"], datetime.now(UTC).date().isoformat())
-    check_ins = app_state.mongo[app_state.settings.mongodb_db]["check_ins"]
+    check_ins = app_state.mongo[app_state.settings.mongodb_db]["check_in_years"]
     assert await check_ins.count_documents({"userId": alice.sub}) == 1
     # when
     r = await alice.op("DeleteHabit", {"id": habit["id"]})

@@ -25,7 +25,7 @@ from tests.helpers import check_in, connect_local, create_event, create_goal, cr
 NOW = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
 RANGE = {"start": "2026-03-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}
 MONTH = {"from": "2026-03-01", "to": "2026-03-31"}
-COLLECTIONS = ("goals", "goal_progress", "habits", "check_ins", "calendars", "events")
+COLLECTIONS = ("goals", "goal_progress", "habits", "check_in_years", "calendars", "events")
 KINDS = ("Goal", "Habit", "Calendar", "Event", "User")
 
 

@@ -30,7 +30,8 @@ from graphql_api.list_sizes import LIST_SIZES
 from graphql_api.relay import ref_of
 from graphql_api.schema import schema
 from graphql_api.security.limits import ListSize, operation_cost
-from models import CheckIn, GoalProgress
+from models import CheckInEntry, CheckInYear, GoalProgress
+from models.habit import year_documents
 from tests.conftest import Client, Response
 from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit
 
@@ -246,18 +247,12 @@ async def seeded(alice: Client, clock: Any) -> dict[str, str]:
     full = await create_goal(alice, title="Full", target={"value": 10, "unit": "km"})
     habits = [await create_habit(alice, name=f"H{i}", goalId=full["id"]) for i in range(10)]
     # a check-in every day up to today: each range holds as many as it has days
-    await CheckIn.insert_many(
-        [
-            CheckIn(
-                user_id=alice.sub,
-                habit_id=ref_of(h["id"], "Habit"),
-                date=f"2026-03-{day:02d}",
-                status="DONE",
-            )
-            for h in habits
-            for day in range(1, 20)
-        ]
-    )
+    entries = [
+        CheckInEntry(ref_of(h["id"], "Habit"), f"2026-03-{day:02d}", "DONE", None)
+        for h in habits
+        for day in range(1, 20)
+    ]
+    await CheckInYear.insert_many(year_documents(alice.sub, entries, NOW))
     for habit in habits:  # through the API: what was cached about the habit is retired
         await check_in(alice, habit["id"], "2026-03-20")
     for value in (1, 2, 3):

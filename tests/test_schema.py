@@ -74,7 +74,7 @@ EXPECTED_INDEXES = {
         ["startTime", "endTime"],
         ["userId", "startTime", "endTime"],
     ],
-    "check_ins": [["habitId", "date"]],
+    "check_in_years": [["habitId", "year"]],
     "users": [["sub"]],
     "tasks": [["userId", "status", "priority", "due"], ["due"], ["goalId"]],
 }

@@ -11,7 +11,6 @@ from graphql_api.habits.inputs import CreateHabitInput, UpdateHabitInput
 from graphql_api.habits.types import CheckIn, Habit
 from graphql_api.reads import habit_by_id, habit_of
 from graphql_api.relay import ref_of
-from models import CheckInEntry
 from models import Habit as HabitDoc
 from models.base import ref
 
@@ -69,7 +68,7 @@ class HabitMutations:
     ) -> CheckIn:
         habit = await habit_checked_in(info.context, habit_id)
         doc = await service.check_in(info.context, habit, date, status.value, value)
-        return CheckIn.of(CheckInEntry.of(doc))
+        return CheckIn.of(doc)
 
     @strawberry.mutation(description="Removes the day's check-in; true if there was one.")
     async def clear_check_in(self, info: Info, habit_id: strawberry.ID, date: date) -> bool:

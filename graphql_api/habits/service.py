@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pymongo.errors import DuplicateKeyError
 from strawberry import UNSET
 
 from graphql_api import validation
@@ -15,8 +16,9 @@ from graphql_api.reads import goal_of, user_habits
 from graphql_api.relay import ref_of
 from graphql_api.replans import request_replan
 from loaders.base import find_all
-from models import CheckIn, CheckInEntry, Event, Frequency, Habit, PreferredWindow
-from models.base import Ref, as_stored, matching, ref, save_changes
+from models import CheckInEntry, CheckInYear, Event, Frequency, Habit, PreferredWindow
+from models.base import Ref, matching, ref, save_changes, utcnow
+from models.habit import day_set, year_key
 
 if TYPE_CHECKING:
     from graphql_api.cache.request import Held
@@ -219,7 +221,7 @@ async def delete_habit(ctx: Context, habit: Habit) -> None:
     result = await Habit.get_pymongo_collection().delete_one({"_id": habit.id, **owner})
     if result.deleted_count == 0:
         raise habit_not_found()
-    await CheckIn.get_pymongo_collection().delete_many({"habitId": ref(habit), **owner})
+    await CheckInYear.get_pymongo_collection().delete_many({"habitId": ref(habit), **owner})
     await unbook(ctx, ref(habit))
     unlinked = await Event.get_pymongo_collection().distinct(
         "calendarId", {"habitId": ref(habit), **owner}
@@ -243,38 +245,43 @@ def check_in_date(day: date, today: date) -> str:
 
 async def check_in(
     ctx: Context, habit: Habit, day: date, status: str, value: float | None
-) -> CheckIn:
+) -> CheckInEntry:
     """Records the user's check-in for the day, replacing any earlier one for that day."""
     iso_day = check_in_date(day, ctx.today)
     if value is not None:
         validation.finite(value, "value")
-    check_in = CheckIn(
-        user_id=ctx.user_id, habit_id=ref(habit), date=iso_day, status=status, value=value
-    )
-    replacement = as_stored(check_in)
-    del replacement["_id"]  # a replaced check-in keeps its first id
+    entry = CheckInEntry(ref(habit), iso_day, status, value)
     held = await _hold_history(ctx, habit)
-    # An upsert keyed on the unique (habit, date) index: a retry changes nothing more.
-    # The owner is in the filter too: the shard key of a sharded `check_ins`, and the
-    # index the lookup goes through (deploy/SCALING.md).
-    await CheckIn.get_pymongo_collection().replace_one(
-        matching({"userId": ctx.user_id, "habitId": check_in.habit_id, "date": iso_day}),
-        replacement,
-        upsert=True,
+    # An upsert of the day's field alone, in the year's document: a retry changes nothing
+    # more, and a check-in of another day at the same time is kept beside it.
+    await _upsert_year(
+        year_key(ctx.user_id, entry.habit_id, iso_day), day_set(iso_day, status, value, utcnow())
     )
     await habit_changed(ctx, habit)
-    await _carry_history(ctx, habit, held, iso_day, CheckInEntry.of(check_in))
-    return check_in
+    await _carry_history(ctx, habit, held, iso_day, entry)
+    return entry
+
+
+async def _upsert_year(key: dict[str, Any], update: dict[str, Any]) -> None:
+    collection = CheckInYear.get_pymongo_collection()
+    try:
+        await collection.update_one(matching(key), update, upsert=True)
+    except DuplicateKeyError:
+        # Another check-in made the year's document between this upsert's lookup and its
+        # insert; now it exists. (MongoDB retries that itself only when the filter is the
+        # unique key's fields alone, and this one names the owner too.)
+        await collection.update_one(matching(key), update)
 
 
 async def clear_check_in(ctx: Context, habit: Habit, day: date) -> bool:
     held = await _hold_history(ctx, habit)
-    result = await CheckIn.get_pymongo_collection().delete_one(
-        matching({"habitId": ref(habit), "date": day.isoformat(), "userId": ctx.user_id})
+    iso_day = day.isoformat()
+    result = await CheckInYear.get_pymongo_collection().update_one(
+        matching(year_key(ctx.user_id, ref(habit), iso_day)), {"$unset": {f"days.{iso_day}": ""}}
     )
     await habit_changed(ctx, habit)
-    await _carry_history(ctx, habit, held, day.isoformat(), None)
-    return result.deleted_count > 0
+    await _carry_history(ctx, habit, held, iso_day, None)
+    return result.modified_count > 0
 
 
 def _history_codec(habit_id: Ref) -> codecs.Codec[list[CheckInEntry]]:

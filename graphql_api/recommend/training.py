@@ -42,7 +42,16 @@ from graphql_api.recommend.features import NAMES
 from graphql_api.recommend.model import GLOBAL, MODELS_SCOPE
 from graphql_api.recommend.scores import log_loss, roc_auc
 from graphql_api.recurrence import expand
-from models import Calendar, CheckIn, CheckInEntry, Event, Feedback, Habit, RecommenderModel, User
+from models import (
+    Calendar,
+    CheckInEntry,
+    CheckInYear,
+    Event,
+    Feedback,
+    Habit,
+    RecommenderModel,
+    User,
+)
 from models.event import overlapping
 
 log = logging.getLogger(__name__)
@@ -127,7 +136,8 @@ async def user_dataset(user: User, into: Dataset) -> None:
     feedback = await Feedback.find({"userId": user.sub}).to_list()
     if not habits or (not booked and not feedback):
         return
-    entries = [CheckInEntry.of(c) for c in await CheckIn.find({"userId": user.sub}).to_list()]
+    years = CheckInYear.get_pymongo_collection().find({"userId": user.sub})
+    entries = [entry async for year in years for entry in CheckInEntry.all_of(year)]
     moments = [e.start_time for e in booked] + [f.start for f in feedback]
     around = (min(moments) - timedelta(days=1), max(moments) + timedelta(days=1))
     busy = busy_of(await _events_between(user, *around))

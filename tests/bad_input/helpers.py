@@ -22,7 +22,7 @@ COLLECTIONS = (
     "goals",
     "goal_progress",
     "habits",
-    "check_ins",
+    "check_in_years",
     "calendars",
     "events",
     "recommendation_feedback",

@@ -16,7 +16,8 @@ from graphql_api.recommend import training
 from graphql_api.recommend.model import ModelStore
 from graphql_api.relay import ref_of
 from graphql_api.state import AppState
-from models import CheckIn, Event, RecommenderModel, User
+from models import CheckInEntry, CheckInYear, Event, RecommenderModel, User
+from models.habit import year_documents
 from tests.conftest import Client, operation
 from tests.helpers import connect_local, create_event, create_habit, set_timezone
 
@@ -264,16 +265,9 @@ async def history_of_early_runs(morning: Morning, weeks: int = 10) -> None:
             )
         )
         done = early or n % 7 == 1
-        checked.append(
-            CheckIn(
-                user_id=user.sub,
-                habit_id=habit_id,
-                date=day.isoformat(),
-                status="DONE" if done else "MISSED",
-            )
-        )
+        checked.append(CheckInEntry(habit_id, day.isoformat(), "DONE" if done else "MISSED", None))
     await Event.insert_many(booked)
-    await CheckIn.insert_many(checked)
+    await CheckInYear.insert_many(year_documents(user.sub, checked, NOW))
 
 
 async def test_a_trained_model_ranks_the_times_the_user_keeps(
