@@ -16,11 +16,15 @@ from models.base import ref
 
 
 async def warm_most_active(state: AppState, since: datetime, limit: int = 50) -> int:
-    """Warms the users with the most check-ins since `since`; how many were warmed."""
+    """Warms the users with the most check-ins recorded since `since` of days since then
+    (a habit's year keeps when its latest check-in was recorded, not each one's); how
+    many were warmed."""
     counts: Counter[str] = Counter()
+    first = since.date().isoformat()
     async for year in CheckInYear.get_pymongo_collection().find({"recordedAt": {"$gte": since}}):
-        days = year["days"].values()
-        counts[year["userId"]] += sum(1 for said in days if said["recordedAt"] >= since)
+        recent = sum(1 for day in year["days"] if day >= first)
+        if recent:
+            counts[year["userId"]] += recent
     warmed = 0
     for user_id, _ in counts.most_common(limit):
         user = await User.find_one({"sub": user_id})

@@ -18,7 +18,7 @@ from graphql_api.replans import request_replan
 from loaders.base import find_all
 from models import CheckInEntry, CheckInYear, Event, Frequency, Habit, PreferredWindow
 from models.base import Ref, matching, ref, save_changes, utcnow
-from models.habit import day_set, year_key
+from models.habit import day_set, day_unset, year_key
 
 if TYPE_CHECKING:
     from graphql_api.cache.request import Held
@@ -277,7 +277,7 @@ async def clear_check_in(ctx: Context, habit: Habit, day: date) -> bool:
     held = await _hold_history(ctx, habit)
     iso_day = day.isoformat()
     result = await CheckInYear.get_pymongo_collection().update_one(
-        matching(year_key(ctx.user_id, ref(habit), iso_day)), {"$unset": {f"days.{iso_day}": ""}}
+        matching(year_key(ctx.user_id, ref(habit), iso_day)), day_unset(iso_day)
     )
     await habit_changed(ctx, habit)
     await _carry_history(ctx, habit, held, iso_day, None)

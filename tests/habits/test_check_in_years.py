@@ -1,18 +1,22 @@
-"""Check-ins stored before they were kept a document per habit and year."""
+"""Check-ins kept a document per habit and year: those stored one a document before are
+folded in, and cache warming counts them."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from bson import ObjectId
 
+from graphql_api import warm
 from graphql_api.relay import ref_of
 from graphql_api.state import AppState
+from models import User
 from models.habit import day_set, year_key
 from models.migrations import migrate
 from tests.conftest import Client
-from tests.helpers import create_habit
+from tests.helpers import check_in, create_habit
 
 READ = (
     'query($id: ID!) { node(id: $id) { ... on Habit { checkIns(from: "2025-12-01",'
@@ -64,3 +68,26 @@ async def test_check_ins_stored_one_a_document_are_folded_into_their_years(
     years = await db["check_in_years"].find({"habitId": habit_id}).to_list()
     assert sorted(y["year"] for y in years) == [2025, 2026]
     assert all(y["userId"] == alice.sub for y in years)
+
+
+async def test_cache_warming_picks_the_users_who_checked_in_on_recent_days(
+    new_user: Any, app_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: one user checked in today, twice; another, just now, only for a month ago
+    active, catching_up = new_user(), new_user()
+    today = datetime.now(UTC).date()
+    for _ in range(2):
+        await check_in(active, (await create_habit(active))["id"], today.isoformat())
+    month_ago = (today - timedelta(days=30)).isoformat()
+    await check_in(catching_up, (await create_habit(catching_up))["id"], month_ago)
+    warmed: list[str] = []
+
+    async def record(state: AppState, user: User) -> None:
+        warmed.append(user.sub)
+
+    monkeypatch.setattr(warm, "warm_user", record)
+    # when
+    await warm.warm_most_active(app_state, since=datetime.now(UTC) - timedelta(days=7), limit=10**6)
+    # then: the first warmed; the second's check-in is of no day of the week
+    assert active.sub in warmed
+    assert catching_up.sub not in warmed
