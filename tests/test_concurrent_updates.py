@@ -228,12 +228,20 @@ GOAL_FIELDS: dict[str, st.SearchStrategy[Any]] = {
 EDIT = st.fixed_dictionaries({}, optional=GOAL_FIELDS).filter(bool)
 
 
-@settings(
+# Rounds of concurrent edits through the API, each round a few edits sent at once.
+ROUNDS = settings(
     max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(rounds=st.lists(st.lists(EDIT, min_size=1, max_size=6), min_size=1, max_size=4))
+
+
+def rounds_of(edit: st.SearchStrategy[Any]) -> st.SearchStrategy[list[list[Any]]]:
+    return st.lists(st.lists(edit, min_size=1, max_size=6), min_size=1, max_size=4)
+
+
+@ROUNDS
+@given(rounds=rounds_of(EDIT))
 async def test_random_concurrent_edit_sequences_lose_nothing(
     alice: Client, rounds: list[list[dict[str, Any]]]
 ) -> None:
@@ -351,12 +359,8 @@ CHECK_IN_EDIT = st.tuples(
 )
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(rounds=st.lists(st.lists(CHECK_IN_EDIT, min_size=1, max_size=6), min_size=1, max_size=4))
+@ROUNDS
+@given(rounds=rounds_of(CHECK_IN_EDIT))
 async def test_random_concurrent_check_ins_and_clears_lose_nothing(
     alice: Client, rounds: list[list[tuple[str, str | None]]]
 ) -> None:
