@@ -12,15 +12,16 @@ ready, and whether a cached value has expired). It is a stand-in for CPU, not CP
 a call into C that does much work counts one.
 
 Starts nx-27017 and redis-server, seeds `--users` users (as bench.cpu) in a database
-of each version's own, then, in a child process per version (this checkout's, and
-with --before the commit REV's, checked out in a temporary git worktree and put
-first on PYTHONPATH), runs the app in-process (create_app and its lifespan) and
-sends bench.cpu's mix (its operations and variables; SyncCalendar left out: its
-feed is not served here) one request at a time through httpx's ASGI transport,
-under cProfile. Prints the calls per request of each version and their ratio, and
-the CPU per request under the profiler (noisy, for scale only). Nothing is written.
-The child takes the mix from the measured tree's `bench.cpu`, so REV must have one
-(any commit since bench/cpu.py was added; for older ones, bench.cpu's --before).
+of each version's own, by that version's code, then, in a child process per version
+(this checkout's, and with --before the commit REV's, checked out in a temporary git
+worktree and put first on PYTHONPATH), runs the app in-process (create_app and its
+lifespan) and sends bench.cpu's mix (its operations and variables; SyncCalendar left
+out: its feed is not served here) one request at a time through httpx's ASGI
+transport, under cProfile. Prints the calls per request of each version and their
+ratio, and the CPU per request under the profiler (noisy, for scale only). Nothing is
+written. The child takes the mix from the measured tree's `bench.cpu`, so REV must
+have one (any commit since bench/cpu.py was added; for older ones, bench.cpu's
+--before).
 
 With --per-op, the same requests run without the profiler and are sorted by what
 answering them took: each operation, and for a query whether its whole answer came

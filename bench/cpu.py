@@ -7,7 +7,8 @@
 Starts nx-27017 and redis-server, seeds users with graphql_api.seed (as bench.load
 does), then for each run starts `scheduling-worker serve` for each code version (this
 checkout and, with --before, the commit REV checked out in a temporary git worktree
-and run with the same virtualenv), each on a database of its own, and sends
+and run with the same virtualenv), each on a database of its own seeded by that
+version's own code (`bench/seeding.py`: the data as that version stores it), and sends
 closed-loop requests from --concurrency clients, each request as one of the users:
 the versions in turns, --rounds of them, the same requests to each and their order
 reversed every round, so that a drift in the machine's speed is shared. Each
@@ -663,7 +664,8 @@ def report(every: list[Reading], args: argparse.Namespace, command: str) -> str:
         "/proc, read before and after each run). "
         + (
             f"`before` is commit `{args.before}` run from a worktree with the same "
-            "virtualenv, on a database of its own seeded the same way, in the same run."
+            "virtualenv, on a database of its own seeded the same way (by its own code: "
+            "the same users and days, stored as it stores them), in the same run."
             if args.before
             else ""
         ),
