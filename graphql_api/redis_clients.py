@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager, suppress
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 import hiredis
 from redis._parsers.base import BaseParser
@@ -141,7 +141,7 @@ class Replies:
         self._closing: set[asyncio.Future[Any]] = set()
 
     @staticmethod
-    def serve(redis: AnyRedis) -> bool:
+    def serve(redis: AnyRedis | None) -> TypeGuard[Redis]:
         """Whether Replies can serve this client: one Redis, spoken to in RESP2."""
         if not isinstance(redis, Redis):
             return False
@@ -304,9 +304,7 @@ class Script:
     def __init__(self, redis: AnyRedis, source: str) -> None:
         self.source = source
         self._script = AsyncScript(redis, source)  # type: ignore[arg-type]
-        self._replies = (
-            Replies(redis) if isinstance(redis, Redis) and Replies.serve(redis) else None
-        )
+        self._replies = Replies(redis) if Replies.serve(redis) else None
 
     async def __call__(self, keys: list[str], args: list[Any]) -> Any:
         replies = self._replies

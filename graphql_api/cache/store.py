@@ -206,11 +206,7 @@ class Cache:
         self._run_id: str | None = None
         self._run_id_at = 0.0
         # The hot path's round trips on connections of the cache's own (one Redis).
-        self._replies = (
-            redis_clients.Replies(redis)
-            if isinstance(redis, Redis) and redis_clients.Replies.serve(redis)
-            else None
-        )
+        self._replies = redis_clients.Replies(redis) if redis_clients.Replies.serve(redis) else None
         if isinstance(redis, Redis):
             # Every (re)connection may be to a restarted Redis: look at its run id again.
             # (A cluster client has a pool per node; there an error or the periodic
