@@ -30,7 +30,8 @@ from graphql_api.lifespan import mongo_client
 from graphql_api.settings import Settings
 from tests.conftest import stop
 
-PYMONGO = (pool.async_sendall, pool.async_receive_message)  # type: ignore[attr-defined]
+# pymongo's own, as graphql_api.mongo_wire kept them before any `install()` replaced them
+PYMONGO = (mongo_wire._PYMONGO_SENDALL, mongo_wire._PYMONGO_RECEIVE)
 
 
 @pytest.fixture(params=["pymongo's", "ours"])
