@@ -222,7 +222,8 @@ class Context:
                 collection = collection.with_options(
                     read_preference=ReadPreference.SECONDARY_PREFERRED
                 )
-            return await find_all(model, matching({"userId": self.user_id}), collection)
+            owner = matching({"userId": self.user_id})
+            return await find_all(model, owner, collection, self.loaders.reads)
 
         # A query only reads them: it takes the documents the process keeps decoded, as
         # they are; a mutation (which may change them) gets copies of its own.

@@ -17,16 +17,12 @@ from bson import ObjectId
 from prometheus_client import Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 
+from loaders.reads import Reads, find
 from models.base import Ref, built, matching
 
 D = TypeVar("D", bound=Document)
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-# One round trip per batch: without it pymongo pages results 101 at a time,
-# and the number of commands would grow with the data.
-BATCH_SIZE = 100_000
-
 
 # How many keys each batch carried: 1s everywhere would mean the batching is lost.
 BATCH_SIZES = Histogram(
@@ -38,7 +34,10 @@ BATCH_SIZES = Histogram(
 
 
 async def find_all(
-    model: type[D], query: dict[str, Any], collection: AsyncCollection[Any] | None = None
+    model: type[D],
+    query: dict[str, Any],
+    collection: AsyncCollection[Any] | None = None,
+    reads: Reads | None = None,
 ) -> list[D]:
     """`model.find(query).to_list()` in one round trip, through pymongo: Beanie adds a
     projection naming every field, which makes the embedded Mongo-wire server copy
@@ -46,7 +45,8 @@ async def find_all(
     read without zones (`naive_times`): the documents' instants are made UTC as they
     are built (`models.base.Instant`)."""
     collection = collection if collection is not None else model.get_pymongo_collection()
-    return [built(model, row) for row in await find_rows(naive_times(collection), query)]
+    rows = await find_rows(naive_times(collection), query, reads)
+    return [built(model, row) for row in rows]
 
 
 def naive_times(collection: AsyncCollection[Any]) -> AsyncCollection[Any]:
@@ -63,18 +63,24 @@ def naive_times(collection: AsyncCollection[Any]) -> AsyncCollection[Any]:
     return collection.with_options(codec_options=options)
 
 
-async def find_rows(collection: AsyncCollection[Any], query: dict[str, Any]) -> list[Any]:
-    """The matching documents, whole and as stored, in one round trip: a projection makes
-    the embedded Mongo-wire server copy each document to cut it down, which costs it more
-    than it saves (a 56-check-in history: 2.0 against 1.5 ms of its CPU)."""
-    rows: list[Any] = await collection.find(query, batch_size=BATCH_SIZE).to_list()
-    return rows
+async def find_rows(
+    collection: AsyncCollection[Any], query: dict[str, Any], reads: Reads | None = None
+) -> list[Any]:
+    """The matching documents, whole and as stored, in one round trip (with the request's
+    `reads`, sent along with its other reads of the moment: `loaders.reads`). No
+    projection: it makes the embedded Mongo-wire server copy each document to cut it
+    down, which costs it more than it saves (a 56-check-in history: 2.0 against 1.5 ms
+    of its CPU)."""
+    if reads is not None:
+        return await reads.rows(collection, query)
+    return await find(collection, query)
 
 
 class UserScopedLoader(DataLoader[K, V]):
-    def __init__(self, user_id: str) -> None:
+    def __init__(self, user_id: str, reads: Reads | None = None) -> None:
         super().__init__()
         self.user_id = user_id
+        self.reads = reads  # the request's (None: each batch a find of its own)
 
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
         BATCH_SIZES.labels(type(self).__name__).observe(len(keys))
@@ -93,6 +99,7 @@ class ByIdLoader(UserScopedLoader[Ref, D | None], Generic[D]):
     async def load_batch(self, keys: list[Ref]) -> list[D | None]:
         ids = [ObjectId(k) for k in set(keys) if ObjectId.is_valid(k)]
         query = matching({"_id": {"$in": ids}, "userId": self.user_id})
+        # Not with the request's other reads: see `loaders.reads` on ids and times.
         docs = await find_all(self.document, query)
         by_id: dict[str, Any] = {str(doc.id): doc for doc in docs}
         return [by_id.get(key) for key in keys]
@@ -111,9 +118,8 @@ class ByParentLoader(UserScopedLoader[Ref, list[D]], Generic[D]):
     order_by: ClassVar[str]
 
     async def load_batch(self, keys: list[Ref]) -> list[list[D]]:
-        docs: list[Any] = await find_all(
-            self.document, matching({self.field: {"$in": list(set(keys))}, "userId": self.user_id})
-        )
+        query = matching({self.field: {"$in": list(set(keys))}, "userId": self.user_id})
+        docs: list[Any] = await find_all(self.document, query, reads=self.reads)
         grouped: dict[Ref, list[Any]] = defaultdict(list)
         for doc in sorted(docs, key=lambda d: (getattr(d, self.order_by), d.id)):
             grouped[getattr(doc, self.attribute)].append(doc)

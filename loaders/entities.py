@@ -39,6 +39,7 @@ class CheckInsByHabitLoader(UserScopedLoader[Ref, list[CheckInEntry]]):
         years = await find_rows(
             naive_times(CheckInYear.get_pymongo_collection()),  # the days are strings
             matching({"habitId": {"$in": list(set(keys))}, "userId": self.user_id}),
+            self.reads,
         )
         grouped: dict[Ref, list[CheckInEntry]] = defaultdict(list)
         for year in years:
@@ -66,6 +67,7 @@ class ProgressTotalByGoalLoader(UserScopedLoader[Ref, float]):
         rows = await find_rows(
             naive_times(GoalProgress.get_pymongo_collection()),  # only the values are read
             matching({"goalId": {"$in": list(set(keys))}, "userId": self.user_id}),
+            self.reads,
         )
         totals: dict[Ref, float] = defaultdict(float)
         for row in rows:
