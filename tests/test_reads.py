@@ -18,6 +18,7 @@ from pymongo.errors import OperationFailure
 
 from loaders.base import naive_times
 from loaders.reads import Reads, find
+from models.base import matching
 from tests.conftest import Client
 from tests.test_dataloaders import RANGE, dashboard_commands
 
@@ -69,13 +70,16 @@ def by_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 Query = tuple[str, dict[str, Any]]
 N = st.integers(0, 5)
-queries = st.tuples(
-    st.sampled_from(COLLECTIONS),
-    st.fixed_dictionaries(
-        {"userId": st.sampled_from([*USERS, "nobody"])},
-        optional={"n": st.one_of(N, st.fixed_dictionaries({"$gte": N}))},
-    ),
+# The shapes callers send: by the user, by references (`$in` of strings), as `matching`
+# writes them or bare.
+filters = st.fixed_dictionaries(
+    {"userId": st.sampled_from([*USERS, "nobody"])},
+    optional={
+        "n": st.one_of(N, st.fixed_dictionaries({"$gte": N})),
+        "kind": st.fixed_dictionaries({"$in": st.lists(st.sampled_from(COLLECTIONS))}),
+    },
 )
+queries = st.tuples(st.sampled_from(COLLECTIONS), st.one_of(filters, filters.map(matching)))
 
 
 @settings(
