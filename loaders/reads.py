@@ -72,18 +72,21 @@ class _Batch:
             return
         try:
             found = await _together([(c, q) for c, q, _ in waiting])
-        except OperationFailure:  # no $unionWith here (a server before 4.4): a find each
+        except OperationFailure:  # no $unionWith (before 4.4), or a query it refuses:
+            # a find each, so that only a refused query fails
             answers = await asyncio.gather(
                 *(find(c, q) for c, q, _ in waiting), return_exceptions=True
             )
             for (_, _, future), answer in zip(waiting, answers, strict=True):
                 _settle(future, answer)
             return
-        except BaseException as e:
+        except asyncio.CancelledError:  # the loop is closing: so are its readers
+            for _, _, future in waiting:
+                future.cancel()
+            raise
+        except Exception as e:  # noqa: BLE001 - each reader gets the error its find would
             for _, _, future in waiting:
                 _settle(future, e)
-            if not isinstance(e, Exception):
-                raise
             return
         for (_, _, future), rows in zip(waiting, found, strict=True):
             _settle(future, rows)
