@@ -72,8 +72,12 @@ class _Batch:
             return
         try:
             found = await _together([(c, q) for c, q, _ in waiting])
-        except OperationFailure:  # no $unionWith (before 4.4), or a query it refuses:
-            # a find each, so that only a refused query fails
+        except OperationFailure as e:
+            if len(waiting) == 1:  # its own find, refused: not sent again
+                _settle(waiting[0][2], e)
+                return
+            # No $unionWith (before 4.4), or a query it refuses: a find each, so that
+            # only a refused query fails.
             answers = await asyncio.gather(
                 *(find(c, q) for c, q, _ in waiting), return_exceptions=True
             )
