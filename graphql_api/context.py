@@ -21,6 +21,7 @@ from graphql_api import eager
 from graphql_api.cache import codecs
 from graphql_api.cache.request import Held, RequestCache
 from graphql_api.errors import Unauthenticated
+from graphql_api.memo import Memo
 from graphql_api.security.auth import ensure_user
 from graphql_api.security.tokens import Claims
 from graphql_api.settings import Settings
@@ -46,6 +47,14 @@ LISTS = ("goals", "habits", "calendars")
 FIRST_READS = ("profile", *LISTS)
 D = TypeVar("D", bound=Document)
 
+# The lists (`documents`) the last run of each query read, by operation name: the next
+# run starts reading them along with the user's profile (`load_viewer`), so that where
+# they come from Mongo (the cache off, or missing them all) they go in one command
+# (`loaders.reads`) rather than the profile first and the lists a round trip later. A
+# hint only: a list it names that the run does not show is read for nothing, one it
+# misses is read as before.
+_LISTS_READ: Memo[str, dict[str, tuple[type[Document], int]]] = Memo(2_000)
+
 
 @dataclass
 class Context:
@@ -65,6 +74,8 @@ class Context:
     # A query answered by parts (graphql_api.parts): each root field's context, by its
     # response key (None: every field reads through this one).
     parts: dict[str, Context] | None = None
+    # The lists this run of a query reads (`documents`), the next run's hint (_LISTS_READ).
+    _lists_read: dict[str, tuple[type[Document], int]] | None = None
 
     @classmethod
     def for_user(cls, state: AppState, user: User, request_id: str) -> Context:
@@ -142,6 +153,7 @@ class Context:
         if self.claims is not None:
             self._read_as(self.claims.sub)
         self._memo = {}
+        self._lists_read = None
         self.now = self.state.clock()
 
     async def load_viewer(self) -> User:
@@ -151,14 +163,30 @@ class Context:
             if claims is None:
                 raise Unauthenticated("a bearer token is required")
             self.cache.prefetch(*LISTS, first_run=True)
+            self._start_lists()
+            reads = self.loaders.reads
             self.user = await self.cache.cached(
                 "user",
                 ["profile"],
                 self.settings.cache_ttl_user,
-                lambda: ensure_user(claims),
+                lambda: ensure_user(claims, reads),
                 codecs.document(User),
             )
         return self.user
+
+    def _start_lists(self) -> None:
+        """For a query answered whole: starts reading the lists its last run read
+        (`_LISTS_READ`), with the profile, and records those this run reads. Not for a
+        mutation, whose reads of a list may come after its write (and must see it), nor
+        for a query answered by parts, whose fields read through contexts of their own."""
+        name = self.cache.operation
+        if not self.read_only or self.parts is not None or name is None:
+            return
+        last = _LISTS_READ.get(name)
+        self._lists_read = _LISTS_READ[name] = {}
+        for scope, (model, ttl_s) in (last or {}).items():
+            # Awaited by the fields that show the list; a failure is theirs to report.
+            eager.start(self._documents(model, scope, ttl_s)).add_done_callback(_retrieved)
 
     @property
     def loaders(self) -> Loaders:
@@ -206,7 +234,11 @@ class Context:
         Goals, habits and calendars are few per user; lists and relations (a
         goal's habits, an event's calendar) are answered from these.
         """
+        if self._lists_read is not None:
+            self._lists_read[scope] = (model, ttl_s)
+        return await self._documents(model, scope, ttl_s)
 
+    async def _documents(self, model: type[D], scope: str, ttl_s: int) -> list[D]:
         secondary = (
             self.read_only and scope in SECONDARY_SCOPES and self.settings.mongo_secondary_reads
         )
@@ -279,6 +311,11 @@ class Context:
         """Drop memoized values after a mutation changed what they were computed from."""
         for key in [k for k in self._memo if isinstance(k, tuple) and k[0] == key_prefix]:
             del self._memo[key]
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # whoever awaits it gets it; nobody may
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]

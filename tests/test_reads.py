@@ -20,7 +20,7 @@ from loaders.base import naive_times
 from loaders.reads import Reads, find
 from models.base import matching
 from tests.conftest import Client
-from tests.test_dataloaders import RANGE, dashboard_commands
+from tests.test_dataloaders import RANGE, dashboard_commands, mongo_commands
 
 COLLECTIONS = ("goals", "habits", "events")
 USERS = ("ann", "bo")
@@ -175,12 +175,31 @@ async def test_a_reader_that_gives_up_leaves_the_others_their_rows(
 
 @pytest.mark.usefixtures("no_cache")
 async def test_a_dashboard_read_from_mongo_sends_its_lists_together(alice: Client) -> None:
-    # when: a Dashboard with nothing cached
-    commands = await dashboard_commands(alice, 5)
-    # then: the user, then the goals, habits and calendars together, the week's events,
-    # and the check-ins and progress together (seven finds one at a time)
-    assert commands <= 4
+    # given: a Dashboard with nothing cached, in (at most) four commands: the user, then
+    # the goals, habits and calendars together, the week's events, and the check-ins and
+    # progress together (seven finds one at a time)
+    assert await dashboard_commands(alice, 5) <= 4
+    # when: the next one, which knows the lists the last one read
+    before = mongo_commands()
     shown = await alice.op("Dashboard", {"range": RANGE, "goalsFirst": 200})
+    # then: the user and the lists in one command, the events, the check-ins and progress
+    assert mongo_commands() - before == 3
     streaks = [h["streak"] for e in shown.data["goals"]["edges"] for h in e["node"]["habits"]]
     assert len(streaks) == 15
     assert all(s["longest"] == 30 for s in streaks)
+
+
+@pytest.mark.usefixtures("no_cache")
+async def test_a_first_request_reads_its_lists_with_its_user_and_sees_only_its_own(
+    alice: Client, bob: Client
+) -> None:
+    # given: alice's Dashboards taught the server which lists a Dashboard reads
+    await dashboard_commands(alice, 5)
+    await alice.op("Dashboard", {"range": RANGE, "goalsFirst": 200})
+    # when: bob, never seen before, asks for his (his user is made as it is read)
+    shown = await bob.op("Dashboard", {"range": RANGE, "goalsFirst": 200})
+    me = await bob.op("Me")
+    # then: his own lists, empty, and his own profile
+    assert shown.data["goals"]["edges"] == []
+    assert shown.data["events"]["totalCount"] == 0
+    assert me.data["me"]["email"] == "bob@example.com"

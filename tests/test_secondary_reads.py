@@ -21,18 +21,27 @@ CREATE = "mutation C($t: String!) { createGoal(input: {title: $t}) { id title } 
 
 @pytest.fixture
 def finds(no_cache: None) -> Iterator[list[str]]:
-    """The read preference of every find on goals and habits, in order."""
+    """The read preference of every read of goals and habits, in order: their finds, and
+    the aggregates that read them along with other collections (loaders.reads)."""
     seen: list[str] = []
-    find = AsyncCollection.find
+    find, aggregate = AsyncCollection.find, AsyncCollection.aggregate
 
     def spy(self: AsyncCollection[Any], *args: Any, **kwargs: Any) -> Any:
         if self.name in {"goals", "habits"}:
             seen.append(self.read_preference.mongos_mode)
         return find(self, *args, **kwargs)
 
+    def spy_aggregate(self: AsyncCollection[Any], pipeline: Any, *args: Any, **kwargs: Any) -> Any:
+        names = {self.name} | {s["$unionWith"]["coll"] for s in pipeline if "$unionWith" in s}
+        if names & {"goals", "habits"}:
+            seen.append(self.read_preference.mongos_mode)
+        return aggregate(self, pipeline, *args, **kwargs)
+
     AsyncCollection.find = spy  # type: ignore[method-assign]
+    AsyncCollection.aggregate = spy_aggregate  # type: ignore[method-assign]
     yield seen
     AsyncCollection.find = find  # type: ignore[method-assign]
+    AsyncCollection.aggregate = aggregate  # type: ignore[method-assign]
 
 
 @pytest.fixture
