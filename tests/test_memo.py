@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graphql_api.memo import Expiring, Memo, by_identity
+from graphql_api.memo import _WATCHING, Expiring, Memo, by_identity
 
 stores = st.lists(st.tuples(st.integers(0, 20), st.lists(st.integers(), max_size=6)), max_size=200)
 
@@ -73,11 +73,13 @@ def test_a_value_by_identity_is_kept_while_its_object_lives() -> None:
         pass
 
     memo: dict[int, str] = {}
+    watching = len(_WATCHING)
     doc = Doc()
     assert by_identity(memo, doc, "kept") == "kept"
     assert memo.get(id(doc)) == "kept"
     del doc  # the last reference: freed at once
     assert memo == {}
+    assert len(_WATCHING) == watching  # nor is anything kept to watch it
     assert by_identity(memo, 42, "not kept") == "not kept"  # no weak reference to an int
     assert memo == {}
 

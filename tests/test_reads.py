@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient, ReadPreference, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
@@ -203,3 +203,17 @@ async def test_a_first_request_reads_its_lists_with_its_user_and_sees_only_its_o
     assert shown.data["goals"]["edges"] == []
     assert shown.data["events"]["totalCount"] == 0
     assert me.data["me"]["email"] == "bob@example.com"
+
+
+def test_a_collection_read_without_zones_keeps_its_other_options() -> None:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(connect=False, tz_aware=True, tzinfo=UTC)
+    primary = client["db"]["goals"]
+    secondary = primary.with_options(read_preference=ReadPreference.SECONDARY_PREFERRED)
+    # when: each is read without time zones (made once per collection)
+    naive, naive_secondary = naive_times(primary), naive_times(secondary)
+    # then: the two differ only where they did, though they compare equal
+    assert naive_times(primary) is naive
+    assert not naive.codec_options.tz_aware
+    assert not naive_secondary.codec_options.tz_aware
+    assert naive.read_preference == ReadPreference.PRIMARY
+    assert naive_secondary.read_preference == ReadPreference.SECONDARY_PREFERRED
