@@ -182,9 +182,8 @@ class Context:
         name = self.cache.operation
         if not self.read_only or self.parts is not None or name is None:
             return
-        last = _LISTS_READ.get(name)
-        self._lists_read = _LISTS_READ[name] = {}
-        for scope, (model, ttl_s) in (last or {}).items():
+        self._lists_read = {}  # the hint from its first list on (see `documents`)
+        for scope, (model, ttl_s) in _LISTS_READ.get(name, {}).items():
             # Awaited by the fields that show the list; a failure is theirs to report.
             eager.start(self._documents(model, scope, ttl_s)).add_done_callback(_retrieved)
 
@@ -234,8 +233,13 @@ class Context:
         Goals, habits and calendars are few per user; lists and relations (a
         goal's habits, an event's calendar) are answered from these.
         """
-        if self._lists_read is not None:
-            self._lists_read[scope] = (model, ttl_s)
+        lists = self._lists_read
+        if lists is not None:
+            if not lists and self.cache.operation is not None:
+                # The next runs' hint from now on, as it grows: not before (runs started
+                # meanwhile, as many are under load, keep the last complete one's).
+                _LISTS_READ[self.cache.operation] = lists
+            lists[scope] = (model, ttl_s)
         return await self._documents(model, scope, ttl_s)
 
     async def _documents(self, model: type[D], scope: str, ttl_s: int) -> list[D]:

@@ -18,7 +18,8 @@ from pymongo.errors import OperationFailure
 
 from loaders.base import naive_times
 from loaders.reads import Reads, find
-from models.base import matching
+from models import Calendar, Event
+from models.base import matching, ref
 from tests.conftest import Client
 from tests.test_dataloaders import RANGE, dashboard_commands, mongo_commands
 
@@ -190,6 +191,19 @@ async def test_a_dashboard_read_from_mongo_sends_its_lists_together(alice: Clien
 
 
 @pytest.mark.usefixtures("no_cache")
+async def test_dashboards_at_once_each_read_the_user_with_the_lists(alice: Client) -> None:
+    # given: a Dashboard run once
+    await dashboard_commands(alice, 5)
+    # when: eight at once (each starts before the others have read their lists)
+    before = mongo_commands()
+    variables = {"range": RANGE, "goalsFirst": 200}
+    shown = await asyncio.gather(*(alice.op("Dashboard", variables) for _ in range(8)))
+    # then: each in three commands, the same answer
+    assert mongo_commands() - before == 8 * 3
+    assert all(s.data == shown[0].data for s in shown)
+
+
+@pytest.mark.usefixtures("no_cache")
 async def test_a_first_request_reads_its_lists_with_its_user_and_sees_only_its_own(
     alice: Client, bob: Client
 ) -> None:
@@ -217,3 +231,44 @@ def test_a_collection_read_without_zones_keeps_its_other_options() -> None:
     assert not naive_secondary.codec_options.tz_aware
     assert naive.read_preference == ReadPreference.PRIMARY
     assert naive_secondary.read_preference == ReadPreference.SECONDARY_PREFERRED
+
+
+@pytest.mark.usefixtures("no_cache")
+async def test_the_exceptions_of_series_on_two_calendars_are_read_in_one_command(
+    alice: Client,
+) -> None:
+    # given: alice's Dashboard, and on each of her two calendars a daily series through
+    # the month with its instance of March 10 cancelled
+    await dashboard_commands(alice, 5)
+    nine = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    for calendar in await Calendar.find({"userId": alice.sub}).to_list():
+        series = Event(
+            user_id=alice.sub,
+            calendar_id=ref(calendar),
+            title="stand-up",
+            start_time=nine,
+            end_time=nine + timedelta(days=30, minutes=15),
+            recurrence=["RRULE:FREQ=DAILY;COUNT=31"],
+            timezone="UTC",
+            duration_s=900,
+        )
+        cancelled = Event(
+            user_id=alice.sub,
+            calendar_id=ref(calendar),
+            title="stand-up",
+            start_time=nine + timedelta(days=9),
+            end_time=nine + timedelta(days=9, minutes=15),
+            status="CANCELLED",
+            recurring_event_id=ref(series),
+            external_id=str(series.id),
+            instance="20260310T090000Z",
+        )
+        await Event.insert_many([series, cancelled])
+    # when
+    before = mongo_commands()
+    shown = await alice.op("Dashboard", {"range": RANGE, "goalsFirst": 200})
+    # then: the user and lists, the events, the check-ins and progress, and both
+    # calendars' exceptions together (one find each, one after the other, before)
+    assert mongo_commands() - before == 4
+    titles = [e["node"]["title"] for e in shown.data["events"]["edges"]]
+    assert titles.count("stand-up") == 60  # 31 days on each, one cancelled on each

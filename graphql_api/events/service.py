@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from operator import attrgetter
@@ -12,7 +12,7 @@ import orjson
 from bson import ObjectId
 from strawberry import UNSET
 
-from graphql_api import validation
+from graphql_api import eager, validation
 from graphql_api.cache import codecs
 from graphql_api.cache.scopes import calendar_scope, days_scope, week_scope
 from graphql_api.changes import calendars_changed, event_changed, habit_changed
@@ -415,8 +415,18 @@ async def events_between(
     stored = await _stored_between(ctx, calendar_ids, start, end)
     series = {e.calendar_id for e in stored if e.recurrence}
     zones = {ref(c): c.timezone for c in await user_calendars(ctx)} if series else {}
-    exceptions = {c: await _exceptions(ctx, c) for c in series}
+    exceptions = await _exceptions_of(ctx, series)
     return expand(stored, start, end, zones, exceptions)
+
+
+async def _exceptions_of(
+    ctx: Context, calendar_ids: Iterable[Ref]
+) -> dict[Ref, dict[str, set[str]]]:
+    """The exceptions of these calendars' series (`_exceptions`), asked for at once: read
+    from Mongo, in one command (`loaders.reads`)."""
+    wanted = list(calendar_ids)
+    found = await eager.gather(*(_exceptions(ctx, c) for c in wanted))
+    return dict(zip(wanted, found, strict=True))
 
 
 async def busy_between(
@@ -444,7 +454,7 @@ async def busy_between(
     series = [built(Event, r) for r in rows if r.get("recurrence")]
     if series:
         zones = {ref(c): c.timezone for c in await user_calendars(ctx)}
-        exceptions = {c: await _exceptions(ctx, c) for c in {e.calendar_id for e in series}}
+        exceptions = await _exceptions_of(ctx, {e.calendar_id for e in series})
         instances = expand(series, start, end, zones, exceptions)
         busy += [(e.start_time, e.end_time) for e in instances if e.busy]
     return busy
@@ -472,10 +482,13 @@ async def _exceptions(ctx: Context, calendar_id: Ref) -> dict[str, set[str]]:
     """A calendar's changed or cancelled instances: series id -> their original starts."""
 
     async def load() -> dict[str, list[str]]:
+        # With the request's other reads of the moment (`loaders.reads`), as they are
+        # read: whole (a projection would keep it apart), few (changed instances only).
         found: dict[str, list[str]] = {}
-        async for row in Event.get_pymongo_collection().find(
+        for row in await find_rows(
+            naive_times(Event.get_pymongo_collection()),
             matching({"userId": ctx.user_id, "calendarId": calendar_id, "instance": {"$ne": ""}}),
-            {"externalId": 1, "instance": 1},
+            ctx.loaders.reads,
         ):
             found.setdefault(row["externalId"], []).append(row["instance"])
         return found
