@@ -187,9 +187,13 @@ class Expiring(Generic[K, V]):
             self._drop(next(iter(self._stored)))
 
     def __delitem__(self, key: K) -> None:
+        if self._next <= self._clock():
+            self._expire()  # an entry whose time has passed is gone: a KeyError
         self._drop(key)
 
     def pop(self, key: K, default: V | None = _ABSENT) -> V | None:
+        if self._next <= self._clock():
+            self._expire()
         if key in self._data:
             return self._drop(key)
         if default is _ABSENT:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -132,3 +133,15 @@ def test_an_expiring_memo_serves_what_was_stored_less_than_its_ttl_ago_within_it
     assert memo.keys() == [h[0] for h in held]
     assert memo.values() == [h[1] for h in held]
     assert memo.weight == sum(len(h[1]) for h in held) <= size
+
+
+def test_an_entry_whose_time_has_passed_cannot_be_taken_out() -> None:
+    now = [0.0]
+    memo: Expiring[int, bytes] = Expiring(10, 10.0, len, clock=lambda: now[0])
+    memo[0] = b""
+    now[0] = 10.0  # exactly its ttl: gone
+    assert memo.pop(0, None) is None
+    memo[1] = b"x"
+    now[0] = 20.0
+    with pytest.raises(KeyError):
+        del memo[1]
