@@ -74,6 +74,7 @@ class Context:
     # A query answered by parts (graphql_api.parts): each root field's context, by its
     # response key (None: every field reads through this one).
     parts: dict[str, Context] | None = None
+    _today: tuple[datetime, str, date] | None = None  # (now, zone, today): see `today`
     # The lists this run of a query reads (`documents`), the next run's hint (_LISTS_READ).
     _lists_read: dict[str, tuple[type[Document], int]] | None = None
 
@@ -214,8 +215,15 @@ class Context:
 
     @property
     def today(self) -> date:
-        """The user's today, in their own time zone."""
-        return self.now.astimezone(self.zone).date()
+        """The user's today, in their own time zone (worked out once for the request's
+        clock and the user's zone: a Dashboard asks for it per habit)."""
+        zone = self.viewer.timezone
+        known = self._today
+        if known is not None and known[0] is self.now and known[1] == zone:
+            return known[2]
+        today = self.now.astimezone(ZoneInfo(zone)).date()
+        self._today = (self.now, zone, today)
+        return today
 
     async def memoized(self, key: Any, compute: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Compute a value once per request, however many fields ask for it at once

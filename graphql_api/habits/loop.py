@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 SKIP = -3
 UNKNOWN = -1
@@ -28,8 +29,9 @@ ENTRY_BY_STATUS = {"DONE": YES_MANUAL, "SKIPPED": SKIP, "MISSED": NO}
 DENOMINATOR_BY_PERIOD = {"DAY": 1, "WEEK": 7, "MONTH": 30}
 
 
-@dataclass(frozen=True)
-class Interval:
+class Interval(NamedTuple):
+    """A named tuple: some 35 a habit's stats, made faster than a frozen dataclass."""
+
     begin: int  # ordinals of dates
     center: int
     end: int
