@@ -848,7 +848,12 @@ async def dashboard_commands(main: Api, plain: Api | None, goals: int) -> Comman
         assert len(data["goals"]["edges"]) == goals, data["goals"]["totalCount"]
         return None if before is None or after is None else after - before
 
-    uncached = await count(plain) if plain else None
+    uncached = None
+    if plain:
+        # Its second: a query starts the lists its last run read with the user's profile
+        # (graphql_api.context), which the server's first Dashboard cannot.
+        await plain.call(sub, "Dashboard", variables)
+        uncached = await count(plain)
     return Commands(goals, uncached, await count(main), await count(main))
 
 
@@ -1253,7 +1258,8 @@ class Report:
             "Mongo commands of one Dashboard (`goalsFirst: 200`), from the server's "
             "`mongo_commands_total` before and after; goals with 3 habits each and a check-in "
             "per habit, made through the API. The cache-off server is a second server on the "
-            "same data with CACHE_ENABLED=false (every loader's command shows):",
+            "same data with CACHE_ENABLED=false (every loader's command shows), counted on its "
+            "second Dashboard of the user (the first teaches it what a Dashboard reads first):",
             "",
             "| goals | cache off | loaded server, answer not cached | repeated (cached answer) |",
             "| ---: | ---: | ---: | ---: |",
