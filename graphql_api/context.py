@@ -186,7 +186,7 @@ class Context:
         self._lists_read = {}  # the hint from its first list on (see `documents`)
         for scope, (model, ttl_s) in _LISTS_READ.get(name, {}).items():
             # Awaited by the fields that show the list; a failure is theirs to report.
-            eager.start(self._documents(model, scope, ttl_s)).add_done_callback(_retrieved)
+            eager.start(self._documents(model, scope, ttl_s)).add_done_callback(eager.retrieved)
 
     @property
     def loaders(self) -> Loaders:
@@ -323,11 +323,6 @@ class Context:
         """Drop memoized values after a mutation changed what they were computed from."""
         for key in [k for k in self._memo if isinstance(k, tuple) and k[0] == key_prefix]:
             del self._memo[key]
-
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # whoever awaits it gets it; nobody may
 
 
 Info: TypeAlias = StrawberryInfo[Context, None]

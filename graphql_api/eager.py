@@ -134,3 +134,11 @@ async def both(first: Coroutine[Any, Any, A], second: Coroutine[Any, Any, B]) ->
     """Two coroutines of different types together, as `gather` does."""
     one, two = await gather(first, second)
     return cast("A", one), cast("B", two)
+
+
+def retrieved(future: asyncio.Future[Any]) -> None:
+    """A done callback for a future nobody may await (a read started early, a batch's
+    fetch): its failure counts as seen, so none is logged as never retrieved at its
+    end; whoever awaits it still gets it."""
+    if not future.cancelled():
+        future.exception()

@@ -7,10 +7,11 @@ import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from cachetools import LRUCache
 
+from graphql_api import eager
 from graphql_api.cache.codecs import Codec
 from graphql_api.cache.store import EPOCH, Cache, Tokens, user_tag
 
@@ -50,11 +51,6 @@ def _after(runs: _Runs | None, read: dict[str, str]) -> _Runs:
     for name in list(itertools.islice(earlier, max(0, len(earlier) - RECENT_SCOPES))):
         del earlier[name]
     return _Runs(read, earlier)
-
-
-def _retrieved(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # a failed read matters only to whoever awaits it
 
 
 class _Batch:
@@ -137,7 +133,8 @@ class RequestCache:
     def _send(self) -> None:
         batch, self._batch = self._batch, None
         if batch is not None:
-            asyncio.ensure_future(self._fetch(batch)).add_done_callback(_retrieved)
+            # A failed read matters only to whoever awaits it.
+            asyncio.ensure_future(self._fetch(batch)).add_done_callback(eager.retrieved)
 
     async def _fetch(self, batch: _Batch) -> None:
         names = list(batch.names)
