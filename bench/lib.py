@@ -6,6 +6,7 @@ same machine, written to bench/RESULTS.md with the command that produced them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -308,7 +309,27 @@ def table(runs: list[Run]) -> str:
 
 
 def machine() -> str:
-    return f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d')}"
+    """The machine a run measured: cores, processor and last-level cache (where Linux
+    says), Python, date. The processor is named because a ratio against an older commit
+    moved by a tenth between sessions with the code unchanged (bench/RESULTS.md, CPU per
+    request, twenty-third session): the figures of two runs compare only on one."""
+    processor = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                processor = f", {line.split(':', 1)[1].strip()}"
+                break
+    with contextlib.suppress(OSError):
+        caches = sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"))
+        if caches:
+            last = caches[-1]
+            size = (last / "size").read_text().strip()
+            level = (last / "level").read_text().strip()
+            processor += f" (L{level} {size})"
+    return (
+        f"{os.cpu_count()} cores{processor}, Python {sys.version.split()[0]}, "
+        f"{time.strftime('%Y-%m-%d')}"
+    )
 
 
 COUNTED = (
