@@ -5,13 +5,17 @@ Starlette's GZipMiddleware compresses with the standard library's zlib. zlib-ng 
 the same level in about two thirds of the time: 98 against 145 µs for an events page
 of 23 KB, 74 against 90 for a Dashboard, measured on this machine. Everything else
 (which answers, the minimum size, the excluded types, streams) is Starlette's.
+
+Starlette's responders, made for every request, normalize the excluded media types
+again each time (fifteen here: a sixth of the middleware's own time on an answer);
+the middleware has them normalized already, and hands them over as they are. The
+request's Accept-Encoding is read from its raw headers.
 """
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
 from starlette.middleware.gzip import GZipMiddleware, GZipResponder, IdentityResponder
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from zlib_ng import zlib_ng
 
 
@@ -30,17 +34,24 @@ class GZip(GZipMiddleware):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        responder: ASGIApp
-        if "gzip" in Headers(scope=scope).get("Accept-Encoding", ""):
+        responder: IdentityResponder
+        if b"gzip" in _accept_encoding(scope):
             responder = _Responder(
                 self.app,
                 self.minimum_size,
                 compresslevel=self.compresslevel,
                 thread_minimum_size=self.thread_minimum_size,
-                exclude_content_types=self.exclude_content_types,
+                exclude_content_types=(),
             )
         else:
-            responder = IdentityResponder(
-                self.app, self.minimum_size, exclude_content_types=self.exclude_content_types
-            )
+            responder = IdentityResponder(self.app, self.minimum_size, exclude_content_types=())
+        responder.exclude_content_types = self.exclude_content_types  # normalized in __init__
         await responder(scope, receive, send)
+
+
+def _accept_encoding(scope: Scope) -> bytes:
+    """The first Accept-Encoding header's value (Starlette's `Headers.get`), b"" if none."""
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            return bytes(value)
+    return b""
