@@ -7,9 +7,10 @@ of 23 KB, 74 against 90 for a Dashboard, measured on this machine. Everything el
 (which answers, the minimum size, the excluded types, streams) is Starlette's.
 
 Starlette's responders, made for every request, normalize the excluded media types
-again each time (fifteen here: a sixth of the middleware's own time on an answer);
-the middleware has them normalized already, and hands them over as they are. The
-request's Accept-Encoding is read from its raw headers.
+again each time (fifteen here); the middleware has them normalized already, and hands
+them over as they are. The request's Accept-Encoding is read from its raw headers.
+The middleware's own time beside compressing, measured: 37.1 against 39.0 µs on a
+5.9 KB answer, 4.3 against 6.2 µs on a small one.
 """
 
 from __future__ import annotations
