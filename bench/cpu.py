@@ -201,6 +201,8 @@ class Reading:
     seconds: float
     cpu_ms: dict[str, float]  # per request, by process
     run: int = 0  # which of --repeat's runs
+    # The API's CPU ms per request of each of its turns (see `Running.turns`).
+    turns: list[float] = field(default_factory=list)
 
 
 def pooled(readings: list[Reading]) -> Reading:
@@ -214,7 +216,10 @@ def pooled(readings: list[Reading]) -> Reading:
     first = readings[0]
     seconds = sum(r.seconds for r in readings)
     failed = sum(r.failed for r in readings)
-    return Reading(first.scenario, first.version, requests, failed, seconds, cpu)
+    # Turn by turn, over the runs (a turn is the same share of each run's requests).
+    rounds = min(len(r.turns) for r in readings)
+    turns = [sum(r.turns[i] for r in readings) / len(readings) for i in range(rounds)]
+    return Reading(first.scenario, first.version, requests, failed, seconds, cpu, turns=turns)
 
 
 class Stack:
@@ -583,7 +588,9 @@ def reading(stack: Stack, run: Running, scenario: Scenario, args: argparse.Names
         f" API RSS {run.server.rss_mb():.0f} MB, {threads(run.server.pid)} threads;"
         f" API by turn {' '.join(f'{t:.2f}' for t in run.turns)}"
     )
-    return Reading(scenario.name, run.version, run.answered, run.failed, run.seconds, per)
+    return Reading(
+        scenario.name, run.version, run.answered, run.failed, run.seconds, per, turns=run.turns
+    )
 
 
 def start(
@@ -688,8 +695,15 @@ def report(every: list[Reading], args: argparse.Namespace, command: str) -> str:
             )
     if len(versions) == 2:
         each = " | API, each run's (median)" if len(runs) > 1 else ""
-        lines += ["", f"| run | API CPU, after / before | nx-27017 CPU, after / before{each} |"]
-        lines.append("| --- | ---: | ---: |" + (" --- |" if each else ""))
+        by_turn = any(r.turns for r in readings)
+        turned = " | API, turn by turn" if by_turn else ""
+        lines += [
+            "",
+            f"| run | API CPU, after / before | nx-27017 CPU, after / before{each}{turned} |",
+        ]
+        lines.append(
+            "| --- | ---: | ---: |" + (" --- |" if each else "") + (" --- |" if by_turn else "")
+        )
         for scenario in measured:
             if scenario.floor:
                 continue
@@ -701,8 +715,23 @@ def report(every: list[Reading], args: argparse.Namespace, command: str) -> str:
             line = f"| {scenario.name} | {api} | {db} |"
             if each:
                 line += f" {_each_run(every, scenario.name, versions)} |"
+            if by_turn:
+                line += f" {_turn_by_turn(after, before)} |"
             lines.append(line)
+    if len(versions) == 2 and any(r.turns for r in readings):
+        lines += [
+            "",
+            f"Turn by turn: the {args.requests} requests of a run are sent in turns of equal"
+            " size, the two versions' servers driven by turns; the first turn holds each"
+            " user's first requests, answered with nothing of theirs cached yet.",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _turn_by_turn(after: Reading, before: Reading) -> str:
+    """The API's after / before of each turn, first to last (pooled over the runs)."""
+    ratios = [measured_ratio(a, b) for a, b in zip(after.turns, before.turns, strict=False)]
+    return ", ".join("-" if r is None else f"{r:.2f}" for r in ratios) or "-"
 
 
 def _each_run(every: list[Reading], scenario: str, versions: list[str]) -> str:

@@ -46,3 +46,27 @@ def test_one_run_keeps_the_table_as_it_was() -> None:
     assert "Each run" not in text
     assert "each run's" not in text
     assert f"| {MIX} | 0.35x | 0.35x |" in text
+
+
+def test_the_table_gives_the_ratio_turn_by_turn_over_the_runs() -> None:
+    # The first turn holds each user's first requests; the ratio of each turn shows how
+    # much of the pooled figure they make.
+    args = argparse.Namespace(users=50, requests=1500, concurrency=16, before="2ea30fd")
+
+    def turned(version: str, run: int, turns: list[float]) -> Reading:
+        found = reading(version, run, sum(turns) / len(turns))
+        found.turns = turns
+        return found
+
+    readings = [
+        turned("before", 0, [12.0, 10.0, 8.0]),
+        turned("after", 0, [6.0, 3.0, 2.0]),
+        turned("before", 1, [14.0, 10.0, 12.0]),
+        turned("after", 1, [5.0, 4.0, 4.0]),
+    ]
+    assert pooled(readings[1::2]).turns == [5.5, 3.5, 3.0]
+    text = report(readings, args, "bench.cpu --before 2ea30fd --repeat 2")
+    row = next(line for line in text.splitlines() if line.startswith(f"| {MIX} | 0."))
+    # turn by turn: 5.5 / 13, 3.5 / 10, 3 / 10
+    assert row.endswith("| 0.42, 0.35, 0.30 |")
+    assert "the first turn holds each user's first requests" in text
