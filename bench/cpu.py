@@ -693,9 +693,9 @@ def report(every: list[Reading], args: argparse.Namespace, command: str) -> str:
                 f"{r.cpu_ms['nx-27017']:.2f} | {r.cpu_ms['redis-server']:.2f} | {r.requests} | "
                 f"{r.failed} | {r.requests / r.seconds:.0f} |"
             )
+    by_turn = any(r.turns for r in readings)
     if len(versions) == 2:
         each = " | API, each run's (median)" if len(runs) > 1 else ""
-        by_turn = any(r.turns for r in readings)
         turned = " | API, turn by turn" if by_turn else ""
         lines += [
             "",
@@ -718,12 +718,12 @@ def report(every: list[Reading], args: argparse.Namespace, command: str) -> str:
             if by_turn:
                 line += f" {_turn_by_turn(after, before)} |"
             lines.append(line)
-    if len(versions) == 2 and any(r.turns for r in readings):
+    if len(versions) == 2 and by_turn:
         lines += [
             "",
             f"Turn by turn: the {args.requests} requests of a run are sent in turns of equal"
-            " size, the two versions' servers driven by turns; the first turn holds each"
-            " user's first requests, answered with nothing of theirs cached yet.",
+            " size, the two versions' servers driven one after the other; the first turn"
+            " holds each user's first requests, answered with nothing of theirs cached yet.",
         ]
     return "\n".join(lines) + "\n"
 
