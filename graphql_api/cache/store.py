@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import secrets
@@ -38,6 +39,7 @@ from typing import Any, TypeVar
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from graphql_api import eager, redis_clients
 from graphql_api.cache.scopes import WEEK_SCOPE
@@ -70,6 +72,32 @@ RETIRE_RETRY_S = 0.1
 # versions expire. A version gone is claimed anew, which retires only what was cached
 # under it.
 WEEK_VERSION_TTL_S = 7 * 86_400
+
+
+# `Cache._read_claiming`: MGET of KEYS; of those after the first ARGV[1] (versions), each
+# missing one is set to its token, ARGV[2k], unless that is empty (the epoch's), to be
+# kept for ARGV[2k+1] s if that is above 0. Atomic: two processes that read a new scope at
+# once agree on its token, as with SET NX.
+_READ_CLAIMING = """
+local n = tonumber(ARGV[1])
+local found = redis.call('MGET', unpack(KEYS))
+for i = n + 1, #KEYS do
+  local token = ARGV[2 * (i - n)]
+  if not found[i] and token ~= '' then
+    local ttl = tonumber(ARGV[2 * (i - n) + 1])
+    if ttl > 0 then
+      redis.call('SET', KEYS[i], token, 'EX', ttl)
+    else
+      redis.call('SET', KEYS[i], token)
+    end
+    found[i] = token
+  end
+end
+return found
+"""
+# Lua's `unpack` gives up at ~8,000 values: a read of more keys reads, then claims.
+_READ_CLAIMING_KEYS = 4_000
+_READ_CLAIMING_SHA = hashlib.sha1(_READ_CLAIMING.encode()).hexdigest()  # noqa: S324 - Redis's
 
 
 def user_tag(user_id: str) -> str:
@@ -359,7 +387,18 @@ class Cache:
         rest = [key for key in keys if key not in found]
         try:
             run_id = await self._server_run()
-            replies = await self._mget([*rest, *(self.key("v", scope) for scope in scopes)])
+            every = [*rest, *(self.key("v", scope) for scope in scopes)]
+            proposed: dict[str, str] | None = None
+            if self._replies is not None and 0 < len(every) <= _READ_CLAIMING_KEYS:
+                # What is missing is claimed in the same round trip (the epoch apart: it
+                # is written below); a version found as proposed was made here.
+                fresh = secrets.token_hex(8 * len(scopes))
+                proposed = {s: fresh[16 * i : 16 * (i + 1)] for i, s in enumerate(scopes)}
+                proposed.pop(EPOCH, None)
+                claims = [(proposed.get(s, ""), _expiry(s) or 0) for s in scopes]
+                replies = await self._mget_claiming(every, claims)
+            else:
+                replies = await self._mget(every)
             if self._run_id is None:  # that call had to reconnect: a restart, maybe
                 run_id = await self._server_run()
             for key, value in zip(rest, replies, strict=False):
@@ -372,8 +411,11 @@ class Cache:
                 self._epoch_stale or epoch is None or not epoch.startswith(f"{run_id}:")
             ):
                 tokens[EPOCH] = await self._new_epoch(run_id)
-            missing = {s: secrets.token_hex(8) for s in scopes if s not in tokens}
             minted: frozenset[str] = frozenset()
+            if proposed is not None:  # what was missing is claimed already
+                minted = frozenset(t for s, t in tokens.items() if proposed.get(s) == t)
+                return Tokens(tokens, minted), found
+            missing = {s: secrets.token_hex(8) for s in scopes if s not in tokens}
             if missing:
                 claimed = await self._claim(missing)
                 tokens.update(claimed)
@@ -398,6 +440,27 @@ class Cache:
             log.info("cache: new epoch after a missed invalidation; every entry retired")
         self._epoch_stale = False
         return token
+
+    async def _mget_claiming(self, keys: list[str], claims: list[tuple[str, int]]) -> list[Any]:
+        """MGET of `keys` on one Redis, over the cache's own connections, whose last ones,
+        versions, are claimed where missing (as `_claim` does) in the same script, so in
+        one round trip where a read and then a claim took two: each to its token in
+        `claims` (none where that is empty), kept for its seconds where above 0."""
+        replies = self._replies
+        if replies is None:
+            raise Unavailable  # only called on one Redis
+        args = [len(keys) - len(claims), *(part for claim in claims for part in claim)]
+
+        async def run(_: AnyRedis) -> list[Any]:
+            call = (len(keys), *keys, *args)
+            try:
+                sent = await replies.send(("EVALSHA", _READ_CLAIMING_SHA, *call))
+            except NoScriptError:  # not loaded yet, or Redis restarted since
+                sent = await replies.send(("EVAL", _READ_CLAIMING, *call))
+            found: list[Any] = sent[0]
+            return found
+
+        return await self._call(run)
 
     async def _claim(self, fresh: dict[str, str]) -> dict[str, str]:
         """Sets tokens for scopes that have none; whichever process was first wins."""

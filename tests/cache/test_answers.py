@@ -22,19 +22,30 @@ def recorded(app_state: AppState, monkeypatch: pytest.MonkeyPatch, method: str) 
     """The keys of every call the app's cache makes to `method` from now on, one list
     per call (`_mget`: its MGETs; `_write_many`: its pipelines of SETs)."""
     sent: list[list[str]] = []
+    monkeypatch.setattr(app_state.cache, method, _recorded(app_state, method, sent))
+    return sent
+
+
+def _recorded(
+    app_state: AppState, method: str, sent: list[list[str]]
+) -> Callable[..., Awaitable[Any]]:
     original: Callable[..., Awaitable[Any]] = getattr(app_state.cache, method)
 
     async def counted(keys: Any, *rest: Any) -> Any:
         sent.append(list(keys))
         return await original(keys, *rest)
 
-    monkeypatch.setattr(app_state.cache, method, counted)
-    return sent
+    return counted
 
 
 def count_round_trips(app_state: AppState, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The keys of every MGET the app's cache sends from now on, one list per MGET."""
-    return recorded(app_state, monkeypatch, "_mget")
+    """The keys of every MGET the app's cache sends from now on (those that claim the
+    versions they find missing too), one list per MGET."""
+    sent = recorded(app_state, monkeypatch, "_mget")
+    monkeypatch.setattr(
+        app_state.cache, "_mget_claiming", _recorded(app_state, "_mget_claiming", sent)
+    )
+    return sent
 
 
 async def test_an_answer_not_stored_yet_is_looked_for_with_the_versions_it_then_reads(
