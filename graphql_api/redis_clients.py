@@ -271,16 +271,24 @@ async def mget(redis: AnyRedis, keys: list[str]) -> list[Any]:
     return found
 
 
-async def server_run(redis: AnyRedis) -> str:
+async def server_run(redis: AnyRedis) -> tuple[str, tuple[int, ...]]:
     """What changes whenever the data may have gone back in time: the run id of one
     Redis (a restart), or a digest of every master's run id (a restart, or a replica
-    taking over with the writes it had not yet received)."""
+    taking over with the writes it had not yet received). And the server's version (a
+    cluster's oldest master's), as numbers."""
     if isinstance(redis, RedisCluster):
-        infos = await redis.info("server", target_nodes=RedisCluster.PRIMARIES)
-        runs = sorted(str(info["run_id"]) for info in infos.values())
-        return hashlib.sha256(":".join(runs).encode()).hexdigest()[:16]
+        infos = list((await redis.info("server", target_nodes=RedisCluster.PRIMARIES)).values())
+        runs = sorted(str(info["run_id"]) for info in infos)
+        digest = hashlib.sha256(":".join(runs).encode()).hexdigest()[:16]
+        return digest, min(_version(info) for info in infos)
     info = await redis.info("server")
-    return str(info["run_id"])
+    return str(info["run_id"]), _version(info)
+
+
+def _version(info: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(
+        int(part) for part in str(info.get("redis_version", "0")).split(".") if part.isdigit()
+    )
 
 
 async def ping(redis: AnyRedis) -> object:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import random
 import secrets
@@ -39,7 +38,6 @@ from typing import Any, TypeVar
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
 from graphql_api import eager, redis_clients
 from graphql_api.cache.scopes import WEEK_SCOPE
@@ -72,32 +70,6 @@ RETIRE_RETRY_S = 0.1
 # versions expire. A version gone is claimed anew, which retires only what was cached
 # under it.
 WEEK_VERSION_TTL_S = 7 * 86_400
-
-
-# `Cache._read_claiming`: MGET of KEYS; of those after the first ARGV[1] (versions), each
-# missing one is set to its token, ARGV[2k], unless that is empty (the epoch's), to be
-# kept for ARGV[2k+1] s if that is above 0. Atomic: two processes that read a new scope at
-# once agree on its token, as with SET NX.
-_READ_CLAIMING = """
-local n = tonumber(ARGV[1])
-local found = redis.call('MGET', unpack(KEYS))
-for i = n + 1, #KEYS do
-  local token = ARGV[2 * (i - n)]
-  if not found[i] and token ~= '' then
-    local ttl = tonumber(ARGV[2 * (i - n) + 1])
-    if ttl > 0 then
-      redis.call('SET', KEYS[i], token, 'EX', ttl)
-    else
-      redis.call('SET', KEYS[i], token)
-    end
-    found[i] = token
-  end
-end
-return found
-"""
-# Lua's `unpack` gives up at ~8,000 values: a read of more keys reads, then claims.
-_READ_CLAIMING_KEYS = 4_000
-_READ_CLAIMING_SHA = hashlib.sha1(_READ_CLAIMING.encode()).hexdigest()  # noqa: S324 - Redis's
 
 
 def user_tag(user_id: str) -> str:
@@ -233,6 +205,9 @@ class Cache:
         self._retiring: asyncio.Future[None] | None = None  # `_retire_all`, while it runs
         self._run_id: str | None = None
         self._run_id_at = 0.0
+        # Whether a read of versions claims the missing ones (`_mget_claiming`): Redis 7.0
+        # or later (`SET NX GET`), known from the run id's INFO.
+        self._claims_in_read = False
         # The hot path's round trips on connections of the cache's own (one Redis).
         self._replies = redis_clients.Replies(redis) if redis_clients.Replies.serve(redis) else None
         if isinstance(redis, Redis):
@@ -389,7 +364,7 @@ class Cache:
             run_id = await self._server_run()
             every = [*rest, *(self.key("v", scope) for scope in scopes)]
             proposed: dict[str, str] | None = None
-            if self._replies is not None and 0 < len(every) <= _READ_CLAIMING_KEYS:
+            if self._replies is not None and self._claims_in_read and every:
                 # What is missing is claimed in the same round trip (the epoch apart: it
                 # is written below); a version found as proposed was made here.
                 fresh = secrets.token_hex(8 * len(scopes))
@@ -429,8 +404,10 @@ class Cache:
         """The Redis server's run id (it changes with every restart), looked up every few s."""
         now = time.monotonic()
         if self._run_id is None or now - self._run_id_at > RUN_ID_RECHECK_S:
-            self._run_id = await self._call(redis_clients.server_run, retires=retires)
-            self._run_id_at = now
+            run_id, version = await self._call(redis_clients.server_run, retires=retires)
+            self._run_id, self._run_id_at = run_id, now
+            self._claims_in_read = version >= (7, 0)
+            return run_id
         return self._run_id
 
     async def _new_epoch(self, run_id: str) -> str:
@@ -442,25 +419,29 @@ class Cache:
         return token
 
     async def _mget_claiming(self, keys: list[str], claims: list[tuple[str, int]]) -> list[Any]:
-        """MGET of `keys` on one Redis, over the cache's own connections, whose last ones,
-        versions, are claimed where missing (as `_claim` does) in the same script, so in
-        one round trip where a read and then a claim took two: each to its token in
-        `claims` (none where that is empty), kept for its seconds where above 0."""
+        """`keys` read on one Redis (7.0 or later) over the cache's own connections, the
+        last ones, versions, claimed in the same round trip where missing (where a read
+        and then `_claim` took two): each set to its token in `claims` unless one is
+        there (`SET NX GET`: processes that read a new scope at once agree on its
+        token), and kept for its seconds where above 0; read only where it has no token.
+        What it finds, a claimed version's token where there was none."""
         replies = self._replies
         if replies is None:
             raise Unavailable  # only called on one Redis
-        args = [len(keys) - len(claims), *(part for claim in claims for part in claim)]
-
-        async def run(_: AnyRedis) -> list[Any]:
-            call = (len(keys), *keys, *args)
-            try:
-                sent = await replies.send(("EVALSHA", _READ_CLAIMING_SHA, *call))
-            except NoScriptError:  # not loaded yet, or Redis restarted since
-                sent = await replies.send(("EVAL", _READ_CLAIMING, *call))
-            found: list[Any] = sent[0]
-            return found
-
-        return await self._call(run)
+        first = len(keys) - len(claims)
+        read = [i for i in range(len(keys)) if i < first or not claims[i - first][0]]
+        claimed = [i for i in range(first, len(keys)) if claims[i - first][0]]
+        commands: list[tuple[Any, ...]] = [("MGET", *(keys[i] for i in read))] if read else []
+        for i in claimed:
+            token, ttl = claims[i - first]
+            commands.append(("SET", keys[i], token, "NX", "GET", *(("EX", ttl) if ttl else ())))
+        sent = await self._call(lambda r: replies.send(*commands))
+        found: list[Any] = [None] * len(keys)
+        for i, value in zip(read, sent[0] if read else (), strict=True):
+            found[i] = value
+        for i, value in zip(claimed, sent[1:] if read else sent, strict=True):
+            found[i] = claims[i - first][0] if value is None else value
+        return found
 
     async def _claim(self, fresh: dict[str, str]) -> dict[str, str]:
         """Sets tokens for scopes that have none; whichever process was first wins."""
