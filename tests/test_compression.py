@@ -4,11 +4,14 @@ send, compressed by zlib-ng, with the excluded media types normalized once."""
 from __future__ import annotations
 
 import gzip
+import uuid
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from zlib_ng import zlib_ng
 
 from graphql_api.compression import GZip
 
@@ -114,3 +117,31 @@ async def test_a_large_json_answer_is_gzipped_and_an_excluded_stream_is_not() ->
     headers, read = await _send_through(stream, b"gzip")
     assert "content-encoding" not in headers
     assert read == b"".join(parts)
+
+
+async def test_an_answer_sent_again_is_compressed_once_and_each_reads_as_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: two answers of one size, never sent before, and the compressions counted
+    made: list[int] = []
+    compressobj = zlib_ng.compressobj
+
+    def counted(*args: Any) -> Any:
+        made.append(1)
+        return compressobj(*args)
+
+    monkeypatch.setattr(zlib_ng, "compressobj", counted)
+    tag = uuid.uuid4().hex.encode()
+    one, other = (b'{"data":"' + tag + letter * 2000 + b'"}' for letter in (b"a", b"b"))
+
+    async def sent(body: bytes) -> bytes:
+        app = GZip(_app("application/json", [body], []), minimum_size=1024, compresslevel=6)
+        headers, read = await _send_through(app, b"gzip")
+        assert headers["content-encoding"] == "gzip"
+        return read
+
+    # when: the first sent twice, then the other
+    first, again, second = await sent(one), await sent(one), await sent(other)
+    # then: each client reads the answer it was sent; the repeat was not compressed again
+    assert (first, again, second) == (one, one, other)
+    assert len(made) == 2
