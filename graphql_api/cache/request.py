@@ -291,16 +291,15 @@ class RequestCache:
             compute,
             codec.encode,
             codec.decode,
-            stored=lambda: not self.made(tokens),
+            stored=not self.made(tokens),
         )
 
     def made(self, tokens: list[str]) -> bool:
         """Whether this request made one of these versions (its own write's bump, or a
-        scope it found without one), or this process did a moment ago
-        (`Cache.made_here`): nothing is stored under them in Redis but what another
-        process may have filled in the moment since, so Redis is not asked (what this
-        process keeps is: a carry stores there under its bump's version)."""
-        return not self._minted.isdisjoint(tokens) or self.cache.made_here(tokens)
+        scope it found without one): nothing is stored under them in Redis but what
+        another process may have filled in the moment since, so Redis is not asked
+        (what this process keeps is: a carry stores there under its bump's version)."""
+        return not self._minted.isdisjoint(tokens)
 
     async def bump(self, *scopes: str | None) -> None:
         """After a write: everything cached under these scopes is retired."""

@@ -72,10 +72,6 @@ RETIRE_RETRY_S = 0.1
 WEEK_VERSION_TTL_S = 7 * 86_400
 
 
-# L1's mark of a version this process made (`Cache.made_here`), before its token.
-_MADE = "made:"
-
-
 def user_tag(user_id: str) -> str:
     """`{u:<id>}`, the start of every scope and key of a user's: its hash tag on a Redis
     Cluster, so everything of one user's is in one slot."""
@@ -393,32 +389,16 @@ class Cache:
             minted: frozenset[str] = frozenset()
             if proposed is not None:  # what was missing is claimed already
                 minted = frozenset(t for s, t in tokens.items() if proposed.get(s) == t)
-                self._remember_made(minted)
                 return Tokens(tokens, minted), found
             missing = {s: secrets.token_hex(8) for s in scopes if s not in tokens}
             if missing:
                 claimed = await self._claim(missing)
                 tokens.update(claimed)
                 minted = frozenset(t for s, t in claimed.items() if t == missing[s])
-                self._remember_made(minted)
         except Unavailable:
             lookups("versions", "error").inc()  # the request goes uncached
             return None, found
         return Tokens(tokens, minted), found
-
-    def _remember_made(self, tokens: Collection[str]) -> None:
-        for token in tokens:
-            self.l1[_MADE + token] = b"1"
-
-    def made_here(self, tokens: Collection[str]) -> bool:
-        """Whether this process made one of these versions (a write's bump, a scope it
-        claimed first) within L1's time: what it computed under them since is in L1
-        (which keeps that mark beside them, as long and bounded the same), so a miss of
-        L1 is most likely a miss of Redis too, and Redis is not asked (`get_or_compute`'s
-        `stored`). Another process may have stored a value under one meanwhile: it is
-        then computed here again, the same value."""
-        l1 = self.l1
-        return any(l1.get(_MADE + token) is not None for token in tokens)
 
     async def _server_run(self, *, retires: bool = False) -> str:
         """The Redis server's run id (it changes with every restart), looked up every few s."""
@@ -503,7 +483,6 @@ class Cache:
                 replaced = await self._set_versions(fresh)
             except Unavailable:
                 continue
-            self._remember_made(fresh.values())
             # After a try that may have landed, what a version replaced is not known.
             return Bumped(fresh, replaced if attempt == 0 else {})
         # The old entries could be read again once Redis answers: retire them all, now if
@@ -539,12 +518,11 @@ class Cache:
         encode: Callable[[T], bytes],
         decode: Callable[[bytes], T],
         *,
-        stored: bool | Callable[[], bool] = True,
+        stored: bool = True,
     ) -> T:
         """The cached value at `key` (already versioned), computed once per process on a miss.
         `stored=False`: the key is known to be new (under a version just made), so Redis
-        is not asked for it; what is computed is stored all the same. (A function: asked
-        on a miss of L1 only.)"""
+        is not asked for it; what is computed is stored all the same."""
         raw = self.l1.get(key)
         if raw is not None:
             lookups("l1", "hit").inc()
@@ -552,8 +530,6 @@ class Cache:
         lookups("l1", "miss").inc()
         running = self._inflight.get(key)
         if running is None:
-            if not isinstance(stored, bool):
-                stored = stored()
             # The load runs as its own task: a caller that gives up (a cancelled
             # request) does not take the others waiting for the same key with it.
             running = asyncio.ensure_future(

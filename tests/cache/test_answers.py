@@ -11,7 +11,7 @@ import pytest
 from graphql_api.state import AppState
 from tests.cache.test_consistency import NOW, WEEK
 from tests.conftest import Client
-from tests.helpers import check_in, connect_local, create_event, create_goal, create_habit
+from tests.helpers import connect_local, create_event
 from tests.test_dataloaders import mongo_commands
 
 # An hour of WEEK (Thursday), the event most of these tests need.
@@ -183,31 +183,3 @@ async def test_an_answer_made_stores_its_days_and_itself_in_one_round_trip_befor
     # and they were there when the answer came: another process finds them
     stored = await app_state.cache.redis.mget(sent[0])  # type: ignore[union-attr]
     assert all(value is not None for value in stored)
-
-
-async def test_a_value_under_a_version_this_process_just_made_is_not_looked_for_in_redis(
-    alice: Client, app_state: AppState, clock: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # given: a goal's progress shown once, then a check-in of its habit in this process
-    # (which bumps the goal's version: its progress is made again under the new one)
-    clock(NOW)
-    goal = await create_goal(alice, title="Run")
-    habit = await create_habit(alice, name="Jog", goalId=goal["id"])
-    await alice.op("Goals", {"first": 5})
-    await check_in(alice, habit["id"], "2026-03-18")
-    sent = count_round_trips(app_state, monkeypatch)
-    # when: the goals shown again
-    after = await alice.op("Goals", {"first": 5})
-    # then: the progress moved, and was not looked for in Redis (nothing but this
-    # process's own work could be kept under a version it made a moment ago)
-    [edge] = after.data["goals"]["edges"]
-    assert edge["node"]["progress"] > 0
-    assert not [key for batch in sent for key in batch if ":goal_progress:" in key]
-    # and another process (nothing of this one's kept) looks for it there, and finds it
-    app_state.cache.l1.clear()
-    sent.clear()
-    before = mongo_commands()
-    elsewhere = await alice.op("Goals", {"first": 6})
-    assert elsewhere.data["goals"]["edges"] == after.data["goals"]["edges"]
-    assert [key for batch in sent for key in batch if ":goal_progress:" in key]
-    assert mongo_commands() - before == 0
