@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.metadata
 import time
 import tracemalloc
 import uuid
@@ -1166,3 +1167,34 @@ def _returning(value: Any) -> Callable[[], Awaitable[Any]]:
         return value
 
     return compute
+
+
+async def test_each_connection_names_the_client_library_which_is_looked_up_once(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a client made before (the process has named its library once), and the
+    # package metadata's reads counted from now on (redis-py reads it for each
+    # connection it is not told about)
+    await redis_clients.connect(redis_url, cluster=False).aclose()
+    looked_up: list[str] = []
+    real = importlib.metadata.version
+
+    def version(name: str) -> str:
+        looked_up.append(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    # when: two more clients open connections of their own
+    clients = [redis_clients.connect(redis_url, cluster=False) for _ in range(2)]
+    try:
+        infos = [await client.client_info() for client in clients]
+        server = await clients[0].info("server")
+    finally:
+        for client in clients:
+            await client.aclose()
+    # then: the metadata was not read again for either; and Redis is told the library and its
+    # version on each (CLIENT LIST shows them to an operator; Redis 7.2 and later)
+    assert looked_up == []
+    if tuple(int(p) for p in str(server["redis_version"]).split(".")[:2]) >= (7, 2):
+        named = [(i["lib-name"], i["lib-ver"]) for i in infos]
+        assert named == [("redis-py", redis.__version__)] * 2
