@@ -192,7 +192,7 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         await response(scope, receive, send)
 
-    def _plain_post(self, request: Request) -> bool:
+    def _plain_post(self, request: Request | AsyncHTTPRequestAdapter) -> bool:
         """A JSON body POSTed that asks for no stream: nearly every request."""
         return (
             request.method == "POST"
@@ -210,7 +210,7 @@ class GraphQLApp(GraphQL[Context, None]):
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
         try:
-            request_data = await self.parse_http_body(adapter)
+            request_data = await self._json_body(adapter)
         except json.JSONDecodeError as e:
             raise HTTPException(400, "Unable to parse request body as JSON") from e
         except KeyError as e:
@@ -218,17 +218,14 @@ class GraphQLApp(GraphQL[Context, None]):
         result = await self.execute_operation(
             request, adapter, request_data, context, None, sub_response
         )
-        if not isinstance(result, ExecutionResult | list):
-            # Only a stream transport (which a plain POST does not ask for) streams.
+        if not isinstance(result, ExecutionResult):
+            # Only a stream transport (which a plain POST does not ask for) streams, and
+            # a batch is refused as it is parsed (the schema allows none).
             raise TypeError(f"a plain POST was answered with {type(result).__name__}")
-        answers: list[GraphQLHTTPResponse] = []
-        for each in result if isinstance(result, list) else [result]:
-            answers.append(await self.process_result(request, each))
-            if each.errors:
-                self._handle_errors(each.errors, answers[-1])
-        return self.create_response(
-            answers if isinstance(result, list) else answers[0], sub_response
-        )
+        answer = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, answer)
+        return self.create_response(answer, sub_response)
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         """Strawberry's (no status yet, no headers), and the media type the answer will be
@@ -330,25 +327,28 @@ class GraphQLApp(GraphQL[Context, None]):
         without Strawberry's parsing of the headers on every request (see MEMO_HEADERS);
         anything else (a GET, a form, a batch, a member of the wrong type, a stream
         asked for), and every refusal, Strawberry's way."""
+        if self._plain_post(request):
+            return await self._json_body(request)
+        return await super().parse_http_body(request)
+
+    async def _json_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """`parse_http_body` of a `_plain_post`."""
+        data = self.parse_json(await request.get_body())
         if (
-            request.method == "POST"
-            and _is_json_body(request.content_type or "")
-            and self._get_stream_transport_from_headers(request.headers) is None
+            isinstance(data, dict)
+            and isinstance(data.get("query"), str | None)
+            and isinstance(data.get("variables"), dict | None)
+            and isinstance(data.get("extensions"), dict | None)
         ):
-            data = self.parse_json(await request.get_body())
-            if (
-                isinstance(data, dict)
-                and isinstance(data.get("query"), str | None)
-                and isinstance(data.get("variables"), dict | None)
-                and isinstance(data.get("extensions"), dict | None)
-            ):
-                return GraphQLRequestData(
-                    query=data.get("query"),
-                    variables=data.get("variables"),
-                    operation_name=data.get("operationName"),
-                    extensions=data.get("extensions"),
-                    protocol="http",
-                )
+            return GraphQLRequestData(
+                query=data.get("query"),
+                variables=data.get("variables"),
+                operation_name=data.get("operationName"),
+                extensions=data.get("extensions"),
+                protocol="http",
+            )
         return await super().parse_http_body(request)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
