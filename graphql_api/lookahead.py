@@ -7,6 +7,7 @@ reads, and fields that answer without a coroutine of their own.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Collection, Mapping
 from typing import Any, TypeVar
 
@@ -31,6 +32,24 @@ async def settled(value: Awaitable[T]) -> T | Exception:
         return await value
     except Exception as e:  # noqa: BLE001 - reported by the field, where it belongs
         return e
+
+
+async def all_settled(futures: Collection[asyncio.Future[Any]]) -> None:
+    """Until every one of these futures is done, without raising their errors (read
+    each with `outcome`). Waiting here cancels none of them: they may be shared."""
+    pending = [f for f in futures if not f.done()]
+    if pending:
+        await asyncio.wait(pending)
+
+
+def outcome(future: asyncio.Future[T]) -> T | Exception:
+    """A done future's value, or the error its field is to report (as `settled`)."""
+    error = future.exception()  # a cancelled one raises its CancelledError, as `settled`
+    if error is None:
+        return future.result()
+    if isinstance(error, Exception):
+        return error
+    raise error
 
 
 def known(value: T | Exception) -> T:

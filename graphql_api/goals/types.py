@@ -13,7 +13,7 @@ from graphql_api.goals import service
 from graphql_api.goals.enums import GoalStatus, Priority
 from graphql_api.habits.service import habit_stats
 from graphql_api.habits.types import Habit
-from graphql_api.lookahead import known, settled
+from graphql_api.lookahead import all_settled, known, outcome, settled
 from graphql_api.readers import readable
 from graphql_api.reads import user_habits
 from graphql_api.relay import Node, register_view, to_global_id
@@ -134,10 +134,10 @@ async def complete_goals(
     async def progress_of(goal: Goal) -> None:
         goal.page_progress = await settled(service.goal_progress(ctx, goal.doc))
 
-    async def stats_of(habit: Habit) -> None:
-        habit.page_stats = await settled(habit_stats(ctx, habit.doc))
-
-    await eager.gather(
-        *(progress_of(goal) for goal in goals if progress),
-        *(stats_of(h) for goal in goals if stats for h in goal.page_habits or []),
-    )
+    # The habits' stats are the request's futures of them (`habit_stats`), waited on
+    # as they are: no coroutine, and no task, to await each.
+    shown = [h for goal in goals if stats for h in goal.page_habits or []]
+    worked_out = [habit_stats(ctx, h.doc) for h in shown]
+    await all_settled([*(eager.start(progress_of(g)) for g in goals if progress), *worked_out])
+    for habit, future in zip(shown, worked_out, strict=True):
+        habit.page_stats = outcome(future)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -343,8 +344,10 @@ def _decode_stats(raw: bytes) -> HabitStats:
 STATS = codecs.Codec(_encode_stats, _decode_stats)
 
 
-async def habit_stats(ctx: Context, habit: Habit) -> HabitStats:
-    """Streaks and strength on the user's today: once per request, cached between requests."""
+def habit_stats(ctx: Context, habit: Habit) -> asyncio.Future[HabitStats]:
+    """Streaks and strength on the user's today: once per request, cached between requests.
+    The request's one future of them (`Context.memo`): gathered as it is, with no task
+    to await it."""
 
     async def compute() -> HabitStats:
         docs = await habit_history(ctx, habit)
@@ -358,4 +361,4 @@ async def habit_stats(ctx: Context, habit: Habit) -> HabitStats:
         ttl = ctx.settings.cache_ttl_habit_stats
         return await ctx.cache.cached(name, [f"habit:{ref(habit)}"], ttl, compute, STATS)
 
-    return await ctx.memoized(("habit_stats", name), cached)
+    return ctx.memo(("habit_stats", name), cached)
