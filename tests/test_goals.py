@@ -276,3 +276,44 @@ async def test_a_dashboards_goals_with_their_habits_streaks_are_completed_by_pla
     assert shown["habits"][0]["streak"] == {"current": 1, "longest": 1}
     planned = {entry[2].object_type.name for entry in execution._SHARED.values() if entry[2]}
     assert {"GoalConnection", "Goal", "Habit", "Streak"} <= planned
+
+
+@pytest.mark.usefixtures("no_cache")  # the stats are worked out by the Dashboard itself
+async def test_a_habit_whose_stats_fail_fails_the_dashboard_at_that_goal_until_they_work(
+    alice: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: two goals, each with a habit; working out the weekly one's stats fails
+    from graphql_api.habits import service  # noqa: PLC0415 - the function patched
+
+    daily_goal = await create_goal(alice, title="Daily", priority="P1")
+    weekly_goal = await create_goal(alice, title="Weekly", priority="P2")
+    await create_habit(alice, name="Read", goalId=daily_goal["id"])
+    weekly = {"times": 2, "per": "WEEK"}
+    await create_habit(alice, name="Swim", goalId=weekly_goal["id"], frequency=weekly)
+    worked_out = service.loop_stats
+
+    def failing(check_ins: Any, times: int, per: str, today: Any) -> Any:
+        if per == "WEEK":
+            raise RuntimeError("stats went wrong")
+        return worked_out(check_ins, times, per, today)
+
+    monkeypatch.setattr(service, "loop_stats", failing)
+    week = {"range": {"start": "2026-03-02T00:00:00Z", "end": "2026-03-09T00:00:00Z"}}
+    # when
+    failed = await alice.op("Dashboard", week)
+    monkeypatch.undo()
+    answered = await alice.op("Dashboard", week)
+    # then: the error is the weekly goal's (its progress, its habit's stats), with a code
+    assert failed.errors
+    assert failed.codes == ["INTERNAL"] * len(failed.errors)
+    assert {tuple(e["path"][:4]) for e in failed.errors} == {("goals", "edges", 1, "node")}
+    # and the failure stayed with its request: the next Dashboard answers whole
+    goals = [e["node"] for e in answered.data["goals"]["edges"]]
+    assert [g["title"] for g in goals] == ["Daily", "Weekly"]
+    swim = goals[1]["habits"][0]
+    assert (swim["name"], swim["streak"], swim["strength"]) == (
+        "Swim",
+        {"current": 0, "longest": 0},
+        0.0,
+    )
+    assert goals[1]["progress"] == 0.0
