@@ -36,10 +36,17 @@ async def settled(value: Awaitable[T]) -> T | Exception:
 
 async def all_settled(futures: Collection[asyncio.Future[Any]]) -> None:
     """Until every one of these futures is done, without raising their errors (read
-    each with `outcome`). Waiting here cancels none of them: they may be shared."""
+    each with `outcome`). Cancelled (its request was), it cancels those not done yet,
+    as `asyncio.gather` cancels its own: no work goes on for a request that ended."""
     pending = [f for f in futures if not f.done()]
-    if pending:
+    if not pending:
+        return
+    try:
         await asyncio.wait(pending)
+    except asyncio.CancelledError:
+        for future in pending:
+            future.cancel()
+        raise
 
 
 def outcome(future: asyncio.Future[T]) -> T | Exception:
