@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from graphql_api import execution
+from graphql_api.habits import loop
 from tests.conftest import Client
 from tests.helpers import check_in, create_goal, create_habit
 
@@ -283,21 +284,19 @@ async def test_a_habit_whose_stats_fail_fails_the_dashboard_at_that_goal_until_t
     alice: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given: two goals, each with a habit; working out the weekly one's stats fails
-    from graphql_api.habits import service  # noqa: PLC0415 - the function patched
-
     daily_goal = await create_goal(alice, title="Daily", priority="P1")
     weekly_goal = await create_goal(alice, title="Weekly", priority="P2")
     await create_habit(alice, name="Read", goalId=daily_goal["id"])
     weekly = {"times": 2, "per": "WEEK"}
     await create_habit(alice, name="Swim", goalId=weekly_goal["id"], frequency=weekly)
-    worked_out = service.loop_stats
+    worked_out = loop.habit_stats
 
     def failing(check_ins: Any, times: int, per: str, today: Any) -> Any:
         if per == "WEEK":
             raise RuntimeError("stats went wrong")
         return worked_out(check_ins, times, per, today)
 
-    monkeypatch.setattr(service, "loop_stats", failing)
+    monkeypatch.setattr("graphql_api.habits.service.loop_stats", failing)
     week = {"range": {"start": "2026-03-02T00:00:00Z", "end": "2026-03-09T00:00:00Z"}}
     # when
     failed = await alice.op("Dashboard", week)
