@@ -75,20 +75,22 @@ def by_identity(memo: dict[int, V], obj: Any, value: V) -> V:
     key = id(obj)
 
     def gone(ref: weakref.ref[Any]) -> None:
-        _WATCHING.discard(ref)
+        _WATCHING.pop(id(ref), None)
         memo.pop(key, None)
 
     try:
-        _WATCHING.add(weakref.ref(obj, gone))
+        watching = weakref.ref(obj, gone)
     except TypeError:
         return value
+    _WATCHING[id(watching)] = watching
     memo[key] = value
     return value
 
 
-# The weak references `by_identity` watches with: a reference freed before its object
-# would never call back.
-_WATCHING: set[weakref.ref[Any]] = set()
+# The weak references `by_identity` watches with (a reference freed before its object
+# would never call back), by their own ids: a weak reference hashes as its object does,
+# and the objects watched (pydantic models: Beanie's documents) have no hash.
+_WATCHING: dict[int, weakref.ref[Any]] = {}
 
 
 def kept(raw: bytes) -> bytes:

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from graphql_api.memo import _WATCHING, Expiring, Memo, by_identity
+from models import Event
 
 stores = st.lists(st.tuples(st.integers(0, 20), st.lists(st.integers(), max_size=6)), max_size=200)
 
@@ -83,6 +84,22 @@ def test_a_value_by_identity_is_kept_while_its_object_lives() -> None:
     assert len(_WATCHING) == watching  # nor is anything kept to watch it
     assert by_identity(memo, 42, "not kept") == "not kept"  # no weak reference to an int
     assert memo == {}
+
+
+def test_a_document_without_a_hash_is_kept_by_identity_too() -> None:
+    # given: what the memos watch, Beanie's documents (pydantic models: no hash)
+    memo: dict[int, str] = {}
+    watching = len(_WATCHING)
+    event = Event.model_construct(title="Standup")
+    with pytest.raises(TypeError):
+        hash(event)
+    # when
+    by_identity(memo, event, "its cursor")
+    # then: kept while it lives, and let go with it
+    assert memo.get(id(event)) == "its cursor"
+    del event
+    assert memo == {}
+    assert len(_WATCHING) == watching
 
 
 operations = st.lists(
