@@ -186,7 +186,7 @@ class Context:
         self._lists_read = {}  # the hint from its first list on (see `documents`)
         for scope, (model, ttl_s) in _LISTS_READ.get(name, {}).items():
             # Awaited by the fields that show the list; a failure is theirs to report.
-            self._documents_read(model, scope, ttl_s).add_done_callback(eager.retrieved)
+            self._documents(model, scope, ttl_s).add_done_callback(eager.retrieved)
 
     @property
     def loaders(self) -> Loaders:
@@ -225,15 +225,11 @@ class Context:
         self._today = (self.now, zone, today)
         return today
 
-    async def memoized(self, key: Any, compute: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        """Compute a value once per request, however many fields ask for it at once
-        (started at once: a value at hand is worked out without a task of its own)."""
-        result: T = await self.memo(key, compute)
-        return result
-
     def memo(self, key: Any, compute: Callable[[], Coroutine[Any, Any, T]]) -> asyncio.Future[T]:
-        """`memoized`'s future itself: for callers that gather many (`eager.gather` takes
-        a future as it is), where a coroutine awaiting it would need a task of its own."""
+        """A value computed once per request, however many fields ask for it at once
+        (started at once: a value at hand is worked out without a task of its own). The
+        future itself, to await or to gather as it is (`eager.gather` takes a future as
+        it is, where a coroutine awaiting it would need a task of its own)."""
         future: asyncio.Future[T] | None = self._memo.get(key)
         if future is None:
             future = eager.start(compute())
@@ -255,10 +251,7 @@ class Context:
             lists[scope] = (model, ttl_s)
         return await self._documents(model, scope, ttl_s)
 
-    async def _documents(self, model: type[D], scope: str, ttl_s: int) -> list[D]:
-        return await self._documents_read(model, scope, ttl_s)
-
-    def _documents_read(self, model: type[D], scope: str, ttl_s: int) -> asyncio.Future[list[D]]:
+    def _documents(self, model: type[D], scope: str, ttl_s: int) -> asyncio.Future[list[D]]:
         """The request's one read of the list (`memo`): started, or the one started."""
         secondary = (
             self.read_only and scope in SECONDARY_SCOPES and self.settings.mongo_secondary_reads
