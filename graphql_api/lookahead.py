@@ -8,7 +8,7 @@ reads, and fields that answer without a coroutine of their own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
 from graphql import (
@@ -24,14 +24,6 @@ from graphql import (
 from graphql_api.context import Info
 
 T = TypeVar("T")
-
-
-async def settled(value: Awaitable[T]) -> T | Exception:
-    """The value, or the error its field is to report (see `known`)."""
-    try:
-        return await value
-    except Exception as e:  # noqa: BLE001 - reported by the field, where it belongs
-        return e
 
 
 async def all_settled(futures: Collection[asyncio.Future[Any]]) -> None:
@@ -50,8 +42,8 @@ async def all_settled(futures: Collection[asyncio.Future[Any]]) -> None:
 
 
 def outcome(future: asyncio.Future[T]) -> T | Exception:
-    """A done future's value, or the error its field is to report (as `settled`)."""
-    error = future.exception()  # a cancelled one raises its CancelledError, as `settled`
+    """A done future's value, or the error its field is to report (see `known`)."""
+    error = future.exception()  # a cancelled one raises its CancelledError
     if error is None:
         return future.result()
     if isinstance(error, Exception):

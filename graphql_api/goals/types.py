@@ -13,7 +13,7 @@ from graphql_api.goals import service
 from graphql_api.goals.enums import GoalStatus, Priority
 from graphql_api.habits.service import habit_stats
 from graphql_api.habits.types import Habit
-from graphql_api.lookahead import all_settled, known, outcome, settled
+from graphql_api.lookahead import all_settled, known, outcome
 from graphql_api.readers import readable
 from graphql_api.reads import user_habits
 from graphql_api.relay import Node, register_view, to_global_id
@@ -131,13 +131,15 @@ async def complete_goals(
             goal_id = ref(goal.doc)
             goal.page_habits = [Habit.of(d) for d in docs if d.goal_id == goal_id]
 
-    async def progress_of(goal: Goal) -> None:
-        goal.page_progress = await settled(service.goal_progress(ctx, goal.doc))
-
-    # The habits' stats are the request's futures of them (`habit_stats`), waited on
-    # as they are: no coroutine, and no task, to await each.
-    shown = [h for goal in goals if stats for h in goal.page_habits or []]
-    worked_out = [habit_stats(ctx, h.doc) for h in shown]
-    await all_settled([*(eager.start(progress_of(g)) for g in goals if progress), *worked_out])
-    for habit, future in zip(shown, worked_out, strict=True):
-        habit.page_stats = outcome(future)
+    # Each goal's progress started, and the habits' stats as the request's futures of
+    # them (`habit_stats`), waited on as they are: no coroutine, and no task, to await
+    # each; a failure is its field's to report.
+    progressing = [(g, eager.start(service.goal_progress(ctx, g.doc))) for g in goals if progress]
+    shown = [
+        (h, habit_stats(ctx, h.doc)) for goal in goals if stats for h in goal.page_habits or []
+    ]
+    await all_settled([*(f for _, f in progressing), *(f for _, f in shown)])
+    for goal, worked_out in progressing:
+        goal.page_progress = outcome(worked_out)
+    for habit, stats_of in shown:
+        habit.page_stats = outcome(stats_of)
