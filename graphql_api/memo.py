@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
@@ -201,10 +201,6 @@ class Expiring(Generic[K, V]):
         if default is _ABSENT:
             raise KeyError(key)
         return default
-
-    def update(self, items: Mapping[K, V]) -> None:
-        for key, value in items.items():
-            self[key] = value
 
     def clear(self) -> None:
         self._data.clear()

@@ -564,14 +564,22 @@ class Cache:
                 return await compute()  # Redis is down: do not trust or fill any level
             if raw is not None:
                 lookups("l2", "hit").inc()
-                self.l1[key] = _bytes(raw)
+                self._keep(key, _bytes(raw), ttl_s)
                 return decode(_bytes(raw))
             lookups("l2", "miss").inc()
         value = await compute()
-        encoded = self.l1[key] = kept(encode(value))
+        encoded = kept(encode(value))
+        self._keep(key, encoded, ttl_s)
         with contextlib.suppress(Unavailable):
             await self._queue_write(key, encoded, self._ttl(ttl_s))
         return value
+
+    def _keep(self, key: str, raw: bytes, ttl_s: float) -> None:
+        """Keeps the value in L1, unless it is to go sooner than L1 keeps values: such a
+        value (a list read from a secondary, kept for seconds) is read from Redis each
+        time, where it expires on time."""
+        if ttl_s >= self.l1.ttl_s:
+            self.l1[key] = raw
 
     # --- L2 reads and writes, batched per turn of the event loop -------------
     # A request's field caches miss together (a page's habits, their stats, a week's
@@ -713,7 +721,8 @@ class Cache:
         if not items:
             return {}
         items = {key: kept(raw) for key, raw in items.items()}
-        self.l1.update(items)
+        for key, raw in items.items():
+            self._keep(key, raw, ttl_s)
         ttl = self._ttl(ttl_s)
         written = [self._queue_write(key, raw, ttl) for key, raw in items.items()][-1]
         with contextlib.suppress(Unavailable):

@@ -400,6 +400,23 @@ async def test_stored_values_expire_within_ten_percent_of_their_ttl(
     assert len({round(ttl / 1000) for ttl in ttls}) > 1, "no jitter: keys expire together"
 
 
+async def test_a_value_to_go_sooner_than_memory_keeps_values_goes_on_time(
+    caches: Caches, redis_url: str, r: redis.Redis
+) -> None:
+    # given: memory keeps values a minute; one value is cached for a second only (a list
+    # read from a secondary), another for long
+    cache = caches.on(redis_url, l1_ttl_s=60.0)
+    brief, lasting = cache.key("brief"), cache.key("lasting")
+    await get(cache, brief, Compute("v1"), ttl_s=1)
+    await get(cache, lasting, Compute("v1"), ttl_s=1000)
+    r.delete(lasting)  # what is in memory no longer needs Redis
+    # when: its second has passed
+    await asyncio.sleep(1.5)
+    # then: the brief one is computed again; the lasting one is still served from memory
+    assert await get(cache, brief, Compute("v2"), ttl_s=1) == "v2"
+    assert await get(cache, lasting, Compute("v2"), ttl_s=1000) == "v1"
+
+
 # --- fail open ------------------------------------------------------------------------
 
 
