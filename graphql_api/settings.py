@@ -80,9 +80,13 @@ class Settings(BaseSettings):
     cache_ttl_recommendations: int = 1800
     cache_ttl_response: int = 1800  # whole answers of queries
     cache_l1_mb: int = 32  # the in-process cache's values, per API process
+    # How long L1 keeps a value. Its keys name the versions it was read under, so this
+    # bounds memory, not staleness: a value another process retired is not looked for
+    # again. 10 s lost most of a user's values between two of their requests on one
+    # process of several (bench/RESULTS.md, 2026-12-07).
+    cache_l1_ttl_s: float = Field(default=60.0, gt=0)
     # Allocations between young collections (Python: 700; see graphql_api.lifespan).
     gc_gen0_threshold: int = Field(default=20_000, ge=100)
-    cache_l1_ttl_s: float = 10.0
     cache_timeout_ms: int = 50
     cache_breaker_failures: int = 3
     cache_breaker_reset_s: float = 5.0

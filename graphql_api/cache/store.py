@@ -120,7 +120,7 @@ class CacheConfig:
     enabled: bool = True
     prefix: str = "scheduling:"
     l1_bytes: int = 32 * 2**20  # what L1's values may hold in all, per process
-    l1_ttl_s: float = 10.0
+    l1_ttl_s: float = 60.0
     timeout_s: float = 0.05
     breaker_failures: int = 3
     breaker_reset_s: float = 5.0
