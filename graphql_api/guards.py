@@ -5,6 +5,7 @@ with its code, counted and logged like any answer) or lets the operation through
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
@@ -20,6 +21,7 @@ from graphql_api.observability.metrics import GRAPHQL_ERRORS
 from graphql_api.observability.requests import current
 from graphql_api.persisted.queries import Refusal
 from graphql_api.security.idempotency import Conflict, Replay, digest
+from graphql_api.security.ratelimit import Verdict
 
 
 def refusal(response: Response, code: str, message: str, **extensions: Any) -> ExecutionResult:
@@ -33,12 +35,26 @@ def refusal(response: Response, code: str, message: str, **extensions: Any) -> E
     return ExecutionResult(data=None, errors=[error])
 
 
-async def rate_limited(context: Context, sub_response: Response) -> ExecutionResult | None:
-    """RATE_LIMITED (HTTP 429 with Retry-After) when the user's bucket is empty, else None."""
+def rate_limit(context: Context) -> asyncio.Future[Verdict] | None:
+    """The user's take of their rate limit, started now (None: no limit applies). Its
+    verdict is awaited (`rate_limited`) before anything is answered or written; until
+    then the request may read what answers nothing by itself (its persisted query, the
+    versions the whole-answer cache looks up), so the limiter's round trip to Redis runs
+    alongside those reads rather than before them."""
     limiter = context.state.limiter
     if limiter is None or context.claims is None:
         return None
-    verdict = await limiter.take(context.claims.sub)
+    return asyncio.ensure_future(limiter.take(context.claims.sub))
+
+
+async def rate_limited(
+    taking: asyncio.Future[Verdict] | None, sub_response: Response
+) -> ExecutionResult | None:
+    """RATE_LIMITED (HTTP 429 with Retry-After) when the user's bucket was empty (the
+    verdict of `rate_limit`'s take), else None."""
+    if taking is None:
+        return None
+    verdict = await taking
     if verdict.allowed:
         return None
     sub_response.status_code = 429
@@ -67,7 +83,7 @@ async def admit(
     context: Context, request_data: GraphQLRequestData, sub_response: Response
 ) -> GraphQLRequestData | ExecutionResult:
     """The rate limit, then persisted queries: the request to run, or why it is refused."""
-    limited = await rate_limited(context, sub_response)
+    limited = await rate_limited(rate_limit(context), sub_response)
     if limited is not None:
         return limited
     return await persisted_query(context, request_data, sub_response)

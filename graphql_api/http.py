@@ -38,7 +38,7 @@ from graphql_api.cache.store import lookups
 from graphql_api.context import Context
 from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
-from graphql_api.guards import admit, idempotent, refusal
+from graphql_api.guards import admit, idempotent, persisted_query, rate_limit, rate_limited, refusal
 from graphql_api.media import GRAPHQL_RESPONSE_JSON, JSON, is_request_error, negotiated
 from graphql_api.multipart import bounded, is_subscription, is_valid
 from graphql_api.observability.metrics import (
@@ -48,6 +48,7 @@ from graphql_api.observability.operations import label_of, operation_duration
 from graphql_api.observability.requests import current, request_id_from
 from graphql_api.parts import assemble, document_of, parts_of
 from graphql_api.responses import Hit, Kept, Piece, ResponseCache, operation_name_of
+from graphql_api.security.ratelimit import Verdict
 from graphql_api.security.sockets import SocketGuard
 from graphql_api.security.tokens import Claims, bearer_token, verify_token
 from graphql_api.settings import Settings
@@ -380,7 +381,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if not is_subscription(query, admitted.operation_name, max_tokens):
             # A query or mutation: its one answer, as JSON (the Accept offers it too).
             return await self._idempotent(
-                request, request_adapter, sub_response, context, root_value, admitted
+                request, request_adapter, sub_response, context, root_value, admitted, None
             )
         if context.claims is None or context.auth_error is not None:
             sub_response.status_code = 401
@@ -425,17 +426,21 @@ class GraphQLApp(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Rate limit, persisted queries (APQ, the manifest, the safelist), then execution
-        within EXECUTION_TIMEOUT_S."""
-        admitted = await admit(context, request_data, sub_response)
+        within EXECUTION_TIMEOUT_S. The rate limit's verdict is awaited only before the
+        answer (see `guards.rate_limit`); a refusal of the rate limit comes first."""
+        taking = rate_limit(context)
+        admitted = await persisted_query(context, request_data, sub_response)
         if isinstance(admitted, ExecutionResult):
-            return admitted
+            return await rate_limited(taking, sub_response) or admitted
         if admitted.query and is_subscription(
             admitted.query, admitted.operation_name, self.settings.max_tokens
         ):
             # Executed as one answer, a subscription would fail inside (INTERNAL).
-            return wrong_operation_type(sub_response, OperationType.SUBSCRIPTION)
+            return await rate_limited(taking, sub_response) or wrong_operation_type(
+                sub_response, OperationType.SUBSCRIPTION
+            )
         return await self._idempotent(
-            request, request_adapter, sub_response, context, root_value, admitted
+            request, request_adapter, sub_response, context, root_value, admitted, taking
         )
 
     async def _idempotent(  # noqa: PLR0917 - execute_single's
@@ -446,25 +451,41 @@ class GraphQLApp(GraphQL[Context, None]):
         context: Context,
         root_value: None,
         request_data: GraphQLRequestData,
+        taking: asyncio.Future[Verdict] | None,
     ) -> ExecutionResult:
-        """The answer; with an Idempotency-Key, the first answer of that key and body."""
+        """The answer; with an Idempotency-Key, the first answer of that key and body.
+        `taking`: the rate limit's verdict, not yet awaited (a key is claimed only by a
+        request the limit lets through)."""
+        if taking is not None and "idempotency-key" in request.headers:
+            limited = await rate_limited(taking, sub_response)
+            if limited is not None:
+                return limited
+            taking = None
         call = _Call(request, request_adapter, sub_response, context, root_value)
-        run = self._answer(call, request_data)
+        run = self._answer(call, request_data, taking)
         timeout_s = self.settings.execution_timeout_s
         return await idempotent(
             request, context, request_data, sub_response, run, timeout_s=timeout_s
         )
 
-    async def _answer(self, call: _Call, request_data: GraphQLRequestData) -> ExecutionResult:
+    async def _answer(
+        self,
+        call: _Call,
+        request_data: GraphQLRequestData,
+        taking: asyncio.Future[Verdict] | None,
+    ) -> ExecutionResult:
         """From the whole-answer cache, or executed within EXECUTION_TIMEOUT_S; what an
         execution stores in the cache (its fills and its answer) is sent together at its
-        end."""
+        end. The rate limit's verdict (`taking`) is awaited once the whole-answer cache
+        has been looked at, before anything is answered or executed."""
         context = call.context
         key = None
         if self.responses is not None and request_data.query:
             key = self.responses.key(
                 context, request_data.query, request_data.variables, request_data.operation_name
             )
+        if key is None and (limited := await rate_limited(taking, call.sub_response)):
+            return limited
         name = operation_name_of(request_data.query or "", request_data.operation_name)
         record = current()
         if record is not None:  # the access line's from here on, whatever happens next
@@ -475,6 +496,8 @@ class GraphQLApp(GraphQL[Context, None]):
         kept: Kept | None = None
         if key is not None and self.responses is not None:
             found = await self.responses.lookup(context, key)
+            if limited := await rate_limited(taking, call.sub_response):
+                return limited
             if isinstance(found, Hit):
                 call.sub_response.headers["Cache-Control"] = found.cache_control
                 self._served(context, name, started)

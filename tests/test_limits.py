@@ -388,6 +388,49 @@ async def test_the_rate_limit_answers_429_with_retry_after_per_user(
     assert bob_answer.status_code == 200
 
 
+@pytest.mark.parametrize("idempotency_key", [None, "retry-1"])
+async def test_a_mutation_past_the_rate_limit_writes_nothing(
+    variant: Any,
+    app_state: AppState,
+    settings: Settings,
+    alice: Client,
+    idempotency_key: str | None,
+) -> None:
+    # given: a bucket of one request for alice, and her goals as they are
+    limiter = RateLimiter(app_state.redis, settings.cache_prefix, per_s=0.01, burst=1)
+    saved, app_state.limiter = app_state.limiter, limiter
+    create = {
+        "query": "mutation($t: String!) { createGoal(input: {title: $t, priority: P2}) { id } }"
+    }
+    goals = {"query": "{ goals(first: 100) { edges { node { title } } } }"}
+    headers = {"Authorization": f"Bearer {alice.token}"}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    try:
+        http = variant()
+        # when: two goals asked for, the second past the limit
+        first = await http.post(
+            "/graphql", json={**create, "variables": {"t": "allowed"}}, headers=headers
+        )
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = "retry-2"
+        second = await http.post(
+            "/graphql", json={**create, "variables": {"t": "limited"}}, headers=headers
+        )
+    finally:
+        await limiter.aclose()
+        app_state.limiter = saved
+    # then: the second is refused, and only the first was written
+    assert (first.status_code, second.status_code) == (200, 429)
+    assert codes(second) == ["RATE_LIMITED"]
+    titles = [
+        e["node"]["title"]
+        for e in (await post(variant(), alice.token, goals)).json()["data"]["goals"]["edges"]
+    ]
+    assert "allowed" in titles
+    assert "limited" not in titles
+
+
 async def test_the_rate_limit_fails_open_when_redis_is_down(
     variant: Any, app_state: AppState, settings: Settings, alice: Client
 ) -> None:
