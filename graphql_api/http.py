@@ -484,8 +484,6 @@ class GraphQLApp(GraphQL[Context, None]):
             key = self.responses.key(
                 context, request_data.query, request_data.variables, request_data.operation_name
             )
-        if key is None and (limited := await rate_limited(taking, call.sub_response)):
-            return limited
         name = operation_name_of(request_data.query or "", request_data.operation_name)
         record = current()
         if record is not None:  # the access line's from here on, whatever happens next
@@ -493,17 +491,17 @@ class GraphQLApp(GraphQL[Context, None]):
         if context.request_cache is not None:  # what it reads is the next run's hint
             context.request_cache.operation = name
         started = time.perf_counter()
-        kept: Kept | None = None
+        found: Hit | Kept | None = None
         if key is not None and self.responses is not None:
             found = await self.responses.lookup(context, key)
-            if limited := await rate_limited(taking, call.sub_response):
-                return limited
-            if isinstance(found, Hit):
-                call.sub_response.headers["Cache-Control"] = found.cache_control
-                self._served(context, name, started)
-                # JSON already (an orjson.Fragment): encode_json embeds it as it is.
-                return ExecutionResult(data=cast("dict[str, Any]", found.data), errors=None)
-            kept = found
+        if limited := await rate_limited(taking, call.sub_response):
+            return limited
+        if isinstance(found, Hit):
+            call.sub_response.headers["Cache-Control"] = found.cache_control
+            self._served(context, name, started)
+            # JSON already (an orjson.Fragment): encode_json embeds it as it is.
+            return ExecutionResult(data=cast("dict[str, Any]", found.data), errors=None)
+        kept = found
         parts = None
         if key is not None:
             parts = parts_of(request_data.query or "", request_data.operation_name)
