@@ -13,10 +13,13 @@ denominator of 1, 7 or 30.
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate, chain
+from operator import sub
 from typing import NamedTuple
 
 SKIP = -3
@@ -44,9 +47,21 @@ class HabitStats:
     strength: float
 
 
+# Days in each month of a common year, by month (1-12).
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _month_length(ordinal: int) -> int:
     d = date.fromordinal(ordinal)
-    return calendar.monthrange(d.year, d.month)[1]
+    return _MONTH_DAYS[d.month] + (d.month == 2 and calendar.isleap(d.year))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _month_size(begin: int) -> int:
+    """A monthly interval's size from its first day: its month's length, or on a month's
+    last day the next month's (Loop's `isLastDayOfMonth`)."""
+    is_last_day = date.fromordinal(begin + 1).day == 1
+    return _month_length(begin + 1) if is_last_day else _month_length(begin)
 
 
 def build_intervals(
@@ -54,14 +69,13 @@ def build_intervals(
 ) -> list[Interval]:
     """Loop's `buildIntervals`: an interval per `numerator` DONE days that fit in a period."""
     intervals: list[Interval] = []
+    monthly = denominator in (30, 31)
     for i in range(numerator - 1, len(done_newest_first)):
         begin = done_newest_first[i]
         center = done_newest_first[i - numerator + 1]
         size = denominator
-        if denominator in (30, 31):
-            d = date.fromordinal(begin)
-            is_last_day = d.day == calendar.monthrange(d.year, d.month)[1]
-            size = _month_length(begin + 1) if is_last_day else _month_length(begin)
+        if monthly:
+            size = _month_size(begin)
         if center - begin < size:
             intervals.append(Interval(begin, center, begin + size - 1))
     return intervals
@@ -89,23 +103,37 @@ def computed_entries(
     """
     if not original:
         return {}
-    newest_first = sorted(original, reverse=True)
-    done = [d for d in newest_first if original[d] == YES_MANUAL]
+    intervals = _snapped(original, numerator, denominator)
+    # Every day of every interval, YES_AUTO: filled in C (intervals overlap, a weekly
+    # habit's by six days in seven), not day by day.
+    result = dict.fromkeys(chain.from_iterable(range(b, e + 1) for b, _, e in intervals), YES_AUTO)
+    for day, value in original.items():
+        # A day's own entry, but a NO (or any other) inside an interval stays YES_AUTO.
+        if value in (SKIP, YES_MANUAL) or day not in result:
+            result[day] = value
+    return result
+
+
+def _snapped(original: Mapping[int, int], numerator: int, denominator: int) -> list[Interval]:
+    """The intervals of `computed_entries`, built from the DONE days and snapped together."""
+    done = sorted((d for d, value in original.items() if value == YES_MANUAL), reverse=True)
     intervals = build_intervals(numerator, denominator, done)
     snap_intervals_together(intervals)
-
-    result: dict[int, int] = {}
-    for interval in intervals:
-        for day in range(interval.begin, interval.end + 1):
-            result[day] = YES_AUTO
-    for day, value in original.items():
-        current = result.get(day, UNKNOWN)
-        result[day] = value if current == UNKNOWN or value in (SKIP, YES_MANUAL) else YES_AUTO
-    return result
+    return intervals
 
 
 def score_multiplier(frequency: float) -> float:
     return math.pow(0.5, math.sqrt(frequency) / 13.0)
+
+
+def _timeline(computed: Mapping[int, int], first: int, today: int) -> list[int]:
+    """The computed entries of each day from `first` to `today` (both included), by
+    their distance from `first`; UNKNOWN where there is none."""
+    days = [UNKNOWN] * (today - first + 1)
+    for day, value in computed.items():
+        if first <= day <= today:
+            days[day - first] = value
+    return days
 
 
 def strength_on(computed: Mapping[int, int], numerator: int, denominator: int, today: int) -> float:
@@ -115,21 +143,25 @@ def strength_on(computed: Mapping[int, int], numerator: int, denominator: int, t
     first = min(computed)
     if first > today:
         return 0.0
+    return _strength(_timeline(computed, first, today), numerator, denominator)
+
+
+def _strength(days: list[int], numerator: int, denominator: int) -> float:
+    """`strength_on` over a timeline (`_timeline`), from the first entry to today."""
     freq = numerator / denominator
     if freq < 1.0:  # Loop smooths non-daily schedules by doubling the window
         numerator, denominator = numerator * 2, denominator * 2
     multiplier = score_multiplier(freq)
+    rest = 1 - multiplier
+    # Loop's rolling count of the window's YES_MANUAL days, as a running sum less the
+    # sum a window back: whole numbers, so the same floats as its +1.0 and -1.0.
+    done = list(accumulate(value == YES_MANUAL for value in days))
+    window = [*done[:denominator], *map(sub, done[denominator:], done)]
     score = 0.0
-    rolling = 0.0
-    for day in range(first, today + 1):
-        value = computed.get(day, UNKNOWN)
-        if value == YES_MANUAL:
-            rolling += 1.0
-        if computed.get(day - denominator, UNKNOWN) == YES_MANUAL:
-            rolling -= 1.0
+    # The same operations, in the same order, as Loop's day-by-day loop: the same bits.
+    for value, rolling in zip(days, window, strict=True):
         if value != SKIP:
-            completed = min(1.0, rolling / numerator)
-            score = score * multiplier + completed * (1 - multiplier)
+            score = score * multiplier + min(rolling / numerator, 1.0) * rest
     return score
 
 
@@ -137,18 +169,26 @@ def streaks_until(computed: Mapping[int, int], today: int) -> list[tuple[int, in
     """Loop's `StreakList.recompute`, clipped at today: (begin, end) ordinals, oldest first."""
     if not computed:
         return []
-    days = [d for d in range(min(computed), today + 1) if _is_streak_day(computed.get(d, UNKNOWN))]
+    first = min(computed)
+    if first > today:
+        return []
+    return _streaks(_timeline(computed, first, today), first)
+
+
+def _streaks(days: list[int], first: int) -> list[tuple[int, int]]:
+    """`streaks_until` over a timeline (`_timeline`) starting on `first`."""
     streaks: list[tuple[int, int]] = []
-    for day in days:
-        if streaks and streaks[-1][1] == day - 1:
-            streaks[-1] = (streaks[-1][0], day)
-        else:
-            streaks.append((day, day))
+    begin = -1
+    for i, value in enumerate(days):
+        if value == SKIP or value > 0:  # a day of a streak
+            if begin < 0:
+                begin = i
+        elif begin >= 0:
+            streaks.append((first + begin, first + i - 1))
+            begin = -1
+    if begin >= 0:
+        streaks.append((first + begin, first + len(days) - 1))
     return streaks
-
-
-def _is_streak_day(value: int) -> bool:
-    return value == SKIP or value > 0
 
 
 def habit_stats(check_ins: Mapping[date, str], times: int, per: str, today: date) -> HabitStats:
@@ -156,19 +196,32 @@ def habit_stats(check_ins: Mapping[date, str], times: int, per: str, today: date
 
     `current` is the streak that contains today, or the one that ended yesterday
     when today has no check-in yet.
+
+    `computed_entries`, `streaks_until` and `strength_on`, read off one timeline of the
+    days up to today, which the intervals fill in slices rather than day by day.
     """
     denominator = DENOMINATOR_BY_PERIOD[per]
     original = {d.toordinal(): ENTRY_BY_STATUS[s] for d, s in check_ins.items()}
-    computed = computed_entries(original, times, denominator)
     t = today.toordinal()
-    streaks = streaks_until(computed, t)
+    intervals = _snapped(original, times, denominator) if original else []
+    first = min(min(original, default=t + 1), min((i.begin for i in intervals), default=t + 1))
+    if first > t:
+        return HabitStats(current_streak=0, longest_streak=0, strength=0.0)
+    days = [UNKNOWN] * (t - first + 1)
+    for begin, _, end in intervals:
+        if begin <= t:
+            days[begin - first : min(end, t) - first + 1] = [YES_AUTO] * (min(end, t) - begin + 1)
+    for day, value in original.items():
+        if day <= t and (value in (SKIP, YES_MANUAL) or days[day - first] != YES_AUTO):
+            days[day - first] = value
+    streaks = _streaks(days, first)
     longest = max((end - begin + 1 for begin, end in streaks), default=0)
     current = 0
     if streaks:
         begin, end = streaks[-1]
         if end == t or (end == t - 1 and t not in original):
             current = end - begin + 1
-    strength = min(1.0, max(0.0, strength_on(computed, times, denominator, t)))
+    strength = min(1.0, max(0.0, _strength(days, times, denominator)))
     return HabitStats(current_streak=current, longest_streak=longest, strength=strength)
 
 

@@ -31,6 +31,7 @@ from graphql_api.habits.loop import (
     streaks_until,
     strength_on,
 )
+from tests.habits import loop_reference as reference
 
 TODAY = date(2015, 1, 25)
 E = 1e-6
@@ -696,3 +697,28 @@ def test_streaks_end_by_today(
     # then
     assert all(begin <= end <= today.toordinal() for begin, end in streaks)
     assert all(older[1] + 1 < newer[0] for older, newer in pairwise(streaks))
+
+
+@PROPERTY
+@given(offsets=histories(first=-120, last=40), frequency=frequencies(), today=TODAYS)
+@example(offsets={-1: "DONE", -2: "MISSED", -3: "DONE"}, frequency=(2, "WEEK"), today=TODAY)
+@example(offsets={-30: "DONE", -31: "DONE"}, frequency=(2, "MONTH"), today=date(2024, 3, 31))
+@example(offsets={5: "DONE", 3: "DONE"}, frequency=(1, "DAY"), today=TODAY)
+def test_the_stats_are_exactly_those_of_the_straightforward_port(
+    offsets: dict[int, str], frequency: tuple[int, str], today: date
+) -> None:
+    # given: check-ins before and after today, of any frequency
+    times, per = frequency
+    check_ins = dated(offsets, today)
+    original = entries(offsets, today)
+    denominator = DENOMINATOR_BY_PERIOD[per]
+    # when
+    stats = habit_stats(check_ins, times, per, today)
+    computed = computed_entries(original, times, denominator)
+    # then: the same entries, streaks and strength, to the last bit of the strength
+    assert stats == reference.habit_stats(check_ins, times, per, today)
+    assert computed == reference.computed_entries(original, times, denominator)
+    t = today.toordinal()
+    assert streaks_until(computed, t) == reference.streaks_until(computed, t)
+    strength = strength_on(computed, times, denominator, t)
+    assert strength == reference.strength_on(computed, times, denominator, t)
