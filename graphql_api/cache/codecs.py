@@ -76,8 +76,11 @@ _FIELDS_SET: dict[frozenset[str], set[str]] = {}
 _PRIVATE: dict[type[Document], dict[str, Any]] = {}
 
 
-def _document(model: type[D], item: Any) -> D:
-    key = (model, hashlib.blake2b(orjson.dumps(item), digest_size=16).digest())
+def _document(model: type[D], item: Any, dumped: bytes | None = None) -> D:
+    """The kept document of `item` (JSON decoded, or a stored row), built if none is;
+    `dumped`: the item's JSON (`orjson.dumps` of the decoded item), when at hand."""
+    json = orjson.dumps(item) if dumped is None else dumped
+    key = (model, hashlib.blake2b(json, digest_size=16).digest())
     doc: D | None = _DOCUMENTS.get(key)
     if doc is None:
         doc = _DOCUMENTS[key] = built(model, item)
@@ -116,6 +119,25 @@ def stored(rows: list[dict[str, Any]]) -> bytes:
     without time zones (UTC, as BSON keeps them): written as UTC, the same JSON as the
     time read with its zone."""
     return orjson.dumps(rows, default=str, option=orjson.OPT_NAIVE_UTC)
+
+
+def _stored_one(row: dict[str, Any]) -> bytes:
+    """One row's JSON in `stored(rows)`: the JSON of its item once decoded, as well (its
+    ids and times are written as the strings they decode to)."""
+    return orjson.dumps(row, default=str, option=orjson.OPT_NAIVE_UTC)
+
+
+def documents_of_rows(model: type[D], raw: bytes, rows: list[dict[str, Any]]) -> list[D]:
+    """What `documents(model, read_only=True).decode(raw)` answers, where `raw` is
+    `stored(rows)`: the same documents, built from the rows themselves (a stored event
+    ~12 µs, against ~20 from its JSON, whose times and ids are text to parse again) and
+    kept as that decode keeps them, so that the next read of `raw` (or of a value that
+    shares some of them) shares them too. For a value just read from Mongo and stored."""
+    key = (model, raw)
+    docs = _DECODED.get(key)
+    if docs is None:
+        docs = _DECODED[key] = [_document(model, row, _stored_one(row)) for row in rows]
+    return list(docs)
 
 
 def document(model: type[D]) -> Codec[D]:

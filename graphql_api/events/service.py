@@ -549,14 +549,16 @@ async def _stored_between(
         # JSON decoded (once per process, and shared, as every read of the week decodes
         # it), so an event filled in is built once: not built from its row, dumped, and
         # built again by the next read.
-        fresh = {
-            keys[slot]: codecs.stored(bucket)
-            for slot, bucket in by_week(rows, missing, low, high).items()
-        }
-        # Decoded from the bytes the cache keeps (its own copies, of their own size), as
-        # the next read will: one copy of each week's JSON kept, in both memories.
+        weeks = by_week(rows, missing, low, high)
+        fresh = {keys[slot]: codecs.stored(bucket) for slot, bucket in weeks.items()}
+        # Kept as the decode of the bytes the cache keeps (its own copies, of their own
+        # size), as the next read will find them: one copy of each week's JSON kept, in
+        # both memories. Built from the rows, not from that JSON (the same documents).
         fresh = await ctx.cache.cache.set_many(fresh, ctx.settings.cache_ttl_calendar_events)
-        buckets.update((slot, codec.decode(fresh[keys[slot]])) for slot in missing)
+        buckets.update(
+            (slot, codecs.documents_of_rows(Event, fresh[keys[slot]], weeks[slot]))
+            for slot in missing
+        )
     return list(_within(buckets, mondays[0], start, end))
 
 

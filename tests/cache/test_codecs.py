@@ -5,13 +5,18 @@ from __future__ import annotations
 import gc
 import tracemalloc
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
+from bson import ObjectId
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from graphql_api.cache import codecs
 from graphql_api.state import AppState
-from models import Goal, Target, base
+from models import Event, Goal, Target, base
 
 
 def test_documents_decoded_from_one_cached_value_are_each_callers_own(
@@ -128,3 +133,91 @@ def test_a_field_set_on_one_callers_copy_is_unset_on_every_other_document(
     assert all("target" not in g.model_dump(exclude_unset=True) for g in first[1:])
     again = codec.decode(raw) + codecs.documents(Goal, read_only=True).decode(raw)
     assert all("target" not in g.model_dump(exclude_unset=True) for g in again)
+
+
+# Stored events as the week's query reads them: times without zones (UTC, to the
+# millisecond, as BSON keeps them), ids as ObjectIds, references as strings.
+_MILLISECOND_TIMES = st.datetimes(
+    min_value=datetime(1970, 1, 1), max_value=datetime(2100, 1, 1)
+).map(lambda t: t.replace(microsecond=t.microsecond // 1000 * 1000))
+_TEXT = st.text(max_size=12)
+
+
+@st.composite
+def _stored_events(draw: st.DrawFn) -> list[dict[str, Any]]:
+    rows = []
+    for _ in range(draw(st.integers(1, 4))):
+        start = draw(_MILLISECOND_TIMES)
+        rows.append(
+            {
+                "_id": ObjectId(),
+                "userId": "u",
+                "calendarId": str(ObjectId()),
+                "title": draw(_TEXT),
+                "description": draw(st.none() | _TEXT),
+                "startTime": start,
+                "endTime": start + timedelta(minutes=draw(st.integers(0, 10_000))),
+                "allDay": draw(st.booleans()),
+                "busy": draw(st.booleans()),
+                "recurrence": draw(st.lists(_TEXT, max_size=2)),
+                "durationS": draw(st.none() | st.integers(0, 10**6)),
+                "createdAt": draw(_MILLISECOND_TIMES),
+                "updatedAt": draw(_MILLISECOND_TIMES),
+                "rev": draw(st.integers(0, 5)),
+            }
+        )
+    return rows
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=_stored_events())
+def test_a_week_built_from_its_rows_is_the_week_its_json_decodes_to(
+    app_state: AppState, rows: list[dict[str, Any]]
+) -> None:
+    # given: a week's events read from Mongo, and the JSON the cache keeps of them
+    raw = codecs.stored(rows)
+    # when: the reader builds the documents from the rows, as it stores the JSON
+    from_rows = codecs.documents_of_rows(Event, raw, rows)
+    # then: they are the documents the JSON decodes to, their times in UTC
+    from_json = [base.built(Event, item) for item in orjson.loads(raw)]
+    assert [e.model_dump() for e in from_rows] == [e.model_dump() for e in from_json]
+    assert all(e.start_time.tzinfo is UTC and e.updated_at.tzinfo is UTC for e in from_rows)
+    assert [e.model_fields_set for e in from_rows] == [e.model_fields_set for e in from_json]
+
+
+def test_the_next_read_of_a_week_built_from_its_rows_builds_nothing_again(
+    app_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a week read from Mongo (its documents built from the rows) and cached
+    start = datetime(2026, 12, 7, 9)
+    rows = [
+        {
+            "_id": ObjectId(),
+            "userId": "u",
+            "calendarId": "c",
+            "title": f"Event {i}",
+            "startTime": start + timedelta(hours=i),
+            "endTime": start + timedelta(hours=i + 1),
+        }
+        for i in range(4)
+    ]
+    first = codecs.documents_of_rows(Event, codecs.stored(rows), rows)
+    built: list[object] = []
+
+    def counted(model: type[Event], item: object) -> Event:
+        built.append(item)
+        return base.built(model, item)
+
+    monkeypatch.setattr(codecs, "built", counted)
+    codec = codecs.documents(Event, read_only=True)
+    # when: the week is read again from the cache, then with one more event
+    again = codec.decode(codecs.stored(rows))
+    added = {**rows[0], "_id": ObjectId(), "title": "Added"}
+    grown = codec.decode(codecs.stored([*rows, added]))
+    # then: both share the documents built from the rows; only the new event is built
+    assert all(a is b for a, b in zip(again, first, strict=True))
+    assert all(a is b for a, b in zip(grown, first, strict=False))
+    assert [e.title for e in grown] == ["Event 0", "Event 1", "Event 2", "Event 3", "Added"]
+    assert len(built) == 1
