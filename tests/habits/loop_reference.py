@@ -1,7 +1,8 @@
 """The straightforward port of uhabits-core that `graphql_api.habits.loop` was until it was
 made faster (2026-12-07): one function per step of Loop's, day by day over dicts of
-ordinals. The properties in test_loop.py check that the faster one answers exactly as
-this one does (the same streaks, the same strength to the last bit)."""
+ordinals (its snapping of the intervals, unchanged, is the module's own). The properties
+in test_loop.py check that the faster one answers exactly as this one does (the same
+streaks, the same strength to the last bit)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from graphql_api.habits.loop import (
     HabitStats,
     Interval,
     score_multiplier,
+    snap_intervals_together,
 )
 
 
@@ -45,26 +47,10 @@ def build_intervals(
     return intervals
 
 
-def snap_intervals_together(intervals: list[Interval]) -> None:
-    """Loop's `snapIntervalsTogether`: slide older intervals back to close gaps."""
-    for i in range(1, len(intervals)):
-        curr = intervals[i]
-        nxt = intervals[i - 1]
-        gap_next_to_current = curr.end - nxt.begin
-        gap_center_to_end = curr.end - curr.center
-        if gap_next_to_current >= 0:
-            shift = min(gap_center_to_end, gap_next_to_current + 1)
-            intervals[i] = Interval(curr.begin - shift, curr.center, curr.end - shift)
-
-
 def computed_entries(
     original: Mapping[int, int], numerator: int, denominator: int
 ) -> dict[int, int]:
-    """Loop's `EntryList.recomputeFrom` for a boolean habit: adds YES_AUTO days.
-
-    `original` maps date ordinals to YES_MANUAL, SKIP or NO. Returns the known
-    computed entries (UNKNOWN days are left out).
-    """
+    """`loop.computed_entries`, day by day."""
     if not original:
         return {}
     newest_first = sorted(original, reverse=True)
