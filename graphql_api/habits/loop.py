@@ -126,28 +126,25 @@ def score_multiplier(frequency: float) -> float:
     return math.pow(0.5, math.sqrt(frequency) / 13.0)
 
 
-def _timeline(computed: Mapping[int, int], first: int, today: int) -> list[int]:
-    """The computed entries of each day from `first` to `today` (both included), by
-    their distance from `first`; UNKNOWN where there is none."""
-    days = [UNKNOWN] * (today - first + 1)
+def _timeline(computed: Mapping[int, int], today: int) -> tuple[list[int], int]:
+    """The computed entries of each day from the first one to `today` (both included), by
+    their distance from that first day, which comes with them; UNKNOWN where there is
+    none. No days when no entry comes by today."""
+    first = min(computed, default=today + 1)
+    days = [UNKNOWN] * max(today - first + 1, 0)
     for day, value in computed.items():
         if first <= day <= today:
             days[day - first] = value
-    return days
+    return days, first
 
 
 def strength_on(computed: Mapping[int, int], numerator: int, denominator: int, today: int) -> float:
     """Loop's `ScoreList.recompute` (boolean, rolling window), read on `today`."""
-    if not computed:
-        return 0.0
-    first = min(computed)
-    if first > today:
-        return 0.0
-    return _strength(_timeline(computed, first, today), numerator, denominator)
+    return _strength(_timeline(computed, today)[0], numerator, denominator)
 
 
 def _strength(days: list[int], numerator: int, denominator: int) -> float:
-    """`strength_on` over a timeline (`_timeline`), from the first entry to today."""
+    """`strength_on` over a timeline (`_timeline`): 0 for no days."""
     freq = numerator / denominator
     if freq < 1.0:  # Loop smooths non-daily schedules by doubling the window
         numerator, denominator = numerator * 2, denominator * 2
@@ -167,12 +164,7 @@ def _strength(days: list[int], numerator: int, denominator: int) -> float:
 
 def streaks_until(computed: Mapping[int, int], today: int) -> list[tuple[int, int]]:
     """Loop's `StreakList.recompute`, clipped at today: (begin, end) ordinals, oldest first."""
-    if not computed:
-        return []
-    first = min(computed)
-    if first > today:
-        return []
-    return _streaks(_timeline(computed, first, today), first)
+    return _streaks(*_timeline(computed, today))
 
 
 def _streaks(days: list[int], first: int) -> list[tuple[int, int]]:
@@ -214,15 +206,23 @@ def habit_stats(check_ins: Mapping[date, str], times: int, per: str, today: date
     for day, value in original.items():
         if day <= t and (value in (SKIP, YES_MANUAL) or days[day - first] != YES_AUTO):
             days[day - first] = value
-    streaks = _streaks(days, first)
+    current, longest = streak_lengths(_streaks(days, first), t, original)
+    strength = min(1.0, max(0.0, _strength(days, times, denominator)))
+    return HabitStats(current_streak=current, longest_streak=longest, strength=strength)
+
+
+def streak_lengths(
+    streaks: list[tuple[int, int]], today: int, original: Mapping[int, int]
+) -> tuple[int, int]:
+    """The current and the longest of the streaks (`streaks_until`), in days: the current
+    one contains today, or ended yesterday when today has no entry of its own yet."""
     longest = max((end - begin + 1 for begin, end in streaks), default=0)
     current = 0
     if streaks:
         begin, end = streaks[-1]
-        if end == t or (end == t - 1 and t not in original):
+        if end == today or (end == today - 1 and today not in original):
             current = end - begin + 1
-    strength = min(1.0, max(0.0, _strength(days, times, denominator)))
-    return HabitStats(current_streak=current, longest_streak=longest, strength=strength)
+    return current, longest
 
 
 def days_between(start: date, end: date) -> list[date]:

@@ -1,8 +1,8 @@
 """The straightforward port of uhabits-core that `graphql_api.habits.loop` was until it was
 made faster (2026-12-07): one function per step of Loop's, day by day over dicts of
-ordinals (its snapping of the intervals, unchanged, is the module's own). The properties
-in test_loop.py check that the faster one answers exactly as this one does (the same
-streaks, the same strength to the last bit)."""
+ordinals (its snapping of the intervals and its lengths of the streaks, unchanged, are
+the module's own). The properties in test_loop.py check that the faster one answers
+exactly as this one does (the same streaks, the same strength to the last bit)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from graphql_api.habits.loop import (
     Interval,
     score_multiplier,
     snap_intervals_together,
+    streak_lengths,
 )
 
 
@@ -121,12 +122,6 @@ def habit_stats(check_ins: Mapping[date, str], times: int, per: str, today: date
     original = {d.toordinal(): ENTRY_BY_STATUS[s] for d, s in check_ins.items()}
     computed = computed_entries(original, times, denominator)
     t = today.toordinal()
-    streaks = streaks_until(computed, t)
-    longest = max((end - begin + 1 for begin, end in streaks), default=0)
-    current = 0
-    if streaks:
-        begin, end = streaks[-1]
-        if end == t or (end == t - 1 and t not in original):
-            current = end - begin + 1
+    current, longest = streak_lengths(streaks_until(computed, t), t, original)
     strength = min(1.0, max(0.0, strength_on(computed, times, denominator, t)))
     return HabitStats(current_streak=current, longest_streak=longest, strength=strength)
