@@ -116,6 +116,9 @@ def computed_entries(
 
 def _snapped(original: Mapping[int, int], numerator: int, denominator: int) -> list[Interval]:
     """The intervals of `computed_entries`, built from the DONE days and snapped together."""
+    if numerator == denominator == 1:
+        # Once a day: an interval is its DONE day alone, which is YES_MANUAL already.
+        return []
     done = sorted((d for d, value in original.items() if value == YES_MANUAL), reverse=True)
     intervals = build_intervals(numerator, denominator, done)
     snap_intervals_together(intervals)
@@ -152,13 +155,16 @@ def _strength(days: list[int], numerator: int, denominator: int) -> float:
     rest = 1 - multiplier
     # Loop's rolling count of the window's YES_MANUAL days, as a running sum less the
     # sum a window back: whole numbers, so the same floats as its +1.0 and -1.0.
-    done = list(accumulate(value == YES_MANUAL for value in days))
+    done = list(accumulate(map(YES_MANUAL.__eq__, days)))
     window = [*done[:denominator], *map(sub, done[denominator:], done)]
+    # What a day adds for each count its window can hold, worked out once: the same
+    # operations on the same numbers as Loop's `min(rolling / numerator, 1.0) * rest`.
+    adds = [min(count / numerator, 1.0) * rest for count in range(max(window, default=0) + 1)]
     score = 0.0
     # The same operations, in the same order, as Loop's day-by-day loop: the same bits.
     for value, rolling in zip(days, window, strict=True):
         if value != SKIP:
-            score = score * multiplier + min(rolling / numerator, 1.0) * rest
+            score = score * multiplier + adds[rolling]
     return score
 
 
