@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple, cast
+from urllib.parse import parse_qsl
 
 import orjson
 import strawberry
@@ -40,6 +41,7 @@ from graphql_api.errors import Unauthenticated
 from graphql_api.graphiql import GraphiQLPage
 from graphql_api.guards import admit, idempotent, persisted_query, rate_limit, rate_limited, refusal
 from graphql_api.media import GRAPHQL_RESPONSE_JSON, JSON, is_request_error, negotiated
+from graphql_api.memo import Memo, kept
 from graphql_api.multipart import bounded, is_subscription, is_valid
 from graphql_api.observability.metrics import (
     WEBSOCKETS_OPEN,
@@ -104,6 +106,36 @@ def _is_json_body(content_type: str) -> bool:
         if len(_JSON_BODY) < MEMO_HEADERS:
             _JSON_BODY[content_type] = known
     return known
+
+
+# A GET's parameters by its query string, as Starlette parses them (`QueryParams`, of
+# which Strawberry takes the last value of each name): a persisted query's URL carries
+# its variables and extensions percent-encoded, which `parse_qsl` decodes in Python
+# (~17 µs for a Dashboard's), and an app sends the same URL again and again (that is
+# what makes it cacheable). Kept for URLs of at most MEMO_URL_BYTES.
+MEMO_URLS = 256
+MEMO_URL_BYTES = 2048
+_URL_PARAMS: Memo[bytes, dict[str, str]] = Memo(MEMO_URLS)
+
+
+def url_params(query_string: bytes) -> dict[str, str]:
+    """The parameters of a request's query string (read-only: shared by requests)."""
+    known = _URL_PARAMS.get(query_string)
+    if known is None:
+        known = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+        if len(query_string) <= MEMO_URL_BYTES:
+            _URL_PARAMS[kept(query_string)] = known
+    return known
+
+
+def _wants_ide(params: Mapping[str, object], accept: str) -> bool:
+    """Strawberry's test for a GET that asks for the IDE (no `query`, and HTML or anything
+    accepted), and no persisted query: a GET that carries one wants an answer."""
+    return (
+        params.get("query") is None
+        and "extensions" not in params
+        and any(media in accept for media in ("text/html", "*/*"))
+    )
 
 
 class _Call(NamedTuple):
@@ -177,6 +209,8 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             if self._plain_post(request):
                 response = await self._post(request)
+            elif self._plain_get(request):
+                response = await self._get(request)
             else:
                 response = await self.run(request)
         except HTTPException as e:
@@ -201,6 +235,17 @@ class GraphQLApp(GraphQL[Context, None]):
             and self._get_stream_transport_from_headers(request.headers) is None
         )
 
+    def _plain_get(self, request: Request) -> bool:
+        """A GET with its operation in the URL (as Apollo Client sends a persisted query,
+        by its hash) that asks for no stream, nor for the IDE."""
+        return (
+            request.method == "GET"
+            and self._get_stream_transport_from_headers(request.headers) is None
+            and not _wants_ide(
+                url_params(request.scope["query_string"]), request.headers.get("accept", "")
+            )
+        )
+
     async def _post(self, request: Request) -> Response:
         """Strawberry's `run` for a `_plain_post`, in its order, less its steps that cannot
         apply to one: a WebSocket's, the IDE's (a GET's), the method's check, and a
@@ -216,13 +261,51 @@ class GraphQLApp(GraphQL[Context, None]):
             raise HTTPException(400, "Unable to parse request body as JSON") from e
         except KeyError as e:
             raise HTTPException(400, "File(s) missing in form data") from e
+        return await self._answered(request, adapter, request_data, context, sub_response)
+
+    async def _get(self, request: Request) -> Response:
+        """Strawberry's `run` for a `_plain_get`, as `_post` for a POST: its operation
+        read from the URL as Strawberry reads it (`parse_query_params`), and anything
+        Strawberry refuses, refused its way (`parse_http_body`)."""
+        adapter = self.request_adapter_class(request)
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        data = self.parse_query_params(url_params(request.scope["query_string"]))
+        query, variables = data.get("query"), data.get("variables")
+        extensions = data.get("extensions")
+        if (
+            isinstance(query, str | None)
+            and isinstance(variables, dict | None)
+            and isinstance(extensions, dict | None)
+        ):
+            request_data: GraphQLRequestData | list[GraphQLRequestData] = GraphQLRequestData(
+                query=query,
+                variables=variables,
+                operation_name=data.get("operationName"),
+                extensions=extensions,
+                protocol="http",
+            )
+        else:
+            request_data = await self.parse_http_body(adapter)
+        return await self._answered(request, adapter, request_data, context, sub_response)
+
+    async def _answered(
+        self,
+        request: Request,
+        adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        sub_response: Response,
+    ) -> Response:
+        """The rest of `run` for a request that asks for no stream: its operation
+        executed, and its answer."""
         result = await self.execute_operation(
             request, adapter, request_data, context, None, sub_response
         )
         if not isinstance(result, ExecutionResult):
-            # Only a stream transport (which a plain POST does not ask for) streams, and
-            # a batch is refused as it is parsed (the schema allows none).
-            raise TypeError(f"a plain POST was answered with {type(result).__name__}")
+            # Only a stream transport (which neither asks for) streams, and a batch is
+            # refused as it is parsed (the schema allows none).
+            raise TypeError(f"a plain {request.method} was answered with {type(result).__name__}")
         answer = await self.process_result(request, result)
         if result.errors:
             self._handle_errors(result.errors, answer)
@@ -354,8 +437,8 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         # A GET that carries a persisted query wants an answer, not the IDE.
-        return super().should_render_graphql_ide(request) and (
-            "extensions" not in request.query_params
+        return request.method == "GET" and _wants_ide(
+            request.query_params, request.headers.get("accept", "")
         )
 
     async def execute_operation(  # noqa: PLR0917 - Strawberry's signature
