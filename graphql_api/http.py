@@ -128,6 +128,26 @@ def url_params(query_string: bytes) -> dict[str, str]:
     return known
 
 
+def _well_formed(data: object) -> GraphQLRequestData | None:
+    """A request's JSON object (its body, or its URL's parameters as parsed), when its
+    members are of the types they must have; None for anything Strawberry refuses or
+    reads its own way (a batch, a member of the wrong type)."""
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("query"), str | None)
+        and isinstance(data.get("variables"), dict | None)
+        and isinstance(data.get("extensions"), dict | None)
+    ):
+        return GraphQLRequestData(
+            query=data.get("query"),
+            variables=data.get("variables"),
+            operation_name=data.get("operationName"),
+            extensions=data.get("extensions"),
+            protocol="http",
+        )
+    return None
+
+
 def _wants_ide(params: Mapping[str, object], accept: str) -> bool:
     """Strawberry's test for a GET that asks for the IDE (no `query`, and HTML or anything
     accepted), and no persisted query: a GET that carries one wants an answer."""
@@ -209,8 +229,8 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             if self._plain_post(request):
                 response = await self._post(request)
-            elif self._plain_get(request):
-                response = await self._get(request)
+            elif (params := self._plain_get(request)) is not None:
+                response = await self._get(request, params)
             else:
                 response = await self.run(request)
         except HTTPException as e:
@@ -235,16 +255,17 @@ class GraphQLApp(GraphQL[Context, None]):
             and self._get_stream_transport_from_headers(request.headers) is None
         )
 
-    def _plain_get(self, request: Request) -> bool:
-        """A GET with its operation in the URL (as Apollo Client sends a persisted query,
-        by its hash) that asks for no stream, nor for the IDE."""
-        return (
-            request.method == "GET"
-            and self._get_stream_transport_from_headers(request.headers) is None
-            and not _wants_ide(
-                url_params(request.scope["query_string"]), request.headers.get("accept", "")
-            )
-        )
+    def _plain_get(self, request: Request) -> dict[str, str] | None:
+        """The parameters of a GET with its operation in the URL (as Apollo Client sends
+        a persisted query, by its hash) that asks for no stream, nor for the IDE; None
+        for any other request."""
+        if (
+            request.method != "GET"
+            or self._get_stream_transport_from_headers(request.headers) is not None
+        ):
+            return None
+        params = url_params(request.scope["query_string"])
+        return None if _wants_ide(params, request.headers.get("accept", "")) else params
 
     async def _post(self, request: Request) -> Response:
         """Strawberry's `run` for a `_plain_post`, in its order, less its steps that cannot
@@ -263,30 +284,18 @@ class GraphQLApp(GraphQL[Context, None]):
             raise HTTPException(400, "File(s) missing in form data") from e
         return await self._answered(request, adapter, request_data, context, sub_response)
 
-    async def _get(self, request: Request) -> Response:
-        """Strawberry's `run` for a `_plain_get`, as `_post` for a POST: its operation
-        read from the URL as Strawberry reads it (`parse_query_params`), and anything
-        Strawberry refuses, refused its way (`parse_http_body`)."""
+    async def _get(self, request: Request, params: dict[str, str]) -> Response:
+        """Strawberry's `run` for a `_plain_get` (its `params`), as `_post` for a POST:
+        its operation read from the URL as Strawberry reads it (`parse_query_params`),
+        and anything Strawberry refuses, refused its way (`parse_http_body`)."""
         adapter = self.request_adapter_class(request)
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
-        data = self.parse_query_params(url_params(request.scope["query_string"]))
-        query, variables = data.get("query"), data.get("variables")
-        extensions = data.get("extensions")
-        if (
-            isinstance(query, str | None)
-            and isinstance(variables, dict | None)
-            and isinstance(extensions, dict | None)
-        ):
-            request_data: GraphQLRequestData | list[GraphQLRequestData] = GraphQLRequestData(
-                query=query,
-                variables=variables,
-                operation_name=data.get("operationName"),
-                extensions=extensions,
-                protocol="http",
+        request_data = _well_formed(self.parse_query_params(params))
+        if request_data is None:  # refused, Strawberry's way
+            return await self._answered(
+                request, adapter, await self.parse_http_body(adapter), context, sub_response
             )
-        else:
-            request_data = await self.parse_http_body(adapter)
         return await self._answered(request, adapter, request_data, context, sub_response)
 
     async def _answered(
@@ -419,20 +428,9 @@ class GraphQLApp(GraphQL[Context, None]):
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         """`parse_http_body` of a `_plain_post`."""
-        data = self.parse_json(await request.get_body())
-        if (
-            isinstance(data, dict)
-            and isinstance(data.get("query"), str | None)
-            and isinstance(data.get("variables"), dict | None)
-            and isinstance(data.get("extensions"), dict | None)
-        ):
-            return GraphQLRequestData(
-                query=data.get("query"),
-                variables=data.get("variables"),
-                operation_name=data.get("operationName"),
-                extensions=data.get("extensions"),
-                protocol="http",
-            )
+        well_formed = _well_formed(self.parse_json(await request.get_body()))
+        if well_formed is not None:
+            return well_formed
         return await super().parse_http_body(request)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:

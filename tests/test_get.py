@@ -84,7 +84,7 @@ async def test_a_get_is_answered_as_strawberrys_view_answers_it(
     # when: it is sent as it is, and with every GET left to Strawberry's `run`
     ours = await send(alice, params, accept)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(GraphQLApp, "_plain_get", lambda _self, _request: False)
+        patch.setattr(GraphQLApp, "_plain_get", lambda _self, _request: None)
         strawberrys = await send(alice, params, accept)
     # then: the same status, headers and body
     assert shown(ours) == shown(strawberrys)
