@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import attrgetter
 
 from loaders.base import ByIdLoader, ByParentLoader, UserScopedLoader, find_rows, naive_times
 from models import CheckInEntry, CheckInYear, Event, Goal, GoalProgress, Habit, Task
@@ -44,11 +45,10 @@ class CheckInsByHabitLoader(UserScopedLoader[Ref, list[CheckInEntry]]):
         grouped: dict[Ref, list[CheckInEntry]] = defaultdict(list)
         for year in years:
             grouped[year["habitId"]].extend(CheckInEntry.all_of(year))
-        return [sorted(grouped.get(key, []), key=_day) for key in keys]
+        return [sorted(grouped.get(key, []), key=_DAY) for key in keys]
 
 
-def _day(entry: CheckInEntry) -> str:
-    return entry.date
+_DAY = attrgetter("date")  # of a CheckInEntry
 
 
 class ProgressLogByGoalLoader(ByParentLoader[GoalProgress]):
