@@ -550,13 +550,14 @@ async def _stored_between(
         # it), so an event filled in is built once: not built from its row, dumped, and
         # built again by the next read.
         weeks = by_week(rows, missing, low, high)
-        fresh = {keys[slot]: codecs.stored(bucket) for slot, bucket in weeks.items()}
+        each = {slot: codecs.stored_each(bucket) for slot, bucket in weeks.items()}
+        fresh = {keys[slot]: codecs.joined(dumped) for slot, dumped in each.items()}
         # Kept as the decode of the bytes the cache keeps (its own copies, of their own
         # size), as the next read will find them: one copy of each week's JSON kept, in
         # both memories. Built from the rows, not from that JSON (the same documents).
         fresh = await ctx.cache.cache.set_many(fresh, ctx.settings.cache_ttl_calendar_events)
         buckets.update(
-            (slot, codecs.documents_of_rows(Event, fresh[keys[slot]], weeks[slot]))
+            (slot, codecs.documents_of_rows(Event, fresh[keys[slot]], weeks[slot], each[slot]))
             for slot in missing
         )
     return list(_within(buckets, mondays[0], start, end))
