@@ -29,6 +29,8 @@ YES_AUTO = 1
 YES_MANUAL = 2
 
 ENTRY_BY_STATUS = {"DONE": YES_MANUAL, "SKIPPED": SKIP, "MISSED": NO}
+# The entries a day keeps inside an interval: any other (a NO) is YES_AUTO there.
+KEPT_IN_INTERVALS = (SKIP, YES_MANUAL)
 DENOMINATOR_BY_PERIOD = {"DAY": 1, "WEEK": 7, "MONTH": 30}
 
 
@@ -109,7 +111,7 @@ def computed_entries(
     result = dict.fromkeys(chain.from_iterable(range(b, e + 1) for b, _, e in intervals), YES_AUTO)
     for day, value in original.items():
         # A day's own entry, but a NO (or any other) inside an interval stays YES_AUTO.
-        if value in (SKIP, YES_MANUAL) or day not in result:
+        if value in KEPT_IN_INTERVALS or day not in result:
             result[day] = value
     return result
 
@@ -210,7 +212,7 @@ def habit_stats(check_ins: Mapping[date, str], times: int, per: str, today: date
         if begin <= t:
             days[begin - first : min(end, t) - first + 1] = [YES_AUTO] * (min(end, t) - begin + 1)
     for day, value in original.items():
-        if day <= t and (value in (SKIP, YES_MANUAL) or days[day - first] != YES_AUTO):
+        if day <= t and (value in KEPT_IN_INTERVALS or days[day - first] != YES_AUTO):
             days[day - first] = value
     current, longest = streak_lengths(_streaks(days, first), t, original)
     strength = min(1.0, max(0.0, _strength(days, times, denominator)))
