@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
-import orjson
 from beanie import Document
 from pymongo import ReadPreference
 from starlette.requests import Request
@@ -27,9 +26,9 @@ from graphql_api.security.tokens import Claims
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
 from loaders import Loaders, create_loaders
-from loaders.base import find_all
+from loaders.base import find_rows, naive_times
 from models import User
-from models.base import as_read, built, matching, ref
+from models.base import as_read, matching, ref
 
 T = TypeVar("T")
 # MONGO_SECONDARY_READS: the lists queries may read from a replica set's secondaries
@@ -262,21 +261,24 @@ class Context:
             ttl_s = min(ttl_s, SECONDARY_CACHE_TTL_S)
             self.cache.valid_until(self.now + timedelta(seconds=SECONDARY_CACHE_TTL_S))
 
-        async def load() -> list[D]:
+        # A query only reads them: it takes the documents the process keeps decoded, as
+        # they are; a mutation (which may change them) gets copies of its own.
+        read_only = self.read_only
+
+        async def load() -> codecs.Listed[D]:
             collection = model.get_pymongo_collection()
             if secondary:
                 collection = collection.with_options(
                     read_preference=ReadPreference.SECONDARY_PREFERRED
                 )
             owner = matching({"userId": self.user_id})
-            return await find_all(model, owner, collection, self.loaders.reads)
+            rows = await find_rows(naive_times(collection), owner, self.loaders.reads)
+            return codecs.listed_rows(model, rows, read_only=read_only)
 
-        # A query only reads them: it takes the documents the process keeps decoded, as
-        # they are; a mutation (which may change them) gets copies of its own.
-        codec = codecs.documents(model, read_only=self.read_only)
+        codec = codecs.listed(model, read_only=read_only)
 
         async def cached() -> list[D]:
-            return await self.cache.cached(scope, [scope], ttl_s, load, codec)
+            return (await self.cache.cached(scope, [scope], ttl_s, load, codec)).docs
 
         return self.memo(("documents", scope), cached)
 
@@ -296,7 +298,7 @@ class Context:
         with the document added, cached under the list's new version, so that the next
         read of the list makes no query (as a new event is carried into its cached
         weeks). The document is added as Mongo keeps it (`as_read`: times to the
-        millisecond), last, where a query without a sort usually finds the latest
+        millisecond; its row's JSON, as `codecs.listed_rows` writes a query's), last, where a query without a sort usually finds the latest
         insert (Mongo promises no order; readers of the lists sort them, or pick by
         id). Held before the write, the list cannot show the document yet; should it
         (a write of the same id), nothing is carried. The list's JSON is extended as
@@ -307,11 +309,13 @@ class Context:
         raw = held.value
         if f'"_id":"{ref(added)}"'.encode() in raw:
             return
-        options = type(added).get_pymongo_collection().codec_options
-        found = built(type(added), as_read(added, options))  # as `find_all` builds it
-        item = orjson.dumps(found.model_dump(mode="json", by_alias=True))
+        model = type(added)
+        row = as_read(added)  # as `documents` reads it
+        [item] = codecs.stored_each([row])
         listed = b"[" + item + b"]" if raw == b"[]" else raw[:-1] + b"," + item + b"]"
-        await self.cache.carry(held, listed, ttl_s, codecs.BYTES)
+        carried = await self.cache.carry(held, listed, ttl_s, codecs.BYTES)
+        if carried is not None:  # the next read here finds the list decoded
+            codecs.decoded_with(model, raw, carried, at=None, row=row, json=item)
 
     def forget_documents(self, *scopes: str | None) -> None:
         """Drop the lists read by `documents` under these scopes, after this request's

@@ -328,7 +328,7 @@ class RequestCache:
         value = None if raw is None else codec.decode(raw)
         return Held(name, names, tokens, value, frozenset(self._scope(s) for s in kept))
 
-    async def carry(self, held: Held[T], value: T, ttl_s: float, codec: Codec[T]) -> None:
+    async def carry(self, held: Held[T], value: T, ttl_s: float, codec: Codec[T]) -> bytes | None:
         """After the write and its bump: `value` (the held one with the write applied) is
         cached under the new versions, so the next read need not compute it again; but
         only when this request's bump replaced every version the value was held under.
@@ -340,15 +340,17 @@ class RequestCache:
         A scope the write leaves alone (`kept`) keeps the version it was held under, in
         the key the value goes to: if another write bumped it meanwhile, that key is one
         no read looks for any more but a read that began before that bump, which could
-        as well have found the value before it."""
+        as well have found the value before it.
+
+        The value's bytes as the cache keeps them, if it was cached; None if not."""
         for name, token in zip(held.names[1:], held.tokens[1:], strict=True):
             if name in held.kept:
                 if name in self._replaced or self._known.get(name) != token:
-                    return
+                    return None
             elif self._replaced.get(name) != token:
-                return
+                return None
         tokens = [self._known.get(name) for name in held.names]
         if tokens[0] != held.tokens[0] or any(t is None for t in tokens):
-            return
-        current = [t for t in tokens if t is not None]
-        await self.cache.set_many({self.key(held.name, current): codec.encode(value)}, ttl_s)
+            return None
+        key = self.key(held.name, [t for t in tokens if t is not None])
+        return (await self.cache.set_many({key: codec.encode(value)}, ttl_s))[key]

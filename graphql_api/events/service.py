@@ -197,23 +197,37 @@ async def _carry_weeks(
     if not held:
         return
     row = as_read(event)
+    [json] = codecs.stored_each([row])
     ttl = ctx.settings.cache_ttl_calendar_events
     for monday, week, raw in held:
-        await ctx.cache.carry(week, week_with(raw, row, monday), ttl, codecs.BYTES)
+        grown = _grown_week(raw, row, json, monday)
+        carried = await ctx.cache.carry(week, raw if grown is None else grown[0], ttl, codecs.BYTES)
+        if carried is not None and grown is not None:  # the next read here finds it decoded
+            codecs.decoded_with(Event, raw, carried, at=grown[1], row=row, json=json)
 
 
 def week_with(raw: bytes, row: dict[str, Any], monday: date) -> bytes:
     """A week's stored events (`codecs.stored` of its rows) with one more row, if the
     week's query and `by_week` would put it there (`by_week` keeps only rows that
     overlap the week, which its query finds too)."""
+    grown = _grown_week(raw, row, codecs.stored_each([row])[0], monday)
+    return raw if grown is None else grown[0]
+
+
+def _grown_week(
+    raw: bytes, row: dict[str, Any], json: bytes, monday: date
+) -> tuple[bytes, int] | None:
+    """`week_with`, where the row's JSON (`stored_each`) is at hand: the week with the
+    row, and where in it the row is; None where the week does not take it."""
     low = datetime.combine(monday, time(), UTC)
     slot = (row["calendarId"], monday)
     if row.get("status") == "CANCELLED" or not by_week([row], [slot], low, low + WEEK)[slot]:
-        return raw
+        return None
     items = orjson.loads(raw)
-    items.append(orjson.loads(codecs.stored([row]))[0])
+    added = orjson.loads(json)
+    items.append(added)
     items.sort(key=lambda item: (datetime.fromisoformat(item["startTime"]), item["_id"]))
-    return orjson.dumps(items)
+    return orjson.dumps(items), next(i for i, item in enumerate(items) if item is added)
 
 
 async def batch_create_events(ctx: Context, inputs: Sequence[CreateEventInput]) -> list[Event]:

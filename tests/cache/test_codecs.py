@@ -221,3 +221,55 @@ def test_the_next_read_of_a_week_built_from_its_rows_builds_nothing_again(
     assert all(a is b for a, b in zip(grown, first, strict=False))
     assert [e.title for e in grown] == ["Event 0", "Event 1", "Event 2", "Event 3", "Added"]
     assert len(built) == 1
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=_stored_events(), added=_stored_events(), at=st.integers(0, 4))
+def test_a_list_kept_decoded_with_one_more_document_is_what_its_json_decodes_to(
+    app_state: AppState, rows: list[dict[str, Any]], added: list[dict[str, Any]], at: int
+) -> None:
+    # given: a week read from Mongo (kept decoded), and the same week with one more event
+    # where a writer carries it over its write
+    raw = codecs.stored(rows)
+    kept = codecs.documents_of_rows(Event, raw, rows)
+    at = min(at, len(rows))
+    [row] = added[:1]
+    grown = codecs.stored([*rows[:at], row, *rows[at:]])
+    # when: the writer keeps the grown week decoded
+    codecs.decoded_with(Event, raw, grown, at=at, row=row, json=codecs.stored_each([row])[0])
+    # then: a read of it finds the documents its JSON decodes to, the week's own shared
+    read = codecs.documents(Event, read_only=True).decode(grown)
+    from_json = [base.built(Event, item) for item in orjson.loads(grown)]
+    assert [e.model_dump() for e in read] == [e.model_dump() for e in from_json]
+    assert [e.model_fields_set for e in read] == [e.model_fields_set for e in from_json]
+    assert all(a is b for a, b in zip([*read[:at], *read[at + 1 :]], kept, strict=True))
+
+
+def test_a_list_carried_with_one_more_document_is_read_without_parsing_it(
+    app_state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a user's goals kept decoded, and the list with a new goal last, as a writer
+    # carries it (the new goal built already)
+    goals = [Goal(user_id="u", title=f"Goal {i}") for i in range(3)]
+    codec = codecs.documents(Goal, read_only=True)
+    raw = codec.encode(goals)
+    before = codec.decode(raw)
+    new = Goal(user_id="u", title="New")
+    item = orjson.dumps(new.model_dump(mode="json", by_alias=True))
+    grown = raw[:-1] + b"," + item + b"]"
+    codecs.decoded_with(Goal, raw, grown, at=None, row=orjson.loads(item), json=item, made=new)
+    # when: the list is read
+    parsed: list[bytes] = []
+
+    def parse(raw: bytes) -> list[Any]:
+        parsed.append(raw)
+        return []
+
+    monkeypatch.setattr(orjson, "loads", parse)
+    after = codec.decode(grown)
+    # then: nothing is parsed, and the list is the old goals and the new one
+    assert parsed == []
+    assert all(a is b for a, b in zip(after, [*before, new], strict=True))
+    assert [g.title for g in after] == ["Goal 0", "Goal 1", "Goal 2", "New"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +22,7 @@ from graphql_api.relay import decode_global_id
 from graphql_api.security.dev_tokens import mint_dev_token
 from graphql_api.settings import Settings
 from graphql_api.state import AppState
-from loaders.base import find_all
+from loaders.base import find_rows, naive_times
 from models import Event as EventDoc
 from models import Goal
 from tests.conftest import Client
@@ -250,6 +252,22 @@ async def test_check_ins_of_one_habit_at_once_leave_the_cache_agreeing_with_mong
         await twin.assert_same_answers()
 
 
+@contextlib.contextmanager
+def decoding() -> Iterator[list[tuple[Any, ...]]]:
+    """The documents decoded meanwhile in this process (`codecs._document`: each looked
+    up by its JSON among those kept, or built)."""
+    calls: list[tuple[Any, ...]] = []
+    document = codecs._document
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return document(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codecs, "_document", counted)
+        yield calls
+
+
 async def test_a_new_event_is_carried_into_the_cached_week_it_falls_in(
     alice: Client, uncached: httpx.AsyncClient, clock: Any
 ) -> None:
@@ -262,11 +280,14 @@ async def test_a_new_event_is_carried_into_the_cached_week_it_falls_in(
     # when: an event is added to the week, and the week is shown again
     await create_event(alice, calendar, "2026-03-19T08:00:00Z", "2026-03-19T08:30:00Z", title="b")
     before = mongo_commands()
-    page = await alice.op("Events", {"range": WEEK})
-    dashboard = await alice.op("Dashboard", {"range": WEEK})
-    # then: neither reads the week from Mongo again, and both show it with the new
-    # event, as a server without the cache does
+    with decoding() as decoded:
+        page = await alice.op("Events", {"range": WEEK})
+        dashboard = await alice.op("Dashboard", {"range": WEEK})
+    # then: neither reads the week from Mongo again, nor decodes its JSON (the write
+    # kept the week it carried decoded), and both show it with the new event, as a
+    # server without the cache does
     assert mongo_commands() - before == 0
+    assert decoded == []
     assert [e["node"]["title"] for e in page.data["events"]["edges"]] == ["a", "b"]
     truth = Client(http=uncached, token=alice.token)
     assert page.body == (await truth.op("Events", {"range": WEEK})).body
@@ -318,10 +339,13 @@ async def test_a_new_goal_is_carried_into_the_cached_goal_list(
         clock(NOW + timedelta(minutes=i, microseconds=123_456))
         await create_goal(alice, **fields)
         before = mongo_commands()
-        dashboard = await alice.op("Dashboard", {"range": WEEK})
-        # then: the Dashboard reads no goal from Mongo, and shows the new goal, as a
-        # server without the cache does
+        with decoding() as decoded:
+            dashboard = await alice.op("Dashboard", {"range": WEEK})
+        # then: the Dashboard reads no goal from Mongo, nor decodes the list's JSON
+        # (kept decoded by the write), and shows the new goal, as a server without the
+        # cache does
         assert mongo_commands() - before == 0
+        assert decoded == []
         assert dashboard.body == (await truth.op("Dashboard", {"range": WEEK})).body
     titles = [e["node"]["title"] for e in dashboard.data["goals"]["edges"]]
     assert titles == ["Swim", "Run", "Read"]
@@ -329,9 +353,9 @@ async def test_a_new_goal_is_carried_into_the_cached_goal_list(
     cache = RequestCache(app_state.cache, alice.sub)
     key = cache.key("goals", await cache.tokens(["goals"]) or [])
     kept = (await app_state.cache.get_many([key]))[key]
-    read = await find_all(Goal, {"userId": alice.sub})
-    assert [g.title for g in read] == ["Run", "Read", "Swim"]
-    assert kept == codecs.documents(Goal).encode(read)
+    rows = await find_rows(naive_times(Goal.get_pymongo_collection()), {"userId": alice.sub})
+    assert [g["title"] for g in rows] == ["Run", "Read", "Swim"]
+    assert kept == codecs.stored(rows)
 
 
 async def test_goals_created_at_once_leave_the_cache_agreeing_with_mongo(
@@ -354,6 +378,29 @@ async def test_goals_created_at_once_leave_the_cache_agreeing_with_mongo(
         await twin.assert_same_answers()
         goals = await twin.cached.op("Goals", {"first": 50})
         assert goals.data["goals"]["totalCount"] == 3 * (round_ + 1)
+
+
+async def test_lists_read_from_mongo_are_read_again_without_decoding_them(
+    alice: Client, clock: Any
+) -> None:
+    # given: a user's goals, habits and calendar, written before any was read
+    clock(NOW)
+    calendar = await connect_local(alice)
+    goal = await create_goal(alice, title="Fit")
+    await create_habit(alice, goalId=goal["id"])
+    await create_goal(alice, title="Read")
+    # when: a query reads the lists from Mongo (and caches them), and other queries read
+    # them again from the cache
+    await alice.op("Dashboard", {"range": WEEK})
+    with decoding() as decoded:
+        goals = await alice.op("Goals", {"first": 10})
+        habits = await alice.op("Habits", {})
+        calendars = await alice.op("Calendars", {})
+    # then: they find the documents the first read built, decoding none of them again
+    assert decoded == []
+    assert sorted(e["node"]["title"] for e in goals.data["goals"]["edges"]) == ["Fit", "Read"]
+    assert habits.data["habits"]["totalCount"] == 1
+    assert calendar["id"] in [c["id"] for c in calendars.data["calendars"]]
 
 
 async def test_a_warm_dashboard_needs_no_mongo_command(alice: Client, clock: Any) -> None:
