@@ -298,12 +298,13 @@ class Context:
         with the document added, cached under the list's new version, so that the next
         read of the list makes no query (as a new event is carried into its cached
         weeks). The document is added as Mongo keeps it (`as_read`: times to the
-        millisecond; its row's JSON, as `codecs.listed_rows` writes a query's), last, where a query without a sort usually finds the latest
-        insert (Mongo promises no order; readers of the lists sort them, or pick by
-        id). Held before the write, the list cannot show the document yet; should it
-        (a write of the same id), nothing is carried. The list's JSON is extended as
-        bytes, not parsed: orjson escapes every quote inside a string, so `"_id":"<id>"`
-        is found only as a document's own id."""
+        millisecond; its row's JSON, as `codecs.listed_rows` writes a query's), last,
+        where a query without a sort usually finds the latest insert (Mongo promises no
+        order; readers of the lists sort them, or pick by id). Held before the write,
+        the list cannot show the document yet; should it (a write of the same id),
+        nothing is carried. The list's JSON is extended as bytes, not parsed: orjson
+        escapes every quote inside a string, so `"_id":"<id>"` is found only as a
+        document's own id."""
         if held is None or held.value is None:
             return
         raw = held.value

@@ -6,6 +6,8 @@ memos of an events page or a decoded week are looked up dozens of times a reques
 (cachetools was ~3% of the load mix's API samples). A `Memo` is a plain dict to read
 (`get` and `in` are the dict's own, in C); only a store, on a miss, runs Python, and
 drops the oldest entries (first in, first out) while the memo holds more than its bound.
+A reader that wants the least recently read to go first instead says what it read
+(`touch`, a dict's pop and store).
 For values worth recomputing now and then, never for data: nothing here expires.
 
 `by_identity` keeps a value for an object while the object lives (a document the
@@ -53,6 +55,12 @@ class Memo(dict[K, V]):
         while self.weight > self.size and len(self) > 1:
             oldest = next(iter(self))
             self.weight -= self._weigh(super().pop(oldest))
+
+    def touch(self, key: K) -> None:
+        """The entry (there) is made the newest, as if stored again: the last to go. For a
+        memo read more often than it is stored, whose entries are not all used alike (a
+        process's decoded documents: its busy users' weeks and lists)."""
+        dict.__setitem__(self, key, dict.pop(self, key))
 
     def __delitem__(self, key: K) -> None:
         value = super().pop(key)

@@ -162,3 +162,45 @@ def test_an_entry_whose_time_has_passed_cannot_be_taken_out() -> None:
     now[0] = 20.0
     with pytest.raises(KeyError):
         del memo[1]
+
+
+reads = st.lists(
+    st.one_of(
+        st.tuples(st.just("store"), st.integers(0, 20), st.lists(st.integers(), max_size=6)),
+        st.tuples(st.just("read"), st.integers(0, 20), st.just([])),
+    ),
+    max_size=200,
+)
+
+
+@given(reads, st.integers(1, 30), st.booleans())
+def test_an_entry_read_and_touched_is_kept_as_if_stored_again(
+    sequence: list[tuple[str, int, list[int]]], size: int, weighed: bool
+) -> None:
+    # given: a memo whose reader touches what it reads, and the stores alone that a
+    # memo without touches would need to end the same
+    weigh = (lambda value: len(value) + 1) if weighed else None
+    memo: Memo[int, list[int]] = Memo(size, weigh=weigh)
+    stored: list[tuple[int, list[int]]] = []
+    for op, key, value in sequence:
+        if op == "store":
+            memo[key] = value
+            stored.append((key, value))
+        elif (found := memo.get(key)) is not None:
+            memo.touch(key)
+            stored.append((key, found))
+    # then: a read counts as a store of what it found: the least recently stored or
+    # read go first, and the weight is that of what is kept
+    again: Memo[int, list[int]] = Memo(size, weigh=weigh)
+    for key, value in stored:
+        again[key] = value
+    assert list(memo.items()) == list(again.items())
+    assert memo.weight == again.weight
+
+
+def test_the_entry_read_last_outlives_one_stored_after_it() -> None:
+    memo: Memo[str, int] = Memo(2)
+    memo["a"], memo["b"] = 1, 2
+    memo.touch("a")
+    memo["c"] = 3
+    assert dict(memo) == {"a": 1, "c": 3}
