@@ -128,7 +128,9 @@ class Listed(Generic[D]):
 
 def listed(model: type[D], *, read_only: bool = False) -> Codec[Listed[D]]:
     """A list of documents as the JSON of their rows (`stored`), decoded as `documents`
-    decodes it (`read_only` as there). A list read from Mongo is made by `listed_rows`."""
+    decodes it (`read_only` as there), which takes the JSON of the documents dumped
+    (`documents`' own, as lists were cached before) alike. A list read from Mongo is
+    made by `listed_rows`."""
 
     def decode(raw: bytes) -> Listed[D]:
         return Listed(raw, _decoded(model, raw, orjson.loads, copies=not read_only))

@@ -273,3 +273,23 @@ def test_a_list_carried_with_one_more_document_is_read_without_parsing_it(
     assert parsed == []
     assert all(a is b for a, b in zip(after, [*before, new], strict=True))
     assert [g.title for g in after] == ["Goal 0", "Goal 1", "Goal 2", "New"]
+
+
+def test_a_list_cached_as_its_documents_dumped_reads_as_the_same_list_from_rows(
+    app_state: AppState,
+) -> None:
+    # given: a user's goals as a query reads them, and the list as cached before lists
+    # were kept as their rows (the documents dumped), as a process of that code left it
+    when = datetime(2026, 12, 7, 9, 30, 15, 123_000)
+    rows: list[dict[str, Any]] = [
+        {"_id": ObjectId(), "userId": "u", "title": "Read", "createdAt": when, "rev": 2},
+        {"_id": ObjectId(), "userId": "u", "title": "Run", "target": {"value": 5, "unit": "km"}},
+    ]
+    from_rows = codecs.listed_rows(Goal, rows, read_only=True)
+    dumped = codecs.documents(Goal).encode(from_rows.docs)
+    # when: this code reads the older entry
+    read = codecs.listed(Goal).decode(dumped)
+    # then: the same goals, each the caller's own (a copy)
+    assert [g.model_dump() for g in read.docs] == [g.model_dump() for g in from_rows.docs]
+    assert all(a is not b for a, b in zip(read.docs, from_rows.docs, strict=True))
+    assert from_rows.raw == codecs.stored(rows)
