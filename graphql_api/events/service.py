@@ -200,25 +200,19 @@ async def _carry_weeks(
     [json] = codecs.stored_each([row])
     ttl = ctx.settings.cache_ttl_calendar_events
     for monday, week, raw in held:
-        grown = _grown_week(raw, row, json, monday)
+        grown = week_with(raw, row, json, monday)
         carried = await ctx.cache.carry(week, raw if grown is None else grown[0], ttl, codecs.BYTES)
         if carried is not None and grown is not None:  # the next read here finds it decoded
             codecs.decoded_with(Event, raw, carried, at=grown[1], row=row, json=json)
 
 
-def week_with(raw: bytes, row: dict[str, Any], monday: date) -> bytes:
-    """A week's stored events (`codecs.stored` of its rows) with one more row, if the
-    week's query and `by_week` would put it there (`by_week` keeps only rows that
-    overlap the week, which its query finds too)."""
-    grown = _grown_week(raw, row, codecs.stored_each([row])[0], monday)
-    return raw if grown is None else grown[0]
-
-
-def _grown_week(
+def week_with(
     raw: bytes, row: dict[str, Any], json: bytes, monday: date
 ) -> tuple[bytes, int] | None:
-    """`week_with`, where the row's JSON (`stored_each`) is at hand: the week with the
-    row, and where in it the row is; None where the week does not take it."""
+    """A week's stored events (`codecs.stored` of its rows) with one more row (its JSON
+    `json`: `codecs.stored_each`), and where in them the row is; None where the week's
+    query and `by_week` would not put it there (`by_week` keeps only rows that overlap
+    the week, which its query finds too)."""
     low = datetime.combine(monday, time(), UTC)
     slot = (row["calendarId"], monday)
     if row.get("status") == "CANCELLED" or not by_week([row], [slot], low, low + WEEK)[slot]:

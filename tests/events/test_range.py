@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 from bson import ObjectId
 from hypothesis import HealthCheck, given, settings
@@ -461,10 +462,15 @@ def test_a_week_carried_over_a_new_event_is_the_json_its_query_would_make(
     added["startTime"] += timedelta(milliseconds=milliseconds)  # mixed JSON forms
 
     # when: a new event is carried into the cached week
-    carried = week_with(cached(rows), added, monday)
+    raw = cached(rows)
+    grown = week_with(raw, added, codecs.stored_each([added])[0], monday)
+    carried = raw if grown is None else grown[0]
 
-    # then: the very bytes the week's query would have cached with the event stored
+    # then: the very bytes the week's query would have cached with the event stored,
+    # the event where it says
     assert carried == cached([*rows, added])
+    if grown is not None:
+        assert orjson.loads(carried)[grown[1]]["_id"] == str(added["_id"])
 
 
 async def test_an_event_read_back_is_the_row_mongo_gives_for_it(app_state: AppState) -> None:
