@@ -81,15 +81,14 @@ _FIELDS_SET: dict[frozenset[str], set[str]] = {}
 _PRIVATE: dict[type[Document], dict[str, Any]] = {}
 
 
-def _document(model: type[D], item: Any, dumped: bytes | None = None, made: D | None = None) -> D:
+def _document(model: type[D], item: Any, dumped: bytes | None = None) -> D:
     """The kept document of `item` (JSON decoded, or a stored row), built if none is;
-    `dumped`: the item's JSON (`orjson.dumps` of the decoded item), when at hand; `made`:
-    the document built from it, when at hand (and no one else's)."""
+    `dumped`: the item's JSON (`orjson.dumps` of the decoded item), when at hand."""
     json = orjson.dumps(item) if dumped is None else dumped
     key = (model, hashlib.blake2b(json, digest_size=16).digest())
     doc: D | None = _DOCUMENTS.get(key)
     if doc is None:
-        doc = _DOCUMENTS[key] = built(model, item) if made is None else made
+        doc = _DOCUMENTS[key] = built(model, item)
         names = doc.__pydantic_fields_set__
         shared = _FIELDS_SET.setdefault(frozenset(names), names)
         object.__setattr__(doc, "__pydantic_fields_set__", shared)
@@ -203,20 +202,19 @@ def decoded_with(
     at: int | None,
     row: dict[str, Any],
     json: bytes,
-    made: D | None = None,
 ) -> None:
     """Keeps `grown` decoded, as a read of it would keep it, where `raw` is kept decoded:
     `grown` is `raw` (a JSON array `documents(model)` decodes) with one more document at
-    index `at` (None: last), `row` (as stored, or as JSON decoded; its JSON `json`;
-    `made`, the document built from it, if at hand). For a writer that carries a cached
-    list over its write (a week with one more event, a user's new goal): the next read
-    of the list in this process finds it decoded, where it would parse the whole list
-    and digest each of its documents to find them kept (~5 µs a document, a week's
-    thirty events and more for each read after a new event)."""
+    index `at` (None: last), `row` (as stored, or as JSON decoded; its JSON `json`).
+    For a writer that carries a cached list over its write (a week with one more
+    event, a user's new goal): the next read of the list in this process finds it
+    decoded, where it would parse the whole list and digest each of its documents to
+    find them kept (~5 µs a document, a week's thirty events and more for each read
+    after a new event)."""
     docs = _DECODED.get((model, raw))
     if docs is not None and (model, grown) not in _DECODED:
         at = len(docs) if at is None else at
-        doc = _document(model, row, json, made)
+        doc = _document(model, row, json)
         _DECODED[(model, grown)] = [*docs[:at], doc, *docs[at:]]
 
 
